@@ -1,0 +1,49 @@
+/*
+ * cli.h - what the sockit command's files share: one entry point per
+ * subcommand, and the helpers for errors and option values.
+ *
+ * Exit status everywhere: 0 success, 1 failure at run time (network error,
+ * timeout, mismatch), 2 usage error.  Errors go to stderr as
+ * "sockit: <what>: <why>".
+ */
+#ifndef SOCKIT_CLI_H
+#define SOCKIT_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Subcommands: each gets argv with argv[0] the subcommand's name. */
+int cmd_serve(int argc, char **argv);
+int cmd_time(int argc, char **argv);
+int cmd_daytime(int argc, char **argv);
+int cmd_qotd(int argc, char **argv);
+int cmd_echo(int argc, char **argv);
+int cmd_chargen(int argc, char **argv);
+int cmd_discard(int argc, char **argv);
+int cmd_resolve(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Prints "sockit: what: why" (printf-style why) to stderr. */
+void cli_error(const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "sockit: what: sk_strerror(code)" to stderr. */
+void cli_error_code(const char *what, int code);
+
+/*
+ * Option values.  Each parses the whole of `text` (no trailing junk, no
+ * sign where none is allowed) and returns 0, or -1 after printing
+ * "sockit: <option>: <why>" to stderr.
+ */
+int cli_parse_long(const char *option, const char *text, long min, long max,
+                   long *out);
+int cli_parse_u64(const char *option, const char *text, uint64_t *out);
+/* Seconds: a non-negative decimal ("2", "0.25"), finite, at most `max`. */
+int cli_parse_seconds(const char *option, const char *text, double max,
+                      double *out);
+
+#endif /* SOCKIT_CLI_H */

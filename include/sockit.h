@@ -1,0 +1,831 @@
+/*
+ * sockit.h - the public API of libsockit.
+ *
+ * libsockit gives C programs the programming model of Python's socket module
+ * (plus selectors and socketserver): socket objects with per-socket timeouts,
+ * name resolution, byte-order and address conversion, framing helpers, an
+ * event loop and a server framework.
+ *
+ * Conventions that hold for every function below unless its comment says
+ * otherwise:
+ *
+ *  - Errors are returned, never left in errno.  A function that can fail
+ *    returns a negative code: -errno for system errors, SK_ETIMEOUT when the
+ *    call's deadline passed, SK_EAI(...) codes for resolver errors, and the
+ *    other SK_E... codes below.  sk_strerror() turns any of them into text.
+ *  - Timeouts are given in seconds as a double.  SK_TIMEOUT_NONE (-1.0) means
+ *    "block without limit", 0.0 means "non-blocking" (a call that would block
+ *    fails with -EAGAIN), a positive value is a limit.  Every blocking call
+ *    turns the socket's timeout into one deadline on entry, so a call that
+ *    loops (sendall, receive-exactly) gets one deadline for the whole call.
+ *    EINTR is retried inside the deadline and never returned.
+ *  - No SIGPIPE reaches the program, and every descriptor the library creates
+ *    is close-on-exec.  The library never changes signal dispositions.
+ *  - Pointers the caller passes in are borrowed for the duration of the call
+ *    unless the comment says the callee takes ownership.
+ *
+ * Sections: errors, sockets, timeouts, addresses, names, conversions,
+ * buffered streams, framing, readiness, connections and servers, event loop,
+ * server framework.
+ */
+#ifndef SOCKIT_H
+#define SOCKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <netinet/in.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SK_BUILDING) && defined(__GNUC__)
+#define SK_API __attribute__((visibility("default")))
+#else
+#define SK_API
+#endif
+
+#define SK_VERSION_MAJOR 0
+#define SK_VERSION_MINOR 1
+#define SK_VERSION_PATCH 0
+#define SK_VERSION_STRING "0.1.0"
+
+/* ====================================================================== */
+/* Errors                                                                 */
+/* ====================================================================== */
+
+/*
+ * Library error codes.  System errors are -errno (always > -4096); the codes
+ * below sit far outside that range so the kinds never collide.
+ */
+#define SK_ETIMEOUT  (-20001) /* the call's deadline passed */
+#define SK_EPARTIAL  (-20002) /* end of stream in the middle of a message */
+#define SK_EOF       (-20003) /* clean end of stream between messages */
+#define SK_EBADADDR  (-20004) /* text is not a valid address, port or host:port */
+#define SK_ENEED     (-20005) /* a decoder needs more input (not a failure) */
+#define SK_EMSGSIZE  (-20006) /* a message exceeds the caller's maximum */
+
+/*
+ * Resolver errors.  SK_EAI(EAI_NONAME) is the code for getaddrinfo's
+ * EAI_NONAME; h_errno values from the gethostby* family are mapped onto the
+ * matching EAI code.  EAI_SYSTEM is never returned: the underlying -errno is.
+ */
+#define SK_EAI_BASE  (-30000)
+#define SK_EAI(eai)  (SK_EAI_BASE - ((eai) < 0 ? -(eai) : (eai)))
+
+/* The kinds of error a caller can tell apart. */
+typedef enum sk_errkind {
+    SK_ERRKIND_NONE = 0,  /* code >= 0: not an error */
+    SK_ERRKIND_SYSTEM,    /* -errno */
+    SK_ERRKIND_TIMEOUT,   /* SK_ETIMEOUT */
+    SK_ERRKIND_RESOLVER,  /* SK_EAI(...) */
+    SK_ERRKIND_DATA       /* SK_EPARTIAL, SK_EOF, SK_EBADADDR, SK_ENEED, SK_EMSGSIZE */
+} sk_errkind;
+
+/* Returns the kind of `code`. */
+SK_API sk_errkind sk_errkind_of(int code);
+
+/*
+ * Returns a human message for any code this library returns (a static
+ * string; thread-safe).  Unknown codes give "unknown error N".
+ */
+SK_API const char *sk_strerror(int code);
+
+/* ====================================================================== */
+/* Sockets                                                                */
+/* ====================================================================== */
+
+/* A socket object.  Opaque; create with sk_sock_open() and friends. */
+typedef struct sk_sock sk_sock;
+
+/* An address: a sockaddr of any supported family with its length. */
+typedef struct sk_addr {
+    socklen_t len; /* 0 means "no address" */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+        struct sockaddr_un un;
+        struct sockaddr_storage ss;
+    } u;
+} sk_addr;
+
+/*
+ * Creates a socket of `family` (AF_INET, AF_INET6, AF_UNIX), `type`
+ * (SOCK_STREAM, SOCK_DGRAM) and `proto` (0 for the default), close-on-exec,
+ * with the process default timeout (sk_setdefaulttimeout).  On success stores
+ * the new socket in *out and returns 0.  Errors: -EAFNOSUPPORT, -EINVAL,
+ * -EMFILE, -ENOMEM, ...
+ */
+SK_API int sk_sock_open(sk_sock **out, int family, int type, int proto);
+
+/*
+ * Wraps an existing descriptor.  The socket takes ownership of `fd` (it is
+ * closed by sk_sock_close) and sets close-on-exec on it; family and type are
+ * read from the descriptor.  Errors: -ENOTSOCK, -EBADF, -ENOMEM.
+ */
+SK_API int sk_sock_from_fd(sk_sock **out, int fd);
+
+/*
+ * Creates a connected pair (socketpair(2)) of `family` (AF_UNIX normally) and
+ * `type`.  Stores the two sockets in out[0] and out[1].
+ */
+SK_API int sk_sock_pair(sk_sock *out[2], int family, int type);
+
+/*
+ * Closes the descriptor.  Idempotent: a second call returns 0 and does
+ * nothing.  Never blocks (a socket with a positive linger time is switched to
+ * abortive close rather than waiting).  Any later operation on `s` fails
+ * with -EBADF.  Returns 0, or a close(2) error (the descriptor is released
+ * regardless).  Does not free `s`.
+ */
+SK_API int sk_sock_close(sk_sock *s);
+
+/* Closes (if still open) and frees `s`.  NULL is allowed. */
+SK_API void sk_sock_free(sk_sock *s);
+
+/*
+ * Gives up ownership of the descriptor: returns it and leaves `s` closed
+ * (without closing the descriptor).  Returns -EBADF if already closed.
+ */
+SK_API int sk_sock_detach(sk_sock *s);
+
+/* Returns the descriptor, or -1 if the socket is closed. */
+SK_API int sk_sock_fileno(const sk_sock *s);
+
+/* Return the family (AF_...) and type (SOCK_...) the socket was made with. */
+SK_API int sk_sock_family(const sk_sock *s);
+SK_API int sk_sock_type(const sk_sock *s);
+
+/* bind(2).  Errors: -EADDRINUSE, -EACCES, -EINVAL, -EBADF, ... */
+SK_API int sk_sock_bind(sk_sock *s, const sk_addr *addr);
+
+/* listen(2); a backlog < 0 picks SOMAXCONN. */
+SK_API int sk_sock_listen(sk_sock *s, int backlog);
+
+/*
+ * Waits (within the socket's timeout) for a connection and returns it as a
+ * new socket in *out, close-on-exec, with the process default timeout (like
+ * CPython, not the listener's).  If `peer` is not NULL it receives the
+ * peer's address.  Errors: SK_ETIMEOUT, -EAGAIN (non-blocking), -EMFILE, ...
+ */
+SK_API int sk_sock_accept(sk_sock *s, sk_sock **out, sk_addr *peer);
+
+/*
+ * Connects to `addr` within the socket's timeout.  Returns 0, SK_ETIMEOUT,
+ * -EINPROGRESS (non-blocking socket: the connect continues), or a connect
+ * error such as -ECONNREFUSED.
+ */
+SK_API int sk_sock_connect(sk_sock *s, const sk_addr *addr);
+
+/*
+ * Like sk_sock_connect but in CPython's connect_ex form: returns 0 or the
+ * positive errno value (EINPROGRESS for a non-blocking socket, EAGAIN when
+ * the timeout ran out, as CPython does).
+ */
+SK_API int sk_sock_connect_ex(sk_sock *s, const sk_addr *addr);
+
+/*
+ * Sends up to `len` bytes; may send fewer.  Returns the count sent (>= 0),
+ * SK_ETIMEOUT if nothing could be sent within the timeout, -EAGAIN
+ * (non-blocking), -EPIPE / -ECONNRESET when the peer is gone.  `flags` are
+ * send(2) flags; MSG_NOSIGNAL is always added.
+ */
+SK_API ssize_t sk_sock_send(sk_sock *s, const void *buf, size_t len, int flags);
+
+/*
+ * Sends all `len` bytes within one deadline.  Returns 0 when everything went
+ * out, else an error (SK_ETIMEOUT, -EPIPE, ...).  If `sent` is not NULL it
+ * receives the number of bytes that went out in both cases, so a caller can
+ * resume.  On a non-blocking socket, -EAGAIN ends the call with *sent set.
+ */
+SK_API int sk_sock_sendall(sk_sock *s, const void *buf, size_t len, size_t *sent);
+
+/*
+ * Receives up to `len` bytes.  Returns the count (> 0), 0 when the peer has
+ * closed (stream) or for an empty datagram, SK_ETIMEOUT, -EAGAIN
+ * (non-blocking), or another -errno.
+ */
+SK_API ssize_t sk_sock_recv(sk_sock *s, void *buf, size_t len, int flags);
+
+/* Like sk_sock_recv, and stores the sender's address in *from if not NULL. */
+SK_API ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
+                                sk_addr *from);
+
+/* Sends one datagram to `to` (no connect or bind needed). */
+SK_API ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
+                              const sk_addr *to);
+
+/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. */
+SK_API int sk_sock_shutdown(sk_sock *s, int how);
+
+/* getpeername(2) / getsockname(2) into *addr. */
+SK_API int sk_sock_getpeername(const sk_sock *s, sk_addr *addr);
+SK_API int sk_sock_getsockname(const sk_sock *s, sk_addr *addr);
+
+/* setsockopt(2) / getsockopt(2); *len is in/out for get. */
+SK_API int sk_sock_setsockopt(sk_sock *s, int level, int name, const void *val,
+                              socklen_t len);
+SK_API int sk_sock_getsockopt(const sk_sock *s, int level, int name, void *val,
+                              socklen_t *len);
+/* The same for the common int-valued options. */
+SK_API int sk_sock_setsockopt_int(sk_sock *s, int level, int name, int val);
+SK_API int sk_sock_getsockopt_int(const sk_sock *s, int level, int name, int *val);
+
+/*
+ * TCP keepalive in one call: enable (on != 0) with the idle time before the
+ * first probe, the interval between probes (seconds) and the probe count.
+ * Values <= 0 keep the system default for that field.  Where the platform
+ * lacks a knob it is skipped, not an error.
+ */
+SK_API int sk_sock_set_keepalive(sk_sock *s, bool on, int idle, int interval,
+                                 int count);
+
+/* TCP_NODELAY on or off. */
+SK_API int sk_sock_set_nodelay(sk_sock *s, bool on);
+
+/*
+ * SO_LINGER.  on=false restores the default (close returns at once, the
+ * kernel sends what is queued).  on=true with seconds=0 makes close abort
+ * the connection with a reset.  A positive time is accepted, but
+ * sk_sock_close still never blocks: it resets instead of waiting.
+ */
+SK_API int sk_sock_set_linger(sk_sock *s, bool on, int seconds);
+
+/* ====================================================================== */
+/* Timeouts                                                               */
+/* ====================================================================== */
+
+#define SK_TIMEOUT_NONE    (-1.0) /* block without limit */
+#define SK_TIMEOUT_DEFAULT (-2.0) /* where accepted: use the process default */
+
+/*
+ * Sets the socket's timeout: SK_TIMEOUT_NONE, 0.0 (non-blocking) or a
+ * positive number of seconds.  Returns 0, or -EINVAL for NaN or a negative
+ * value other than SK_TIMEOUT_NONE.
+ */
+SK_API int sk_sock_settimeout(sk_sock *s, double seconds);
+
+/* Returns the socket's timeout (SK_TIMEOUT_NONE when blocking). */
+SK_API double sk_sock_gettimeout(const sk_sock *s);
+
+/* setblocking(true) == settimeout(NONE); setblocking(false) == settimeout(0). */
+SK_API int sk_sock_setblocking(sk_sock *s, bool blocking);
+
+/*
+ * The process-wide default timeout every new socket takes, accepted ones
+ * included.  Initially SK_TIMEOUT_NONE.  Returns -EINVAL like settimeout.
+ * Thread-safe.
+ */
+SK_API int sk_setdefaulttimeout(double seconds);
+SK_API double sk_getdefaulttimeout(void);
+
+/* ====================================================================== */
+/* Addresses                                                              */
+/* ====================================================================== */
+
+/* Longest text sk_addr_format writes, NUL included (Unix paths aside). */
+#define SK_ADDRSTRLEN 64
+
+/*
+ * Fills *out from a numeric host and a port: an IPv4 dotted quad, an IPv6
+ * literal (with optional %scope), "" (the wildcard: 0.0.0.0, or :: when
+ * `family` is AF_INET6) or "<broadcast>" (255.255.255.255).  `family` is
+ * AF_UNSPEC (infer from the text), AF_INET or AF_INET6.  Names are not
+ * resolved here: use sk_getaddrinfo.  Errors: SK_EBADADDR (bad text, port
+ * outside 0..65535, or family mismatch).
+ */
+SK_API int sk_addr_from_ip(sk_addr *out, const char *host, int port, int family);
+
+/* Fills *out with a Unix-domain address.  A leading '@' makes it abstract
+ * (Linux).  Errors: SK_EBADADDR when the path is empty or too long. */
+SK_API int sk_addr_from_unix(sk_addr *out, const char *path);
+
+/*
+ * Parses the text forms sk_addr_format writes: "1.2.3.4:80", "[::1]:80",
+ * "[fe80::1%eth0]:80", a Unix path (containing '/', or starting with '@').
+ * A form without ":port" takes `default_port` (an error when it is < 0).
+ * Numeric hosts only.  Errors: SK_EBADADDR.
+ */
+SK_API int sk_addr_parse(sk_addr *out, const char *text, int default_port);
+
+/*
+ * Writes `a` as text ("1.2.3.4:80", "[::1]:80", "/path", "@name") into
+ * buf[size], NUL-terminated.  Returns the length written (excluding the
+ * NUL), -ENOSPC if it does not fit, -EAFNOSUPPORT for other families.
+ */
+SK_API int sk_addr_format(const sk_addr *a, char *buf, size_t size);
+
+/* Writes just the host part (no port, no brackets) like inet_ntop. */
+SK_API int sk_addr_format_ip(const sk_addr *a, char *buf, size_t size);
+
+/* Port of an INET/INET6 address in host order, or -EAFNOSUPPORT. */
+SK_API int sk_addr_port(const sk_addr *a);
+
+/* Sets the port of an INET/INET6 address.  Errors: -EAFNOSUPPORT, SK_EBADADDR. */
+SK_API int sk_addr_set_port(sk_addr *a, int port);
+
+/* Address family of `a` (AF_UNSPEC when len is 0). */
+SK_API int sk_addr_family(const sk_addr *a);
+
+/* True when both hold the same family, address, port (and scope/path). */
+SK_API bool sk_addr_equal(const sk_addr *a, const sk_addr *b);
+
+/*
+ * Splits "host:port", "[v6]:port", "[v6]", "host" or a bare IPv6 literal
+ * (more than one ':') into host and port text; a missing port leaves port
+ * as "".  Host may be a name.  Errors: SK_EBADADDR for malformed text
+ * (unclosed bracket, empty port after ':'), -ENOSPC if a part does not fit.
+ */
+SK_API int sk_hostport_split(const char *text, char *host, size_t hostsize,
+                             char *port, size_t portsize);
+
+/*
+ * Parses a port given as a number or a service name ("daytime"), for
+ * `proto` "tcp" or "udp" (NULL: either).  Returns 0..65535, or SK_EBADADDR.
+ */
+SK_API int sk_port_parse(const char *text, const char *proto);
+
+/* ====================================================================== */
+/* Names                                                                  */
+/* ====================================================================== */
+
+/* One getaddrinfo result. */
+typedef struct sk_addrinfo {
+    int family;              /* AF_INET, AF_INET6, ... */
+    int type;                /* SOCK_STREAM, SOCK_DGRAM, ... */
+    int protocol;            /* IPPROTO_TCP, ... */
+    char *canonname;         /* set on the first result when asked for, else NULL */
+    sk_addr addr;
+    struct sk_addrinfo *next;
+} sk_addrinfo;
+
+/*
+ * getaddrinfo with a deadline.  `host` may be a name, a numeric address, ""
+ * (the wildcard, AI_PASSIVE) or "<broadcast>"; NULL is like "".  `port` may
+ * be a number, a service name or NULL.  family/type/proto/flags are the
+ * getaddrinfo hints (0 for any; flags are AI_*).  `timeout` bounds the whole
+ * lookup (SK_TIMEOUT_NONE: no bound); numeric hosts never wait.  On success
+ * stores a list (free with sk_addrinfo_free) in *out.  Errors: SK_EAI(...),
+ * SK_ETIMEOUT, -ENOMEM.
+ */
+SK_API int sk_getaddrinfo(const char *host, const char *port, int family, int type,
+                          int proto, int flags, double timeout, sk_addrinfo **out);
+SK_API void sk_addrinfo_free(sk_addrinfo *list);
+
+/* Writes the local host name.  Errors: -ENOSPC, -errno. */
+SK_API int sk_gethostname(char *buf, size_t size);
+
+/*
+ * Fully qualified name of `name` (NULL or "": the local host), as CPython's
+ * getfqdn: the first name containing a dot among the canonical name and
+ * aliases, else the name itself.  Never fails for lack of DNS.
+ */
+SK_API int sk_getfqdn(const char *name, char *buf, size_t size);
+
+/* IPv4 address of `name` as dotted-quad text.  Errors: SK_EAI(...), -ENOSPC. */
+SK_API int sk_gethostbyname(const char *name, char *buf, size_t size);
+
+/* The (name, aliases, addresses) triple of gethostbyname_ex/gethostbyaddr. */
+typedef struct sk_hostent {
+    char *name;      /* primary name */
+    char **aliases;  /* NULL-terminated */
+    char **addrs;    /* NULL-terminated, numeric text */
+} sk_hostent;
+
+/* IPv4 host entry for `name`.  Free with sk_hostent_free. */
+SK_API int sk_gethostbyname_ex(const char *name, sk_hostent **out);
+
+/* Host entry for the numeric address `ip` (v4 or v6). */
+SK_API int sk_gethostbyaddr(const char *ip, sk_hostent **out);
+SK_API void sk_hostent_free(sk_hostent *h);
+
+/* Port of service `name` for `proto` ("tcp", "udp", NULL: any), or SK_EAI(EAI_SERVICE). */
+SK_API int sk_getservbyname(const char *name, const char *proto);
+
+/* Service name of `port` for `proto` into buf.  Errors: SK_EAI(EAI_SERVICE), -ENOSPC. */
+SK_API int sk_getservbyport(int port, const char *proto, char *buf, size_t size);
+
+/* ====================================================================== */
+/* Conversions                                                            */
+/* ====================================================================== */
+
+SK_API uint32_t sk_htonl(uint32_t x);
+SK_API uint16_t sk_htons(uint16_t x);
+SK_API uint32_t sk_ntohl(uint32_t x);
+SK_API uint16_t sk_ntohs(uint16_t x);
+
+/*
+ * inet_aton: parses every form inet_aton(3) accepts ("1.2.3.4", "1.2.3",
+ * "0x7f.1", "127.1", ...) into *out (network order).  Errors: SK_EBADADDR.
+ */
+SK_API int sk_inet_aton(const char *text, uint32_t *out);
+
+/* Dotted quad of `addr` (network order) into buf[size >= 16]. */
+SK_API int sk_inet_ntoa(uint32_t addr, char *buf, size_t size);
+
+/*
+ * inet_pton for AF_INET (out: 4 bytes) or AF_INET6 (16 bytes).
+ * Errors: SK_EBADADDR, -EAFNOSUPPORT.
+ */
+SK_API int sk_inet_pton(int family, const char *text, void *out);
+
+/* inet_ntop; returns the length written.  Errors: -ENOSPC, -EAFNOSUPPORT. */
+SK_API int sk_inet_ntop(int family, const void *src, char *buf, size_t size);
+
+/* ====================================================================== */
+/* Buffered streams (Python's makefile)                                   */
+/* ====================================================================== */
+
+/*
+ * A buffered reader/writer over a stream socket.  It borrows the socket,
+ * which must outlive it, and uses the socket's timeout: each call has one
+ * deadline.  Bytes already buffered are never lost by a failing call: a call
+ * that times out leaves what it read in the buffer for the next call.
+ */
+typedef struct sk_file sk_file;
+
+/* Creates a stream over `s` with read and write buffers of `bufsize` bytes
+ * each (0 picks 8192). */
+SK_API int sk_file_open(sk_file **out, sk_sock *s, size_t bufsize);
+
+/* Flushes pending output, then frees.  Returns the flush result. Does not
+ * close the socket.  NULL is allowed. */
+SK_API int sk_file_close(sk_file *f);
+
+/*
+ * Reads `len` bytes, fewer only at end of stream.  Returns the count (0 at
+ * end of stream), or an error; on error nothing is consumed.
+ */
+SK_API ssize_t sk_file_read(sk_file *f, void *buf, size_t len);
+
+/*
+ * Reads one line ending in '\n' (kept) into buf, NUL-terminated; a line
+ * longer than size-1 is returned in pieces, like fgets.  Returns the length
+ * (0 at end of stream), or an error.
+ */
+SK_API ssize_t sk_file_readline(sk_file *f, char *buf, size_t size);
+
+/* Buffers `len` bytes for writing, sending when the buffer fills.  Returns
+ * len or an error (then some bytes may have been sent). */
+SK_API ssize_t sk_file_write(sk_file *f, const void *buf, size_t len);
+
+/* Sends everything buffered.  Returns 0 or an error. */
+SK_API int sk_file_flush(sk_file *f);
+
+/* Bytes already buffered for reading (readable without a system call). */
+SK_API size_t sk_file_buffered(const sk_file *f);
+
+/* ====================================================================== */
+/* Framing                                                                */
+/* ====================================================================== */
+
+/*
+ * TCP is a byte stream: one send is not one recv.  These helpers receive
+ * whole messages.  Each returns the message length (>= 0) on success,
+ * SK_EOF at a clean end of stream before the first byte of a message,
+ * SK_EPARTIAL at end of stream inside a message, SK_ETIMEOUT, or -errno.
+ */
+
+/* Receives exactly `len` bytes straight from the socket (one deadline). */
+SK_API ssize_t sk_frame_recv_exact(sk_sock *s, void *buf, size_t len);
+
+/*
+ * Reads up to and including `delim` (dlen >= 1 bytes) through a buffered
+ * stream into buf.  A message longer than `max` bytes (delimiter included;
+ * max <= size) fails with SK_EMSGSIZE and consumes nothing.
+ */
+SK_API ssize_t sk_frame_recv_until(sk_file *f, void *buf, size_t max,
+                                   const void *delim, size_t dlen);
+
+/*
+ * Reads one length-prefixed message (4-byte big-endian length, then the
+ * payload) into buf.  A length above `max` fails with SK_EMSGSIZE before the
+ * payload is read.
+ */
+SK_API ssize_t sk_frame_recv_msg(sk_file *f, void *buf, size_t max);
+
+/* Sends one length-prefixed message (header and payload, one deadline).
+ * Errors as sk_sock_sendall; len above 2^32-1 is -EMSGSIZE. */
+SK_API int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len);
+
+/*
+ * The pure decoders behind them, for callers with their own buffers (event
+ * loops).  They allocate nothing and look only at buf[0..len).
+ *
+ * sk_frame_scan_delim: returns the length of the first message (delimiter
+ * included), SK_ENEED if buf holds no delimiter yet and fewer than `max`
+ * bytes, SK_EMSGSIZE if the first `max` bytes hold no complete message.
+ *
+ * sk_frame_scan_msg: returns the total length (4 + payload) of the first
+ * length-prefixed message and stores the payload length in *payload,
+ * SK_ENEED if incomplete, SK_EMSGSIZE if the announced length exceeds max.
+ */
+SK_API ssize_t sk_frame_scan_delim(const void *buf, size_t len, const void *delim,
+                                   size_t dlen, size_t max);
+SK_API ssize_t sk_frame_scan_msg(const void *buf, size_t len, size_t max,
+                                 size_t *payload);
+
+/* Writes the 4-byte big-endian header for a payload of `len` bytes. */
+SK_API void sk_frame_put_len(unsigned char hdr[4], uint32_t len);
+
+/* ====================================================================== */
+/* Readiness                                                              */
+/* ====================================================================== */
+
+/*
+ * select() over socket arrays, without FD_SETSIZE limits.  Waits until a
+ * socket in rd[] is readable, one in wr[] writable, or one in ex[] has an
+ * exceptional condition, or `timeout` passes (SK_TIMEOUT_NONE: no limit).
+ * On return each array is reordered so its ready sockets come first and
+ * *nrd, *nwr, *nex hold how many are ready (0 on timeout).  Arrays may be
+ * NULL with a count of 0.  Returns the total ready (0 on timeout) or -errno
+ * (-EBADF for a closed socket).
+ */
+SK_API int sk_select(sk_sock **rd, size_t *nrd, sk_sock **wr, size_t *nwr,
+                     sk_sock **ex, size_t *nex, double timeout);
+
+/* ====================================================================== */
+/* Connections and servers                                                */
+/* ====================================================================== */
+
+/*
+ * Connects a TCP socket to `host`:`port`, trying every address the resolver
+ * returns and racing IPv6 against IPv4 per Happy Eyeballs v2 (RFC 8305):
+ * families interleaved, the next attempt started 250 ms after the previous
+ * one unless it failed sooner, the first success wins, the others are
+ * closed.  `family` is AF_UNSPEC, AF_INET or AF_INET6.  `timeout` is one
+ * deadline for the whole call, name resolution included (SK_TIMEOUT_DEFAULT:
+ * the process default; SK_TIMEOUT_NONE: no limit); the new socket takes it as
+ * its timeout.  `source`, if not NULL, is bound before connecting (its port
+ * may be 0).  Returns 0, SK_ETIMEOUT, a resolver error, or the error of the
+ * last attempt (e.g. -ECONNREFUSED).
+ */
+SK_API int sk_create_connection(sk_sock **out, const char *host, const char *port,
+                                int family, double timeout, const sk_addr *source);
+
+/* Flags for sk_create_server. */
+#define SK_SERVER_REUSEPORT 0x1 /* SO_REUSEPORT (error where unsupported) */
+#define SK_SERVER_DUALSTACK 0x2 /* IPv6 socket also accepting IPv4 (IPV6_V6ONLY off) */
+#define SK_SERVER_V6ONLY    0x4 /* IPv6 only */
+
+/*
+ * Creates a bound server socket of `type` (SOCK_STREAM: also listening with
+ * `backlog`, < 0 for SOMAXCONN; SOCK_DGRAM: backlog ignored) at `addr`, with
+ * SO_REUSEADDR on (except for AF_UNIX) and the flags above.  The socket takes
+ * the process default timeout.  Errors: -EADDRINUSE, -EACCES, -EINVAL, ...
+ */
+SK_API int sk_create_server(sk_sock **out, const sk_addr *addr, int type,
+                            int backlog, int flags);
+
+/* True when the system supports IPv6 sockets that also accept IPv4. */
+SK_API bool sk_has_dualstack_ipv6(void);
+
+/* ====================================================================== */
+/* Event loop                                                             */
+/* ====================================================================== */
+
+/*
+ * One loop per thread: a loop and its handles are used only from the thread
+ * that runs it, except sk_loop_stop() and sk_loop_wake(), which any thread or
+ * a signal handler may call.  The poller is epoll where present, poll(2)
+ * otherwise (see sk_loop_backend).  Callbacks run on the loop's thread.
+ */
+typedef struct sk_loop sk_loop;
+typedef struct sk_io sk_io;       /* a watched descriptor */
+typedef struct sk_timer sk_timer; /* a one-shot or repeating timer */
+
+#define SK_READABLE 0x1u
+#define SK_WRITABLE 0x2u
+
+/*
+ * Called when `fd` is ready.  `events` holds SK_READABLE and/or SK_WRITABLE;
+ * an error or hang-up on the descriptor is reported as both, so the next
+ * read or write returns the error.  The callback may stop `io` (and any
+ * other handle).
+ */
+typedef void (*sk_io_cb)(sk_io *io, int fd, unsigned events, void *arg);
+typedef void (*sk_timer_cb)(sk_timer *timer, void *arg);
+typedef void (*sk_wake_cb)(sk_loop *loop, void *arg);
+
+/* Creates a loop.  Errors: -EMFILE, -ENOMEM. */
+SK_API int sk_loop_new(sk_loop **out);
+
+/* Frees the loop and every handle still registered on it.  Descriptors
+ * belong to the caller and are not closed.  NULL is allowed. */
+SK_API void sk_loop_free(sk_loop *loop);
+
+/* Runs until sk_loop_stop().  Returns 0, or -errno if the poller fails. */
+SK_API int sk_loop_run(sk_loop *loop);
+
+/* Runs one iteration, waiting at most `timeout` seconds (SK_TIMEOUT_NONE:
+ * until something happens).  Returns the number of callbacks run, or -errno. */
+SK_API int sk_loop_run_once(sk_loop *loop, double timeout);
+
+/* Makes sk_loop_run() return after the current iteration.  Async-signal-safe
+ * and callable from any thread. */
+SK_API void sk_loop_stop(sk_loop *loop);
+
+/* Sets the callback sk_loop_wake() triggers (on the loop's thread). */
+SK_API void sk_loop_set_wake_cb(sk_loop *loop, sk_wake_cb cb, void *arg);
+
+/* Wakes the loop and has it run the wake callback once (calls made before it
+ * runs coalesce).  Async-signal-safe and callable from any thread. */
+SK_API void sk_loop_wake(sk_loop *loop);
+
+/* The loop's cached monotonic clock in milliseconds, updated once per
+ * iteration (cheap; use it for timestamps in callbacks). */
+SK_API uint64_t sk_loop_now_ms(const sk_loop *loop);
+
+/* "epoll" or "poll". */
+SK_API const char *sk_loop_backend(const sk_loop *loop);
+
+/*
+ * Watches `fd` for `events` (SK_READABLE | SK_WRITABLE; 0 registers it
+ * paused).  The descriptor should be non-blocking.  Stores the handle in
+ * *out.  Errors: -EEXIST (fd already watched on this loop), -ENOMEM, -EBADF.
+ */
+SK_API int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events,
+                       sk_io_cb cb, void *arg);
+
+/* Changes the events watched.  Costs no system call when nothing changes. */
+SK_API int sk_io_set_events(sk_io *io, unsigned events);
+
+/* Stops watching and frees the handle (safe inside its own callback). */
+SK_API void sk_io_stop(sk_io *io);
+
+/*
+ * Starts a timer that fires `after` seconds from now, then every `repeat`
+ * seconds if repeat > 0.  Stores the handle in *out.  A one-shot timer stays
+ * allocated after firing until sk_timer_stop() (or it may be re-armed with
+ * sk_timer_again).  Errors: -EINVAL, -ENOMEM.
+ */
+SK_API int sk_timer_start(sk_loop *loop, sk_timer **out, double after,
+                          double repeat, sk_timer_cb cb, void *arg);
+
+/* Re-arms a timer to fire `after` seconds from now (keeping its repeat). */
+SK_API int sk_timer_again(sk_timer *timer, double after);
+
+/* Cancels and frees the timer (safe inside its own callback). */
+SK_API void sk_timer_stop(sk_timer *timer);
+
+/* ====================================================================== */
+/* Server framework                                                       */
+/* ====================================================================== */
+
+/*
+ * Python's socketserver idea, event-driven.  A server owns listening TCP and
+ * bound UDP sockets and N worker threads, each with its own loop and, on
+ * Linux, its own SO_REUSEPORT socket per address.  Handlers get callbacks;
+ * they never touch descriptors.  Per-connection input and output are bounded:
+ * a handler that cannot write all it wants leaves input unconsumed, and the
+ * server stops reading that peer until the output drains (TCP flow control
+ * then throttles the peer).
+ */
+typedef struct sk_server sk_server;
+typedef struct sk_conn sk_conn;
+
+/* Callbacks for a TCP service.  Any may be NULL. */
+typedef struct sk_tcp_handler {
+    /* Bytes of per-connection state for the handler, zeroed, at sk_conn_data(). */
+    size_t conn_size;
+    /* A new connection (after the limits admitted it). */
+    void (*on_open)(sk_conn *c);
+    /*
+     * Bytes arrived.  Returns how many it consumed; the rest is kept and
+     * offered again (with any newer bytes) once output has drained.  A
+     * handler that consumes nothing while its output is full pauses reading.
+     */
+    size_t (*on_data)(sk_conn *c, const void *data, size_t len);
+    /* The output buffer has drained (to empty): a producer (chargen) writes more. */
+    void (*on_drain)(sk_conn *c);
+    /* The peer shut down its sending side (clean end of stream). The default
+     * (NULL) closes the connection once output is flushed. */
+    void (*on_eof)(sk_conn *c);
+    /* The connection is going away; release handler state.  No writes. */
+    void (*on_close)(sk_conn *c);
+} sk_tcp_handler;
+
+/*
+ * Queues bytes for the peer, sending at once when the socket takes them.
+ * Returns how many were accepted (fewer than len when the bounded output
+ * buffer is full; the caller keeps the rest), or -EPIPE after close.
+ */
+SK_API ssize_t sk_conn_write(sk_conn *c, const void *buf, size_t len);
+
+/* Room left in the output buffer, in bytes. */
+SK_API size_t sk_conn_write_space(const sk_conn *c);
+
+/* Closes the connection once pending output is sent (graceful). */
+SK_API void sk_conn_close(sk_conn *c);
+
+/* Closes at once, discarding pending output (reset). */
+SK_API void sk_conn_abort(sk_conn *c);
+
+/* The handler's per-connection state (conn_size bytes), the peer address,
+ * the local address, and the `arg` given to sk_server_add_tcp. */
+SK_API void *sk_conn_data(sk_conn *c);
+SK_API const sk_addr *sk_conn_peer(const sk_conn *c);
+SK_API const sk_addr *sk_conn_local(const sk_conn *c);
+SK_API void *sk_conn_arg(const sk_conn *c);
+/* The loop the connection runs on (for timers and timestamps). */
+SK_API sk_loop *sk_conn_loop(const sk_conn *c);
+
+/* One received datagram handed to a UDP handler. */
+typedef struct sk_dgram sk_dgram;
+
+/* Callbacks for a UDP service. */
+typedef struct sk_udp_handler {
+    /*
+     * A datagram of `len` bytes from `from`.  The handler replies with
+     * sk_dgram_reply (at most once per datagram) or drops it by returning.
+     */
+    void (*on_datagram)(sk_dgram *d, const void *data, size_t len,
+                        const sk_addr *from);
+} sk_udp_handler;
+
+/* Sends a reply to the datagram's sender (batched with sendmmsg where
+ * available).  Returns 0, -EMSGSIZE above 65507 bytes, or -errno. */
+SK_API int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len);
+
+/* The `arg` given to sk_server_add_udp, and the loop the datagram arrived on. */
+SK_API void *sk_dgram_arg(const sk_dgram *d);
+SK_API sk_loop *sk_dgram_loop(const sk_dgram *d);
+
+/* Server-wide settings.  Zero-initialised means the defaults below. */
+typedef struct sk_server_config {
+    int threads;          /* worker threads; 0: one per CPU */
+    int max_conns;        /* total open connections; 0: no limit */
+    int max_per_source;   /* open connections per peer address; 0: no limit */
+    double idle_timeout;  /* close connections idle this long; 0: never */
+    size_t conn_buffer;   /* per-connection output bound in bytes; 0: 64 KiB */
+    double grace;         /* shutdown drain period in seconds; 0: 5 s */
+    bool verbose;         /* log one line per connection opened and closed */
+    /* Receives one log line (no newline), key=value style; NULL: stderr. */
+    void (*log)(void *log_arg, const char *line);
+    void *log_arg;
+} sk_server_config;
+
+/* Counters, summed over the workers (approximate while running). */
+typedef struct sk_server_stats {
+    uint64_t accepted;        /* TCP connections admitted */
+    uint64_t refused_limit;   /* refused by max_conns / max_per_source */
+    uint64_t accept_errors;   /* EMFILE, ENFILE, ENOBUFS ... */
+    uint64_t idle_closed;     /* closed by the idle timeout */
+    uint64_t active;          /* open connections now */
+    uint64_t datagrams_in;
+    uint64_t datagrams_out;
+} sk_server_stats;
+
+/* Creates a server with `cfg` (NULL: defaults).  Errors: -EINVAL, -ENOMEM. */
+SK_API int sk_server_new(sk_server **out, const sk_server_config *cfg);
+
+/*
+ * Binds a TCP service at `addr` (flags: SK_SERVER_DUALSTACK, SK_SERVER_V6ONLY)
+ * and starts listening.  `arg` is handed to the handler via sk_conn_arg.
+ * If `bound` is not NULL it receives the address actually bound (port 0
+ * resolved).  Call before sk_server_run.  Errors as sk_create_server.
+ */
+SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
+                             const sk_tcp_handler *h, void *arg, sk_addr *bound);
+
+/* The same for a UDP service. */
+SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
+                             const sk_udp_handler *h, void *arg, sk_addr *bound);
+
+/*
+ * Starts the workers and blocks until the server has shut down (see
+ * sk_server_shutdown).  Returns 0, or -errno if it could not start.
+ */
+SK_API int sk_server_run(sk_server *srv);
+
+/*
+ * Asks the server to stop: stop accepting and reading new requests, let
+ * in-flight output drain for up to the grace period, then close everything
+ * and make sk_server_run return.  Async-signal-safe, callable from any
+ * thread, idempotent.
+ */
+SK_API void sk_server_shutdown(sk_server *srv);
+
+/*
+ * Calls `cb(srv, arg)` once on a worker thread as soon as possible.
+ * Async-signal-safe: a SIGHUP handler uses it to request a reload.
+ */
+SK_API void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg),
+                             void *arg);
+
+/* Fills *out with the current counters. */
+SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+
+/* Frees a server that is not running (closes its sockets).  NULL is allowed. */
+SK_API void sk_server_free(sk_server *srv);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SOCKIT_H */

@@ -1,0 +1,76 @@
+/*
+ * internal.h - what libsockit's source files share, and nothing else.
+ *
+ * Names here use the sk__ prefix: visible across lib/ but not exported from
+ * the shared library (it is built with hidden visibility).
+ */
+#ifndef SOCKIT_INTERNAL_H
+#define SOCKIT_INTERNAL_H
+
+#include "sockit.h"
+
+#include <stdint.h>
+
+/* A socket object.  timeout < 0 means blocking; the descriptor is in
+ * O_NONBLOCK mode exactly when timeout >= 0. */
+struct sk_sock {
+    int fd;         /* -1 once closed or detached */
+    int family;
+    int type;
+    double timeout; /* SK_TIMEOUT_NONE, 0.0, or seconds */
+};
+
+/*
+ * Deadlines are absolute CLOCK_MONOTONIC times in nanoseconds.
+ * SK__NO_DEADLINE means "wait without limit"; SK__NOW_DEADLINE (0) means
+ * "do not wait at all" (non-blocking).
+ */
+#define SK__NO_DEADLINE INT64_MAX
+#define SK__NOW_DEADLINE 0
+
+/* Current CLOCK_MONOTONIC time in nanoseconds. */
+int64_t sk__now_ns(void);
+
+/* Turns a timeout in seconds into a deadline (see above). */
+int64_t sk__deadline_from_timeout(double seconds);
+
+/* The deadline for one call on `s`, taken from its timeout. */
+int64_t sk__sock_deadline(const sk_sock *s);
+
+/*
+ * Milliseconds left until `deadline`, rounded up, for poll(2): -1 for no
+ * deadline, 0 when it has passed.
+ */
+int sk__deadline_poll_ms(int64_t deadline);
+
+/*
+ * Waits until `fd` has any of `events` (POLLIN/POLLOUT) or the deadline
+ * passes.  Retries EINTR.  Returns 0 when ready (including error/hangup
+ * conditions, so the caller's next syscall reports them), SK_ETIMEOUT, or
+ * -errno.  With SK__NOW_DEADLINE returns -EAGAIN without waiting.
+ */
+int sk__wait_fd(int fd, short events, int64_t deadline);
+
+/*
+ * The socket operations with an explicit deadline, for the helpers that
+ * loop (sendall, framing, buffered streams).  Same returns as their public
+ * twins.  They try the system call first and wait only on EAGAIN.
+ */
+ssize_t sk__sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
+                         int64_t deadline);
+ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
+                         int64_t deadline);
+int sk__sock_sendall_dl(sk_sock *s, const void *buf, size_t len, size_t *sent,
+                        int64_t deadline);
+
+/* Converts a getaddrinfo/EAI code (and EAI_SYSTEM with errno) to our code. */
+int sk__eai_code(int eai, int saved_errno);
+
+/* Sets close-on-exec and (when nonblock) O_NONBLOCK on fd.  Returns 0 or -errno. */
+int sk__fd_set_flags(int fd, bool nonblock);
+
+/* Wraps an fd into a new sk_sock with known family/type and the process
+ * default timeout applied.  On failure the fd is closed. */
+int sk__sock_wrap(sk_sock **out, int fd, int family, int type);
+
+#endif /* SOCKIT_INTERNAL_H */

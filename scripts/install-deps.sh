@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what sockit needs from Debian, when run as root with apt.
+#   install-deps.sh build   the compiler toolchain and cmake
+#   install-deps.sh test    the third-party peers the tests use
+# Without root or apt it installs nothing and says so; the tests that need a
+# missing program then report themselves skipped with the reason.
+set -u
+what=${1:-test}
+case "$what" in
+  build) pkgs="build-essential cmake python3" ;;
+  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev" ;;
+  *) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+  echo "install-deps: not root or no apt-get; not installing:$missing" >&2
+  exit 0
+fi
+echo "install-deps: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
+  apt-get update -qq >/dev/null 2>&1
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1 ||
+    echo "install-deps: apt-get could not install:$missing (tests needing them will skip)" >&2
+fi
+# xinetd's package starts a system daemon; the tests run their own instance.
+if [ -x /etc/init.d/xinetd ]; then /etc/init.d/xinetd stop >/dev/null 2>&1 || true; fi
+exit 0

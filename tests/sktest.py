@@ -1,0 +1,209 @@
+"""Shared helpers for sockit's python3 test programs (integration/, interop/).
+
+The python3 standard library is the independent peer: tests drive sockit's
+binaries and talk to them with plain `socket`, or run a stdlib server for a
+sockit client.  Everything stays on loopback.
+
+    import sktest
+    ...
+    if __name__ == "__main__":
+        sktest.main()
+
+sktest.main() runs unittest and exits 77 (ctest: skipped) when every test
+in the file was skipped, printing the reasons.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.environ.get("SOCKIT_SOURCE", os.path.dirname(HERE))
+BUILD = os.environ.get("SOCKIT_BUILD", os.path.join(SOURCE, "build"))
+SOCKIT = os.path.join(BUILD, "sockit")
+
+
+def example(name):
+    """Path of a built example program."""
+    return os.path.join(BUILD, "examples", name)
+
+
+def have_ipv6():
+    """True when ::1 can be bound on this machine."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def free_port(kind=socket.SOCK_STREAM, family=socket.AF_INET):
+    """A port that is free for both TCP and UDP on loopback right now."""
+    for _ in range(100):
+        with socket.socket(family, kind) as s:
+            s.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
+            port = s.getsockname()[1]
+        other = socket.SOCK_DGRAM if kind == socket.SOCK_STREAM else socket.SOCK_STREAM
+        try:
+            with socket.socket(family, other) as s2:
+                s2.bind(("127.0.0.1" if family == socket.AF_INET else "::1", port))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+def free_port_base(offsets=(7, 9, 13, 17, 19, 37)):
+    """A port base B such that B+offset is free (TCP and UDP) for each offset."""
+    import random
+    for _ in range(200):
+        base = random.randrange(20000, 60000)
+        ok = True
+        for off in offsets:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                try:
+                    with socket.socket(socket.AF_INET, kind) as s:
+                        s.bind(("127.0.0.1", base + off))
+                except OSError:
+                    ok = False
+        if ok:
+            return base
+    raise RuntimeError("no free port base")
+
+
+def require_program(name):
+    """Path of `name`, or skip the test saying which package is missing."""
+    path = shutil.which(name)
+    if path is None:
+        raise unittest.SkipTest(
+            "%s not installed (scripts/install-deps.sh test installs it as root)" % name)
+    return path
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0, kind=socket.SOCK_STREAM):
+    """Waits until a TCP server accepts on host:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("nothing listening on %s:%d" % (host, port))
+
+
+class Proc:
+    """A child process whose stdout/stderr are collected by threads.
+
+    lines(): stdout lines so far; wait_line(pred): waits for a matching line.
+    Stopped (SIGTERM, then SIGKILL) by stop() or when used as a context.
+    """
+
+    def __init__(self, argv, stdin=subprocess.DEVNULL, env=None):
+        self.argv = [str(a) for a in argv]
+        self.p = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, env=env)
+        self._out, self._err = [], []
+        self._cv = threading.Condition()
+        self._threads = [threading.Thread(target=self._pump, args=(self.p.stdout, self._out), daemon=True),
+                         threading.Thread(target=self._pump, args=(self.p.stderr, self._err), daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _pump(self, stream, sink):
+        for raw in iter(stream.readline, b""):
+            with self._cv:
+                sink.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+                self._cv.notify_all()
+        with self._cv:
+            self._cv.notify_all()
+
+    def lines(self):
+        with self._cv:
+            return list(self._out)
+
+    def errlines(self):
+        with self._cv:
+            return list(self._err)
+
+    def wait_line(self, pred, timeout=10.0, stream="out"):
+        """Returns the first line satisfying pred (a substring or callable)."""
+        test = pred if callable(pred) else (lambda l: pred in l)
+        sink = self._out if stream == "out" else self._err
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for line in sink:
+                    if test(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or (self.p.poll() is not None and all(not t.is_alive() for t in self._threads)):
+                    raise AssertionError("no line matching %r from %s within %.1fs; stdout=%r stderr=%r"
+                                         % (pred, self.argv, timeout, self._out, self._err))
+                self._cv.wait(min(left, 0.1))
+
+    def wait(self, timeout=10.0):
+        rc = self.p.wait(timeout)
+        for t in self._threads:
+            t.join(2)
+        return rc
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        for t in self._threads:
+            t.join(2)
+        return self.p.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def run(argv, input=None, timeout=30.0):
+    """Runs a command to completion; returns CompletedProcess with text output."""
+    return subprocess.run([str(a) for a in argv], input=input, capture_output=True,
+                          timeout=timeout, text=isinstance(input, str) or input is None)
+
+
+def recv_all(sock, timeout=5.0):
+    """Reads from a TCP socket until the peer closes; returns the bytes."""
+    sock.settimeout(timeout)
+    chunks = []
+    while True:
+        b = sock.recv(65536)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def main():
+    """Runs the file's unittest cases; exit 77 when all were skipped."""
+    prog = unittest.main(exit=False, verbosity=2)
+    result = prog.result
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if result.testsRun and len(result.skipped) == result.testsRun:
+        for _, reason in result.skipped:
+            print("skipped: %s" % reason)
+        sys.exit(77)
+    if result.testsRun == 0:
+        print("no tests ran")
+        sys.exit(1)
+    sys.exit(0)

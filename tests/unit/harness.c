@@ -1,0 +1,110 @@
+/*
+ * harness.c - registry and runner for SK_TEST scenarios (see sk_test.h).
+ */
+#include "sk_test.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SK_TEST_MAX 512
+
+static struct {
+    const char *name;
+    sk_test_fn fn;
+} tests[SK_TEST_MAX];
+static int ntests;
+
+void sk_test_register(const char *name, sk_test_fn fn)
+{
+    if (ntests == SK_TEST_MAX) {
+        fprintf(stderr, "harness: more than %d tests\n", SK_TEST_MAX);
+        abort();
+    }
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+}
+
+void sk_test_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(NULL);
+    _exit(1);
+}
+
+void sk_test_skip(const char *reason)
+{
+    printf("skipped: %s\n", reason);
+    fflush(NULL);
+    _exit(77);
+}
+
+double sk_test_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int run_one(int i)
+{
+    /* A scenario that hangs must not hang the run: ctest applies its own
+     * timeout, and the alarm covers direct runs. */
+    alarm(120);
+    tests[i].fn();
+    fflush(NULL);
+    return 0;
+}
+
+/* Runs every scenario in a child process; returns the number that failed. */
+static int run_all(void)
+{
+    int failed = 0, skipped = 0;
+
+    for (int i = 0; i < ntests; i++) {
+        pid_t pid = fork();
+        int status = 0;
+
+        if (pid == 0)
+            _exit(run_one(i));
+        waitpid(pid, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            printf("ok      %s\n", tests[i].name);
+        } else if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+            printf("skip    %s\n", tests[i].name);
+            skipped++;
+        } else {
+            printf("FAILED  %s\n", tests[i].name);
+            failed++;
+        }
+    }
+    printf("%d passed, %d failed, %d skipped\n", ntests - failed - skipped, failed,
+           skipped);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return run_all() ? 1 : 0;
+    if (strcmp(argv[1], "--list") == 0) {
+        for (int i = 0; i < ntests; i++)
+            puts(tests[i].name);
+        return 0;
+    }
+    for (int i = 0; i < ntests; i++)
+        if (strcmp(tests[i].name, argv[1]) == 0)
+            return run_one(i);
+    fprintf(stderr, "%s: no test named %s\n", argv[0], argv[1]);
+    return 2;
+}
