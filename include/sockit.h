@@ -91,7 +91,10 @@ SK_API sk_errkind sk_errkind_of(int code);
 
 /*
  * Returns a human message for any code this library returns (a static
- * string; thread-safe).  Unknown codes give "unknown error N".
+ * string; thread-safe).  Unknown codes give "unknown error N", formatted in
+ * a per-thread ring of eight buffers: that text stays valid until eight more
+ * unknown codes have been formatted by the same thread.  Codes >= 0 give
+ * "success".
  */
 SK_API const char *sk_strerror(int code);
 
