@@ -596,7 +596,13 @@ SK_API bool sk_has_dualstack_ipv6(void);
  * One loop per thread: a loop and its handles are used only from the thread
  * that runs it, except sk_loop_stop() and sk_loop_wake(), which any thread or
  * a signal handler may call.  The poller is epoll where present, poll(2)
- * otherwise (see sk_loop_backend).  Callbacks run on the loop's thread.
+ * otherwise (see sk_loop_backend); setting the environment variable
+ * SK_LOOP_BACKEND=poll before sk_loop_new() selects poll(2) on Linux too.
+ * Readiness is level-triggered: a descriptor that is still ready is reported
+ * again on the next iteration.  Callbacks run on the loop's thread; they must
+ * not call sk_loop_run, sk_loop_run_once or sk_loop_free on their own loop.
+ * Timers have nanosecond bookkeeping and never fire early; waits round up to
+ * whole milliseconds.
  */
 typedef struct sk_loop sk_loop;
 typedef struct sk_io sk_io;       /* a watched descriptor */
@@ -615,33 +621,42 @@ typedef void (*sk_io_cb)(sk_io *io, int fd, unsigned events, void *arg);
 typedef void (*sk_timer_cb)(sk_timer *timer, void *arg);
 typedef void (*sk_wake_cb)(sk_loop *loop, void *arg);
 
-/* Creates a loop.  Errors: -EMFILE, -ENOMEM. */
+/* Creates a loop (it holds two descriptors: the poller and an eventfd or a
+ * self-pipe for wake-ups).  Errors: -EMFILE, -ENOMEM. */
 SK_API int sk_loop_new(sk_loop **out);
 
 /* Frees the loop and every handle still registered on it.  Descriptors
  * belong to the caller and are not closed.  NULL is allowed. */
 SK_API void sk_loop_free(sk_loop *loop);
 
-/* Runs until sk_loop_stop().  Returns 0, or -errno if the poller fails. */
+/* Runs until sk_loop_stop().  Returns 0, or -errno if the poller fails.
+ * A stop requested while the loop was not running makes this return at once;
+ * either way the stop request is consumed when it returns. */
 SK_API int sk_loop_run(sk_loop *loop);
 
 /* Runs one iteration, waiting at most `timeout` seconds (SK_TIMEOUT_NONE:
- * until something happens).  Returns the number of callbacks run, or -errno. */
+ * until something happens; 0: not at all), then runs the callbacks of ready
+ * descriptors and due timers.  Returns the number of callbacks run (wake
+ * callbacks included), or -errno.  Does not consume a stop request, but does
+ * not wait while one is pending. */
 SK_API int sk_loop_run_once(sk_loop *loop, double timeout);
 
 /* Makes sk_loop_run() return after the current iteration.  Async-signal-safe
- * and callable from any thread. */
+ * (errno is preserved) and callable from any thread. */
 SK_API void sk_loop_stop(sk_loop *loop);
 
 /* Sets the callback sk_loop_wake() triggers (on the loop's thread). */
 SK_API void sk_loop_set_wake_cb(sk_loop *loop, sk_wake_cb cb, void *arg);
 
 /* Wakes the loop and has it run the wake callback once (calls made before it
- * runs coalesce).  Async-signal-safe and callable from any thread. */
+ * runs coalesce; a wake is never lost: one made while the callback runs
+ * causes another run).  Async-signal-safe (errno is preserved) and callable
+ * from any thread. */
 SK_API void sk_loop_wake(sk_loop *loop);
 
-/* The loop's cached monotonic clock in milliseconds, updated once per
- * iteration (cheap; use it for timestamps in callbacks). */
+/* The loop's cached monotonic clock in milliseconds (CLOCK_MONOTONIC, so
+ * comparable between loops), updated once per iteration after the wait
+ * (cheap; use it for timestamps in callbacks). */
 SK_API uint64_t sk_loop_now_ms(const sk_loop *loop);
 
 /* "epoll" or "poll". */
@@ -649,23 +664,33 @@ SK_API const char *sk_loop_backend(const sk_loop *loop);
 
 /*
  * Watches `fd` for `events` (SK_READABLE | SK_WRITABLE; 0 registers it
- * paused).  The descriptor should be non-blocking.  Stores the handle in
- * *out.  Errors: -EEXIST (fd already watched on this loop), -ENOMEM, -EBADF.
+ * paused).  The descriptor should be non-blocking and stays the caller's:
+ * stop the handle before closing it.  Stores the handle in *out.  Errors:
+ * -EEXIST (fd already watched on this loop), -ENOMEM, -EBADF, or the
+ * poller's error (e.g. -EPERM for a regular file under epoll).
  */
 SK_API int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events,
                        sk_io_cb cb, void *arg);
 
-/* Changes the events watched.  Costs no system call when nothing changes. */
+/* Changes the events watched (0 pauses the handle: not even a hang-up is
+ * reported).  Costs no system call when nothing changes; otherwise one
+ * epoll_ctl (none under poll).  Returns 0 or -errno (the old events stay). */
 SK_API int sk_io_set_events(sk_io *io, unsigned events);
 
-/* Stops watching and frees the handle (safe inside its own callback). */
+/* Stops watching and frees the handle (safe inside any callback, its own
+ * included: a stopped handle's pending events are dropped and its memory is
+ * released after the iteration).  NULL is allowed. */
 SK_API void sk_io_stop(sk_io *io);
 
 /*
  * Starts a timer that fires `after` seconds from now, then every `repeat`
- * seconds if repeat > 0.  Stores the handle in *out.  A one-shot timer stays
- * allocated after firing until sk_timer_stop() (or it may be re-armed with
- * sk_timer_again).  Errors: -EINVAL, -ENOMEM.
+ * seconds if repeat > 0 (repeat <= 0: one-shot).  Timers due at the same
+ * time fire in the order they were armed; a repeating timer that fell behind
+ * fires once, not once per missed period.  A timer armed from a timer
+ * callback fires on a later iteration, never in the current one.  Stores the
+ * handle in *out.  A one-shot timer stays allocated after firing until
+ * sk_timer_stop() or sk_loop_free() (it may be re-armed with sk_timer_again).
+ * Errors: -EINVAL (after < 0, NaN, above 1e9 s, or cb NULL), -ENOMEM.
  */
 SK_API int sk_timer_start(sk_loop *loop, sk_timer **out, double after,
                           double repeat, sk_timer_cb cb, void *arg);
@@ -673,7 +698,8 @@ SK_API int sk_timer_start(sk_loop *loop, sk_timer **out, double after,
 /* Re-arms a timer to fire `after` seconds from now (keeping its repeat). */
 SK_API int sk_timer_again(sk_timer *timer, double after);
 
-/* Cancels and frees the timer (safe inside its own callback). */
+/* Cancels and frees the timer (safe inside any callback, its own included).
+ * NULL is allowed. */
 SK_API void sk_timer_stop(sk_timer *timer);
 
 /* ====================================================================== */
