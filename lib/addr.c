@@ -142,20 +142,22 @@ int sk_addr_from_unix(sk_addr *out, const char *path)
 
     if (out == NULL || path == NULL || path[0] == '\0')
         return SK_EBADADDR;
-    len = strlen(path);
-    if (len >= sizeof(out->u.un.sun_path))
-        return SK_EBADADDR;
+    len = strnlen(path, sizeof(out->u.un.sun_path) + 1);
     memset(out, 0, sizeof(*out));
     out->u.un.sun_family = AF_UNIX;
 #ifdef __linux__
+    /* The '@' stands for the leading NUL, so an abstract name may use the
+     * whole of sun_path. */
     if (path[0] == '@') {
-        if (len == 1)
+        if (len == 1 || len > sizeof(out->u.un.sun_path))
             return SK_EBADADDR;
         memcpy(out->u.un.sun_path + 1, path + 1, len - 1);
         out->len = (socklen_t)(UN_PATH_OFFSET + len);
         return 0;
     }
 #endif
+    if (len >= sizeof(out->u.un.sun_path))
+        return SK_EBADADDR;
     memcpy(out->u.un.sun_path, path, len + 1);
     out->len = (socklen_t)(UN_PATH_OFFSET + len + 1);
     return 0;
