@@ -579,8 +579,13 @@ SK_API int sk_create_connection(sk_sock **out, const char *host, const char *por
 /*
  * Creates a bound server socket of `type` (SOCK_STREAM: also listening with
  * `backlog`, < 0 for SOMAXCONN; SOCK_DGRAM: backlog ignored) at `addr`, with
- * SO_REUSEADDR on (except for AF_UNIX) and the flags above.  The socket takes
- * the process default timeout.  Errors: -EADDRINUSE, -EACCES, -EINVAL, ...
+ * the flags above.  SO_REUSEADDR is on for stream sockets other than AF_UNIX
+ * (a restarted server binds despite TIME_WAIT); datagram sockets do not get
+ * it, so a second server on the same port fails with -EADDRINUSE instead of
+ * silently sharing it (SK_SERVER_REUSEPORT shares a port on purpose).  The
+ * socket takes the process default timeout.  Errors: -EADDRINUSE, -EACCES,
+ * -EINVAL (bad flags, or IPv6 flags on a non-IPv6 address), -ENOPROTOOPT
+ * (SK_SERVER_REUSEPORT where unsupported), ...
  */
 SK_API int sk_create_server(sk_sock **out, const sk_addr *addr, int type,
                             int backlog, int flags);

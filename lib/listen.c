@@ -38,13 +38,16 @@ static int set_reuseport(sk_sock *s)
 }
 
 /* Applies SO_REUSEADDR and the flags before bind. */
-static int set_server_options(sk_sock *s, int family, int flags)
+static int set_server_options(sk_sock *s, int family, int type, int flags)
 {
     int rc = 0;
 
-    /* On a Unix socket SO_REUSEADDR means nothing (a stale path must be
-     * unlinked instead), so it is left off there. */
-    if (family != AF_UNIX)
+    /* SO_REUSEADDR lets a restarted TCP server bind while connections of
+     * its previous run sit in TIME_WAIT.  Datagram sockets have no such
+     * state, and on them the option would let a second server bind the
+     * same port and silently take its traffic.  On a Unix socket it means
+     * nothing (a stale path must be unlinked instead). */
+    if (family != AF_UNIX && type != SOCK_DGRAM)
         rc = sk_sock_setsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, 1);
     if (rc == 0 && (flags & SK_SERVER_REUSEPORT))
         rc = set_reuseport(s);
@@ -71,7 +74,7 @@ int sk_create_server(sk_sock **out, const sk_addr *addr, int type, int backlog,
     rc = sk_sock_open(&s, family, type, 0);
     if (rc < 0)
         return rc;
-    rc = set_server_options(s, family, flags);
+    rc = set_server_options(s, family, type, flags);
     if (rc == 0)
         rc = sk_sock_bind(s, addr);
     if (rc == 0 && (type == SOCK_STREAM || type == SOCK_SEQPACKET))
