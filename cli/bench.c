@@ -1,9 +1,436 @@
-/* bench.c - placeholder until the subcommand lands; replaced by its real file. */
+/*
+ * bench.c - `sockit bench`: a load generator that verifies every byte.
+ *
+ *   sockit bench echo|stream|connect|udp HOST PORT [options]
+ *
+ * This file parses the options, resolves the target once, lays out the
+ * run's timeline, starts one thread per --threads (each with its own event
+ * loop and its share of the connections, see bench_thread.c), shows a
+ * progress line while they run when standard error is a terminal, and hands
+ * the results to bench_report.c.  The modes themselves live in bench_tcp.c,
+ * bench_connect.c and bench_udp.c.
+ */
+#include "bench.h"
 #include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROGRESS_NS UINT64_C(250000000)
+/* After the hard stop, how long the threads get to wind down before the
+ * command gives up on them. */
+#define GIVE_UP_NS UINT64_C(5000000000)
+
+static const char usage_text[] =
+    "usage: sockit bench echo|stream|connect|udp HOST PORT [--conns N] [--size BYTES]\n"
+    "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
+    "                    [--threads N] [--expect BYTES] [-4|-6] [--json]\n"
+    "\n"
+    "Loads a server and measures it, verifying every byte that comes back.\n"
+    "  echo     N connections, each with one SIZE-byte message in flight (ping-pong);\n"
+    "           latency is per message\n"
+    "  stream   N connections writing SIZE-byte blocks flat out while reading the\n"
+    "           echo back; throughput only\n"
+    "  connect  N concurrent connect / read until closed / close cycles, for\n"
+    "           services that answer and close (time, daytime, qotd)\n"
+    "  udp      N datagrams of SIZE bytes in flight; a datagram unanswered within\n"
+    "           the timeout is counted lost (not an error) and replaced\n"
+    "\n"
+    "options:\n"
+    "  --conns N         connections (udp: datagrams in flight)       [16]\n"
+    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384]\n"
+    "  --duration S      length of the measurement in seconds          [10]\n"
+    "  --warmup S        seconds of load before measuring starts       [0]\n"
+    "  --timeout S       per operation; then a TCP operation fails     [5; udp 1]\n"
+    "  --threads N       threads, each with its own event loop         [CPUs]\n"
+    "  --expect BYTES    connect: every reply must be exactly this long\n"
+    "  -4, -6            use IPv4 or IPv6 only\n"
+    "  --json            print one JSON object instead of the table\n"
+    "  -h, --help        show this text\n"
+    "\n"
+    "Exit status: 0 clean run, 1 any error (wrong, missing or extra bytes, failed\n"
+    "connections, timeouts) or no completed operation, 2 usage error.\n";
+
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static int usage_error(const char *what, const char *why)
+{
+    cli_error(what, "%s", why);
+    fprintf(stderr, "usage: sockit bench echo|stream|connect|udp HOST PORT [options] "
+                    "(try 'sockit bench --help')\n");
+    return CLI_EXIT_USAGE;
+}
+
+static int parse_mode(bench_config *cfg, const char *name)
+{
+    static const struct {
+        const char *name;
+        bench_mode_id id;
+    } modes[] = {
+        {"echo", BENCH_ECHO},
+        {"stream", BENCH_STREAM},
+        {"connect", BENCH_CONNECT},
+        {"udp", BENCH_UDP},
+    };
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        if (strcmp(name, modes[i].name) == 0) {
+            cfg->mode = modes[i].id;
+            cfg->mode_name = modes[i].name;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+enum {
+    OPT_CONNS = 256,
+    OPT_SIZE,
+    OPT_DURATION,
+    OPT_WARMUP,
+    OPT_TIMEOUT,
+    OPT_THREADS,
+    OPT_EXPECT,
+    OPT_JSON
+};
+
+static const struct option long_options[] = {
+    {"conns", required_argument, NULL, OPT_CONNS},
+    {"size", required_argument, NULL, OPT_SIZE},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"expect", required_argument, NULL, OPT_EXPECT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies one option.  Returns 0, -1 after printing a usage error, or 1
+ * for --help. */
+static int apply_option(bench_config *cfg, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_CONNS:
+        return cli_parse_long("--conns", arg, 1, 100000, &cfg->conns);
+    case OPT_SIZE:
+        return cli_parse_long("--size", arg, 1, 16 * 1024 * 1024, &cfg->size);
+    case OPT_THREADS:
+        return cli_parse_long("--threads", arg, 1, 1024, &cfg->threads);
+    case OPT_EXPECT:
+        return cli_parse_long("--expect", arg, 0, 1L << 30, &cfg->expect);
+    case OPT_DURATION:
+        return cli_parse_seconds("--duration", arg, 86400, &cfg->duration);
+    case OPT_WARMUP:
+        return cli_parse_seconds("--warmup", arg, 3600, &cfg->warmup);
+    case OPT_TIMEOUT:
+        return cli_parse_seconds("--timeout", arg, 3600, &cfg->timeout);
+    case OPT_JSON:
+        cfg->json = true;
+        return 0;
+    case '4':
+        cfg->family = AF_INET;
+        return 0;
+    case '6':
+        cfg->family = AF_INET6;
+        return 0;
+    case 'h':
+        return 1;
+    default:
+        return -1; /* getopt already said what was wrong */
+    }
+}
+
+/* Checks the combinations and fills in the defaults that depend on the
+ * mode.  Returns 0 or -1 after printing a usage error. */
+static int finish_config(bench_config *cfg, bool size_given)
+{
+    if (cfg->duration <= 0)
+        return usage_error("--duration", "must be more than 0"), -1;
+    if (cfg->timeout < 0)
+        cfg->timeout = cfg->mode == BENCH_UDP ? 1.0 : 5.0;
+    else if (cfg->timeout <= 0)
+        return usage_error("--timeout", "must be more than 0"), -1;
+    if (cfg->expect >= 0 && cfg->mode != BENCH_CONNECT)
+        return usage_error("--expect", "applies to the connect mode only"), -1;
+    if (size_given && cfg->mode == BENCH_CONNECT)
+        return usage_error("--size", "does not apply to the connect mode"), -1;
+    if (!size_given)
+        cfg->size = cfg->mode == BENCH_STREAM ? 16384 : 64;
+    if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
+        return usage_error("--size", "a datagram must hold 8 to 65507 bytes"), -1;
+    if (cfg->threads <= 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        cfg->threads = cpus > 0 ? cpus : 1;
+    }
+    if (cfg->threads > cfg->conns)
+        cfg->threads = cfg->conns;
+    return 0;
+}
+
+/* Parses the command line.  Returns -1 to go on, else the exit status. */
+static int parse_args(bench_config *cfg, int argc, char **argv)
+{
+    bool size_given = false;
+    int opt, rc;
+
+    cfg->conns = 16;
+    cfg->duration = 10.0;
+    cfg->timeout = -1.0;
+    cfg->expect = -1;
+    cfg->family = AF_UNSPEC;
+    optind = 1;
+    opterr = 1;
+    while ((opt = getopt_long(argc, argv, "46h", long_options, NULL)) != -1) {
+        rc = apply_option(cfg, opt, optarg);
+        if (rc == 1) {
+            fputs(usage_text, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (rc < 0)
+            return CLI_EXIT_USAGE;
+        size_given |= opt == OPT_SIZE;
+    }
+    if (argc - optind != 3)
+        return usage_error("bench", argc - optind < 3 ? "expected a mode, a host and a port"
+                                                       : "too many arguments");
+    if (parse_mode(cfg, argv[optind]) < 0)
+        return usage_error(argv[optind], "unknown mode (echo, stream, connect or udp)");
+    cfg->host = argv[optind + 1];
+    cfg->port = argv[optind + 2];
+    if (sk_port_parse(cfg->port, cfg->mode == BENCH_UDP ? "udp" : "tcp") <= 0)
+        return usage_error(cfg->port, "not a port number or service name (1..65535)");
+    if (finish_config(cfg, size_given) < 0)
+        return CLI_EXIT_USAGE;
+    return -1;
+}
+
+/* Resolves the target once; every connection of the run uses that address. */
+static int resolve_target(bench_config *cfg)
+{
+    int type = cfg->mode == BENCH_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    sk_addrinfo *list = NULL;
+    int rc;
+
+    rc = sk_getaddrinfo(cfg->host, cfg->port, cfg->family, type, 0, 0, cfg->timeout, &list);
+    if (rc < 0) {
+        cli_error_code(cfg->host, rc);
+        return rc;
+    }
+    cfg->target = list->addr;
+    cfg->family = list->family;
+    sk_addrinfo_free(list);
+    if (sk_addr_format(&cfg->target, cfg->target_text, sizeof(cfg->target_text)) < 0)
+        snprintf(cfg->target_text, sizeof(cfg->target_text), "%s", cfg->host);
+    return 0;
+}
+
+/* Many connections need many descriptors: raise the soft limit towards the
+ * hard one when the default would not do.  Failure is not fatal here; the
+ * connections that cannot open are reported as errors. */
+static void raise_fd_limit(long conns)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)conns + 64;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+static void set_timeline(bench_config *cfg)
+{
+    cfg->t_start = bench_now_ns();
+    cfg->t_measure = cfg->t_start + (uint64_t)(cfg->warmup * 1e9);
+    cfg->t_end = cfg->t_measure + (uint64_t)(cfg->duration * 1e9);
+    /* Operations started just before the end get the timeout to finish,
+     * plus a little for the tick that notices. */
+    cfg->t_hard = cfg->t_end + (uint64_t)(cfg->timeout * 1e9) + UINT64_C(500000000);
+}
+
+static const bench_driver *driver_of(bench_mode_id mode)
+{
+    switch (mode) {
+    case BENCH_CONNECT:
+        return &bench_driver_connect;
+    case BENCH_UDP:
+        return &bench_driver_udp;
+    default:
+        return &bench_driver_tcp;
+    }
+}
+
+/* Sums the live counters for the progress line. */
+static void live_totals(bench_thread *threads, long n, uint64_t out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    for (long i = 0; i < n; i++) {
+        out[0] += atomic_load_explicit(&threads[i].live_ops, memory_order_relaxed);
+        out[1] += atomic_load_explicit(&threads[i].live_bytes, memory_order_relaxed);
+        out[2] += atomic_load_explicit(&threads[i].live_errors, memory_order_relaxed);
+    }
+}
+
+/* One progress line on stderr, rewritten in place: rates over the last
+ * interval, totals since the measurement began. */
+static void show_progress(const bench_config *cfg, bench_thread *threads, long n,
+                          uint64_t prev[3], uint64_t *prev_ns)
+{
+    uint64_t now = bench_now_ns(), cur[3];
+    double dt = (double)(now - *prev_ns) / 1e9;
+    const char *phase = now < cfg->t_measure ? "warm-up" : now < cfg->t_end ? "run" : "drain";
+    double t = now < cfg->t_measure ? (double)(now - cfg->t_start) / 1e9
+                                    : (double)(now - cfg->t_measure) / 1e9;
+
+    live_totals(threads, n, cur);
+    fprintf(stderr, "\r%-7s %6.1fs  %llu ops  %.0f ops/s  %.2f MB/s  %llu errors\033[K", phase,
+            t, (unsigned long long)cur[0], dt > 0 ? (double)(cur[0] - prev[0]) / dt : 0.0,
+            dt > 0 ? (double)(cur[1] - prev[1]) / dt / 1e6 : 0.0, (unsigned long long)cur[2]);
+    fflush(stderr);
+    memcpy(prev, cur, sizeof(cur));
+    *prev_ns = now;
+}
+
+static bool all_done(bench_thread *threads, long n)
+{
+    for (long i = 0; i < n; i++)
+        if (!atomic_load(&threads[i].done))
+            return false;
+    return true;
+}
+
+/* Waits for the threads, refreshing the progress line ~4 times a second
+ * when stderr is a terminal and passing on an interrupt.  Returns false
+ * when the threads outlived the hard stop by far (they are then abandoned). */
+static bool supervise(bench_config *cfg, bench_thread *threads, long n)
+{
+    bool tty = isatty(STDERR_FILENO);
+    uint64_t prev[3] = {0, 0, 0}, prev_ns = bench_now_ns();
+    struct timespec nap = {0, 10 * 1000 * 1000};
+    uint64_t next_show = prev_ns + PROGRESS_NS;
+
+    while (!all_done(threads, n)) {
+        uint64_t now = bench_now_ns();
+        if (interrupted)
+            atomic_store(&cfg->stop, true);
+        if (now > cfg->t_hard + GIVE_UP_NS)
+            return false;
+        if (tty && now >= next_show) {
+            show_progress(cfg, threads, n, prev, &prev_ns);
+            next_show = now + PROGRESS_NS;
+        }
+        nanosleep(&nap, NULL);
+    }
+    if (tty)
+        fprintf(stderr, "\r\033[K");
+    return true;
+}
+
+static void free_threads(bench_thread *threads, long n)
+{
+    for (long i = 0; i < n; i++)
+        free(threads[i].hist);
+    free(threads);
+}
+
+/* Starts the threads; returns how many started (all of them, or fewer
+ * after printing why). */
+static long start_threads(bench_config *cfg, bench_thread *threads)
+{
+    long n = cfg->threads;
+
+    for (long i = 0; i < n; i++) {
+        bench_thread *t = &threads[i];
+        int rc;
+        t->cfg = cfg;
+        t->index = (unsigned)i;
+        t->first_conn = cfg->conns * i / n;
+        t->nconns = cfg->conns * (i + 1) / n - t->first_conn;
+        t->driver = driver_of(cfg->mode);
+        rc = pthread_create(&t->tid, NULL, bench_thread_main, t);
+        if (rc != 0) {
+            cli_error("bench", "cannot start thread %ld: %s", i, sk_strerror(-rc));
+            atomic_store(&cfg->stop, true);
+            return i;
+        }
+    }
+    return n;
+}
+
+static int run(bench_config *cfg)
+{
+    bench_thread *threads = calloc((size_t)cfg->threads, sizeof(*threads));
+    long started;
+    int status;
+
+    if (threads == NULL)
+        goto nomem;
+    for (long i = 0; i < cfg->threads; i++) {
+        threads[i].hist = malloc(sizeof(*threads[i].hist));
+        if (threads[i].hist == NULL)
+            goto nomem;
+        bench_hist_init(threads[i].hist);
+    }
+    set_timeline(cfg);
+    started = start_threads(cfg, threads);
+    if (!supervise(cfg, threads, started)) {
+        cli_error("bench", "threads did not stop after the hard stop; giving up");
+        fflush(stdout);
+        _exit(CLI_EXIT_FAIL);
+    }
+    for (long i = 0; i < started; i++)
+        pthread_join(threads[i].tid, NULL);
+    status = started == cfg->threads ? bench_report(cfg, threads, started) : CLI_EXIT_FAIL;
+    free_threads(threads, cfg->threads);
+    return status;
+nomem:
+    cli_error("bench", "out of memory");
+    if (threads != NULL)
+        free_threads(threads, cfg->threads);
+    return CLI_EXIT_FAIL;
+}
 
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc;
-    cli_error(argv[0], "not built yet");
-    return CLI_EXIT_FAIL;
+    bench_config *cfg = calloc(1, sizeof(*cfg));
+    struct sigaction sa;
+    int status;
+
+    if (cfg == NULL) {
+        cli_error("bench", "out of memory");
+        return CLI_EXIT_FAIL;
+    }
+    status = parse_args(cfg, argc, argv);
+    if (status >= 0)
+        goto out;
+    status = CLI_EXIT_FAIL;
+    if (resolve_target(cfg) < 0)
+        goto out;
+    raise_fd_limit(cfg->conns);
+    /* The first ^C ends the measurement early and still reports; a second
+     * one kills the command the usual way. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    status = run(cfg);
+out:
+    free(cfg);
+    return status;
 }

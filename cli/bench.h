@@ -1,0 +1,218 @@
+/*
+ * bench.h - what the files of `sockit bench` share.
+ *
+ *   bench.c          options, address resolution, threads, progress line
+ *   bench_hist.c     log-bucketed latency histogram (HDR style)
+ *   bench_payload.c  deterministic per-connection byte streams and their check
+ *   bench_thread.c   one event loop per thread: phases, timers, counters
+ *   bench_tcp.c      the echo and stream drivers
+ *   bench_connect.c  the connect-churn driver
+ *   bench_udp.c      the datagram ping-pong driver
+ *   bench_report.c   the human table and the JSON object
+ *
+ * A run has three phases on one shared monotonic timeline: warm-up (work is
+ * done but not recorded), measurement (operations completing inside it are
+ * recorded) and drain (no new operations; outstanding ones may finish within
+ * the operation timeout).  A hard stop after the drain ends every thread's
+ * loop, so a run never lasts longer than warmup + duration + timeout plus a
+ * little.
+ */
+#ifndef SOCKIT_CLI_BENCH_H
+#define SOCKIT_CLI_BENCH_H
+
+#include "sockit.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Histogram ------------------------------------------------------------ */
+
+/*
+ * Values (nanoseconds here, though the histogram does not care) are kept in
+ * log-spaced buckets of 1024 linear sub-buckets each, HDR-histogram style:
+ * every value is stored within 1/1024 (about 0.1%, three significant digits)
+ * of its true value, values below 2048 exactly.  Values up to 2^42 - 1 (73
+ * minutes in nanoseconds) fit; larger ones are clamped.  Fixed memory, no
+ * per-sample storage; O(1) to record, O(slots) to query.
+ */
+#define BENCH_HIST_SUB_BITS 11
+#define BENCH_HIST_SUB_COUNT (1u << BENCH_HIST_SUB_BITS)
+#define BENCH_HIST_HALF (BENCH_HIST_SUB_COUNT / 2)
+#define BENCH_HIST_MAX_BITS 42
+#define BENCH_HIST_MAX ((UINT64_C(1) << BENCH_HIST_MAX_BITS) - 1)
+#define BENCH_HIST_SLOTS \
+    (BENCH_HIST_SUB_COUNT + (BENCH_HIST_MAX_BITS - BENCH_HIST_SUB_BITS) * BENCH_HIST_HALF)
+
+typedef struct bench_hist {
+    uint64_t count;
+    uint64_t sum; /* of the (clamped) values, for the mean */
+    uint64_t min;
+    uint64_t max;
+    uint64_t slots[BENCH_HIST_SLOTS];
+} bench_hist;
+
+void bench_hist_init(bench_hist *h);
+void bench_hist_record(bench_hist *h, uint64_t value);
+/* Adds every count of `from` into `into`. */
+void bench_hist_merge(bench_hist *into, const bench_hist *from);
+/* The value at percentile p (0..100): the highest value equivalent to the
+ * bucket holding that rank, capped at the largest value recorded.  0 when
+ * the histogram is empty. */
+uint64_t bench_hist_percentile(const bench_hist *h, double p);
+double bench_hist_mean(const bench_hist *h);
+/* The slot a value lands in, and the range of values a slot stands for. */
+size_t bench_hist_index(uint64_t value);
+uint64_t bench_hist_lowest(size_t index);
+uint64_t bench_hist_highest(size_t index);
+
+/* ---- Payload streams ------------------------------------------------------ */
+
+/*
+ * Every connection sends a pseudo-random byte stream that is a pure function
+ * of (seed, offset), so the sender can regenerate any part of it and the
+ * receiver can check any part without storing what was sent.  The low bit
+ * of each byte is the parity of its offset: two neighbouring bytes always
+ * differ, so a missing or an extra byte is caught at its own position (an
+ * extra copy of a byte at the latest one position later).
+ */
+uint64_t bench_payload_seed(uint64_t a, uint64_t b);
+uint8_t bench_payload_byte(uint64_t seed, uint64_t offset);
+void bench_payload_fill(uint64_t seed, uint64_t offset, void *buf, size_t len);
+/* Returns len when buf[0..len) is the stream at `offset`, else the index of
+ * the first byte that differs. */
+size_t bench_payload_check(uint64_t seed, uint64_t offset, const void *buf,
+                           size_t len);
+
+/* ---- Configuration and results -------------------------------------------- */
+
+typedef enum bench_mode_id {
+    BENCH_ECHO,
+    BENCH_STREAM,
+    BENCH_CONNECT,
+    BENCH_UDP
+} bench_mode_id;
+
+typedef struct bench_config {
+    bench_mode_id mode;
+    const char *mode_name;
+    const char *host;
+    const char *port;
+    sk_addr target;   /* resolved once, up front */
+    char target_text[SK_ADDRSTRLEN];
+    int family;       /* of target */
+    long conns;
+    long threads;
+    long size;        /* bytes per message / write / datagram */
+    long expect;      /* connect: exact reply size, or -1 */
+    double duration;
+    double warmup;
+    double timeout;   /* per operation */
+    bool json;
+    /* The timeline, in monotonic nanoseconds. */
+    uint64_t t_start;
+    uint64_t t_measure;  /* end of warm-up */
+    uint64_t t_end;      /* end of measurement */
+    uint64_t t_hard;     /* every loop stops by then */
+    atomic_bool stop;    /* SIGINT: end the measurement now */
+} bench_config;
+
+/* What one thread counted; merged at the end. */
+typedef struct bench_stats {
+    uint64_t ops;         /* operations completed in the measurement window */
+    uint64_t bytes;       /* payload bytes received and verified in it */
+    uint64_t connects;    /* connections established (whole run) */
+    uint64_t conn_errors; /* connect failures, resets, unexpected closes */
+    uint64_t data_errors; /* wrong, missing, extra, unexpected bytes/datagrams */
+    uint64_t timeouts;    /* TCP operations unanswered within the timeout */
+    uint64_t lost;        /* UDP datagrams unanswered within the timeout */
+    uint64_t late;        /* UDP replies arriving after being counted lost */
+    uint64_t reply_min;   /* connect: reply sizes */
+    uint64_t reply_max;
+    uint64_t measure_end; /* when this thread's measurement really ended */
+    /* The first error this thread saw: when, and what. */
+    bool has_first;
+    uint64_t first_ns;
+    char first[256];
+} bench_stats;
+
+typedef struct bench_thread bench_thread;
+
+/* One mode's driver: callbacks the thread runner calls on its loop. */
+typedef struct bench_driver {
+    /* Opens this thread's connections and starts work.  Returns 0 or an
+     * error that ends the run (not a per-connection failure). */
+    int (*start)(bench_thread *t);
+    /* The measurement ended: issue no new operations. */
+    void (*drain)(bench_thread *t);
+    /* Periodic: fail or retire operations older than the timeout, retry
+     * failed slots.  Returns true when nothing is outstanding any more. */
+    bool (*tick)(bench_thread *t, uint64_t now);
+    /* Hard stop or end: close everything (outstanding work was already
+     * accounted for by tick) and free the driver's state. */
+    void (*finish)(bench_thread *t);
+} bench_driver;
+
+extern const bench_driver bench_driver_tcp;     /* echo and stream */
+extern const bench_driver bench_driver_connect;
+extern const bench_driver bench_driver_udp;
+
+struct bench_thread {
+    bench_config *cfg;
+    unsigned index;
+    long first_conn;  /* global index of this thread's first connection */
+    long nconns;
+    pthread_t tid;
+    sk_loop *loop;
+    sk_timer *tick;
+    const bench_driver *driver;
+    void *state;      /* the driver's */
+    bool draining;    /* the measurement is over: no new operations */
+    bench_stats stats;
+    bench_hist *hist;
+    /* Copies for the progress line, written by this thread only. */
+    atomic_uint_fast64_t live_ops;
+    atomic_uint_fast64_t live_bytes;
+    atomic_uint_fast64_t live_errors;
+    atomic_bool done;
+};
+
+/* Thread runner (bench_thread.c). */
+void *bench_thread_main(void *arg);
+uint64_t bench_now_ns(void);
+/* Counts one operation finished at `now` that took `latency` ns and brought
+ * `bytes` verified bytes; recorded only inside the measurement window. */
+void bench_count_op(bench_thread *t, uint64_t now, uint64_t latency, uint64_t bytes);
+/* Counts `ops` operations without latencies and `bytes` verified bytes
+ * (stream mode), again only inside the window. */
+void bench_count_bytes(bench_thread *t, uint64_t now, uint64_t ops, uint64_t bytes);
+
+/*
+ * Opens a non-blocking socket of `type` towards the run's target and starts
+ * connecting.  Returns 0 when connected already (always for datagrams),
+ * -EINPROGRESS when the connect continues (wait for writability, then read
+ * the result with bench_sock_connected), or another error with nothing left
+ * open.
+ */
+int bench_sock_connect(const bench_config *cfg, int type, sk_sock **out);
+/* The result of a non-blocking connect once the socket is writable:
+ * 0 or -errno. */
+int bench_sock_connected(sk_sock *s);
+
+typedef enum bench_err_kind {
+    BENCH_ERR_CONN,
+    BENCH_ERR_DATA,
+    BENCH_ERR_TIMEOUT
+} bench_err_kind;
+
+/* Counts one error; the first one of the thread keeps its description. */
+void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Report (bench_report.c): merges the threads' results and prints them.
+ * Returns the exit status: 0 clean, 1 if anything went wrong. */
+int bench_report(const bench_config *cfg, bench_thread *threads, long nthreads);
+
+#endif /* SOCKIT_CLI_BENCH_H */
