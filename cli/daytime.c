@@ -1,9 +1,49 @@
-/* daytime.c - placeholder until the subcommand lands; replaced by its real file. */
+/*
+ * daytime.c - `sockit daytime`: prints an RFC 867 daytime server's line.
+ *
+ * The server sends one human-readable date line (over TCP, then closes; over
+ * UDP, in answer to any datagram).  The line's format is not fixed by the
+ * RFC, so it is printed as it came, once it is known to be plain text.
+ */
 #include "cli.h"
+#include "client.h"
+#include "reply_text.h"
+
+/* Longer than any date line; a longer reply is not a daytime server. */
+#define DAYTIME_MAX 1024
+
+static const struct client_cmd daytime_cmd = {
+    .name = "daytime",
+    .default_port = 13,
+    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT,
+    .args = "HOST [PORT]",
+    .summary = "Print the date line of an RFC 867 daytime server.",
+    .details = NULL,
+};
 
 int cmd_daytime(int argc, char **argv)
 {
-    (void)argc;
-    cli_error(argv[0], "not built yet");
-    return CLI_EXIT_FAIL;
+    char buf[DAYTIME_MAX];
+    struct client c;
+    ssize_t n, bad;
+    int status;
+
+    if (!client_parse(&c, &daytime_cmd, argc, argv, &status))
+        return status;
+    n = client_ask(&c, buf, sizeof(buf));
+    if (n < 0)
+        return CLI_EXIT_FAIL;
+    bad = reply_text_check(buf, (size_t)n);
+    if (bad >= 0) {
+        client_error(&c, "reply is not text: byte 0x%02x at offset %zd",
+                     (unsigned char)buf[bad], bad);
+        return CLI_EXIT_FAIL;
+    }
+    n = (ssize_t)reply_text_trim(buf, (size_t)n);
+    if (n == 0) {
+        client_error(&c, "empty reply");
+        return CLI_EXIT_FAIL;
+    }
+    printf("%.*s\n", (int)n, buf);
+    return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

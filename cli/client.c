@@ -1,0 +1,501 @@
+/*
+ * client.c - the parts every client subcommand shares (see client.h).
+ *
+ * Map:
+ *   client_usage / client_parse   --help text and getopt_long over the
+ *                                 options the command accepts
+ *   client_error                  "sockit: <cmd> <where>: <why>"
+ *   client_connect                TCP: sk_create_connection with the options
+ *   client_read_to_eof            TCP: read a whole reply under one deadline
+ *   client_udp_*                  UDP: resolve, connect, request with retries
+ *   client_ask                    the speak-unasked services' exchange
+ */
+#include "client.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+/* Largest --bytes: a terabyte is more than anyone reads from chargen. */
+#define CLIENT_MAX_BYTES (UINT64_C(1) << 40)
+
+/* First resend interval over UDP; it doubles after each resend. */
+#define CLIENT_UDP_FIRST_WAIT 0.5
+
+/* ---- --help ------------------------------------------------------------- */
+
+static void print_synopsis(const struct client_cmd *cmd, FILE *out)
+{
+    fprintf(out, "usage: sockit %s", cmd->name);
+    if (cmd->opts & CLIENT_OPT_BYTES)
+        fprintf(out, " [--bytes N]");
+    if (cmd->opts & CLIENT_OPT_UDP)
+        fprintf(out, " [--udp]");
+    if (cmd->opts & CLIENT_OPT_FAMILY)
+        fprintf(out, " [-4|-6]");
+    if (cmd->opts & CLIENT_OPT_TIMEOUT)
+        fprintf(out, " [--timeout SECONDS]");
+    if (cmd->opts & CLIENT_OPT_JSON)
+        fprintf(out, " [--json]");
+    fprintf(out, " %s\n", cmd->args);
+}
+
+void client_usage(const struct client_cmd *cmd, FILE *out)
+{
+    print_synopsis(cmd, out);
+    fprintf(out, "\n%s\n\noptions:\n", cmd->summary);
+    if (cmd->opts & CLIENT_OPT_BYTES)
+        fprintf(out, "  -n, --bytes N          read N bytes (default %llu)\n",
+                (unsigned long long)cmd->default_bytes);
+    if (cmd->opts & CLIENT_OPT_UDP)
+        fprintf(out, "  -u, --udp              use UDP instead of TCP\n");
+    if (cmd->opts & CLIENT_OPT_FAMILY)
+        fprintf(out, "  -4                     use IPv4 addresses only\n"
+                     "  -6                     use IPv6 addresses only\n");
+    if (cmd->opts & CLIENT_OPT_TIMEOUT)
+        fprintf(out, "  -t, --timeout SECONDS  give up waiting for the server after\n"
+                     "                         SECONDS (default %g)\n",
+                CLIENT_DEFAULT_TIMEOUT);
+    if (cmd->opts & CLIENT_OPT_JSON)
+        fprintf(out, "      --json             print one JSON object instead of text\n");
+    fprintf(out, "  -h, --help             show this help and exit\n");
+    if (cmd->default_port > 0)
+        fprintf(out, "\nPORT is a number or a service name; it defaults to %d.\n",
+                cmd->default_port);
+    if (cmd->details != NULL)
+        fprintf(out, "%s%s", cmd->default_port > 0 ? "" : "\n", cmd->details);
+    fprintf(out, "Exit status: 0 success, 1 failure, 2 usage error.  See sockit(1).\n");
+}
+
+/* ---- argument parsing ------------------------------------------------------ */
+
+enum { OPT_JSON = 0x100 };
+
+/* Builds the getopt tables for the options `cmd` accepts. */
+static void build_options(const struct client_cmd *cmd, struct option *lo,
+                          char *so)
+{
+    size_t nl = 0, ns = 0;
+
+    so[ns++] = ':'; /* report a missing value as ':' rather than '?' */
+    so[ns++] = 'h';
+    lo[nl++] = (struct option){"help", no_argument, NULL, 'h'};
+    if (cmd->opts & CLIENT_OPT_UDP) {
+        so[ns++] = 'u';
+        lo[nl++] = (struct option){"udp", no_argument, NULL, 'u'};
+    }
+    if (cmd->opts & CLIENT_OPT_FAMILY) {
+        so[ns++] = '4';
+        so[ns++] = '6';
+    }
+    if (cmd->opts & CLIENT_OPT_TIMEOUT) {
+        memcpy(so + ns, "t:", 2);
+        ns += 2;
+        lo[nl++] = (struct option){"timeout", required_argument, NULL, 't'};
+    }
+    if (cmd->opts & CLIENT_OPT_JSON)
+        lo[nl++] = (struct option){"json", no_argument, NULL, OPT_JSON};
+    if (cmd->opts & CLIENT_OPT_BYTES) {
+        memcpy(so + ns, "n:", 2);
+        ns += 2;
+        lo[nl++] = (struct option){"bytes", required_argument, NULL, 'n'};
+    }
+    so[ns] = '\0';
+    lo[nl] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* Prints a usage error with the --help hint; always returns false. */
+static bool usage_error(const struct client_cmd *cmd, int *status,
+                        const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool usage_error(const struct client_cmd *cmd, int *status,
+                        const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    cli_error(cmd->name, "%s (try 'sockit %s --help')", why, cmd->name);
+    *status = CLI_EXIT_USAGE;
+    return false;
+}
+
+/* The option as the user wrote it, for messages: a long option's text
+ * (up to any '='), else the short option getopt stopped at. */
+static const char *given_option(char **argv, char *buf, size_t size)
+{
+    const char *arg = argv[optind - 1];
+
+    if (strncmp(arg, "--", 2) == 0) {
+        snprintf(buf, size, "%.*s", (int)strcspn(arg, "="), arg);
+        return buf;
+    }
+    snprintf(buf, size, "-%c", optopt);
+    return buf;
+}
+
+/* Parses --timeout's value: a number of seconds, more than 0. */
+static bool take_timeout(struct client *c, int *status)
+{
+    if (cli_parse_seconds("--timeout", optarg, CLIENT_MAX_TIMEOUT, &c->timeout) < 0) {
+        *status = CLI_EXIT_USAGE;
+        return false;
+    }
+    if (c->timeout <= 0) {
+        cli_error("--timeout", "'%s' is not more than 0", optarg);
+        *status = CLI_EXIT_USAGE;
+        return false;
+    }
+    return true;
+}
+
+/* Parses --bytes's value: 1..CLIENT_MAX_BYTES. */
+static bool take_bytes(struct client *c, int *status)
+{
+    if (cli_parse_u64("--bytes", optarg, &c->bytes) < 0) {
+        *status = CLI_EXIT_USAGE;
+        return false;
+    }
+    if (c->bytes == 0 || c->bytes > CLIENT_MAX_BYTES) {
+        cli_error("--bytes", "'%s' is out of range (1..%llu)", optarg,
+                  (unsigned long long)CLIENT_MAX_BYTES);
+        *status = CLI_EXIT_USAGE;
+        return false;
+    }
+    c->bytes_given = true;
+    return true;
+}
+
+/* Handles one option getopt_long returned.  Returns false (with *status)
+ * when parsing must stop. */
+static bool take_option(struct client *c, int opt, char **argv, int *status)
+{
+    const struct client_cmd *cmd = c->cmd;
+    char given[64];
+
+    switch (opt) {
+    case 'h':
+        client_usage(cmd, stdout);
+        *status = CLI_EXIT_OK;
+        return false;
+    case 'u':
+        c->udp = true;
+        return true;
+    case '4':
+    case '6':
+        if (c->family != AF_UNSPEC && c->family != (opt == '4' ? AF_INET : AF_INET6))
+            return usage_error(cmd, status, "-4 and -6 exclude each other");
+        c->family = opt == '4' ? AF_INET : AF_INET6;
+        return true;
+    case 't':
+        return take_timeout(c, status);
+    case OPT_JSON:
+        c->json = true;
+        return true;
+    case 'n':
+        return take_bytes(c, status);
+    case ':':
+        return usage_error(cmd, status, "option '%s' needs a value", argv[optind - 1]);
+    default:
+        return usage_error(cmd, status, "unknown option '%s'",
+                           given_option(argv, given, sizeof(given)));
+    }
+}
+
+/* "host:port", with brackets around an IPv6 literal. */
+static void format_where(struct client *c)
+{
+    if (c->port == NULL)
+        snprintf(c->where, sizeof(c->where), "%s", c->host);
+    else if (strchr(c->host, ':') != NULL)
+        snprintf(c->where, sizeof(c->where), "[%s]:%s", c->host, c->port);
+    else
+        snprintf(c->where, sizeof(c->where), "%s:%s", c->host, c->port);
+}
+
+/* Takes HOST, PORT and the rest from the arguments left after the options. */
+static bool take_operands(struct client *c, int argc, char **argv, int *status)
+{
+    const struct client_cmd *cmd = c->cmd;
+    int n = argc - optind;
+
+    if (n < 1)
+        return usage_error(cmd, status, "missing HOST");
+    if (n > 2 && !cmd->messages)
+        return usage_error(cmd, status, "unexpected argument '%s'", argv[optind + 2]);
+    c->host = argv[optind];
+    if (c->host[0] == '\0')
+        return usage_error(cmd, status, "HOST is empty");
+    if (cmd->default_port < 0) {
+        c->port = n >= 2 ? argv[optind + 1] : NULL;
+    } else {
+        const char *text = n >= 2 ? argv[optind + 1] : NULL;
+        int port = cmd->default_port;
+
+        if (text != NULL)
+            port = sk_port_parse(text, c->udp ? "udp" : "tcp");
+        if (port <= 0)
+            return usage_error(cmd, status, "bad port '%s'", text);
+        snprintf(c->portbuf, sizeof(c->portbuf), "%d", port);
+        c->port = c->portbuf;
+    }
+    c->extra = argv + optind + 2;
+    c->nextra = n > 2 ? n - 2 : 0;
+    format_where(c);
+    return true;
+}
+
+bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
+                  char **argv, int *status)
+{
+    struct option lo[8];
+    char so[16];
+    int opt;
+
+    memset(c, 0, sizeof(*c));
+    c->cmd = cmd;
+    c->family = AF_UNSPEC;
+    c->timeout = CLIENT_DEFAULT_TIMEOUT;
+    c->bytes = cmd->default_bytes;
+    build_options(cmd, lo, so);
+    opterr = 0;
+    optind = 0; /* glibc: a fresh scan of this argv */
+    while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+        if (!take_option(c, opt, argv, status))
+            return false;
+    }
+    return take_operands(c, argc, argv, status);
+}
+
+/* ---- errors and time ---------------------------------------------------- */
+
+void client_error(const struct client *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "sockit: %s %s: ", c->cmd->name, c->where);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+double client_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- TCP ------------------------------------------------------------------ */
+
+int client_connect(struct client *c, sk_sock **out)
+{
+    char what[sizeof(c->where) + 16];
+    int rc;
+
+    rc = sk_create_connection(out, c->host, c->port, c->family, c->timeout, NULL);
+    if (rc < 0) {
+        snprintf(what, sizeof(what), "connect %s", c->where);
+        cli_error_code(what, rc);
+        return -1;
+    }
+    return 0;
+}
+
+ssize_t client_read_to_eof(struct client *c, sk_sock *s, void *buf,
+                           size_t size, bool *more)
+{
+    double deadline = client_now() + c->timeout;
+    size_t n = 0;
+
+    *more = false;
+    for (;;) {
+        unsigned char scratch[1];
+        double left = deadline - client_now();
+        ssize_t got;
+
+        if (left <= 0 || sk_sock_settimeout(s, left) < 0)
+            got = SK_ETIMEOUT;
+        else if (n < size)
+            got = sk_sock_recv(s, (unsigned char *)buf + n, size - n, 0);
+        else
+            got = sk_sock_recv(s, scratch, sizeof(scratch), 0);
+        if (got == 0)
+            return (ssize_t)n;
+        if (got == SK_ETIMEOUT) {
+            client_error(c, "%s within %g s", n == 0 ? "no reply" :
+                         "reply did not end (server kept the connection open)",
+                         c->timeout);
+            return -1;
+        }
+        if (got < 0) {
+            client_error(c, "receive: %s", sk_strerror((int)got));
+            return -1;
+        }
+        if (n == size) {
+            *more = true;
+            return (ssize_t)n;
+        }
+        n += (size_t)got;
+    }
+}
+
+/* ---- UDP ------------------------------------------------------------------ */
+
+/* Replaces u->sock with a socket connected to u->cur.  Returns 0 or a code. */
+static int udp_connect_cur(struct client_udp *u)
+{
+    int rc;
+
+    sk_sock_free(u->sock);
+    u->sock = NULL;
+    rc = sk_sock_open(&u->sock, u->cur->family, SOCK_DGRAM, 0);
+    if (rc < 0)
+        return rc;
+    return sk_sock_connect(u->sock, &u->cur->addr);
+}
+
+int client_udp_open(struct client *c, struct client_udp *u)
+{
+    int rc;
+
+    memset(u, 0, sizeof(*u));
+    rc = sk_getaddrinfo(c->host, c->port, c->family, SOCK_DGRAM, 0, 0, c->timeout,
+                        &u->addrs);
+    if (rc < 0) {
+        client_error(c, "%s", sk_strerror(rc));
+        return -1;
+    }
+    u->cur = u->addrs;
+    rc = udp_connect_cur(u);
+    if (rc < 0) {
+        client_error(c, "%s", sk_strerror(rc));
+        client_udp_close(u);
+        return -1;
+    }
+    return 0;
+}
+
+void client_udp_close(struct client_udp *u)
+{
+    sk_sock_free(u->sock);
+    sk_addrinfo_free(u->addrs);
+    memset(u, 0, sizeof(*u));
+}
+
+/*
+ * After an ICMP "port unreachable" for the current address, moves on to the
+ * resolver's next one (e.g. from ::1 to 127.0.0.1 for "localhost").
+ * Returns 0 when there is one to try, else the error to report.
+ */
+static int udp_next_address(struct client_udp *u, int err)
+{
+    while (u->cur->next != NULL) {
+        u->cur = u->cur->next;
+        if (udp_connect_cur(u) == 0)
+            return 0;
+    }
+    return err;
+}
+
+ssize_t client_udp_request(struct client *c, struct client_udp *u,
+                           const void *req, size_t reqlen, void *buf,
+                           size_t size, client_reply_fn check, void *arg)
+{
+    double now = client_now(), deadline = now + c->timeout;
+    double wait = CLIENT_UDP_FIRST_WAIT, next_send = now;
+
+    if (wait > c->timeout / 4)
+        wait = c->timeout / 4;
+    u->sent = 0;
+    for (;;) {
+        ssize_t got;
+
+        now = client_now();
+        if (now >= deadline) {
+            client_error(c, "no reply within %g s (%u datagram%s sent)", c->timeout,
+                         u->sent, u->sent == 1 ? "" : "s");
+            return -1;
+        }
+        if (now >= next_send) {
+            got = sk_sock_send(u->sock, req, reqlen, 0);
+            if (got >= 0)
+                u->sent++;
+            next_send = now + wait;
+            wait *= 2;
+        } else {
+            double left = (next_send < deadline ? next_send : deadline) - now;
+
+            got = sk_sock_settimeout(u->sock, left);
+            if (got == 0)
+                got = sk_sock_recv(u->sock, buf, size, 0);
+            if (got == SK_ETIMEOUT)
+                continue;
+            if (got >= 0 && (check == NULL || check(buf, (size_t)got, arg) == CLIENT_REPLY_TAKE))
+                return got;
+            if (got >= 0)
+                continue;
+        }
+        if (got == -ECONNREFUSED && udp_next_address(u, (int)got) == 0) {
+            next_send = now; /* the next address gets a datagram at once */
+            continue;
+        }
+        if (got < 0) {
+            client_error(c, "%s", sk_strerror((int)got));
+            return -1;
+        }
+    }
+}
+
+/* ---- the services that speak unasked ---------------------------------------- */
+
+static ssize_t ask_tcp(struct client *c, void *buf, size_t size)
+{
+    sk_sock *s = NULL;
+    bool more;
+    ssize_t n;
+
+    if (client_connect(c, &s) < 0)
+        return -1;
+    n = client_read_to_eof(c, s, buf, size, &more);
+    sk_sock_free(s);
+    if (n >= 0 && more) {
+        client_error(c, "reply is longer than %zu bytes", size);
+        return -1;
+    }
+    return n;
+}
+
+static ssize_t ask_udp(struct client *c, void *buf, size_t size)
+{
+    /* Room for the largest datagram, so a long reply is seen as long
+     * rather than silently cut. */
+    static unsigned char dgram[CLIENT_UDP_MAX + 1];
+    struct client_udp u;
+    ssize_t n;
+
+    if (client_udp_open(c, &u) < 0)
+        return -1;
+    n = client_udp_request(c, &u, "", 0, dgram, sizeof(dgram), NULL, NULL);
+    client_udp_close(&u);
+    if (n >= 0 && (size_t)n > size) {
+        client_error(c, "reply is longer than %zu bytes", size);
+        return -1;
+    }
+    if (n > 0)
+        memcpy(buf, dgram, (size_t)n);
+    return n;
+}
+
+ssize_t client_ask(struct client *c, void *buf, size_t size)
+{
+    return c->udp ? ask_udp(c, buf, size) : ask_tcp(c, buf, size);
+}
