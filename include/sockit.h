@@ -305,14 +305,19 @@ SK_API double sk_getdefaulttimeout(void);
 SK_API int sk_addr_from_ip(sk_addr *out, const char *host, int port, int family);
 
 /* Fills *out with a Unix-domain address.  A leading '@' makes it abstract
- * (Linux).  Errors: SK_EBADADDR when the path is empty or too long. */
+ * (Linux): the '@' stands for the leading NUL and len counts exactly the
+ * name's bytes.  A path's len counts its NUL, as getsockname reports it.
+ * Errors: SK_EBADADDR when the path is empty ("@" too) or too long (a path
+ * needs room for its NUL in sun_path; an abstract name may fill it). */
 SK_API int sk_addr_from_unix(sk_addr *out, const char *path);
 
 /*
  * Parses the text forms sk_addr_format writes: "1.2.3.4:80", "[::1]:80",
  * "[fe80::1%eth0]:80", a Unix path (containing '/', or starting with '@').
- * A form without ":port" takes `default_port` (an error when it is < 0).
- * Numeric hosts only.  Errors: SK_EBADADDR.
+ * A form without ":port" ("1.2.3.4", "[::1]", a bare "::1") takes
+ * `default_port` (an error when it is < 0); ":80" is the IPv4 wildcard.
+ * Numeric hosts and numeric ports only; a bracketed host must be IPv6.
+ * Errors: SK_EBADADDR.
  */
 SK_API int sk_addr_parse(sk_addr *out, const char *text, int default_port);
 
@@ -341,15 +346,20 @@ SK_API bool sk_addr_equal(const sk_addr *a, const sk_addr *b);
 /*
  * Splits "host:port", "[v6]:port", "[v6]", "host" or a bare IPv6 literal
  * (more than one ':') into host and port text; a missing port leaves port
- * as "".  Host may be a name.  Errors: SK_EBADADDR for malformed text
- * (unclosed bracket, empty port after ':'), -ENOSPC if a part does not fit.
+ * as "".  Host may be a name.  The port text is not checked (see
+ * sk_port_parse).  Errors: SK_EBADADDR for malformed text (unclosed or empty
+ * bracket, text after ']' other than ":port", empty port after ':', more
+ * than one ':' outside brackets without being an IPv6 literal, so
+ * "host:port:extra" fails), -ENOSPC if a part does not fit.  Returns 0.
  */
 SK_API int sk_hostport_split(const char *text, char *host, size_t hostsize,
                              char *port, size_t portsize);
 
 /*
  * Parses a port given as a number or a service name ("daytime"), for
- * `proto` "tcp" or "udp" (NULL: either).  Returns 0..65535, or SK_EBADADDR.
+ * `proto` "tcp" or "udp" (NULL: either).  Text starting with a digit is a
+ * number: decimal digits only (no sign, space or other junk), at most 65535.
+ * Returns 0..65535, or SK_EBADADDR.
  */
 SK_API int sk_port_parse(const char *text, const char *proto);
 
@@ -369,28 +379,39 @@ typedef struct sk_addrinfo {
 
 /*
  * getaddrinfo with a deadline.  `host` may be a name, a numeric address, ""
- * (the wildcard, AI_PASSIVE) or "<broadcast>"; NULL is like "".  `port` may
- * be a number, a service name or NULL.  family/type/proto/flags are the
- * getaddrinfo hints (0 for any; flags are AI_*).  `timeout` bounds the whole
- * lookup (SK_TIMEOUT_NONE: no bound); numeric hosts never wait.  On success
- * stores a list (free with sk_addrinfo_free) in *out.  Errors: SK_EAI(...),
- * SK_ETIMEOUT, -ENOMEM.
+ * (the wildcard, AI_PASSIVE; without a port it gets port 0) or
+ * "<broadcast>"; NULL is like "".  `port` may be a number, a service name or
+ * NULL.  family/type/proto/flags are the getaddrinfo hints (0 for any; flags
+ * are AI_*).  `timeout` bounds the whole lookup (SK_TIMEOUT_NONE, or any
+ * negative value: no bound); numeric hosts never wait, and a name with a
+ * timeout of 0 fails with SK_ETIMEOUT at once.  A name is looked up on a
+ * short-lived thread with every signal blocked; after a timeout that thread
+ * finishes and frees its answer on its own.  On success stores a list (free
+ * with sk_addrinfo_free) in *out; on failure *out is NULL.  Errors:
+ * SK_EAI(...), SK_ETIMEOUT, -ENOMEM, -EAGAIN (no thread), -EINVAL (out is
+ * NULL or timeout is NaN).
  */
 SK_API int sk_getaddrinfo(const char *host, const char *port, int family, int type,
                           int proto, int flags, double timeout, sk_addrinfo **out);
 SK_API void sk_addrinfo_free(sk_addrinfo *list);
 
-/* Writes the local host name.  Errors: -ENOSPC, -errno. */
+/* Writes the local host name; returns its length.  Errors: -ENOSPC, -errno. */
 SK_API int sk_gethostname(char *buf, size_t size);
 
 /*
- * Fully qualified name of `name` (NULL or "": the local host), as CPython's
- * getfqdn: the first name containing a dot among the canonical name and
- * aliases, else the name itself.  Never fails for lack of DNS.
+ * Fully qualified name of `name` (NULL, "", "0.0.0.0" or "::": the local
+ * host; surrounding white space ignored), as CPython's getfqdn: the name is
+ * resolved and its first address looked up by gethostbyaddr; the answer is
+ * the first name containing a dot among that entry's name and aliases, else
+ * the entry's name.  If any lookup fails the answer is the name itself, so
+ * it never fails for lack of DNS (but it may wait for the resolver without
+ * a bound).  Returns the length written.  Errors: -ENOSPC, -errno from
+ * gethostname.
  */
 SK_API int sk_getfqdn(const char *name, char *buf, size_t size);
 
-/* IPv4 address of `name` as dotted-quad text.  Errors: SK_EAI(...), -ENOSPC. */
+/* IPv4 address of `name` as dotted-quad text ("" gives 0.0.0.0, "<broadcast>"
+ * 255.255.255.255); returns its length.  Errors: SK_EAI(...), -ENOSPC. */
 SK_API int sk_gethostbyname(const char *name, char *buf, size_t size);
 
 /* The (name, aliases, addresses) triple of gethostbyname_ex/gethostbyaddr. */
@@ -400,17 +421,21 @@ typedef struct sk_hostent {
     char **addrs;    /* NULL-terminated, numeric text */
 } sk_hostent;
 
-/* IPv4 host entry for `name`.  Free with sk_hostent_free. */
+/* IPv4 host entry for `name`.  Free with sk_hostent_free.  Returns 0 or
+ * SK_EAI(...) (h_errno mapped: HOST_NOT_FOUND to EAI_NONAME, TRY_AGAIN to
+ * EAI_AGAIN, NO_RECOVERY to EAI_FAIL, NO_DATA to EAI_NODATA), -ENOMEM. */
 SK_API int sk_gethostbyname_ex(const char *name, sk_hostent **out);
 
-/* Host entry for the numeric address `ip` (v4 or v6). */
+/* Host entry for the numeric address `ip` (v4 or v6, %scope allowed).
+ * Errors as sk_gethostbyname_ex, and SK_EBADADDR when `ip` is not numeric. */
 SK_API int sk_gethostbyaddr(const char *ip, sk_hostent **out);
 SK_API void sk_hostent_free(sk_hostent *h);
 
 /* Port of service `name` for `proto` ("tcp", "udp", NULL: any), or SK_EAI(EAI_SERVICE). */
 SK_API int sk_getservbyname(const char *name, const char *proto);
 
-/* Service name of `port` for `proto` into buf.  Errors: SK_EAI(EAI_SERVICE), -ENOSPC. */
+/* Service name of `port` for `proto` into buf; returns its length.
+ * Errors: SK_EAI(EAI_SERVICE) (also for a port outside 0..65535), -ENOSPC. */
 SK_API int sk_getservbyport(int port, const char *proto, char *buf, size_t size);
 
 /* ====================================================================== */
@@ -424,16 +449,18 @@ SK_API uint16_t sk_ntohs(uint16_t x);
 
 /*
  * inet_aton: parses every form inet_aton(3) accepts ("1.2.3.4", "1.2.3",
- * "0x7f.1", "127.1", ...) into *out (network order).  Errors: SK_EBADADDR.
+ * "0x7f.1", "127.1", ...) into *out (network order).  Stricter than glibc:
+ * any trailing character (white space too) is an error.  Errors: SK_EBADADDR.
  */
 SK_API int sk_inet_aton(const char *text, uint32_t *out);
 
-/* Dotted quad of `addr` (network order) into buf[size >= 16]. */
+/* Dotted quad of `addr` (network order) into buf[size >= 16]; returns its
+ * length.  Errors: -ENOSPC. */
 SK_API int sk_inet_ntoa(uint32_t addr, char *buf, size_t size);
 
 /*
- * inet_pton for AF_INET (out: 4 bytes) or AF_INET6 (16 bytes).
- * Errors: SK_EBADADDR, -EAFNOSUPPORT.
+ * inet_pton for AF_INET (out: 4 bytes; strict dotted quad) or AF_INET6 (16
+ * bytes; no %scope).  Returns 0.  Errors: SK_EBADADDR, -EAFNOSUPPORT.
  */
 SK_API int sk_inet_pton(int family, const char *text, void *out);
 
