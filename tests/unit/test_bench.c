@@ -1,0 +1,363 @@
+/*
+ * test_bench.c - the measuring and checking parts of `sockit bench`: the
+ * latency histogram against known distributions, and the payload streams'
+ * verifier against single wrong, missing and extra bytes at every position.
+ *
+ * The sockit command's sources are not in a library, so the two files under
+ * test are compiled into this program directly.
+ */
+#include "sk_test.h"
+
+#include "../../cli/bench_hist.c"
+#include "../../cli/bench_payload.c"
+
+/* A histogram is large (fixed memory for minutes of range); keep it off the
+ * stack. */
+static bench_hist *new_hist(void)
+{
+    bench_hist *h = malloc(sizeof(*h));
+
+    CHECK(h != NULL);
+    bench_hist_init(h);
+    return h;
+}
+
+/* Checks that `got` is within the bucket precision of `want`: one part in
+ * 1024 of the value, and exact below 2048. */
+static void check_close(uint64_t got, uint64_t want, const char *what)
+{
+    uint64_t tol = want < BENCH_HIST_SUB_COUNT ? 0 : want / 1024 + 1;
+    uint64_t diff = got > want ? got - want : want - got;
+
+    if (diff > tol)
+        sk_test_fail(__FILE__, __LINE__, "%s: got %llu, want %llu +- %llu", what,
+                     (unsigned long long)got, (unsigned long long)want, (unsigned long long)tol);
+}
+
+/* xorshift64*, for reproducible test data. */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return x * UINT64_C(0x2545f4914f6cdd1d);
+}
+
+static void check_value_in_slot(uint64_t v)
+{
+    size_t i = bench_hist_index(v);
+    uint64_t lo = bench_hist_lowest(i), hi = bench_hist_highest(i);
+
+    CHECK_INT(i, <, BENCH_HIST_SLOTS);
+    if (v < lo || v > hi)
+        sk_test_fail(__FILE__, __LINE__, "value %llu in slot %zu [%llu, %llu]",
+                     (unsigned long long)v, i, (unsigned long long)lo, (unsigned long long)hi);
+    /* A slot is never wider than 1/1024 of the values it holds. */
+    CHECK_INT(hi - lo + 1, <=, lo < BENCH_HIST_SUB_COUNT ? 1 : lo / 1024);
+}
+
+SK_TEST(hist_slots_cover_values)
+{
+    uint64_t rnd = 42;
+    size_t prev = 0;
+
+    for (uint64_t v = 0; v < 70000; v++) {
+        size_t i = bench_hist_index(v);
+        check_value_in_slot(v);
+        CHECK_INT(i, >=, prev); /* slots are ordered like values */
+        prev = i;
+    }
+    for (unsigned bit = 11; bit < BENCH_HIST_MAX_BITS; bit++) {
+        uint64_t p = UINT64_C(1) << bit;
+        check_value_in_slot(p - 1);
+        check_value_in_slot(p);
+        check_value_in_slot(p + 1);
+        CHECK_EQ(bench_hist_index(p), bench_hist_index(p - 1) + 1);
+    }
+    for (int k = 0; k < 100000; k++)
+        check_value_in_slot(next_random(&rnd) & BENCH_HIST_MAX);
+    CHECK_EQ(bench_hist_index(BENCH_HIST_MAX), BENCH_HIST_SLOTS - 1);
+    CHECK_EQ(bench_hist_highest(BENCH_HIST_SLOTS - 1), BENCH_HIST_MAX);
+}
+
+SK_TEST(hist_small_values_exact)
+{
+    bench_hist *h = new_hist();
+
+    for (uint64_t v = 1; v <= 100; v++)
+        bench_hist_record(h, v);
+    CHECK_EQ(bench_hist_percentile(h, 50), 50);
+    CHECK_EQ(bench_hist_percentile(h, 90), 90);
+    CHECK_EQ(bench_hist_percentile(h, 99), 99);
+    CHECK_EQ(bench_hist_percentile(h, 99.9), 100);
+    CHECK_EQ(bench_hist_percentile(h, 0), 1);
+    CHECK_EQ(bench_hist_percentile(h, 100), 100);
+    CHECK_EQ(h->count, 100);
+    CHECK(bench_hist_mean(h) == 50.5);
+    free(h);
+}
+
+SK_TEST(hist_uniform_distribution)
+{
+    bench_hist *h = new_hist();
+
+    /* One of each value 1..1,000,000 (think: 1 us to 1 s in microseconds).
+     * The value at percentile p is p% of a million. */
+    for (uint64_t v = 1; v <= 1000000; v++)
+        bench_hist_record(h, v);
+    check_close(bench_hist_percentile(h, 50), 500000, "p50");
+    check_close(bench_hist_percentile(h, 90), 900000, "p90");
+    check_close(bench_hist_percentile(h, 99), 990000, "p99");
+    check_close(bench_hist_percentile(h, 99.9), 999000, "p99.9");
+    CHECK_EQ(bench_hist_percentile(h, 100), 1000000);
+    CHECK_EQ(h->min, 1);
+    CHECK_EQ(h->max, 1000000);
+    CHECK(bench_hist_mean(h) == 500000.5);
+    free(h);
+}
+
+/* Records n deterministic samples at the quantiles (i + 0.5) / n of a
+ * distribution given by its inverse CDF, then checks the percentiles
+ * against the inverse CDF within the bucket precision plus the spacing of
+ * the samples themselves. */
+static void check_distribution(double (*quantile)(double), int n)
+{
+    static const double ps[] = {50, 90, 99, 99.9};
+    bench_hist *h = new_hist();
+
+    for (int i = 0; i < n; i++)
+        bench_hist_record(h, (uint64_t)quantile((i + 0.5) / n));
+    for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++) {
+        double p = ps[k] / 100.0;
+        double want = quantile(p);
+        double got = (double)bench_hist_percentile(h, ps[k]);
+        double spacing = quantile(p + 1.0 / n) - want;
+        double tol = want / 1024 + spacing + 2;
+        if (got - want > tol || want - got > tol)
+            sk_test_fail(__FILE__, __LINE__, "p%g: got %.0f, want %.0f +- %.0f", ps[k], got,
+                         want, tol);
+    }
+    free(h);
+}
+
+/* Pareto-like, the long tail latencies have: 20 us / (1 - u). */
+static double pareto_quantile(double u)
+{
+    return 20000.0 / (1.0 - u);
+}
+
+/* Skewed towards small values: 2 ms * u^2. */
+static double square_quantile(double u)
+{
+    return 2e6 * u * u;
+}
+
+SK_TEST(hist_long_tail_distribution)
+{
+    check_distribution(pareto_quantile, 200000);
+}
+
+SK_TEST(hist_skewed_distribution)
+{
+    check_distribution(square_quantile, 200000);
+}
+
+SK_TEST(hist_bimodal_distribution)
+{
+    bench_hist *h = new_hist();
+
+    /* 95% fast (20 us) and 5% slow (3 s): the tail must land on the slow mode. */
+    for (int i = 0; i < 9500; i++)
+        bench_hist_record(h, 20000);
+    for (int i = 0; i < 500; i++)
+        bench_hist_record(h, UINT64_C(3000000000));
+    check_close(bench_hist_percentile(h, 50), 20000, "p50");
+    check_close(bench_hist_percentile(h, 90), 20000, "p90");
+    check_close(bench_hist_percentile(h, 95), 20000, "p95");
+    check_close(bench_hist_percentile(h, 95.01), 3000000000u, "p95.01");
+    check_close(bench_hist_percentile(h, 99), 3000000000u, "p99");
+    free(h);
+}
+
+SK_TEST(hist_merge_equals_single)
+{
+    bench_hist *parts[4], *all = new_hist(), *merged = new_hist();
+    uint64_t rnd = 7;
+    static const double ps[] = {0, 10, 50, 90, 99, 99.9, 99.99, 100};
+
+    for (int k = 0; k < 4; k++)
+        parts[k] = new_hist();
+    for (int i = 0; i < 400000; i++) {
+        uint64_t v = next_random(&rnd) % (i % 100 == 0 ? UINT64_C(60000000000) : 100000);
+        bench_hist_record(all, v);
+        bench_hist_record(parts[i % 4], v);
+    }
+    for (int k = 0; k < 4; k++)
+        bench_hist_merge(merged, parts[k]);
+    CHECK_EQ(merged->count, all->count);
+    CHECK_EQ(merged->sum, all->sum);
+    CHECK_EQ(merged->min, all->min);
+    CHECK_EQ(merged->max, all->max);
+    for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); k++)
+        CHECK_EQ(bench_hist_percentile(merged, ps[k]), bench_hist_percentile(all, ps[k]));
+    for (int k = 0; k < 4; k++)
+        free(parts[k]);
+    free(all);
+    free(merged);
+}
+
+SK_TEST(hist_percentiles_ordered)
+{
+    bench_hist *h = new_hist();
+    uint64_t rnd = 99, prev = 0;
+
+    for (int i = 0; i < 100000; i++) {
+        uint64_t r = next_random(&rnd);
+        /* Log-uniform over 1 ns .. 2^40 ns. */
+        bench_hist_record(h, (r >> 24) & ((UINT64_C(1) << (r % 40 + 1)) - 1));
+    }
+    for (double p = 0; p <= 100.0; p += 0.1) {
+        uint64_t v = bench_hist_percentile(h, p);
+        CHECK_INT(v, >=, prev);
+        CHECK_INT(v, >=, h->min);
+        CHECK_INT(v, <=, h->max);
+        prev = v;
+    }
+    free(h);
+}
+
+SK_TEST(hist_empty_and_clamped)
+{
+    bench_hist *h = new_hist();
+
+    CHECK_EQ(bench_hist_percentile(h, 50), 0);
+    CHECK(bench_hist_mean(h) == 0.0);
+    bench_hist_record(h, UINT64_MAX);
+    CHECK_EQ(h->max, BENCH_HIST_MAX);
+    CHECK_EQ(h->slots[BENCH_HIST_SLOTS - 1], 1);
+    CHECK_EQ(bench_hist_percentile(h, 50), BENCH_HIST_MAX);
+    free(h);
+}
+
+/* ---- payload streams ---------------------------------------------------- */
+
+#define PLEN 300
+
+SK_TEST(payload_fill_matches_bytes)
+{
+    unsigned char a[PLEN], b[PLEN];
+    uint64_t seed = bench_payload_seed(3, 12345);
+
+    for (uint64_t off = 0; off < 40; off++) {
+        bench_payload_fill(seed, off, a, PLEN);
+        for (size_t i = 0; i < PLEN; i++)
+            CHECK_EQ(a[i], bench_payload_byte(seed, off + i));
+        CHECK_EQ(bench_payload_check(seed, off, a, PLEN), PLEN);
+        /* Filling in two pieces at any split gives the same bytes. */
+        for (size_t cut = 0; cut <= 20; cut++) {
+            bench_payload_fill(seed, off, b, cut);
+            bench_payload_fill(seed, off + cut, b + cut, PLEN - cut);
+            CHECK_MEM(a, b, PLEN);
+        }
+    }
+    /* Far offsets work as well (a long stream run). */
+    bench_payload_fill(seed, UINT64_C(1) << 40, a, 64);
+    CHECK_EQ(bench_payload_check(seed, UINT64_C(1) << 40, a, 64), 64);
+    CHECK_EQ(a[5], bench_payload_byte(seed, (UINT64_C(1) << 40) + 5));
+}
+
+SK_TEST(payload_neighbours_differ)
+{
+    uint64_t seed = bench_payload_seed(1, 2);
+
+    for (uint64_t off = 0; off < 100000; off++) {
+        uint8_t b = bench_payload_byte(seed, off);
+        CHECK_EQ(b & 1, off & 1);
+        CHECK(b != bench_payload_byte(seed, off + 1));
+    }
+}
+
+SK_TEST(payload_streams_distinct)
+{
+    unsigned char a[4096];
+    uint64_t s1 = bench_payload_seed(1, 777), s2 = bench_payload_seed(2, 777);
+    size_t same = 0;
+
+    bench_payload_fill(s1, 0, a, sizeof(a));
+    /* Another connection's stream, or this one shifted by a word, is wrong
+     * from (almost) the first byte. */
+    CHECK_INT(bench_payload_check(s2, 0, a, sizeof(a)), <, 4);
+    CHECK_INT(bench_payload_check(s1, 8, a, sizeof(a)), <, 4);
+    for (size_t i = 0; i < sizeof(a); i++)
+        same += a[i] == bench_payload_byte(s2, i);
+    CHECK_INT(same, <, sizeof(a) / 32); /* about 1 in 128 by chance */
+}
+
+/* Checks detection of every single-byte fault in a stream slice starting at
+ * `off` (aligned and unaligned). */
+static void check_flips(uint64_t seed, uint64_t off)
+{
+    static const unsigned char masks[] = {0x01, 0x02, 0x80, 0xff, 0x5a};
+    unsigned char buf[PLEN];
+
+    bench_payload_fill(seed, off, buf, PLEN);
+    for (size_t i = 0; i < PLEN; i++) {
+        for (size_t m = 0; m < sizeof(masks); m++) {
+            buf[i] ^= masks[m];
+            CHECK_EQ(bench_payload_check(seed, off, buf, PLEN), i);
+            buf[i] ^= masks[m];
+        }
+    }
+    CHECK_EQ(bench_payload_check(seed, off, buf, PLEN), PLEN);
+}
+
+SK_TEST(payload_detects_flipped_byte)
+{
+    uint64_t seed = bench_payload_seed(9, 9);
+
+    for (uint64_t off = 0; off < 16; off++)
+        check_flips(seed, off);
+    check_flips(seed, 999999);
+}
+
+SK_TEST(payload_detects_missing_byte)
+{
+    uint64_t seed = bench_payload_seed(5, 1);
+    unsigned char whole[PLEN + 1], got[PLEN];
+
+    for (uint64_t off = 0; off < 16; off++) {
+        bench_payload_fill(seed, off, whole, PLEN + 1);
+        for (size_t i = 0; i < PLEN; i++) {
+            /* The receiver sees the stream with byte i missing. */
+            memcpy(got, whole, i);
+            memcpy(got + i, whole + i + 1, PLEN - i);
+            CHECK_EQ(bench_payload_check(seed, off, got, PLEN), i);
+        }
+    }
+}
+
+SK_TEST(payload_detects_extra_byte)
+{
+    uint64_t seed = bench_payload_seed(6, 2);
+    unsigned char whole[PLEN], got[PLEN];
+
+    for (uint64_t off = 0; off < 16; off++) {
+        bench_payload_fill(seed, off, whole, PLEN);
+        for (size_t i = 0; i < PLEN - 1; i++) {
+            /* Insert a foreign byte, a repeat of the previous byte, and a copy
+             * of the byte that should be here.  Only the last can pass for
+             * one position, and then fails at the next. */
+            unsigned char extra[3] = {0x5a, i ? whole[i - 1] : 0xa5, whole[i]};
+            for (int k = 0; k < 3; k++) {
+                size_t want = extra[k] == whole[i] ? i + 1 : i;
+                memcpy(got, whole, i);
+                got[i] = extra[k];
+                memcpy(got + i + 1, whole + i, PLEN - i - 1);
+                CHECK_EQ(bench_payload_check(seed, off, got, PLEN), want);
+            }
+        }
+    }
+}
