@@ -60,7 +60,8 @@ int main(int argc, char **argv)
      * asks for.  The lookup gives up after 10 seconds. */
     rc = sk_getaddrinfo(argv[1], argc > 2 ? argv[2] : NULL, AF_UNSPEC, 0, 0, 0, 10.0, &list);
     if (rc < 0) {
-        fprintf(stderr, PROG ": %s: %s\n", argv[1], sk_strerror(rc));
+        fprintf(stderr, PROG ": %s%s%s: %s\n", argv[1], argc > 2 ? " " : "",
+                argc > 2 ? argv[2] : "", sk_strerror(rc));
         return 1;
     }
     for (const sk_addrinfo *ai = list; ai != NULL; ai = ai->next) {
