@@ -521,21 +521,29 @@ SK_API size_t sk_file_buffered(const sk_file *f);
  * SK_EPARTIAL at end of stream inside a message, SK_ETIMEOUT, or -errno.
  */
 
-/* Receives exactly `len` bytes straight from the socket (one deadline). */
+/*
+ * Receives exactly `len` bytes straight from the socket (one deadline).  On
+ * an error after some bytes arrived they are in buf but not counted: use
+ * the buffered helpers below when a call must be retried.
+ */
 SK_API ssize_t sk_frame_recv_exact(sk_sock *s, void *buf, size_t len);
 
 /*
- * Reads up to and including `delim` (dlen >= 1 bytes) through a buffered
- * stream into buf.  A message longer than `max` bytes (delimiter included;
- * max <= size) fails with SK_EMSGSIZE and consumes nothing.
+ * Reads up to and including `delim` (dlen >= 1 bytes; it may arrive split
+ * across reads) through a buffered stream into buf, which holds `max` bytes.
+ * A message longer than `max` bytes (delimiter included) fails with
+ * SK_EMSGSIZE and consumes nothing.  Like every call on an sk_file, a
+ * failing call (SK_ETIMEOUT, SK_EPARTIAL, ...) leaves what it read in the
+ * stream's buffer, so a retry continues where it stopped.
  */
 SK_API ssize_t sk_frame_recv_until(sk_file *f, void *buf, size_t max,
                                    const void *delim, size_t dlen);
 
 /*
  * Reads one length-prefixed message (4-byte big-endian length, then the
- * payload) into buf.  A length above `max` fails with SK_EMSGSIZE before the
- * payload is read.
+ * payload) into buf and returns the payload length.  A length above `max`
+ * fails with SK_EMSGSIZE before the payload is read, consuming nothing.
+ * Failing calls leave what they read buffered, as sk_frame_recv_until.
  */
 SK_API ssize_t sk_frame_recv_msg(sk_file *f, void *buf, size_t max);
 
@@ -554,6 +562,8 @@ SK_API int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len);
  * sk_frame_scan_msg: returns the total length (4 + payload) of the first
  * length-prefixed message and stores the payload length in *payload,
  * SK_ENEED if incomplete, SK_EMSGSIZE if the announced length exceeds max.
+ * *payload (when not NULL) is set as soon as the 4-byte header is there,
+ * with SK_ENEED and SK_EMSGSIZE too, so a caller can size its buffer.
  */
 SK_API ssize_t sk_frame_scan_delim(const void *buf, size_t len, const void *delim,
                                    size_t dlen, size_t max);
@@ -592,8 +602,12 @@ SK_API int sk_select(sk_sock **rd, size_t *nrd, sk_sock **wr, size_t *nwr,
  * deadline for the whole call, name resolution included (SK_TIMEOUT_DEFAULT:
  * the process default; SK_TIMEOUT_NONE: no limit); the new socket takes it as
  * its timeout.  `source`, if not NULL, is bound before connecting (its port
- * may be 0).  Returns 0, SK_ETIMEOUT, a resolver error, or the error of the
- * last attempt (e.g. -ECONNREFUSED).
+ * may be 0); addresses of another family are skipped (-EAFNOSUPPORT when
+ * none is left).  A timeout of 0.0 never waits: it succeeds only when a
+ * connect completes at once, else fails with -EAGAIN (or with the last
+ * error when every attempt failed at once).  Returns 0, SK_ETIMEOUT, a
+ * resolver error, or the error of the attempt that failed last (e.g.
+ * -ECONNREFUSED).
  */
 SK_API int sk_create_connection(sk_sock **out, const char *host, const char *port,
                                 int family, double timeout, const sk_addr *source);

@@ -68,27 +68,30 @@ static int order_addrs(struct race *r, const sk_addrinfo *list)
     return 0;
 }
 
-/* A close-on-exec, non-blocking socket for one attempt, or -errno. */
+/* A close-on-exec, non-blocking socket for one attempt (with SIGPIPE off
+ * where the system has no MSG_NOSIGNAL), or -errno. */
 static int open_nonblocking(const sk_addrinfo *ai)
 {
-    int fd;
+    int fd, rc = 0;
 
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
     fd = socket(ai->family, ai->type | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->protocol);
     if (fd < 0)
         return -errno;
 #else
-    int rc;
-
     fd = socket(ai->family, ai->type, ai->protocol);
     if (fd < 0)
         return -errno;
     rc = sk__fd_set_flags(fd, true);
+#endif
+#ifdef SO_NOSIGPIPE
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &(int){ 1 }, sizeof(int)) < 0)
+        rc = -errno;
+#endif
     if (rc < 0) {
         close(fd);
         return rc;
     }
-#endif
     return fd;
 }
 
@@ -240,10 +243,13 @@ int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
         bool expired = now >= deadline, failed;
         ssize_t won;
 
-        /* The first attempt starts even with a deadline of "now", so a
-         * non-blocking call can still succeed when the connect is instant. */
-        if (r.next < r.n && (r.next == 0 || !expired) &&
-            (r.inflight == 0 || now >= next_start)) {
+        /* The first attempt starts even past the deadline, so a
+         * non-blocking call (deadline "now") can still succeed when the
+         * connect is instant; such a call also moves on through addresses
+         * that fail at once, as that costs no waiting. */
+        if (r.next < r.n && (r.inflight == 0 || now >= next_start) &&
+            (r.next == 0 || !expired ||
+             (deadline == SK__NOW_DEADLINE && r.inflight == 0))) {
             rc = race_start_next(&r, source);
             if (rc == 1) {
                 rc = race_finish(&r, (ssize_t)r.inflight - 1, out);

@@ -24,8 +24,11 @@
  *
  * On success stores the connected socket in *out with the process default
  * timeout and returns 0.  Otherwise returns SK_ETIMEOUT when the deadline
- * passed (-EAGAIN for SK__NOW_DEADLINE), the error of the attempt that
- * failed last (e.g. -ECONNREFUSED), -EINVAL for an empty list, -ENOMEM.
+ * passed with attempts in flight or addresses untried, the error of the
+ * attempt that failed last when all failed (e.g. -ECONNREFUSED), -EINVAL
+ * for an empty list, or -ENOMEM.  With SK__NOW_DEADLINE nothing waits: the
+ * addresses are tried while each fails at once, one in flight gets a
+ * single look, and a connect still pending gives -EAGAIN.
  */
 int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
                      int64_t deadline, int64_t attempt_delay_ns, sk_sock **out);

@@ -23,6 +23,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* platforms without it have SO_NOSIGPIPE set on the socket */
+#endif
+
 #define FRAME_HDR 4
 
 /*
