@@ -225,6 +225,18 @@ static int race_finish(struct race *r, ssize_t i, sk_sock **out)
     return sk__sock_wrap(out, fd, ai->family, ai->type);
 }
 
+/*
+ * The result of a race nobody won: the last error when every address was
+ * tried and failed, else the deadline's error (attempts were pending or
+ * addresses untried).
+ */
+static int race_lost(const struct race *r, int64_t deadline)
+{
+    if (r->inflight == 0 && r->next == r->n)
+        return r->last_err;
+    return deadline == SK__NOW_DEADLINE ? -EAGAIN : SK_ETIMEOUT;
+}
+
 int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
                      int64_t deadline, int64_t attempt_delay_ns, sk_sock **out)
 {
@@ -259,12 +271,7 @@ int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
             continue;
         }
         if (r.inflight == 0) {
-            /* Every address tried (the last error stands), or the deadline
-             * stopped the race before it got to all of them. */
-            if (r.next == r.n)
-                rc = r.last_err;
-            else
-                rc = deadline == SK__NOW_DEADLINE ? -EAGAIN : SK_ETIMEOUT;
+            rc = race_lost(&r, deadline);
             goto out;
         }
         if (poll(r.pfd, (nfds_t)r.inflight,
@@ -282,7 +289,7 @@ int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
         if (failed)
             next_start = now;
         if (expired) {
-            rc = deadline == SK__NOW_DEADLINE ? -EAGAIN : SK_ETIMEOUT;
+            rc = race_lost(&r, deadline);
             goto close_all;
         }
     }
