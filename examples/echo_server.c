@@ -87,6 +87,9 @@ static int serve_tcp(sk_sock *s)
         }
         sk_addr_format(&addr, text, sizeof text);
         printf("Connected from %s\n", text);
+        /* We serve one client at a time: one that goes quiet for a minute
+         * is dropped so that it cannot keep the others waiting forever. */
+        sk_sock_settimeout(conn, 60.0);
         echo_stream(conn);
         sk_sock_free(conn);
         printf("Disconnected from %s\n", text);
