@@ -38,12 +38,12 @@
 /* The blocking backend (a seam for tests)                                */
 /* ====================================================================== */
 
-static sk__gai_fn gai_backend = NULL;
+static _Atomic(sk__gai_fn) gai_backend;
 static atomic_int gai_pending;
 
 void sk__resolve_set_backend(sk__gai_fn fn)
 {
-    gai_backend = fn;
+    atomic_store(&gai_backend, fn);
 }
 
 int sk__resolve_pending(void)
@@ -283,7 +283,9 @@ static bool wait_done(struct gai_req *req, int64_t deadline, int *rc,
     int wrc = 0;
 
     pthread_mutex_lock(&req->lock);
-    while (!req->done && wrc != ETIMEDOUT)
+    /* Any error (ETIMEDOUT, or EINVAL for a time the system cannot
+     * represent) ends the wait; only a wake-up continues it. */
+    while (!req->done && wrc == 0)
         wrc = pthread_cond_timedwait(&req->cond, &req->lock, &ts);
     done = req->done;
     if (done) {
@@ -296,7 +298,7 @@ static bool wait_done(struct gai_req *req, int64_t deadline, int *rc,
     return done;
 }
 
-/* A name lookup bounded by `deadline` (never SK__NO_DEADLINE here). */
+/* A name lookup bounded by `deadline` (a finite one). */
 static int lookup_threaded(sk__gai_fn fn, const char *host, const char *service,
                            const struct addrinfo *hints, int64_t deadline,
                            sk_addrinfo **out)
@@ -344,15 +346,16 @@ static bool host_is_numeric(const char *host)
 /*
  * Numeric hosts, the wildcard and "<broadcast>" are answered inline by
  * getaddrinfo with AI_NUMERICHOST (it consults only local files, for a
- * service name).  Anything else is a name: looked up inline when there is no
- * deadline, else on a worker thread.  Without a port the wildcard gets port
+ * service name).  Anything else is a name: looked up on the caller's thread
+ * when there is no deadline (nothing to give up on), else on a worker.  Without a port the wildcard gets port
  * 0, as getaddrinfo needs one of host and service.
  */
 int sk_getaddrinfo(const char *host, const char *port, int family, int type,
                    int proto, int flags, double timeout, sk_addrinfo **out)
 {
     struct addrinfo hints;
-    sk__gai_fn fn = gai_backend ? gai_backend : getaddrinfo;
+    sk__gai_fn fn = atomic_load(&gai_backend);
+    int64_t deadline;
     int rc;
 
     if (out == NULL || isnan(timeout))
@@ -379,10 +382,12 @@ int sk_getaddrinfo(const char *host, const char *port, int family, int type,
         return rc;
 
     hints.ai_flags = flags;
-    if (timeout < 0)
+    if (fn == NULL)
+        fn = getaddrinfo;
+    deadline = sk__deadline_from_timeout(timeout);
+    if (deadline == SK__NO_DEADLINE)
         return lookup_now(fn, host, port, &hints, out);
-    return lookup_threaded(fn, host, port, &hints, sk__deadline_from_timeout(timeout),
-                           out);
+    return lookup_threaded(fn, host, port, &hints, deadline, out);
 }
 
 /* ====================================================================== */
