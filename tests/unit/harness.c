@@ -72,8 +72,12 @@ static int run_all(void)
     int failed = 0, skipped = 0;
 
     for (int i = 0; i < ntests; i++) {
-        pid_t pid = fork();
+        pid_t pid;
         int status = 0;
+
+        /* Flush first, or the child would print our buffered lines again. */
+        fflush(NULL);
+        pid = fork();
 
         if (pid == 0)
             _exit(run_one(i));
