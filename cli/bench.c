@@ -151,7 +151,7 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
     case 'h':
         return 1;
     default:
-        return -1; /* getopt already said what was wrong */
+        return -1;
     }
 }
 
@@ -194,8 +194,11 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
     cfg->expect = -1;
     cfg->family = AF_UNSPEC;
     optind = 1;
-    opterr = 1;
-    while ((opt = getopt_long(argc, argv, "46h", long_options, NULL)) != -1) {
+    opterr = 0; /* our own messages, in the "sockit: what: why" form */
+    while ((opt = getopt_long(argc, argv, ":46h", long_options, NULL)) != -1) {
+        if (opt == '?' || opt == ':')
+            return usage_error(argv[optind - 1],
+                               opt == ':' ? "needs a value" : "unknown option");
         rc = apply_option(cfg, opt, optarg);
         if (rc == 1) {
             fputs(usage_text, stdout);

@@ -107,7 +107,8 @@ static bool conn_write(tcp_conn *c)
         if (n == -EAGAIN)
             break;
         if (n < 0) {
-            bench_error(c->t, BENCH_ERR_CONN, "connection %ld: send: %s", c->id,
+            bench_error(c->t, BENCH_ERR_CONN, "connection %ld: send with %llu bytes unreturned: %s",
+                        c->id, (unsigned long long)(c->tx_off - c->rx_off),
                         sk_strerror((int)n));
             conn_close(c);
             return false;

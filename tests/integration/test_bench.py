@@ -1,0 +1,515 @@
+"""sockit bench against python3 stdlib servers written here.
+
+Each mode runs against an independent server (threaded TCP echo, a
+time-style send-and-close server, a UDP echo server) for a second or so with
+a few connections, and its --json report is checked: operations counted, no
+errors, percentiles in order.  Servers that misbehave on purpose (flip one
+byte at a known stream offset, add a byte, close early, reset, answer
+empty, duplicate or corrupt a datagram, drop datagrams) must make it report
+the fault and exit 1 - except for dropped datagrams, which are counted as
+lost and do not fail the run.  Usage errors exit 2, and the progress line
+appears only when standard error is a terminal.
+"""
+
+import json
+import os
+import pty
+import select
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import sktest  # noqa: E402
+
+# Keep the load light: a loaded 2-core machine runs the suite in parallel.
+LIGHT = ["--duration", "1", "--threads", "2"]
+
+
+class TCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, handler, family=socket.AF_INET, **opts):
+        self.address_family = family
+        self.opts = opts
+        self.conn_count = 0
+        self.lock = threading.Lock()
+        host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+        super().__init__((host, 0), handler)
+
+    def next_conn(self):
+        with self.lock:
+            self.conn_count += 1
+            return self.conn_count - 1
+
+
+class EchoHandler(socketserver.BaseRequestHandler):
+    """Echoes every byte.  Options (on the server): corrupt_at=OFFSET flips
+    the byte at that stream offset of the first connection; extra_at=OFFSET
+    adds one byte after it; close_at=OFFSET closes the first connection
+    once that many bytes have been echoed."""
+
+    def handle(self):
+        opts = self.server.opts
+        first = self.server.next_conn() == 0
+        sock = self.request
+        offset = 0
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            end = offset + len(data)
+            if first and "corrupt_at" in opts and offset <= opts["corrupt_at"] < end:
+                i = opts["corrupt_at"] - offset
+                data = data[:i] + bytes([data[i] ^ 0x20]) + data[i + 1:]
+            if first and "extra_at" in opts and offset <= opts["extra_at"] < end:
+                i = opts["extra_at"] - offset + 1
+                data = data[:i] + b"\x00" + data[i:]
+            if first and "close_at" in opts and end >= opts["close_at"]:
+                sock.sendall(data[:opts["close_at"] - offset])
+                return
+            try:
+                sock.sendall(data)
+            except OSError:
+                return
+            offset = end
+
+
+class ReplyHandler(socketserver.BaseRequestHandler):
+    """Sends a reply and closes, like the time service.  Options: reply=BYTES
+    (default: the RFC 868 time), reset=True to close with a reset instead."""
+
+    def handle(self):
+        opts = self.server.opts
+        reply = opts.get("reply")
+        if reply is None:
+            reply = struct.pack("!I", (int(time.time()) + 2208988800) & 0xFFFFFFFF)
+        try:
+            self.request.sendall(reply)
+            if opts.get("reset"):
+                # Closing here with a zero linger sends a reset and no FIN
+                # (socketserver would shut down the sending side first).
+                self.request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                        struct.pack("ii", 1, 0))
+                self.request.close()
+        except OSError:
+            pass
+
+
+class UDPEcho:
+    """A UDP echo server on loopback.  misbehave(n, data) may return the
+    list of replies for the n-th datagram (0-based) instead of [data]."""
+
+    def __init__(self, misbehave=None, family=socket.AF_INET):
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        self.sock.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.misbehave = misbehave
+        self.count = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            replies = [data] if self.misbehave is None else self.misbehave(self.count, data)
+            self.count += 1
+            for r in replies:
+                try:
+                    self.sock.sendto(r, peer)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+def serve_tcp(handler, family=socket.AF_INET, **opts):
+    srv = TCPServer(handler, family, **opts)
+    threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return srv
+
+
+def stop_tcp(srv):
+    srv.shutdown()
+    srv.server_close()
+
+
+def bench(*args, timeout=60):
+    return sktest.run([sktest.SOCKIT, "bench"] + [str(a) for a in args], timeout=timeout)
+
+
+class BenchCase(unittest.TestCase):
+    def run_json(self, *args, expect_rc=0):
+        """Runs bench --json; checks the exit status and that nothing went to
+        stderr (no progress line on a pipe); returns the parsed report."""
+        started = time.monotonic()
+        r = bench(*args, "--json")
+        took = time.monotonic() - started
+        self.assertEqual(r.returncode, expect_rc,
+                         "rc %d; stdout=%r stderr=%r" % (r.returncode, r.stdout, r.stderr))
+        self.assertEqual(r.stderr, "", "stderr is not a terminal: no progress line")
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 1, r.stdout)
+        report = json.loads(lines[0])
+        # Bounded: duration + timeout + the hard-stop margin, plus slack for
+        # a loaded machine.
+        self.assertLess(took, report["duration_s"] + 5 + 10, report)
+        return report
+
+    def check_clean(self, report, latency=True):
+        self.assertGreater(report["ops"], 0, report)
+        self.assertGreater(report["bytes"], 0, report)
+        self.assertEqual(report["errors"], 0, report)
+        self.assertEqual(report["conn_errors"], 0, report)
+        self.assertEqual(report["data_errors"], 0, report)
+        self.assertEqual(report["timeouts"], 0, report)
+        self.assertIsNone(report["first_error"], report)
+        self.assertTrue(report["ok"], report)
+        self.assertGreater(report["ops_per_s"], 0, report)
+        self.assertGreater(report["mb_per_s"], 0, report)
+        if latency:
+            lat = report["latency_us"]
+            self.assertLessEqual(lat["min"], lat["p50"], lat)
+            self.assertLessEqual(lat["p50"], lat["p90"], lat)
+            self.assertLessEqual(lat["p90"], lat["p99"], lat)
+            self.assertLessEqual(lat["p99"], lat["p99_9"], lat)
+            self.assertLessEqual(lat["p99_9"], lat["max"], lat)
+            self.assertGreater(lat["p50"], 0, lat)
+            self.assertEqual(lat["samples"], report["ops"], report)
+        else:
+            self.assertIsNone(report["latency_us"], report)
+
+
+class CleanRuns(BenchCase):
+    def test_echo(self):
+        srv = serve_tcp(EchoHandler)
+        try:
+            rep = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 3,
+                                "--size", 100, *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep)
+        self.assertEqual(rep["mode"], "echo")
+        self.assertEqual(rep["connects"], 3)
+        self.assertEqual(rep["bytes"], rep["ops"] * 100)
+        self.assertEqual(rep["target"], "127.0.0.1:%d" % srv.server_address[1])
+
+    def test_echo_large_messages_and_warmup(self):
+        srv = serve_tcp(EchoHandler)
+        try:
+            rep = self.run_json("echo", "localhost", srv.server_address[1], "-4", "--conns", 2,
+                                "--size", 300000, "--warmup", "0.3", *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep)
+        self.assertEqual(rep["bytes"], rep["ops"] * 300000)
+        self.assertEqual(rep["warmup_s"], 0.3)
+
+    def test_stream(self):
+        srv = serve_tcp(EchoHandler)
+        try:
+            rep = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep, latency=False)
+        self.assertEqual(rep["size"], 16384)
+        self.assertEqual(rep["connects"], 2)
+
+    @unittest.skipUnless(sktest.have_ipv6(), "no IPv6 loopback")
+    def test_echo_ipv6(self):
+        srv = serve_tcp(EchoHandler, socket.AF_INET6)
+        try:
+            rep = self.run_json("echo", "::1", srv.server_address[1], "-6", "--conns", 2,
+                                *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep)
+        self.assertEqual(rep["target"], "[::1]:%d" % srv.server_address[1])
+
+    def test_connect(self):
+        srv = serve_tcp(ReplyHandler)
+        try:
+            rep = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 3,
+                                "--expect", 4, *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep)
+        self.assertEqual(rep["reply_bytes"], {"min": 4, "max": 4})
+        self.assertEqual(rep["bytes"], 4 * rep["ops"])
+        self.assertGreaterEqual(rep["connects"], rep["ops"])
+
+    def test_connect_reply_sizes_reported(self):
+        srv = serve_tcp(ReplyHandler, reply=b"Sat Nov 21 17:31:49 2026\r\n")
+        try:
+            rep = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep)
+        self.assertEqual(rep["reply_bytes"], {"min": 26, "max": 26})
+
+    def test_udp(self):
+        srv = UDPEcho()
+        try:
+            rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 4, "--size", 200,
+                                *LIGHT)
+        finally:
+            srv.close()
+        self.check_clean(rep)
+        self.assertEqual(rep["bytes"], rep["ops"] * 200)
+        self.assertEqual(rep["late"], 0, rep)
+
+    def test_human_table(self):
+        srv = serve_tcp(EchoHandler)
+        try:
+            r = bench("echo", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                      "--duration", "0.5", "--threads", 1)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, "")
+        for word in ("operations", "throughput", "MB/s", "p50", "p90", "p99", "p99.9",
+                     "errors         0"):
+            self.assertIn(word, r.stdout)
+
+
+class Faults(BenchCase):
+    def test_stream_flipped_byte_at_one_million(self):
+        srv = serve_tcp(EchoHandler, corrupt_at=1000000)
+        try:
+            rep = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["data_errors"], 1, rep)
+        self.assertGreaterEqual(rep["errors"], 1, rep)
+        self.assertFalse(rep["ok"])
+        self.assertIn("offset 1000000", rep["first_error"])
+        self.assertIn("wrong byte", rep["first_error"])
+
+    def test_echo_flipped_byte(self):
+        srv = serve_tcp(EchoHandler, corrupt_at=6400 + 17)
+        try:
+            r = bench("echo", "127.0.0.1", srv.server_address[1], "--conns", 2, *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("first error", r.stdout)
+        self.assertIn("offset 6417 (message byte 17)", r.stdout)
+
+    def test_extra_byte(self):
+        srv = serve_tcp(EchoHandler, extra_at=5000)
+        try:
+            rep = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["data_errors"], 1, rep)
+        self.assertRegex(rep["first_error"], r"more than were sent|wrong byte at stream offset 500[01]")
+
+    def test_server_closes_mid_stream(self):
+        srv = serve_tcp(EchoHandler, close_at=300000)
+        try:
+            rep = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertGreaterEqual(rep["conn_errors"], 1, rep)
+        # The server closes with our bytes unread, which its kernel turns
+        # into a reset; either way the missing bytes are reported.
+        self.assertRegex(rep["first_error"],
+                         r"(closed by the server|recv|send) with \d+ bytes unreturned")
+
+    def test_connection_refused(self):
+        port = sktest.free_port()
+        rep = self.run_json("echo", "127.0.0.1", port, "--conns", 2, "--duration", "0.3",
+                            expect_rc=1)
+        self.assertEqual(rep["conn_errors"], 2, rep)
+        self.assertEqual(rep["ops"], 0, rep)
+        self.assertIn("refused", rep["first_error"])
+
+    def test_connect_empty_reply(self):
+        srv = serve_tcp(ReplyHandler, reply=b"")
+        try:
+            rep = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--duration", "0.5", "--threads", 1, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertGreater(rep["data_errors"], 0, rep)
+        self.assertIn("empty reply", rep["first_error"])
+
+    def test_connect_wrong_size(self):
+        srv = serve_tcp(ReplyHandler, reply=b"12345")
+        try:
+            rep = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--expect", 4, "--duration", "0.5", "--threads", 1,
+                                expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertGreater(rep["data_errors"], 0, rep)
+        self.assertIn("reply of 5 bytes, expected 4", rep["first_error"])
+
+    def test_connect_reset(self):
+        srv = serve_tcp(ReplyHandler, reply=b"ab", reset=True)
+        try:
+            rep = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--duration", "0.5", "--threads", 1, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertGreater(rep["conn_errors"], 0, rep)
+        self.assertEqual(rep["ops"], 0, rep)
+
+    def test_udp_corrupted_datagram(self):
+        def flip(n, data):
+            if n == 50:
+                data = data[:20] + bytes([data[20] ^ 1]) + data[21:]
+            return [data]
+        srv = UDPEcho(flip)
+        try:
+            rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 2, *LIGHT,
+                                expect_rc=1)
+        finally:
+            srv.close()
+        self.assertEqual(rep["data_errors"], 1, rep)
+        self.assertIn("byte 20", rep["first_error"])
+
+    def test_udp_duplicate_reply(self):
+        srv = UDPEcho(lambda n, data: [data, data] if n == 30 else [data])
+        try:
+            rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 1, "--duration",
+                                "0.5", "--threads", 1, expect_rc=1)
+        finally:
+            srv.close()
+        self.assertEqual(rep["data_errors"], 1, rep)
+        self.assertIn("second reply", rep["first_error"])
+
+    def test_udp_truncated_reply(self):
+        srv = UDPEcho(lambda n, data: [data[:-1]] if n == 10 else [data])
+        try:
+            rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 1, "--duration",
+                                "0.5", "--threads", 1, expect_rc=1)
+        finally:
+            srv.close()
+        self.assertEqual(rep["data_errors"], 1, rep)
+        self.assertIn("reply of 63 bytes", rep["first_error"])
+
+    def test_udp_loss_is_not_an_error(self):
+        srv = UDPEcho(lambda n, data: [] if n % 10 == 3 else [data])
+        try:
+            rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 3, "--timeout", "0.1",
+                                *LIGHT)
+        finally:
+            srv.close()
+        self.check_clean(rep)
+        self.assertGreater(rep["lost"], 0, rep)
+
+
+class Usage(unittest.TestCase):
+    def check_usage(self, *args):
+        r = bench(*args)
+        self.assertEqual(r.returncode, 2, "%r: %s%s" % (args, r.stdout, r.stderr))
+        self.assertTrue(r.stderr.startswith("sockit: "), r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_usage_errors(self):
+        self.check_usage()
+        self.check_usage("echo")
+        self.check_usage("echo", "127.0.0.1")
+        self.check_usage("ping", "127.0.0.1", "7")
+        self.check_usage("echo", "127.0.0.1", "7", "extra")
+        self.check_usage("echo", "127.0.0.1", "0")
+        self.check_usage("echo", "127.0.0.1", "70000")
+        self.check_usage("echo", "127.0.0.1", "no-such-service")
+        self.check_usage("echo", "127.0.0.1", "7", "--conns", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--conns", "x")
+        self.check_usage("echo", "127.0.0.1", "7", "--size", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--duration", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--duration", "-1")
+        self.check_usage("echo", "127.0.0.1", "7", "--timeout", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--threads", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--expect", "4")
+        self.check_usage("connect", "127.0.0.1", "37", "--size", "4")
+        self.check_usage("udp", "127.0.0.1", "7", "--size", "7")
+        self.check_usage("udp", "127.0.0.1", "7", "--size", "70000")
+        self.check_usage("echo", "127.0.0.1", "7", "--no-such-option")
+
+    def test_help(self):
+        r = bench("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("usage: sockit bench echo|stream|connect|udp HOST PORT", r.stdout)
+        for opt in ("--conns", "--size", "--duration", "--threads", "--json", "--warmup",
+                    "--timeout", "--expect"):
+            self.assertIn(opt, r.stdout)
+
+    def test_unresolvable_host_is_runtime_error(self):
+        r = bench("echo", "no-such-host.invalid", "7", "--duration", "0.2")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertTrue(r.stderr.startswith("sockit: no-such-host.invalid: "), r.stderr)
+
+
+class Progress(unittest.TestCase):
+    def test_progress_line_on_a_terminal_only(self):
+        srv = serve_tcp(EchoHandler)
+        master, slave = pty.openpty()
+        try:
+            import subprocess
+            p = subprocess.Popen([sktest.SOCKIT, "bench", "echo", "127.0.0.1",
+                                  str(srv.server_address[1]), "--conns", "2", "--json",
+                                  "--duration", "1.2", "--threads", "1"],
+                                 stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+            os.close(slave)
+            slave = None
+            seen = b""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    try:
+                        chunk = os.read(master, 4096)
+                    except OSError:  # EIO: the child closed its end
+                        break
+                    if not chunk:
+                        break
+                    seen += chunk
+                elif p.poll() is not None:
+                    break
+            out, _ = p.communicate(timeout=30)
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+            stop_tcp(srv)
+        self.assertEqual(p.returncode, 0, seen)
+        report = json.loads(out)  # stdout stays one clean JSON object
+        self.assertGreater(report["ops"], 0)
+        text = seen.decode("utf-8", "replace")
+        # Refreshed about 4 times a second over 1.2 s: several updates, each
+        # rewriting the line in place, and the line cleared at the end.
+        self.assertGreaterEqual(text.count("ops/s"), 3, text)
+        self.assertIn("\r", text)
+        self.assertTrue(text.endswith("\r\x1b[K"), repr(text[-40:]))
+
+
+if __name__ == "__main__":
+    sktest.main()
