@@ -1,11 +1,21 @@
-# Thin wrapper over CMake.  `make` builds everything into build/,
-# `make run` starts the daemon, `make test` builds and runs the test suite.
+# Thin wrapper over CMake.
+#
+#   make             build everything into build/
+#   make run         build, then start build/sockit serve
+#   make test        the whole suite: the normal build, then again under
+#                    ASan+UBSan (clang), the threaded tests under TSan, and
+#                    short fuzz runs (clang's libFuzzer)
+#   make test-quick  the normal build's suite only
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 CTEST_FLAGS ?=
+CTEST = ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
-.PHONY: all run test clean deps
+# Sanitizer runs: the threaded tests are the ones TSan is for.
+TSAN_TESTS ?= unit\.(server|loop)|integration\.serve
+
+.PHONY: all run test test-quick test-asan test-tsan test-fuzz deps clean
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -20,9 +30,34 @@ run: all
 deps:
 	scripts/install-deps.sh test
 
-test: all
-	scripts/install-deps.sh test
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
+test-quick: all deps
+	cd $(BUILD) && $(CTEST)
+
+test: test-quick test-asan test-tsan test-fuzz
+
+# Each configuration has a build directory of its own, next to build/.
+$(BUILD)-asan/CMakeCache.txt:
+	CC=clang cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug \
+	    -DSK_SANITIZE=address,undefined $(CMAKE_FLAGS)
+$(BUILD)-tsan/CMakeCache.txt:
+	CC=clang cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DSK_SANITIZE=thread $(CMAKE_FLAGS)
+$(BUILD)-fuzz/CMakeCache.txt:
+	CC=clang cmake -S . -B $(BUILD)-fuzz -DSK_FUZZ=ON $(CMAKE_FLAGS)
+
+test-asan: deps $(BUILD)-asan/CMakeCache.txt
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CTEST) -E '^fuzz\.'
+
+test-tsan: deps $(BUILD)-tsan/CMakeCache.txt
+	cmake --build $(BUILD)-tsan -j $(JOBS)
+	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	    $(CTEST) -R '$(TSAN_TESTS)'
+
+test-fuzz: deps $(BUILD)-fuzz/CMakeCache.txt
+	cmake --build $(BUILD)-fuzz -j $(JOBS)
+	cd $(BUILD)-fuzz && $(CTEST) -R '^fuzz\.'
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz
