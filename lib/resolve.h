@@ -1,10 +1,11 @@
 /*
- * resolve.h - the test seam of resolve.c.
+ * resolve.h - the test seams of resolve.c and netdb.c.
  *
  * sk_getaddrinfo runs the blocking getaddrinfo(3) for a name on a worker
  * thread so it can give up at its deadline.  Tests replace that blocking call
  * with a slow one to prove the deadline holds and that a late answer is
- * freed.  Nothing else should use this.
+ * freed, and check netdb.c's h_errno mapping directly.  Nothing else should
+ * use this.
  */
 #ifndef SOCKIT_RESOLVE_H
 #define SOCKIT_RESOLVE_H
@@ -27,7 +28,7 @@ void sk__resolve_set_backend(sk__gai_fn fn);
  * outlived its caller's deadline still holds one). */
 int sk__resolve_pending(void);
 
-/* Our code for a gethostby*_r failure: h_errno `herr` (and the call's
+/* (netdb.c) Our code for a gethostby*_r failure: h_errno `herr` (and the call's
  * return `rc` for NETDB_INTERNAL) mapped onto SK_EAI codes or -errno. */
 int sk__herrno_code(int herr, int rc);
 
