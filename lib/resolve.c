@@ -333,11 +333,33 @@ static bool host_is_numeric(const char *host)
 }
 
 /*
- * Numeric hosts, the wildcard and "<broadcast>" are answered inline by
- * getaddrinfo with AI_NUMERICHOST (it consults only local files, for a
- * service name).  Anything else is a name: looked up on the caller's thread
- * when there is no deadline (nothing to give up on), else on a worker.  Without a port the wildcard gets port
- * 0, as getaddrinfo needs one of host and service.
+ * Fills the hints and rewrites the special hosts: "" and NULL become the
+ * AI_PASSIVE wildcard (with port 0 when no port is given, as getaddrinfo
+ * needs a host or a service), "<broadcast>" the limited broadcast address.
+ */
+static void prepare(const char **host, const char **port, struct addrinfo *hints,
+                    int family, int type, int proto, int flags)
+{
+    memset(hints, 0, sizeof(*hints));
+    hints->ai_family = family;
+    hints->ai_socktype = type;
+    hints->ai_protocol = proto;
+    hints->ai_flags = flags;
+    if (*host == NULL || (*host)[0] == '\0') {
+        *host = NULL;
+        hints->ai_flags |= AI_PASSIVE;
+        if (*port == NULL)
+            *port = "0";
+    } else if (strcmp(*host, "<broadcast>") == 0) {
+        *host = "255.255.255.255";
+    }
+}
+
+/*
+ * Numeric hosts and the special ones are answered inline by getaddrinfo
+ * with AI_NUMERICHOST (it consults only local files, for a service name).
+ * Anything else is a name: looked up on the caller's thread when there is
+ * no deadline (nothing to give up on), else on a worker.
  */
 int sk_getaddrinfo(const char *host, const char *port, int family, int type,
                    int proto, int flags, double timeout, sk_addrinfo **out)
@@ -350,27 +372,14 @@ int sk_getaddrinfo(const char *host, const char *port, int family, int type,
     if (out == NULL || isnan(timeout))
         return -EINVAL;
     *out = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = family;
-    hints.ai_socktype = type;
-    hints.ai_protocol = proto;
-    hints.ai_flags = flags;
-    if (host == NULL || host[0] == '\0') {
-        host = NULL;
-        hints.ai_flags |= AI_PASSIVE;
-        if (port == NULL)
-            port = "0";
-    } else if (strcmp(host, "<broadcast>") == 0) {
-        host = "255.255.255.255";
-    }
-
+    prepare(&host, &port, &hints, family, type, proto, flags);
     hints.ai_flags |= AI_NUMERICHOST;
     rc = lookup_now(getaddrinfo, host, port, &hints, out);
     if (rc != SK_EAI(EAI_NONAME) || (flags & AI_NUMERICHOST) || host == NULL ||
         host_is_numeric(host))
         return rc;
 
-    hints.ai_flags = flags;
+    hints.ai_flags &= ~AI_NUMERICHOST;
     if (fn == NULL)
         fn = getaddrinfo;
     deadline = sk__deadline_from_timeout(timeout);
