@@ -265,7 +265,7 @@ bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
     c->bytes = cmd->default_bytes;
     build_options(cmd, lo, so);
     opterr = 0;
-    optind = 0; /* glibc: a fresh scan of this argv */
+    optind = 1;
     while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
         if (!take_option(c, opt, argv, status))
             return false;
@@ -406,6 +406,31 @@ static int udp_next_address(struct client_udp *u, int err)
     return err;
 }
 
+/* Sends the request once, counting it.  Returns >= 0 or an error code. */
+static ssize_t udp_send(struct client_udp *u, const void *req, size_t reqlen)
+{
+    ssize_t n = sk_sock_send(u->sock, req, reqlen, 0);
+
+    if (n >= 0)
+        u->sent++;
+    return n;
+}
+
+/* Waits up to `left` seconds for a datagram the check takes.  Returns its
+ * length, SK_ETIMEOUT when none came (a stray skipped counts as none: the
+ * caller's loop waits again with what time is left), or an error code. */
+static ssize_t udp_wait(struct client_udp *u, void *buf, size_t size, double left,
+                        client_reply_fn check, void *arg)
+{
+    ssize_t n = sk_sock_settimeout(u->sock, left);
+
+    if (n == 0)
+        n = sk_sock_recv(u->sock, buf, size, 0);
+    if (n >= 0 && check != NULL && check(buf, (size_t)n, arg) == CLIENT_REPLY_IGNORE)
+        return SK_ETIMEOUT;
+    return n;
+}
+
 ssize_t client_udp_request(struct client *c, struct client_udp *u,
                            const void *req, size_t reqlen, void *buf,
                            size_t size, client_reply_fn check, void *arg)
@@ -426,22 +451,15 @@ ssize_t client_udp_request(struct client *c, struct client_udp *u,
             return -1;
         }
         if (now >= next_send) {
-            got = sk_sock_send(u->sock, req, reqlen, 0);
-            if (got >= 0)
-                u->sent++;
+            got = udp_send(u, req, reqlen);
             next_send = now + wait;
             wait *= 2;
         } else {
-            double left = (next_send < deadline ? next_send : deadline) - now;
-
-            got = sk_sock_settimeout(u->sock, left);
-            if (got == 0)
-                got = sk_sock_recv(u->sock, buf, size, 0);
-            if (got == SK_ETIMEOUT)
-                continue;
-            if (got >= 0 && (check == NULL || check(buf, (size_t)got, arg) == CLIENT_REPLY_TAKE))
-                return got;
+            got = udp_wait(u, buf, size, (next_send < deadline ? next_send : deadline) - now,
+                           check, arg);
             if (got >= 0)
+                return got;
+            if (got == SK_ETIMEOUT)
                 continue;
         }
         if (got == -ECONNREFUSED && udp_next_address(u, (int)got) == 0) {

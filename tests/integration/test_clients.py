@@ -88,10 +88,11 @@ class TcpServer:
 
 class UdpServer:
     """Calls handler(data, n) for the n-th datagram (from 0); a bytes result is
-    sent back to the sender, None means no reply."""
+    sent back to the sender (twice with duplicate=True), None means no reply."""
 
-    def __init__(self, handler, family=socket.AF_INET):
+    def __init__(self, handler, family=socket.AF_INET, duplicate=False):
         self.handler = handler
+        self.duplicate = duplicate  # send every reply twice
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1" if family == socket.AF_INET else "::1", 0))
         self.sock.settimeout(0.1)
@@ -113,6 +114,8 @@ class UdpServer:
             reply = self.handler(data, len(self.received) - 1)
             if reply is not None:
                 self.sock.sendto(reply, addr)
+                if self.duplicate:
+                    self.sock.sendto(reply, addr)
 
     def __enter__(self):
         return self
@@ -426,6 +429,15 @@ class EchoTests(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(received, [b"a line", b"a line", b"another"])
         self.assertEqual(r.stdout, "Sent: a line\nReceived: a line\nSent: another\nReceived: another\n")
+
+    def test_udp_late_duplicate_is_skipped(self):
+        # A server that answers every datagram twice: the second copy of
+        # the first reply arrives while the client waits for the second.
+        with UdpServer(lambda data, n: data, duplicate=True) as srv:
+            r = sockit("echo", "--udp", "127.0.0.1", srv.port, "first", "second", "third")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "Sent: first\nReceived: first\nSent: second\n"
+                                   "Received: second\nSent: third\nReceived: third\n")
 
     def test_udp_corrupted_reply(self):
         with UdpServer(lambda data, n: data[:-1] + b"!") as srv:
