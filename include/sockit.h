@@ -755,11 +755,23 @@ SK_API void sk_timer_stop(sk_timer *timer);
 /*
  * Python's socketserver idea, event-driven.  A server owns listening TCP and
  * bound UDP sockets and N worker threads, each with its own loop and, on
- * Linux, its own SO_REUSEPORT socket per address.  Handlers get callbacks;
- * they never touch descriptors.  Per-connection input and output are bounded:
- * a handler that cannot write all it wants leaves input unconsumed, and the
- * server stops reading that peer until the output drains (TCP flow control
- * then throttles the peer).
+ * Linux, its own SO_REUSEPORT socket per address (one shared socket where
+ * SO_REUSEPORT is missing, and for Unix-domain addresses).  Handlers get
+ * callbacks; they never touch descriptors.  Per-connection input and output
+ * are bounded: a handler that cannot write all it wants leaves input
+ * unconsumed, and the server stops reading that peer until the output drains
+ * (TCP flow control then throttles the peer).  No byte is lost or reordered.
+ *
+ * Threading: every callback of a connection or datagram runs on the worker
+ * thread that owns it, so a handler's per-connection state needs no lock;
+ * state shared between connections (the `arg`) is reached from all workers
+ * at once and must be thread-safe.  The worker threads start with every
+ * signal blocked, so process signals are delivered to other threads (the
+ * one in sk_server_run, typically).
+ *
+ * Addresses: IPv4 peers of a dual-stack IPv6 socket appear as IPv4-mapped
+ * IPv6 addresses (::ffff:a.b.c.d) in sk_conn_peer and on_datagram's `from`;
+ * the per-source limit counts them as the IPv4 address.
  */
 typedef struct sk_server sk_server;
 typedef struct sk_conn sk_conn;
@@ -768,41 +780,72 @@ typedef struct sk_conn sk_conn;
 typedef struct sk_tcp_handler {
     /* Bytes of per-connection state for the handler, zeroed, at sk_conn_data(). */
     size_t conn_size;
-    /* A new connection (after the limits admitted it). */
+    /* A new connection (after the limits admitted it).  May write and close. */
     void (*on_open)(sk_conn *c);
     /*
-     * Bytes arrived.  Returns how many it consumed; the rest is kept and
-     * offered again (with any newer bytes) once output has drained.  A
-     * handler that consumes nothing while its output is full pauses reading.
+     * Bytes arrived.  Returns how many it consumed (a value above len counts
+     * as len); the rest is kept and offered again, before and together with
+     * any newer bytes.  If output is pending when input is left over, reading
+     * pauses and the rest is offered again once the output has drained (the
+     * echo pattern: return sk_conn_write's count).  If no output is pending,
+     * the handler is taken to be waiting for the rest of a message, and the
+     * rest is offered with the next bytes.  Reading also pauses while the
+     * output buffer is full and when unconsumed input reaches conn_buffer
+     * bytes.  NULL: input is read and dropped (discard).
      */
     size_t (*on_data)(sk_conn *c, const void *data, size_t len);
-    /* The output buffer has drained (to empty): a producer (chargen) writes more. */
+    /*
+     * The connection can take more output: called when the output buffer has
+     * drained to empty, and also right after on_open, on_data or on_drain
+     * when everything the handler wrote in it went straight to the kernel (so
+     * a producer that writes one chunk per call keeps the stream going; after
+     * 16 such calls in a row the next waits until the socket is writable, for
+     * fairness).  Not called after sk_conn_close.  A producer (chargen)
+     * writes more here.
+     */
     void (*on_drain)(sk_conn *c);
-    /* The peer shut down its sending side (clean end of stream). The default
-     * (NULL) closes the connection once output is flushed. */
+    /* The peer shut down its sending side (clean end of stream).  Reading
+     * stops; the handler may still write, and must close.  The default
+     * (NULL) is sk_conn_close: close once output is flushed. */
     void (*on_eof)(sk_conn *c);
-    /* The connection is going away; release handler state.  No writes. */
+    /* The connection is gone (descriptor closed); release handler state.
+     * Runs exactly once for every connection on_open was called for, on a
+     * later loop iteration than the close (never inside another callback of
+     * the connection or inside an sk_conn_* call), after which `c` is freed.
+     * sk_conn_write returns -EPIPE here. */
     void (*on_close)(sk_conn *c);
 } sk_tcp_handler;
 
 /*
- * Queues bytes for the peer, sending at once when the socket takes them.
- * Returns how many were accepted (fewer than len when the bounded output
- * buffer is full; the caller keeps the rest), or -EPIPE after close.
+ * Queues bytes for the peer, sending at once when the socket takes them:
+ * with nothing queued this is one send(2) and no copy or allocation; only
+ * what the socket does not take is copied into the output buffer (at most
+ * conn_buffer bytes).  Returns how many were accepted (fewer than len when
+ * the buffer is full; the caller keeps the rest), or -EPIPE after
+ * sk_conn_close/abort or once the connection has failed (the failure closes
+ * it; on_close follows).  Call it only on the connection's worker thread.
  */
 SK_API ssize_t sk_conn_write(sk_conn *c, const void *buf, size_t len);
 
-/* Room left in the output buffer, in bytes. */
+/* Room left in the output buffer, in bytes (0 after close). */
 SK_API size_t sk_conn_write_space(const sk_conn *c);
 
-/* Closes the connection once pending output is sent (graceful). */
+/*
+ * Closes the connection once pending output is sent (graceful): reading
+ * stops, later writes fail with -EPIPE, and after the last byte the server
+ * shuts down its sending side and waits up to 2 s for the peer's end of
+ * stream (discarding input) before closing, so that unread input cannot
+ * make the kernel reset the connection and destroy the response.  Also
+ * bounded by the idle timeout while output is still pending.  Idempotent.
+ */
 SK_API void sk_conn_close(sk_conn *c);
 
-/* Closes at once, discarding pending output (reset). */
+/* Closes at once, discarding pending output (reset).  Idempotent. */
 SK_API void sk_conn_abort(sk_conn *c);
 
-/* The handler's per-connection state (conn_size bytes), the peer address,
- * the local address, and the `arg` given to sk_server_add_tcp. */
+/* The handler's per-connection state (conn_size bytes, aligned for any
+ * type), the peer address, the local address (looked up on first use), and
+ * the `arg` given to sk_server_add_tcp.  Valid until on_close returns. */
 SK_API void *sk_conn_data(sk_conn *c);
 SK_API const sk_addr *sk_conn_peer(const sk_conn *c);
 SK_API const sk_addr *sk_conn_local(const sk_conn *c);
@@ -816,15 +859,20 @@ typedef struct sk_dgram sk_dgram;
 /* Callbacks for a UDP service. */
 typedef struct sk_udp_handler {
     /*
-     * A datagram of `len` bytes from `from`.  The handler replies with
-     * sk_dgram_reply (at most once per datagram) or drops it by returning.
+     * A datagram of `len` bytes (0 for an empty one) from `from`.  The
+     * handler replies with sk_dgram_reply (at most once per datagram) or
+     * drops it by returning.  `d`, `data` and `from` are valid only during
+     * the call.  Datagrams arrive in batches (recvmmsg, 32 at a time on
+     * Linux); replies go out after the batch.
      */
     void (*on_datagram)(sk_dgram *d, const void *data, size_t len,
                         const sk_addr *from);
 } sk_udp_handler;
 
-/* Sends a reply to the datagram's sender (batched with sendmmsg where
- * available).  Returns 0, -EMSGSIZE above 65507 bytes, or -errno. */
+/* Queues a reply to the datagram's sender (the bytes are copied), sent with
+ * the rest of the batch (sendmmsg where available).  A reply the socket
+ * cannot take at once is dropped and counted (datagrams_dropped).  Returns
+ * 0, -EMSGSIZE above 65507 bytes, or -EALREADY for a second reply. */
 SK_API int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len);
 
 /* The `arg` given to sk_server_add_udp, and the loop the datagram arrived on. */
@@ -833,14 +881,24 @@ SK_API sk_loop *sk_dgram_loop(const sk_dgram *d);
 
 /* Server-wide settings.  Zero-initialised means the defaults below. */
 typedef struct sk_server_config {
-    int threads;          /* worker threads; 0: one per CPU */
+    int threads;          /* worker threads; 0: one per online CPU (max 1024) */
     int max_conns;        /* total open connections; 0: no limit */
     int max_per_source;   /* open connections per peer address; 0: no limit */
-    double idle_timeout;  /* close connections idle this long; 0: never */
-    size_t conn_buffer;   /* per-connection output bound in bytes; 0: 64 KiB */
+    double idle_timeout;  /* close connections without progress (no byte read
+                             or written) this long; 0: never */
+    size_t conn_buffer;   /* per-connection output bound, and input bound, in
+                             bytes; 0: 64 KiB; at most 64 MiB */
     double grace;         /* shutdown drain period in seconds; 0: 5 s */
-    bool verbose;         /* log one line per connection opened and closed */
-    /* Receives one log line (no newline), key=value style; NULL: stderr. */
+    bool verbose;         /* log one line per connection opened and closed:
+                             "event=open peer=A local=A", "event=close peer=A
+                             bytes_in=N bytes_out=N reason=R [error=\"...\"]"
+                             with R one of eof, closed, abort, idle, error,
+                             shutdown; "event=refuse peer=A reason=limit".
+                             Errors ("event=error op=accept addr=A error=\"..\"
+                             suppressed=N", at most one a second per worker)
+                             are logged regardless. */
+    /* Receives one log line (no newline), key=value style; NULL: stderr.
+     * Called from the worker threads, possibly at the same time. */
     void (*log)(void *log_arg, const char *line);
     void *log_arg;
 } sk_server_config;
@@ -854,16 +912,26 @@ typedef struct sk_server_stats {
     uint64_t active;          /* open connections now */
     uint64_t datagrams_in;
     uint64_t datagrams_out;
+    uint64_t datagrams_dropped; /* replies dropped: socket full or send error */
+    uint64_t bytes_in;        /* TCP bytes received */
+    uint64_t bytes_out;       /* TCP bytes sent */
+    uint64_t read_pauses;     /* times reading a peer paused for backpressure */
 } sk_server_stats;
 
-/* Creates a server with `cfg` (NULL: defaults).  Errors: -EINVAL, -ENOMEM. */
+/* Creates a server with `cfg` (NULL: defaults), with its worker loops (two
+ * descriptors each).  Errors: -EINVAL (a negative or NaN setting), -ENOMEM,
+ * -EMFILE. */
 SK_API int sk_server_new(sk_server **out, const sk_server_config *cfg);
 
 /*
  * Binds a TCP service at `addr` (flags: SK_SERVER_DUALSTACK, SK_SERVER_V6ONLY)
- * and starts listening.  `arg` is handed to the handler via sk_conn_arg.
- * If `bound` is not NULL it receives the address actually bound (port 0
- * resolved).  Call before sk_server_run.  Errors as sk_create_server.
+ * and starts listening (one socket per worker, see above; with a fixed port
+ * a plain bind is tried first, so a port another process holds fails with
+ * -EADDRINUSE even though SO_REUSEPORT would let it through).  `h` is copied;
+ * `arg` is handed to the handler via sk_conn_arg.  If `bound` is not NULL it
+ * receives the address actually bound (port 0 resolved).  Call before
+ * sk_server_run.  Errors as sk_create_server, -EINVAL (other flags, NULL
+ * handler), -EBUSY (the server has run).
  */
 SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_tcp_handler *h, void *arg, sk_addr *bound);
@@ -874,26 +942,32 @@ SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
 
 /*
  * Starts the workers and blocks until the server has shut down (see
- * sk_server_shutdown).  Returns 0, or -errno if it could not start.
+ * sk_server_shutdown), then closes the listening sockets.  A server runs
+ * once.  Returns 0, -EBUSY if it has run already, or -errno if it could not
+ * start (it is then shut down again before this returns).
  */
 SK_API int sk_server_run(sk_server *srv);
 
 /*
- * Asks the server to stop: stop accepting and reading new requests, let
- * in-flight output drain for up to the grace period, then close everything
- * and make sk_server_run return.  Async-signal-safe, callable from any
- * thread, idempotent.
+ * Asks the server to stop: stop accepting and reading new requests, close
+ * every connection gracefully (sk_conn_close: pending output is flushed,
+ * handlers can write no more), abort what is left when the grace period
+ * ends, then make sk_server_run return.  A request made before
+ * sk_server_run makes it return at once.  Async-signal-safe, callable from
+ * any thread, idempotent.
  */
 SK_API void sk_server_shutdown(sk_server *srv);
 
 /*
- * Calls `cb(srv, arg)` once on a worker thread as soon as possible.
- * Async-signal-safe: a SIGHUP handler uses it to request a reload.
+ * Calls `cb(srv, arg)` once on a worker thread (worker 0) as soon as
+ * possible; each call is one run.  Up to 16 requests can be pending at a
+ * time; more are dropped.  Requests made before sk_server_run run when it
+ * starts.  Async-signal-safe: a SIGHUP handler uses it to request a reload.
  */
 SK_API void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg),
                              void *arg);
 
-/* Fills *out with the current counters. */
+/* Fills *out with the current counters.  Any thread, any time. */
 SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
 
 /* Frees a server that is not running (closes its sockets).  NULL is allowed. */
