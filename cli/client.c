@@ -57,18 +57,18 @@ void client_usage(const struct client_cmd *cmd, FILE *out)
         fprintf(out, "  -4                     use IPv4 addresses only\n"
                      "  -6                     use IPv6 addresses only\n");
     if (cmd->opts & CLIENT_OPT_TIMEOUT)
-        fprintf(out, "  -t, --timeout SECONDS  give up waiting for the server after\n"
-                     "                         SECONDS (default %g)\n",
+        fprintf(out, "  -t, --timeout SECONDS  give up waiting after SECONDS\n"
+                     "                         (default %g)\n",
                 CLIENT_DEFAULT_TIMEOUT);
     if (cmd->opts & CLIENT_OPT_JSON)
         fprintf(out, "      --json             print one JSON object instead of text\n");
-    fprintf(out, "  -h, --help             show this help and exit\n");
+    fprintf(out, "  -h, --help             show this help and exit\n\n");
     if (cmd->default_port > 0)
-        fprintf(out, "\nPORT is a number or a service name; it defaults to %d.\n",
+        fprintf(out, "PORT is a number or a service name; it defaults to %d.\n",
                 cmd->default_port);
     if (cmd->details != NULL)
-        fprintf(out, "%s%s", cmd->default_port > 0 ? "" : "\n", cmd->details);
-    fprintf(out, "Exit status: 0 success, 1 failure, 2 usage error.  See sockit(1).\n");
+        fputs(cmd->details, out);
+    fprintf(out, "\nExit status: 0 success, 1 failure, 2 usage error.  See sockit(1).\n");
 }
 
 /* ---- argument parsing ------------------------------------------------------ */
