@@ -1,0 +1,2 @@
+# Optional additions to the build, included by CMakeLists.txt when present.
+include(${CMAKE_CURRENT_LIST_DIR}/fuzz.cmake)
