@@ -1,9 +1,751 @@
-/* serve.c - placeholder until the subcommand lands; replaced by its real file. */
+/*
+ * serve.c - `sockit serve`: the six simple services as one daemon.
+ *
+ *   options         parse the command line into a serve_opts (usage errors
+ *                   exit 2 before anything is bound)
+ *   setup           raise the descriptor limit, load the quotes, build the
+ *                   UDP guard, create the server, bind every (address,
+ *                   service, protocol), drop root, print the listening lines
+ *   signals         SIGINT/SIGTERM shut the server down (drain, exit 0);
+ *                   SIGHUP rereads the quote file on a worker thread
+ *
+ * The services themselves live in services/; this file only decides what
+ * to serve where.  Log lines go to stderr, one event per line, key=value.
+ */
 #include "cli.h"
+
+#include "services.h"
+#include "sockit.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define SERVE_MAX_BINDS 32
+#define SERVE_DEFAULT_BASE 8000
+#define SERVE_DEFAULT_MAX_CONNS 10000
+#define SERVE_DEFAULT_MAX_PER_SOURCE 1024
+#define SERVE_DEFAULT_IDLE 300.0
+
+static const char serve_usage[] =
+    "usage: sockit serve [--port-base N] [--port SERVICE=PORT]... [--bind ADDR]...\n"
+    "                    [--services LIST] [--no-tcp | --no-udp] [--threads N]\n"
+    "                    [--max-conns N] [--max-per-source N] [--idle-timeout SECONDS]\n"
+    "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
+    "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
+    "                    [--user NAME] [-v]\n";
+
+static const char serve_help[] =
+    "\n"
+    "Serve the simple services echo (RFC 862), discard (RFC 863), daytime (RFC 867),\n"
+    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, IPv4\n"
+    "and IPv6.  Prints one line per listening socket when ready, e.g.\n"
+    "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
+    "\n"
+    "options:\n"
+    "  --port-base N         serve each service at N + its standard port (default\n"
+    "                        8000: echo 8007, discard 8009, daytime 8013, qotd 8017,\n"
+    "                        chargen 8019, time 8037); 0 gives the standard ports\n"
+    "  --port SERVICE=PORT   put one service on its own port (repeatable)\n"
+    "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
+    "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
+    "                        the system has no IPv6\n"
+    "  --services LIST       comma-separated services to run (default all six)\n"
+    "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
+    "  --threads N           worker threads (default 0: one per CPU)\n"
+    "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
+    "  --max-per-source N    open TCP connections per client address (default 1024;\n"
+    "                        0: no limit)\n"
+    "  --idle-timeout SECONDS  close TCP connections idle this long (default 300;\n"
+    "                        0: never)\n"
+    "  --udp-limit N         UDP replies per second per client address, with bursts\n"
+    "                        of 2N (default 20); 0 lifts the limit (for benchmarks)\n"
+    "  --udp-global-limit N  UDP replies per second in total (default 20000, or no\n"
+    "                        limit when --udp-limit is 0)\n"
+    "  --qotd-file FILE      quotes for qotd, fortune format (quotes separated by\n"
+    "                        lines holding only '%'); each under 512 bytes of\n"
+    "                        printable ASCII; SIGHUP rereads it\n"
+    "  --daytime-format FMT  ctime (default: 'Sat Nov 21 17:31:49 2026', UTC) or\n"
+    "                        rfc3339 ('2026-11-21T17:31:49Z')\n"
+    "  --grace SECONDS       on SIGINT/SIGTERM, let responses in flight finish for\n"
+    "                        this long (default 5)\n"
+    "  --user NAME           drop root privileges to NAME right after binding\n"
+    "  -v, --verbose         log one line per connection\n"
+    "  -h, --help            show this help\n"
+    "\n"
+    "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
+    "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
+    "rate-limited per client address and in total, and never larger than 512\n"
+    "bytes (echo: never larger than the request).\n"
+    "\n"
+    "Exit status: 0 after SIGINT/SIGTERM, 1 on a run-time failure (e.g. a port\n"
+    "in use), 2 on a usage error.\n";
+
+/* What the command line asked for. */
+typedef struct serve_opts {
+    int ports[SVC_COUNT];
+    bool selected[SVC_COUNT];
+    const char *binds[SERVE_MAX_BINDS];
+    int nbinds;
+    bool tcp, udp;
+    long udp_limit;
+    long udp_global; /* -1: the default */
+    const char *qotd_file;
+    const char *user;
+    svc_daytime_style daytime;
+    sk_server_config cfg;
+} serve_opts;
+
+/* One address to listen on, with the flags sk_server_add_* wants. */
+typedef struct serve_bind {
+    sk_addr addr;
+    int flags;
+} serve_bind;
+
+/* Set before the signal handlers are installed, cleared before the server
+ * is freed. */
+static sk_server *volatile serve_srv;
+
+/* ---- logging ------------------------------------------------------------------ */
+
+static void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One log line to stderr, written with a single call so lines from
+ * different threads never interleave. */
+static void serve_log(const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    strcat(line, "\n");
+    fputs(line, stderr);
+}
+
+/* ---- options -------------------------------------------------------------------- */
+
+enum {
+    OPT_PORT_BASE = 256, OPT_PORT, OPT_BIND, OPT_SERVICES, OPT_NO_TCP, OPT_NO_UDP,
+    OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
+    OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE,
+};
+
+static const struct option serve_longopts[] = {
+    {"port-base", required_argument, NULL, OPT_PORT_BASE},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"bind", required_argument, NULL, OPT_BIND},
+    {"services", required_argument, NULL, OPT_SERVICES},
+    {"no-tcp", no_argument, NULL, OPT_NO_TCP},
+    {"no-udp", no_argument, NULL, OPT_NO_UDP},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
+    {"max-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
+    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+    {"udp-limit", required_argument, NULL, OPT_UDP_LIMIT},
+    {"udp-global-limit", required_argument, NULL, OPT_UDP_GLOBAL},
+    {"qotd-file", required_argument, NULL, OPT_QOTD_FILE},
+    {"user", required_argument, NULL, OPT_USER},
+    {"daytime-format", required_argument, NULL, OPT_DAYTIME},
+    {"grace", required_argument, NULL, OPT_GRACE},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+static void serve_defaults(serve_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    for (int i = 0; i < SVC_COUNT; i++) {
+        o->ports[i] = SERVE_DEFAULT_BASE + svc_table[i].std_port;
+        o->selected[i] = true;
+    }
+    o->tcp = o->udp = true;
+    o->udp_limit = (long)SVC_UDP_DEFAULT_RATE;
+    o->udp_global = -1;
+    o->cfg.max_conns = SERVE_DEFAULT_MAX_CONNS;
+    o->cfg.max_per_source = SERVE_DEFAULT_MAX_PER_SOURCE;
+    o->cfg.idle_timeout = SERVE_DEFAULT_IDLE;
+}
+
+/* Names the services for error messages. */
+static const char *service_names(void)
+{
+    return "echo, discard, daytime, qotd, chargen, time";
+}
+
+/* "--services echo,time": a non-empty list of known names. */
+static int parse_services(serve_opts *o, const char *text)
+{
+    char buf[256], *save = NULL;
+
+    if (strlen(text) >= sizeof(buf) || text[0] == '\0') {
+        cli_error("--services", "'%s' is not a list of services", text);
+        return -1;
+    }
+    strcpy(buf, text);
+    memset(o->selected, 0, sizeof(o->selected));
+    for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        int i = svc_find(name);
+        if (i < 0) {
+            cli_error("--services", "unknown service '%s' (known: %s)", name, service_names());
+            return -1;
+        }
+        o->selected[i] = true;
+    }
+    for (int i = 0; i < SVC_COUNT; i++)
+        if (o->selected[i])
+            return 0;
+    cli_error("--services", "'%s' names no service", text);
+    return -1;
+}
+
+/* "--port echo=7007"; the port may be 0 (the system picks one). */
+static int parse_port(serve_opts *o, const char *text, bool overridden[])
+{
+    const char *eq = strchr(text, '=');
+    char name[32];
+    long port;
+    int i;
+
+    if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof(name)) {
+        cli_error("--port", "'%s' is not SERVICE=PORT", text);
+        return -1;
+    }
+    memcpy(name, text, (size_t)(eq - text));
+    name[eq - text] = '\0';
+    i = svc_find(name);
+    if (i < 0) {
+        cli_error("--port", "unknown service '%s' (known: %s)", name, service_names());
+        return -1;
+    }
+    if (cli_parse_long("--port", eq + 1, 0, 65535, &port) < 0)
+        return -1;
+    o->ports[i] = (int)port;
+    overridden[i] = true;
+    return 0;
+}
+
+/* Two selected services on one (non-zero) port would fail to bind. */
+static int check_ports(const serve_opts *o)
+{
+    for (int i = 0; i < SVC_COUNT; i++)
+        for (int j = i + 1; j < SVC_COUNT; j++)
+            if (o->selected[i] && o->selected[j] && o->ports[i] != 0 &&
+                o->ports[i] == o->ports[j]) {
+                cli_error("--port", "%s and %s are both on port %d", svc_table[i].name,
+                          svc_table[j].name, o->ports[i]);
+                return -1;
+            }
+    return 0;
+}
+
+/* Applies one option that takes a number of some kind. */
+static int parse_number_opt(serve_opts *o, int opt, const char *arg)
+{
+    long v;
+    double s;
+
+    switch (opt) {
+    case OPT_THREADS:
+        if (cli_parse_long("--threads", arg, 0, 1024, &v) < 0)
+            return -1;
+        o->cfg.threads = (int)v;
+        return 0;
+    case OPT_MAX_CONNS:
+    case OPT_MAX_PER_SOURCE:
+        if (cli_parse_long(opt == OPT_MAX_CONNS ? "--max-conns" : "--max-per-source", arg,
+                           0, INT_MAX, &v) < 0)
+            return -1;
+        *(opt == OPT_MAX_CONNS ? &o->cfg.max_conns : &o->cfg.max_per_source) = (int)v;
+        return 0;
+    case OPT_IDLE:
+        return cli_parse_seconds("--idle-timeout", arg, 1e7, &o->cfg.idle_timeout);
+    case OPT_GRACE:
+        if (cli_parse_seconds("--grace", arg, 3600, &s) < 0)
+            return -1;
+        /* The framework reads 0 as "the default"; a tiny grace is "none". */
+        o->cfg.grace = s > 0 ? s : 1e-3;
+        return 0;
+    case OPT_UDP_LIMIT:
+        return cli_parse_long("--udp-limit", arg, 0, 100000000, &o->udp_limit);
+    case OPT_UDP_GLOBAL:
+        return cli_parse_long("--udp-global-limit", arg, 0, 1000000000, &o->udp_global);
+    }
+    return -1;
+}
+
+static int parse_daytime(serve_opts *o, const char *arg)
+{
+    if (strcmp(arg, "ctime") == 0)
+        o->daytime = SVC_DAYTIME_CTIME;
+    else if (strcmp(arg, "rfc3339") == 0)
+        o->daytime = SVC_DAYTIME_RFC3339;
+    else {
+        cli_error("--daytime-format", "'%s' is neither ctime nor rfc3339", arg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Applies one option; returns 0, or -1 after printing why. */
+static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
+{
+    long v;
+
+    switch (opt) {
+    case OPT_PORT_BASE:
+        if (cli_parse_long("--port-base", arg, 0, 65535 - 37, &v) < 0)
+            return -1;
+        for (int i = 0; i < SVC_COUNT; i++)
+            if (!overridden[i])
+                o->ports[i] = (int)v + svc_table[i].std_port;
+        return 0;
+    case OPT_PORT:
+        return parse_port(o, arg, overridden);
+    case OPT_BIND:
+        if (o->nbinds == SERVE_MAX_BINDS) {
+            cli_error("--bind", "at most %d addresses", SERVE_MAX_BINDS);
+            return -1;
+        }
+        o->binds[o->nbinds++] = arg;
+        return 0;
+    case OPT_SERVICES:
+        return parse_services(o, arg);
+    case OPT_NO_TCP:
+        o->tcp = false;
+        return 0;
+    case OPT_NO_UDP:
+        o->udp = false;
+        return 0;
+    case OPT_QOTD_FILE:
+        o->qotd_file = arg;
+        return 0;
+    case OPT_USER:
+        o->user = arg;
+        return 0;
+    case OPT_DAYTIME:
+        return parse_daytime(o, arg);
+    case 'v':
+        o->cfg.verbose = true;
+        return 0;
+    }
+    return parse_number_opt(o, opt, arg);
+}
+
+/*
+ * Parses argv into *o.  Returns -1 to go on serving, or the exit status
+ * (0 after --help, 2 for a usage error, with the message printed).
+ */
+static int serve_parse(serve_opts *o, int argc, char **argv)
+{
+    bool overridden[SVC_COUNT] = {false};
+    int opt;
+
+    serve_defaults(o);
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":vh", serve_longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(serve_usage, stdout);
+            fputs(serve_help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (opt == '?' || opt == ':') {
+            const char *bad = argv[optind - 1];
+            cli_error("serve", opt == '?' ? "unknown option '%s' (see --help)"
+                                          : "option '%s' needs a value", bad);
+            return CLI_EXIT_USAGE;
+        }
+        if (parse_opt(o, opt, optarg, overridden) < 0)
+            return CLI_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        cli_error("serve", "unexpected argument '%s' (see --help)", argv[optind]);
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->tcp && !o->udp) {
+        cli_error("serve", "--no-tcp and --no-udp leave nothing to serve");
+        return CLI_EXIT_USAGE;
+    }
+    if (check_ports(o) < 0)
+        return CLI_EXIT_USAGE;
+    return -1;
+}
+
+/* ---- addresses -------------------------------------------------------------------- */
+
+/* True when some --bind is the IPv4 wildcard, so [::] must not also take IPv4. */
+static bool binds_v4_wildcard(const serve_bind *b, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (b[i].addr.u.sa.sa_family == AF_INET &&
+            b[i].addr.u.in4.sin_addr.s_addr == htonl(INADDR_ANY))
+            return true;
+    return false;
+}
+
+/* Adds the addresses of one --bind value: a numeric address (IPv6 possibly
+ * in brackets) or a name, which may give several. */
+static int resolve_bind(const char *text, serve_bind *out, int *n)
+{
+    char host[256];
+    size_t len = strlen(text);
+    sk_addrinfo *list, *ai;
+    int rc;
+
+    if (len >= sizeof(host) || len == 0) {
+        cli_error("--bind", "'%s' is not an address", text);
+        return -1;
+    }
+    strcpy(host, text);
+    if (host[0] == '[' && host[len - 1] == ']') {
+        memmove(host, host + 1, len - 2);
+        host[len - 2] = '\0';
+    }
+    if (sk_addr_from_ip(&out[*n].addr, host, 0, AF_UNSPEC) == 0) {
+        (*n)++;
+        return 0;
+    }
+    rc = sk_getaddrinfo(host, NULL, AF_UNSPEC, SOCK_STREAM, 0, 0, 10.0, &list);
+    if (rc < 0) {
+        cli_error("--bind", "%s: %s", text, sk_strerror(rc));
+        return -1;
+    }
+    for (ai = list; ai != NULL && *n < SERVE_MAX_BINDS; ai = ai->next)
+        if (ai->family == AF_INET || ai->family == AF_INET6)
+            out[(*n)++].addr = ai->addr;
+    sk_addrinfo_free(list);
+    return 0;
+}
+
+/*
+ * Turns the --bind values (or the default) into addresses and flags.
+ * Returns the count, or -1 after printing why.
+ */
+static int serve_addresses(const serve_opts *o, serve_bind *out)
+{
+    int n = 0;
+
+    if (o->nbinds == 0) {
+        if (sk_has_dualstack_ipv6()) {
+            sk_addr_from_ip(&out[0].addr, "::", 0, AF_INET6);
+            out[0].flags = SK_SERVER_DUALSTACK;
+        } else {
+            sk_addr_from_ip(&out[0].addr, "0.0.0.0", 0, AF_INET);
+            serve_log("event=fallback reason=no_ipv6 bind=0.0.0.0");
+        }
+        return 1;
+    }
+    for (int i = 0; i < o->nbinds; i++)
+        if (resolve_bind(o->binds[i], out, &n) < 0)
+            return -1;
+    /* The IPv6 wildcard also takes IPv4, unless 0.0.0.0 is bound as well. */
+    for (int i = 0; i < n; i++)
+        if (out[i].addr.u.sa.sa_family == AF_INET6)
+            out[i].flags = IN6_IS_ADDR_UNSPECIFIED(&out[i].addr.u.in6.sin6_addr) &&
+                                   !binds_v4_wildcard(out, n)
+                               ? SK_SERVER_DUALSTACK
+                               : SK_SERVER_V6ONLY;
+    return n;
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+/* Many connections need many descriptors: take all the hard limit allows. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        serve_log("event=rlimit error=\"%s\"", strerror(errno));
+}
+
+static void guard_log(void *arg, const char *line)
+{
+    (void)arg;
+    serve_log("%s", line);
+}
+
+/* The UDP guard for the options; NULL (after printing why) on failure. */
+static svc_udpguard *serve_guard(const serve_opts *o)
+{
+    svc_udpguard_config gc = {0};
+    svc_udpguard *g;
+
+    gc.per_source = (double)o->udp_limit;
+    if (o->udp_global >= 0)
+        gc.global = (double)o->udp_global;
+    else
+        gc.global = o->udp_limit > 0 ? SVC_UDP_DEFAULT_GLOBAL : 0;
+    gc.ports = o->ports;
+    gc.nports = SVC_COUNT;
+    gc.log = guard_log;
+    if (svc_udpguard_new(&g, &gc) < 0) {
+        cli_error("serve", "out of memory");
+        return NULL;
+    }
+    return g;
+}
+
+/* Binds one service on one address and protocol; prints why on failure. */
+static int bind_one(sk_server *srv, const serve_bind *b, int svc, bool tcp, int port,
+                    svc_env *env, sk_addr *bound)
+{
+    sk_addr addr = b->addr;
+    char text[SK_ADDRSTRLEN], what[SK_ADDRSTRLEN + 64];
+    int rc;
+
+    sk_addr_set_port(&addr, port);
+    if (tcp)
+        rc = sk_server_add_tcp(srv, &addr, b->flags, svc_table[svc].tcp, env, bound);
+    else
+        rc = sk_server_add_udp(srv, &addr, b->flags, svc_table[svc].udp, env, bound);
+    if (rc < 0) {
+        if (sk_addr_format(&addr, text, sizeof(text)) < 0)
+            snprintf(text, sizeof(text), "?");
+        snprintf(what, sizeof(what), "bind %s (%s/%s)", text, svc_table[svc].name,
+                 tcp ? "tcp" : "udp");
+        cli_error_code(what, rc);
+    }
+    return rc;
+}
+
+/* A listening socket, remembered to announce it once everything is bound. */
+typedef struct serve_listener {
+    int svc;
+    bool tcp;
+    sk_addr bound;
+} serve_listener;
+
+/* Binds every selected service on every address.  Returns the number of
+ * listeners stored in `ls`, or -1. */
+static int bind_all(sk_server *srv, const serve_opts *o, const serve_bind *b, int nb,
+                    svc_env *env, serve_listener *ls)
+{
+    int n = 0;
+
+    for (int a = 0; a < nb; a++)
+        for (int s = 0; s < SVC_COUNT; s++)
+            for (int p = 0; p < 2; p++) {
+                bool tcp = p == 0;
+                if (!o->selected[s] || (tcp ? !o->tcp : !o->udp))
+                    continue;
+                if (bind_one(srv, &b[a], s, tcp, o->ports[s], env, &ls[n].bound) < 0)
+                    return -1;
+                ls[n].svc = s;
+                ls[n++].tcp = tcp;
+            }
+    return n;
+}
+
+static int announce(const serve_listener *ls, int n)
+{
+    char text[SK_ADDRSTRLEN];
+
+    for (int i = 0; i < n; i++) {
+        if (sk_addr_format(&ls[i].bound, text, sizeof(text)) < 0)
+            snprintf(text, sizeof(text), "?");
+        printf("listening service=%s proto=%s addr=%s\n", svc_table[ls[i].svc].name,
+               ls[i].tcp ? "tcp" : "udp", text);
+    }
+    return fflush(stdout) == 0 ? 0 : -1;
+}
+
+/* Looks up --user before anything is bound, so a typo costs nothing. */
+static int lookup_user(const char *name, struct passwd *pw, char *buf, size_t size)
+{
+    struct passwd *res = NULL;
+    int rc = getpwnam_r(name, pw, buf, size, &res);
+
+    if (res == NULL) {
+        cli_error("--user", "%s: %s", name, rc ? strerror(rc) : "no such user");
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Becomes `pw` for good: supplementary groups, group, then user (in that
+ * order: after setuid we could no longer change groups), and checks that
+ * root cannot be regained.  Returns 0, or -1 after printing why.
+ */
+static int drop_privileges(const struct passwd *pw)
+{
+    if (geteuid() != 0) {
+        if (geteuid() == pw->pw_uid)
+            return 0;
+        cli_error("--user", "only root can switch to %s", pw->pw_name);
+        return -1;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        cli_error("--user", "cannot become %s: %s", pw->pw_name, strerror(errno));
+        return -1;
+    }
+    if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0 || geteuid() == 0)) {
+        cli_error("--user", "root privileges could be regained after switching to %s",
+                  pw->pw_name);
+        return -1;
+    }
+    serve_log("event=user user=%s uid=%u gid=%u", pw->pw_name, (unsigned)pw->pw_uid,
+              (unsigned)pw->pw_gid);
+    return 0;
+}
+
+/* ---- signals ------------------------------------------------------------------ */
+
+/* Runs on a worker thread after SIGHUP. */
+static void reload_quotes(sk_server *srv, void *arg)
+{
+    svc_env *env = arg;
+    char err[256];
+    int rc;
+
+    (void)srv;
+    if (svc_qotd_path(env->qotd) == NULL) {
+        serve_log("event=reload quotes=builtin note=\"no --qotd-file to reread\"");
+        return;
+    }
+    rc = svc_qotd_reload(env->qotd, err, sizeof(err));
+    if (rc < 0)
+        serve_log("event=reload error=\"%s: %s\" kept=%zu", svc_qotd_path(env->qotd), err,
+                  svc_qotd_count(env->qotd));
+    else
+        serve_log("event=reload file=%s quotes=%d", svc_qotd_path(env->qotd), rc);
+}
+
+static svc_env *serve_env_for_signal;
+
+static void on_signal(int sig)
+{
+    sk_server *srv = serve_srv;
+
+    if (srv == NULL)
+        return;
+    if (sig == SIGHUP)
+        sk_server_notify(srv, reload_quotes, serve_env_for_signal);
+    else
+        sk_server_shutdown(srv);
+}
+
+static void set_signals(bool on)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on ? on_signal : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+static void log_stop(sk_server *srv, svc_udpguard *g)
+{
+    sk_server_stats st;
+
+    sk_server_stats_get(srv, &st);
+    serve_log("event=stop accepted=%llu refused_limit=%llu accept_errors=%llu "
+              "idle_closed=%llu datagrams_in=%llu datagrams_out=%llu "
+              "udp_dropped_port=%llu udp_dropped_address=%llu udp_dropped_rate=%llu",
+              (unsigned long long)st.accepted, (unsigned long long)st.refused_limit,
+              (unsigned long long)st.accept_errors, (unsigned long long)st.idle_closed,
+              (unsigned long long)st.datagrams_in, (unsigned long long)st.datagrams_out,
+              (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
+                                   svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
+              (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
+              (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
+                                   svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)));
+}
+
+/* Binds, drops root, announces, serves until a signal.  Returns the exit
+ * status. */
+static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
+{
+    static serve_bind binds[SERVE_MAX_BINDS];
+    static serve_listener ls[SERVE_MAX_BINDS * SVC_COUNT * 2];
+    sk_server *srv = NULL;
+    int nb, nl, rc, status = CLI_EXIT_FAIL;
+
+    nb = serve_addresses(o, binds);
+    if (nb < 0)
+        return CLI_EXIT_USAGE;
+    rc = sk_server_new(&srv, &o->cfg);
+    if (rc < 0) {
+        cli_error_code("serve", rc);
+        return CLI_EXIT_FAIL;
+    }
+    nl = bind_all(srv, o, binds, nb, env, ls);
+    if (nl < 0 || (pw != NULL && drop_privileges(pw) < 0))
+        goto out;
+    serve_env_for_signal = env;
+    serve_srv = srv;
+    set_signals(true);
+    if (announce(ls, nl) < 0)
+        goto out_signals;
+    serve_log("event=start listeners=%d threads=%d udp_limit=%ld", nl, o->cfg.threads,
+              o->udp_limit);
+    rc = sk_server_run(srv);
+    if (rc < 0) {
+        cli_error_code("serve", rc);
+        goto out_signals;
+    }
+    log_stop(srv, env->guard);
+    status = CLI_EXIT_OK;
+
+out_signals:
+    set_signals(false);
+    serve_srv = NULL;
+out:
+    sk_server_free(srv);
+    return status;
+}
 
 int cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    cli_error(argv[0], "not built yet");
-    return CLI_EXIT_FAIL;
+    serve_opts o;
+    svc_env env = {0};
+    struct passwd pwbuf;
+    char pwmem[4096], err[256];
+    int status = serve_parse(&o, argc, argv), rc;
+
+    if (status >= 0)
+        return status;
+    if (o.user != NULL && lookup_user(o.user, &pwbuf, pwmem, sizeof(pwmem)) < 0)
+        return CLI_EXIT_USAGE;
+    raise_nofile();
+    env.daytime_format = o.daytime;
+    rc = svc_qotd_new(&env.qotd, o.qotd_file, err, sizeof(err));
+    if (rc < 0) {
+        char what[PATH_MAX + 16];
+        snprintf(what, sizeof(what), "--qotd-file %s", o.qotd_file);
+        cli_error(what, "%s", err);
+        return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
+    env.guard = serve_guard(&o);
+    if (env.guard == NULL) {
+        svc_qotd_free(env.qotd);
+        return CLI_EXIT_FAIL;
+    }
+    status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
+    svc_udpguard_free(env.guard);
+    svc_qotd_free(env.qotd);
+    return status;
 }

@@ -1,0 +1,241 @@
+/*
+ * services.h - the six simple services (RFC 862-868) as handlers on
+ * libsockit's server framework, and what they share.
+ *
+ * Every handler gets a `svc_env` as its `arg` (sk_server_add_tcp/udp): the
+ * daemon's run-time settings, the quote store and the UDP guard.  The
+ * handlers never touch a descriptor; they only call sk_conn_* and sk_dgram_*.
+ *
+ *   svc_table          the six services: name, standard port, handlers
+ *   chargen            the RFC 864 pattern, precomputed once
+ *   daytime, time      the date line and the 32-bit RFC 868 counter
+ *   qotd               the quote store (built-in or a fortune file,
+ *                      reloadable while the server runs)
+ *   udpguard           the reflection/amplification rules every UDP
+ *                      handler applies before it replies
+ *   oneshot            "send one message, then close" for TCP
+ */
+#ifndef SOCKIT_SERVICES_H
+#define SOCKIT_SERVICES_H
+
+#include "sockit.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* ---- shared environment ---------------------------------------------- */
+
+typedef struct svc_qotd svc_qotd;
+typedef struct svc_udpguard svc_udpguard;
+
+typedef enum svc_daytime_style {
+    SVC_DAYTIME_CTIME = 0, /* "Sat Nov 21 17:31:49 2026\r\n", UTC */
+    SVC_DAYTIME_RFC3339    /* "2026-11-21T17:31:49Z\r\n" */
+} svc_daytime_style;
+
+/* What the handlers read through their `arg`.  Read-only while serving. */
+typedef struct svc_env {
+    svc_daytime_style daytime_format;
+    svc_qotd *qotd;        /* NULL: the built-in quotes */
+    svc_udpguard *guard;   /* NULL: no UDP safety rules (tests only) */
+} svc_env;
+
+/* ---- the service table ------------------------------------------------- */
+
+typedef struct svc_service {
+    const char *name;          /* "echo", ... */
+    int std_port;              /* 7, 9, 19, 17, 13, 37 */
+    const sk_tcp_handler *tcp;
+    const sk_udp_handler *udp;
+} svc_service;
+
+#define SVC_COUNT 6
+
+/* The six services in the order echo, discard, daytime, qotd, chargen, time
+ * (ascending standard port). */
+extern const svc_service svc_table[SVC_COUNT];
+
+/* Returns the index in svc_table of `name`, or -1. */
+int svc_find(const char *name);
+
+extern const sk_tcp_handler svc_echo_tcp, svc_discard_tcp, svc_chargen_tcp,
+    svc_qotd_tcp, svc_daytime_tcp, svc_time_tcp;
+extern const sk_udp_handler svc_echo_udp, svc_discard_udp, svc_chargen_udp,
+    svc_qotd_udp, svc_daytime_udp, svc_time_udp;
+
+/* ---- chargen (RFC 864) ------------------------------------------------- */
+
+#define SVC_CHARGEN_LINE 72                        /* printable characters */
+#define SVC_CHARGEN_RING 95                        /* ' ' .. '~' */
+#define SVC_CHARGEN_CYCLE (SVC_CHARGEN_RING * (SVC_CHARGEN_LINE + 2)) /* 7030 */
+#define SVC_UDP_MAX 512                            /* reply bound (RFC 864/865) */
+
+/*
+ * The stream from position `pos` (0 <= pos < SVC_CHARGEN_CYCLE; position 0
+ * is the first byte of line 0): stores a pointer to the next bytes of the
+ * pattern in *out and returns how many may be read there contiguously
+ * (always more than 64 KiB).  Thread-safe; the table is built once.
+ */
+size_t svc_chargen_chunk(size_t pos, const char **out);
+
+/* The position after `n` more bytes from `pos`. */
+size_t svc_chargen_advance(size_t pos, size_t n);
+
+/* ---- time (RFC 868) and daytime (RFC 867) ------------------------------- */
+
+/* Seconds between 1900-01-01 and 1970-01-01 (UTC). */
+#define SVC_TIME_EPOCH_OFFSET 2208988800u
+
+/* The RFC 868 value for Unix time `t`: seconds since 1900 modulo 2^32. */
+uint32_t svc_time_value(int64_t t);
+
+/* Stores the value big-endian in out[4]. */
+void svc_time_encode(uint32_t v, unsigned char out[4]);
+
+/*
+ * Writes the daytime line for Unix time `t` (UTC) in `fmt`, CR LF included,
+ * into buf[size] (NUL-terminated).  Returns its length, or -ENOSPC.
+ */
+int svc_daytime_format(int64_t t, svc_daytime_style fmt, char *buf, size_t size);
+
+/* Current wall-clock Unix time in seconds. */
+int64_t svc_wallclock(void);
+
+/* ---- qotd (RFC 865) ---------------------------------------------------- */
+
+#define SVC_QUOTE_MAX 511 /* bytes on the wire, CR LF included (< 512) */
+#define SVC_QOTD_FILE_MAX (16u << 20) /* largest quote file read */
+
+/*
+ * Creates a quote store holding the built-in quotes, or, when `path` is
+ * not NULL, the quotes of that fortune-format file (quotes separated by
+ * lines holding only "%").  On failure writes a one-line reason into
+ * err[errsize] and returns -EINVAL (bad content) or -errno (unreadable).
+ */
+int svc_qotd_new(svc_qotd **out, const char *path, char *err, size_t errsize);
+
+/*
+ * Rereads the store's file and, if it is valid, makes it current; a bad
+ * file leaves the old quotes in place.  Safe while other threads pick
+ * quotes.  Returns the number of quotes now served, or an error as
+ * svc_qotd_new (with the reason in err).  A store without a file returns 0.
+ */
+int svc_qotd_reload(svc_qotd *q, char *err, size_t errsize);
+
+/*
+ * Copies a randomly chosen quote (wire form: lines end in CR LF) into
+ * buf[SVC_QUOTE_MAX] and returns its length.  `q` may be NULL for the
+ * built-in quotes.  Thread-safe.
+ */
+size_t svc_qotd_pick(svc_qotd *q, char *buf);
+
+/* Number of quotes currently served. */
+size_t svc_qotd_count(svc_qotd *q);
+
+/* The file the store reads, or NULL. */
+const char *svc_qotd_path(const svc_qotd *q);
+
+void svc_qotd_free(svc_qotd *q);
+
+/*
+ * Parses fortune-format text into wire-form quotes: calls `emit(arg,
+ * quote, len)` for each (LF line ends become CR LF; empty quotes are
+ * skipped).  Returns the number of quotes, or -EINVAL with err set to
+ * "line N: why" when a quote is too long or holds a byte other than
+ * printable ASCII, CR or LF.  Allocates nothing.
+ */
+int svc_qotd_parse(const char *text, size_t len,
+                   int (*emit)(void *arg, const char *quote, size_t len),
+                   void *arg, char *err, size_t errsize);
+
+/* ---- UDP guard ----------------------------------------------------------- */
+
+/* Why a datagram got no reply. */
+typedef enum svc_udp_verdict {
+    SVC_UDP_PASS = 0,
+    SVC_UDP_DROP_PRIVPORT,   /* source port below 1024 */
+    SVC_UDP_DROP_SVCPORT,    /* source port is a simple-service port */
+    SVC_UDP_DROP_BADADDR,    /* broadcast, multicast or unspecified source */
+    SVC_UDP_DROP_SOURCE,     /* per-source rate limit */
+    SVC_UDP_DROP_GLOBAL,     /* global rate limit */
+    SVC_UDP_DROP_SIZE,       /* reply would exceed the size bound */
+    SVC_UDP_NVERDICTS
+} svc_udp_verdict;
+
+typedef struct svc_udpguard_config {
+    double per_source;     /* replies per second per source address; 0: no limit */
+    double per_source_burst; /* bucket size; 0: 2 x per_source */
+    double global;         /* replies per second in total; 0: no limit */
+    double global_burst;   /* 0: 2 x global */
+    const int *ports;      /* extra source ports to refuse (the configured ones) */
+    size_t nports;
+    size_t table_size;     /* per-thread source table entries; 0: 4096 */
+    /* Receives rate-limited log lines (no newline); NULL: stderr. */
+    void (*log)(void *log_arg, const char *line);
+    void *log_arg;
+} svc_udpguard_config;
+
+#define SVC_UDP_DEFAULT_RATE 20.0   /* per source, per second */
+#define SVC_UDP_DEFAULT_BURST 40.0
+#define SVC_UDP_DEFAULT_GLOBAL 20000.0
+
+/* Creates a guard (copies cfg and the port list).  Errors: -ENOMEM. */
+int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg);
+void svc_udpguard_free(svc_udpguard *g);
+
+/*
+ * Decides whether a datagram from `from` may get a reply, at monotonic
+ * time `now_ms` (the caller's clock: the loop's, or a test's).  Takes a
+ * token from the source's bucket and the global bucket on PASS.  Counts
+ * and logs (at most one line per reason per second) every drop.  Each
+ * thread uses its own source table, so calls need no lock.
+ */
+svc_udp_verdict svc_udpguard_check(svc_udpguard *g, const sk_addr *from,
+                                   uint64_t now_ms);
+
+/* Counts a drop decided by the caller (e.g. SVC_UDP_DROP_SIZE) and logs it. */
+void svc_udpguard_count(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,
+                        uint64_t now_ms);
+
+/* Drops counted so far for `v`, summed over threads. */
+uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_verdict v);
+
+/* "private_port", "service_port", ... */
+const char *svc_udp_verdict_name(svc_udp_verdict v);
+
+/* True when `a` is an unspecified, broadcast or multicast address (v4,
+ * v6, or v4-mapped v6). */
+bool svc_addr_is_bad_source(const sk_addr *a);
+
+/*
+ * What a UDP handler does: runs the guard (when the env has one) and, if
+ * the datagram passes, sends `len` bytes of `reply` provided len <= `max`.
+ * Returns true when a reply was sent.
+ */
+bool svc_udp_admit(sk_dgram *d, const sk_addr *from);
+bool svc_udp_send(sk_dgram *d, const sk_addr *from, const void *reply,
+                  size_t len, size_t max);
+
+/* ---- helpers ------------------------------------------------------------ */
+
+/* Per-thread pseudo-random 64-bit numbers (not for secrets). */
+uint64_t svc_random(void);
+
+/*
+ * TCP "send one message, then close": the per-connection state the
+ * daytime, time and qotd handlers keep.  svc_oneshot_start() queues the
+ * message and closes once it is out, continuing from on_drain if the
+ * output buffer could not take it all at once.
+ */
+typedef struct svc_oneshot {
+    size_t len, off;
+    char msg[SVC_QUOTE_MAX + 1];
+} svc_oneshot;
+
+void svc_oneshot_start(sk_conn *c, svc_oneshot *s, const void *msg, size_t len);
+void svc_oneshot_drain(sk_conn *c);
+size_t svc_ignore_input(sk_conn *c, const void *data, size_t len);
+
+#endif /* SOCKIT_SERVICES_H */
