@@ -89,6 +89,20 @@ def require_program(name):
     return path
 
 
+def isolated(argv):
+    """argv prefixed to run in a new, empty network namespace (`unshare -n`).
+
+    Used for unknown-host cases: the resolver's DNS query then fails locally
+    instead of leaving the machine.  Skips the test where that is impossible.
+    """
+    unshare = shutil.which("unshare")
+    if unshare is None or os.geteuid() != 0 or \
+            subprocess.run([unshare, "-n", "true"], capture_output=True).returncode != 0:
+        raise unittest.SkipTest("cannot create a network namespace (needs root and "
+                                "unshare): an unknown-host check would query real DNS")
+    return [unshare, "-n"] + [str(a) for a in argv]
+
+
 def wait_port(port, host="127.0.0.1", timeout=10.0, kind=socket.SOCK_STREAM):
     """Waits until a TCP server accepts on host:port."""
     deadline = time.monotonic() + timeout
@@ -153,9 +167,16 @@ class Proc:
 
     def wait(self, timeout=10.0):
         rc = self.p.wait(timeout)
+        self._finish()
+        return rc
+
+    def _finish(self):
+        """Collects the output threads and closes our ends of the pipes."""
         for t in self._threads:
             t.join(2)
-        return rc
+        for stream in (self.p.stdout, self.p.stderr):
+            if stream is not None and not stream.closed:
+                stream.close()
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         if self.p.poll() is None:
@@ -165,8 +186,7 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
-        for t in self._threads:
-            t.join(2)
+        self._finish()
         return self.p.returncode
 
     def __enter__(self):

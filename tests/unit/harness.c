@@ -1,8 +1,10 @@
 /*
  * harness.c - registry and runner for SK_TEST scenarios (see sk_test.h).
  */
+#define _GNU_SOURCE /* unshare */
 #include "sk_test.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/wait.h>
@@ -46,6 +48,13 @@ void sk_test_skip(const char *reason)
     printf("skipped: %s\n", reason);
     fflush(NULL);
     _exit(77);
+}
+
+void sk_test_isolate_network(void)
+{
+    if (unshare(CLONE_NEWNET) != 0)
+        sk_test_skip("cannot create a network namespace (needs root): the "
+                     "unknown-host check would send a real DNS query");
 }
 
 double sk_test_now(void)

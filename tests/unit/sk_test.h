@@ -26,6 +26,14 @@ void sk_test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 3, 4)));
 void sk_test_skip(const char *reason) __attribute__((noreturn));
 
+/*
+ * Moves the calling test process into a new, empty network namespace (only
+ * a loopback interface, down, and no routes), or skips the test when that is
+ * not permitted.  Tests of unknown host names use it so that the resolver's
+ * DNS query cannot leave the machine: the send fails locally.
+ */
+void sk_test_isolate_network(void);
+
 /* Monotonic seconds, for checking how long a call took. */
 double sk_test_now(void);
 
