@@ -1,0 +1,547 @@
+/*
+ * server.c - the server framework's frame: configuration, binding each
+ * service's sockets (one per worker with SO_REUSEPORT, else one shared),
+ * the worker threads and their loops, shutdown, notify, counters and
+ * logging.  The TCP side lives in server_tcp.c and server_conn.c, the UDP
+ * side in server_udp.c, admission limits in server_limits.c.
+ *
+ * Cross-thread signalling uses only atomics and sk_loop_wake, so that
+ * sk_server_shutdown and sk_server_notify are async-signal-safe: each
+ * worker's wake callback looks at the shutdown flag, and worker 0 also runs
+ * the pending notifications.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CONN_BUFFER (64 * 1024)
+#define DEFAULT_GRACE 5.0
+#define MAX_THREADS 1024
+#define MAX_CONN_BUFFER (64u * 1024 * 1024)
+
+/* ---- logging ---------------------------------------------------------------- */
+
+void sk__server_log(const sk_server *srv, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof(line) - 2)
+        n = (int)sizeof(line) - 2;
+    if (srv->cfg.log != NULL) {
+        srv->cfg.log(srv->cfg.log_arg, line);
+        return;
+    }
+    /* One write per line keeps lines from different workers whole. */
+    line[n] = '\n';
+    fwrite(line, 1, (size_t)n + 1, stderr);
+}
+
+void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_addr *addr)
+{
+    uint64_t now = sk_loop_now_ms(w->loop);
+    char text[SK_ADDRSTRLEN] = "-";
+
+    if (w->last_error_log_ms != 0 && now - w->last_error_log_ms < 1000) {
+        w->errors_unlogged++;
+        return;
+    }
+    w->last_error_log_ms = now ? now : 1;
+    if (addr != NULL)
+        sk_addr_format(addr, text, sizeof(text));
+    sk__server_log(w->srv, "event=error op=%s addr=%s error=\"%s\" suppressed=%llu", what,
+                   text, sk_strerror(err), (unsigned long long)w->errors_unlogged);
+    w->errors_unlogged = 0;
+}
+
+/* ---- creation ----------------------------------------------------------------- */
+
+static int online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (n < 1)
+        return 1;
+    return n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+/* Copies `in` with the defaults applied.  Returns 0 or -EINVAL. */
+static int config_apply(sk_server_config *cfg, const sk_server_config *in)
+{
+    if (in != NULL)
+        *cfg = *in;
+    else
+        memset(cfg, 0, sizeof(*cfg));
+    if (cfg->threads < 0 || cfg->threads > MAX_THREADS || cfg->max_conns < 0 ||
+        cfg->max_per_source < 0 || !(cfg->idle_timeout >= 0.0) || !(cfg->grace >= 0.0) ||
+        cfg->idle_timeout > 1e9 || cfg->grace > 1e9 || cfg->conn_buffer > MAX_CONN_BUFFER)
+        return -EINVAL;
+    if (cfg->threads == 0)
+        cfg->threads = online_cpus();
+    if (cfg->conn_buffer == 0)
+        cfg->conn_buffer = DEFAULT_CONN_BUFFER;
+    if (cfg->grace == 0.0)
+        cfg->grace = DEFAULT_GRACE;
+    return 0;
+}
+
+static void worker_wake_cb(sk_loop *loop, void *arg);
+
+int sk_server_new(sk_server **out, const sk_server_config *cfg)
+{
+    sk_server *srv = calloc(1, sizeof(*srv));
+    int err, i;
+
+    if (srv == NULL)
+        return -ENOMEM;
+    err = config_apply(&srv->cfg, cfg);
+    if (err < 0)
+        goto fail_srv;
+    srv->nworkers = srv->cfg.threads;
+    atomic_init(&srv->shutdown, 0);
+    atomic_init(&srv->state, 0);
+    atomic_init(&srv->active, 0);
+    for (i = 0; i < SK__NOTIFY_SLOTS; i++)
+        atomic_init(&srv->notify[i].state, 0);
+    err = -pthread_mutex_init(&srv->sources_lock, NULL);
+    if (err < 0)
+        goto fail_srv;
+    srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
+    if (srv->workers == NULL) {
+        err = -ENOMEM;
+        goto fail_mutex;
+    }
+    for (i = 0; i < srv->nworkers; i++) {
+        sk__worker *w = &srv->workers[i];
+
+        w->srv = srv;
+        w->index = i;
+        err = sk_loop_new(&w->loop);
+        if (err < 0)
+            goto fail_loops;
+        sk_loop_set_wake_cb(w->loop, worker_wake_cb, w);
+    }
+    *out = srv;
+    return 0;
+
+fail_loops:
+    while (--i >= 0)
+        sk_loop_free(srv->workers[i].loop);
+    free(srv->workers);
+fail_mutex:
+    pthread_mutex_destroy(&srv->sources_lock);
+fail_srv:
+    free(srv);
+    return err;
+}
+
+/* ---- binding ---------------------------------------------------------------------- */
+
+/* Opens one server socket at `addr`, non-blocking and close-on-exec, and
+ * returns its descriptor (or -errno); stores the bound address in *bound if
+ * asked. */
+static int open_socket(const sk_addr *addr, int type, int flags, sk_addr *bound)
+{
+    sk_sock *s;
+    int err, fd;
+
+    err = sk_create_server(&s, addr, type, -1, flags);
+    if (err < 0)
+        return err;
+    if (bound != NULL)
+        err = sk_sock_getsockname(s, bound);
+    fd = sk_sock_detach(s);
+    sk_sock_free(s);
+    if (err == 0 && fd >= 0)
+        err = sk__fd_set_flags(fd, true);
+    if (err < 0) {
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    return fd;
+}
+
+/*
+ * With SO_REUSEPORT a second daemon on the same port would bind without
+ * complaint and silently take part of the traffic.  A plain bind first
+ * (SO_REUSEADDR only for TCP, as sk_create_server sets it, so a restart is
+ * not blocked by old connections in TIME_WAIT) reports the port as taken.
+ */
+static int probe_port_free(const sk_addr *addr, int type, int flags)
+{
+    sk_sock *s;
+    int err;
+
+    err = sk_sock_open(&s, addr->u.sa.sa_family, type, 0);
+    if (err < 0)
+        return err;
+    if (type == SOCK_STREAM)
+        err = sk_sock_setsockopt_int(s, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (err == 0 && (flags & (SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY)))
+        err = sk_sock_setsockopt_int(s, IPPROTO_IPV6, IPV6_V6ONLY,
+                                     (flags & SK_SERVER_V6ONLY) ? 1 : 0);
+    if (err == 0)
+        err = sk_sock_bind(s, addr);
+    sk_sock_free(s);
+    return err;
+}
+
+static void close_service_fds(sk_server *srv, sk__service *svc)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (svc->fds[i] >= 0 && (!svc->shared || i == 0))
+            close(svc->fds[i]);
+        svc->fds[i] = -1;
+    }
+}
+
+/* Opens the service's sockets: one per worker with SO_REUSEPORT (the first
+ * picks the port when it is 0, the others bind the same one), or a single
+ * socket all workers share where SO_REUSEPORT is missing or meaningless. */
+static int bind_service(sk_server *srv, sk__service *svc, const sk_addr *addr, int flags)
+{
+    int family = sk_addr_family(addr), fd;
+    bool reuseport = srv->nworkers > 1 && (family == AF_INET || family == AF_INET6);
+
+    if (reuseport && sk_addr_port(addr) != 0) {
+        int err = probe_port_free(addr, svc->type, flags);
+
+        if (err < 0)
+            return err;
+    }
+    fd = open_socket(addr, svc->type, flags | (reuseport ? SK_SERVER_REUSEPORT : 0), &svc->bound);
+    if (fd == -ENOPROTOOPT && reuseport) {
+        reuseport = false;
+        fd = open_socket(addr, svc->type, flags, &svc->bound);
+    }
+    if (fd < 0)
+        return fd;
+    svc->shared = !reuseport;
+    svc->fds[0] = fd;
+    for (int i = 1; i < srv->nworkers; i++) {
+        svc->fds[i] = svc->shared ? fd
+                    : open_socket(&svc->bound, svc->type, flags | SK_SERVER_REUSEPORT, NULL);
+        if (svc->fds[i] < 0) {
+            int err = svc->fds[i];
+
+            svc->fds[i] = -1;
+            close_service_fds(srv, svc);
+            return err;
+        }
+    }
+    return 0;
+}
+
+static int services_push(sk_server *srv, sk__service *svc)
+{
+    if (srv->nservices == srv->capservices) {
+        size_t cap = srv->capservices ? srv->capservices * 2 : 8;
+        sk__service **p = realloc(srv->services, cap * sizeof(*p));
+
+        if (p == NULL)
+            return -ENOMEM;
+        srv->services = p;
+        srv->capservices = cap;
+    }
+    srv->services[srv->nservices++] = svc;
+    return 0;
+}
+
+static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
+                       const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
+                       sk_addr *bound)
+{
+    sk__service *svc;
+    int err;
+
+    if (addr == NULL || (th == NULL && uh == NULL) ||
+        (flags & ~(SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY)))
+        return -EINVAL;
+    if (atomic_load(&srv->state) != 0)
+        return -EBUSY;
+    svc = calloc(1, sizeof(*svc));
+    if (svc == NULL)
+        return -ENOMEM;
+    svc->fds = malloc((size_t)srv->nworkers * sizeof(*svc->fds));
+    if (svc->fds == NULL) {
+        err = -ENOMEM;
+        goto fail_svc;
+    }
+    for (int i = 0; i < srv->nworkers; i++)
+        svc->fds[i] = -1;
+    svc->type = type;
+    svc->arg = arg;
+    if (th != NULL)
+        svc->tcp = *th;
+    if (uh != NULL)
+        svc->udp = *uh;
+    err = bind_service(srv, svc, addr, flags);
+    if (err < 0)
+        goto fail_fds;
+    err = services_push(srv, svc);
+    if (err < 0)
+        goto fail_bound;
+    if (bound != NULL)
+        *bound = svc->bound;
+    return 0;
+
+fail_bound:
+    close_service_fds(srv, svc);
+fail_fds:
+    free(svc->fds);
+fail_svc:
+    free(svc);
+    return err;
+}
+
+int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
+                      const sk_tcp_handler *h, void *arg, sk_addr *bound)
+{
+    return add_service(srv, SOCK_STREAM, addr, flags, h, NULL, arg, bound);
+}
+
+int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
+                      const sk_udp_handler *h, void *arg, sk_addr *bound)
+{
+    return add_service(srv, SOCK_DGRAM, addr, flags, NULL, h, arg, bound);
+}
+
+/* ---- workers ------------------------------------------------------------------------ */
+
+void sk__worker_check_done(sk__worker *w)
+{
+    if (w->stopping && w->nconns == 0 && w->dead == NULL)
+        sk_loop_stop(w->loop);
+}
+
+static void grace_cb(sk_timer *t, void *arg)
+{
+    sk__worker *w = arg;
+
+    sk__tcp_worker_abort_all(w);
+    sk__worker_check_done(w);
+}
+
+/* Stops accepting and receiving, closes this worker's own sockets (a shared
+ * socket is closed after every worker has let go of it), and closes the
+ * connections gracefully within the grace period. */
+static void worker_begin_shutdown(sk__worker *w)
+{
+    w->stopping = true;
+    for (size_t i = 0; i < w->nlisteners; i++) {
+        sk__listener *l = &w->listeners[i];
+
+        sk_io_stop(l->io);
+        l->io = NULL;
+        sk_timer_stop(l->retry);
+        l->retry = NULL;
+        if (!l->svc->shared && l->fd >= 0) {
+            close(l->fd);
+            l->svc->fds[w->index] = -1;
+        }
+        l->fd = -1;
+    }
+    sk__tcp_worker_shutdown(w);
+    if (sk_timer_start(w->loop, &w->grace, w->srv->cfg.grace, 0, grace_cb, w) < 0)
+        sk__tcp_worker_abort_all(w);
+    sk__worker_check_done(w);
+}
+
+/* Runs the pending notifications.  A slot is released before its callback
+ * runs, so the callback may queue another. */
+static void run_notifications(sk_server *srv)
+{
+    for (int i = 0; i < SK__NOTIFY_SLOTS; i++) {
+        sk__notify_slot *s = &srv->notify[i];
+        int ready = 2;
+        void (*cb)(sk_server *, void *);
+        void *arg;
+
+        if (!atomic_compare_exchange_strong(&s->state, &ready, 3))
+            continue;
+        cb = s->cb;
+        arg = s->arg;
+        atomic_store(&s->state, 0);
+        cb(srv, arg);
+    }
+}
+
+static void worker_wake_cb(sk_loop *loop, void *arg)
+{
+    sk__worker *w = arg;
+
+    if (atomic_load(&w->srv->shutdown) && !w->stopping)
+        worker_begin_shutdown(w);
+    if (w->index == 0)
+        run_notifications(w->srv);
+}
+
+static int worker_start_listeners(sk__worker *w)
+{
+    sk_server *srv = w->srv;
+
+    w->listeners = calloc(srv->nservices ? srv->nservices : 1, sizeof(*w->listeners));
+    if (w->listeners == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < srv->nservices; i++) {
+        sk__listener *l = &w->listeners[i];
+        int err;
+
+        l->w = w;
+        l->svc = srv->services[i];
+        l->fd = l->svc->fds[w->index];
+        w->nlisteners = i + 1;
+        if (l->svc->type == SOCK_STREAM)
+            err = sk__tcp_listener_start(l);
+        else
+            err = sk__udp_listener_start(l);
+        if (err < 0)
+            return err;
+    }
+    return 0;
+}
+
+static void *worker_main(void *arg)
+{
+    sk__worker *w = arg;
+    int err = sk_loop_run(w->loop);
+
+    if (err < 0)
+        sk__server_log(w->srv, "event=error op=loop worker=%d error=\"%s\"", w->index,
+                       sk_strerror(err));
+    return NULL;
+}
+
+/* Starts the worker threads with every signal blocked, so that process
+ * signals go to the thread that called sk_server_run (or another thread of
+ * the application), never into a worker's system calls. */
+static int start_threads(sk_server *srv)
+{
+    sigset_t all, old;
+    int err = 0;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    for (int i = 0; i < srv->nworkers && err == 0; i++) {
+        err = -pthread_create(&srv->workers[i].thread, NULL, worker_main, &srv->workers[i]);
+        if (err == 0)
+            srv->workers[i].started = true;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return err;
+}
+
+static void join_threads(sk_server *srv)
+{
+    for (int i = 0; i < srv->nworkers; i++) {
+        if (srv->workers[i].started)
+            pthread_join(srv->workers[i].thread, NULL);
+        srv->workers[i].started = false;
+    }
+}
+
+int sk_server_run(sk_server *srv)
+{
+    int idle = 0, err = 0;
+
+    if (!atomic_compare_exchange_strong(&srv->state, &idle, 1))
+        return -EBUSY;
+    for (int i = 0; i < srv->nworkers && err == 0; i++)
+        err = worker_start_listeners(&srv->workers[i]);
+    if (err == 0)
+        err = start_threads(srv);
+    if (err < 0)
+        sk_server_shutdown(srv);
+    join_threads(srv);
+    for (size_t i = 0; i < srv->nservices; i++)
+        close_service_fds(srv, srv->services[i]);
+    atomic_store(&srv->state, 2);
+    return err;
+}
+
+void sk_server_shutdown(sk_server *srv)
+{
+    if (atomic_exchange(&srv->shutdown, 1))
+        return;
+    for (int i = 0; i < srv->nworkers; i++)
+        sk_loop_wake(srv->workers[i].loop);
+}
+
+void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void *arg)
+{
+    for (int i = 0; i < SK__NOTIFY_SLOTS; i++) {
+        sk__notify_slot *s = &srv->notify[i];
+        int free_slot = 0;
+
+        if (!atomic_compare_exchange_strong(&s->state, &free_slot, 1))
+            continue;
+        s->cb = cb;
+        s->arg = arg;
+        atomic_store(&s->state, 2);
+        sk_loop_wake(srv->workers[0].loop);
+        return;
+    }
+}
+
+/* ---- counters and teardown ---------------------------------------------------------------- */
+
+#define SUM(field) atomic_load_explicit(&w->ctr.field, memory_order_relaxed)
+
+void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
+{
+    int64_t active = atomic_load(&((sk_server *)srv)->active);
+
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < srv->nworkers; i++) {
+        sk__worker *w = &srv->workers[i];
+
+        out->accepted += SUM(accepted);
+        out->refused_limit += SUM(refused_limit);
+        out->accept_errors += SUM(accept_errors);
+        out->idle_closed += SUM(idle_closed);
+        out->datagrams_in += SUM(datagrams_in);
+        out->datagrams_out += SUM(datagrams_out);
+        out->datagrams_dropped += SUM(datagrams_dropped);
+        out->bytes_in += SUM(bytes_in);
+        out->bytes_out += SUM(bytes_out);
+        out->read_pauses += SUM(read_pauses);
+    }
+    out->active = active > 0 ? (uint64_t)active : 0;
+}
+
+void sk_server_free(sk_server *srv)
+{
+    if (srv == NULL)
+        return;
+    for (int i = 0; i < srv->nworkers; i++) {
+        sk__worker *w = &srv->workers[i];
+
+        sk__tcp_worker_free(w);
+        sk__udp_worker_free(w);
+        sk_loop_free(w->loop);
+        free(w->listeners);
+    }
+    for (size_t i = 0; i < srv->nservices; i++) {
+        close_service_fds(srv, srv->services[i]);
+        free(srv->services[i]->fds);
+        free(srv->services[i]);
+    }
+    free(srv->services);
+    free(srv->workers);
+    sk__limits_free(srv);
+    pthread_mutex_destroy(&srv->sources_lock);
+    free(srv);
+}

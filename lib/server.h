@@ -1,0 +1,235 @@
+/*
+ * server.h - what the server framework's files share: the server, its
+ * services and workers, and the hooks between server.c (lifetime, threads,
+ * shutdown, notify, logging), server_tcp.c (listeners and connections),
+ * server_udp.c (datagram batches) and server_limits.c (admission limits).
+ *
+ * Threading: everything in a worker is touched only by that worker's thread,
+ * except the counters (read by sk_server_stats_get from any thread, hence
+ * relaxed atomics written only by their owner) and what server_limits.c
+ * guards with its mutex.
+ */
+#ifndef SOCKIT_SERVER_H
+#define SOCKIT_SERVER_H
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define SK__NOTIFY_SLOTS 16
+
+/* One added address: a TCP or UDP service with its sockets, one per worker
+ * (SO_REUSEPORT), or a single socket every worker shares. */
+typedef struct sk__service {
+    int type; /* SOCK_STREAM or SOCK_DGRAM */
+    sk_tcp_handler tcp;
+    sk_udp_handler udp;
+    void *arg;
+    sk_addr bound;
+    int *fds;    /* nworkers entries; all equal when shared */
+    bool shared;
+} sk__service;
+
+/* A worker's view of one service: its socket and handle. */
+typedef struct sk__listener {
+    struct sk__worker *w;
+    sk__service *svc;
+    int fd;
+    sk_io *io;
+    sk_timer *retry; /* re-arms accepting after descriptor exhaustion */
+} sk__listener;
+
+/* Per-worker counters: written by the worker with relaxed load+store (no
+ * locked instruction), read by anyone. */
+typedef struct sk__counters {
+    _Atomic uint64_t accepted, refused_limit, accept_errors, idle_closed;
+    _Atomic uint64_t datagrams_in, datagrams_out, datagrams_dropped;
+    _Atomic uint64_t bytes_in, bytes_out, read_pauses;
+} sk__counters;
+
+#define SK__COUNT(w, field, n)                                                  \
+    atomic_store_explicit(&(w)->ctr.field,                                      \
+                          atomic_load_explicit(&(w)->ctr.field, memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+
+struct sk__udp_batch;
+
+/* Connection flags. */
+enum {
+    SK__C_OPENED = 1u << 0,  /* on_open ran, so on_close is owed */
+    SK__C_RD_EOF = 1u << 1,  /* the peer ended its stream */
+    SK__C_CLOSING = 1u << 2, /* graceful close asked: flush, then end our stream */
+    SK__C_WR_SHUT = 1u << 3, /* flushed and shut down: discard input until EOF */
+    SK__C_DEAD = 1u << 4,    /* descriptor closed; freed by the worker's reaper */
+    SK__C_LOCAL = 1u << 5,   /* `local` is filled in */
+    SK__C_WROTE = 1u << 6,   /* the handler wrote since on_drain last ran */
+    SK__C_REOFFER = 1u << 7, /* input kept while output was backed up */
+    SK__C_PAUSED = 1u << 8,  /* reading is paused by backpressure */
+    SK__C_LINGER = 1u << 9,  /* on the worker's linger list (else its LRU list) */
+};
+
+/*
+ * A TCP connection.  Buffers are allocated when first needed, grow up to
+ * cfg.conn_buffer and are freed as soon as they are empty, so an idle
+ * connection costs this struct, its loop handle and the handler's state.
+ */
+struct sk_conn {
+    struct sk__worker *w;
+    sk__service *svc;
+    sk_io *io;
+    int fd;
+    unsigned flags;
+    int busy;            /* connection callbacks running (nesting depth) */
+    const char *reason;  /* why it closed, for the log */
+    int error;           /* the error that closed it, if any */
+    uint64_t last_ms;    /* last progress (or when lingering began), loop clock */
+    uint64_t bytes_in, bytes_out;
+    unsigned char *out;  /* pending output: out[out_off .. out_off + out_len) */
+    size_t out_off, out_len, out_cap;
+    unsigned char *in;   /* input the handler left unconsumed */
+    size_t in_len, in_cap;
+    sk_conn *prev, *next; /* the worker's LRU, linger or reaper list */
+    sk_addr peer;
+    sk_addr local;
+    max_align_t data[];  /* the handler's conn_size bytes */
+};
+
+typedef struct sk__worker {
+    sk_server *srv;
+    int index;
+    sk_loop *loop;
+    pthread_t thread;
+    bool started;
+    sk__listener *listeners; /* one per service, same order */
+    size_t nlisteners;
+
+    /* Open connections, least recently active first, and connections that
+     * have sent everything and wait for the peer's end of stream, oldest
+     * first.  Both lists have one timeout each, so their heads expire first. */
+    sk_conn *lru_head, *lru_tail;
+    sk_conn *linger_head, *linger_tail;
+    size_t nconns;
+    sk_timer *expiry;        /* due when the first idle or linger deadline is */
+    uint64_t expiry_due_ms;  /* 0 when not armed */
+    sk_conn *dead;           /* closed connections waiting for on_close and free */
+    sk_timer *reaper;        /* runs on the iteration after a close */
+
+    bool stopping;
+    uint64_t grace_end_ms;
+    sk_timer *grace;
+
+    unsigned char *scratch;  /* receive buffer shared by the worker's connections */
+    struct sk__udp_batch *udp;
+    uint64_t last_error_log_ms;
+    uint64_t errors_unlogged;
+    sk__counters ctr;
+} sk__worker;
+
+typedef struct sk__notify_slot {
+    atomic_int state; /* 0 free, 1 being filled, 2 ready, 3 being run */
+    void (*cb)(sk_server *, void *);
+    void *arg;
+} sk__notify_slot;
+
+typedef struct sk__source sk__source;
+
+struct sk_server {
+    sk_server_config cfg; /* defaults applied */
+    int nworkers;
+    sk__worker *workers;
+    sk__service **services;
+    size_t nservices, capservices;
+
+    atomic_int shutdown;
+    atomic_int state; /* 0 new, 1 running, 2 finished */
+    _Atomic int64_t active;
+
+    pthread_mutex_t sources_lock;
+    sk__source **sources; /* hash of peer address -> open connections */
+    size_t nbuckets, nsources;
+
+    sk__notify_slot notify[SK__NOTIFY_SLOTS];
+};
+
+/* ---- server.c ---- */
+
+/* Formats one log line (key=value, no newline) and hands it to cfg.log or
+ * stderr. */
+void sk__server_log(const sk_server *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Logs an error line for worker `w`, at most once a second; lines in
+ * between are counted and reported with the next one. */
+void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_addr *addr);
+
+/* Called by a worker whenever one of its connections is gone: a stopping
+ * worker stops its loop once the last one has. */
+void sk__worker_check_done(sk__worker *w);
+
+/* ---- server_conn.c: one connection's I/O ---- */
+
+/* Admits and starts a connection on accepted descriptor `fd` (consumed in
+ * every case) from `peer`. */
+void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer);
+
+/* Closes the descriptor now, discarding output; on_close runs later from
+ * the worker's reaper.  `reason` is for the log.  Idempotent. */
+void sk__conn_close_now(sk_conn *c, const char *reason);
+
+/* Graceful close (sk_conn_close with a reason for the log). */
+void sk__conn_close_graceful(sk_conn *c, const char *reason);
+
+/* Sets the connection's watched events from its state (after a change made
+ * outside its own callbacks). */
+void sk__conn_update(sk_conn *c);
+
+/* Releases a dead connection: runs on_close and frees it. */
+void sk__conn_release(sk_conn *c);
+
+/* ---- server_tcp.c: listeners, connection lists, timeouts ---- */
+
+/* Puts a new connection on the worker's LRU list. */
+void sk__worker_conn_link(sk__worker *w, sk_conn *c);
+
+/* Records progress on `c` (moves it to the LRU tail). */
+void sk__worker_conn_touch(sk_conn *c);
+
+/* Moves `c` to the linger list (output flushed, waiting for the peer's end
+ * of stream for a bounded time). */
+void sk__worker_conn_linger(sk_conn *c);
+
+/* Takes `c` off its list and queues it for the reaper. */
+void sk__worker_conn_bury(sk_conn *c);
+
+
+/* Starts accepting on `l` (a TCP listener).  Returns 0 or -errno. */
+int sk__tcp_listener_start(sk__listener *l);
+
+/* Shutdown: stop accepting (close per-worker listeners), stop reading, and
+ * close every connection gracefully (flush, then end of stream). */
+void sk__tcp_worker_shutdown(sk__worker *w);
+
+/* Aborts every connection left (the grace period ran out). */
+void sk__tcp_worker_abort_all(sk__worker *w);
+
+/* Releases the worker's TCP resources after its loop has stopped. */
+void sk__tcp_worker_free(sk__worker *w);
+
+/* ---- server_udp.c ---- */
+
+int sk__udp_listener_start(sk__listener *l);
+void sk__udp_worker_free(sk__worker *w);
+
+/* ---- server_limits.c ---- */
+
+/* Admits a connection from `peer` under max_conns and max_per_source.
+ * Returns 0, or -EAGAIN when a limit refuses it (nothing is held then). */
+int sk__limits_admit(sk_server *srv, const sk_addr *peer);
+
+/* Releases what sk__limits_admit took for `peer`. */
+void sk__limits_release(sk_server *srv, const sk_addr *peer);
+
+void sk__limits_free(sk_server *srv);
+
+#endif /* SOCKIT_SERVER_H */

@@ -1,0 +1,603 @@
+/*
+ * server_conn.c - one TCP connection of the server framework: admission,
+ * reading with the on_data consumption rule, write-through output with a
+ * bounded buffer, backpressure, on_drain, end of stream and the three ways
+ * to close (graceful, at once, abort), plus the public sk_conn_* calls.
+ *
+ * The flow of one readiness event (conn_io_cb):
+ *   writable -> flush queued output; a graceful close that has flushed ends
+ *               our stream (shutdown SHUT_WR) and lingers for the peer's EOF
+ *   readable -> recv into the worker's scratch buffer, offer it (after any
+ *               kept input) to on_data, keep what it did not consume
+ *   settle   -> re-offer kept input once output drained, run on_drain while
+ *               the handler's writes go straight out, then set the events to
+ *               watch (no system call when they are unchanged)
+ *
+ * Reading is paused while output is backed up (the buffer is full, or input
+ * was left unconsumed while output was pending), so a peer that sends but
+ * does not read is throttled by TCP flow control, and no byte is lost or
+ * reordered: kept input is always offered before newer input.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Fairness bounds per readiness event. */
+#define READS_PER_EVENT 4
+#define DRAIN_ROUNDS 16
+
+/* ---- buffers ------------------------------------------------------------ */
+
+/* Grows *buf to hold at least `need` bytes (at most `max`), starting small:
+ * most connections never queue more than a few hundred bytes. */
+static int buf_reserve(unsigned char **buf, size_t *cap, size_t need, size_t max)
+{
+    size_t n = *cap ? *cap : 512;
+    unsigned char *p;
+
+    if (need <= *cap)
+        return 0;
+    while (n < need)
+        n *= 2;
+    if (n > max)
+        n = max;
+    p = realloc(*buf, n);
+    if (p == NULL)
+        return -ENOMEM;
+    *buf = p;
+    *cap = n;
+    return 0;
+}
+
+static void buf_release(unsigned char **buf, size_t *cap)
+{
+    free(*buf);
+    *buf = NULL;
+    *cap = 0;
+}
+
+static size_t conn_limit(const sk_conn *c)
+{
+    return c->w->srv->cfg.conn_buffer;
+}
+
+/* ---- event selection ---------------------------------------------------- */
+
+static bool conn_backed_up(const sk_conn *c)
+{
+    return c->out_len >= conn_limit(c) || (c->flags & SK__C_REOFFER);
+}
+
+static bool conn_want_read(const sk_conn *c)
+{
+    if (c->flags & (SK__C_DEAD | SK__C_RD_EOF))
+        return false;
+    if (c->flags & SK__C_WR_SHUT)
+        return true; /* discarding until the peer's end of stream */
+    if ((c->flags & SK__C_CLOSING) || c->w->stopping)
+        return false;
+    return !conn_backed_up(c) && c->in_len < conn_limit(c);
+}
+
+static bool conn_want_write(const sk_conn *c)
+{
+    if (c->flags & SK__C_DEAD)
+        return false;
+    if (c->out_len > 0)
+        return true;
+    /* on_drain is owed but the pump hit its fairness bound. */
+    return (c->flags & SK__C_WROTE) && !(c->flags & SK__C_CLOSING) &&
+           c->svc->tcp.on_drain != NULL;
+}
+
+static void conn_fail(sk_conn *c, int err)
+{
+    if (c->flags & SK__C_DEAD)
+        return;
+    c->error = err;
+    sk__conn_close_now(c, "error");
+}
+
+/* Sets the watched events from the state.  Costs a system call only when
+ * they change. */
+static void conn_update_events(sk_conn *c)
+{
+    unsigned ev = 0;
+    int err;
+
+    if (c->flags & SK__C_DEAD)
+        return;
+    if (conn_want_read(c))
+        ev |= SK_READABLE;
+    if (conn_want_write(c))
+        ev |= SK_WRITABLE;
+    if (!(ev & SK_READABLE) && conn_backed_up(c) && !(c->flags & SK__C_PAUSED)) {
+        c->flags |= SK__C_PAUSED;
+        SK__COUNT(c->w, read_pauses, 1);
+    } else if (ev & SK_READABLE) {
+        c->flags &= ~SK__C_PAUSED;
+    }
+    err = sk_io_set_events(c->io, ev);
+    if (err < 0)
+        conn_fail(c, err);
+}
+
+void sk__conn_update(sk_conn *c)
+{
+    conn_update_events(c);
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static void conn_sent(sk_conn *c, size_t n)
+{
+    c->bytes_out += n;
+    SK__COUNT(c->w, bytes_out, n);
+    sk__worker_conn_touch(c);
+}
+
+/* One send(2).  Returns bytes sent, 0 when the socket is full, or -errno. */
+static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
+{
+    ssize_t n;
+
+    do
+        n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    if (n > 0)
+        conn_sent(c, (size_t)n);
+    return n;
+}
+
+/* Sends queued output until it is gone or the socket is full; frees the
+ * buffer once empty. */
+static void conn_flush(sk_conn *c)
+{
+    while (c->out_len > 0) {
+        ssize_t n = conn_send(c, c->out + c->out_off, c->out_len);
+
+        if (n < 0) {
+            conn_fail(c, (int)n);
+            return;
+        }
+        if (n == 0)
+            return;
+        c->out_off += (size_t)n;
+        c->out_len -= (size_t)n;
+    }
+    c->out_off = 0;
+    buf_release(&c->out, &c->out_cap);
+}
+
+/* Appends up to `len` bytes to the output buffer; returns how many fit. */
+static size_t conn_queue(sk_conn *c, const unsigned char *buf, size_t len)
+{
+    size_t room = conn_limit(c) - c->out_len;
+
+    if (len > room)
+        len = room;
+    if (len == 0)
+        return 0;
+    if (c->out_off > 0 && c->out_off + c->out_len + len > c->out_cap) {
+        memmove(c->out, c->out + c->out_off, c->out_len);
+        c->out_off = 0;
+    }
+    if (buf_reserve(&c->out, &c->out_cap, c->out_off + c->out_len + len, conn_limit(c)) < 0)
+        return 0;
+    if (c->out_off + c->out_len + len > c->out_cap)
+        len = c->out_cap - c->out_off - c->out_len;
+    memcpy(c->out + c->out_off + c->out_len, buf, len);
+    c->out_len += len;
+    return len;
+}
+
+/* ---- closing ---------------------------------------------------------------- */
+
+/* Output is flushed after a graceful close: end our stream, then discard
+ * input until the peer's end of stream (bounded by the linger time).
+ * Closing with unread input would make the kernel send a reset, which can
+ * destroy the last response before the peer has read it. */
+static void conn_finish_close(sk_conn *c)
+{
+    if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
+        return;
+    if ((c->flags & SK__C_RD_EOF) || shutdown(c->fd, SHUT_WR) < 0) {
+        sk__conn_close_now(c, "closed");
+        return;
+    }
+    c->flags |= SK__C_WR_SHUT;
+    c->flags &= ~(SK__C_REOFFER | SK__C_WROTE);
+    c->in_len = 0;
+    buf_release(&c->in, &c->in_cap);
+    sk__worker_conn_linger(c);
+}
+
+void sk__conn_close_graceful(sk_conn *c, const char *reason)
+{
+    if (c->flags & (SK__C_DEAD | SK__C_CLOSING))
+        return;
+    c->flags |= SK__C_CLOSING;
+    if (c->reason == NULL)
+        c->reason = reason;
+    if (c->out_len == 0)
+        conn_finish_close(c);
+}
+
+static void log_close(const sk_conn *c)
+{
+    char peer[SK_ADDRSTRLEN] = "?";
+
+    sk_addr_format(&c->peer, peer, sizeof(peer));
+    if (c->error != 0)
+        sk__server_log(c->w->srv, "event=close peer=%s bytes_in=%llu bytes_out=%llu "
+                       "reason=%s error=\"%s\"", peer, (unsigned long long)c->bytes_in,
+                       (unsigned long long)c->bytes_out, c->reason, sk_strerror(c->error));
+    else
+        sk__server_log(c->w->srv, "event=close peer=%s bytes_in=%llu bytes_out=%llu reason=%s",
+                       peer, (unsigned long long)c->bytes_in,
+                       (unsigned long long)c->bytes_out, c->reason);
+}
+
+void sk__conn_close_now(sk_conn *c, const char *reason)
+{
+    if (c->flags & SK__C_DEAD)
+        return;
+    c->flags |= SK__C_DEAD;
+    if (c->reason == NULL)
+        c->reason = reason;
+    sk_io_stop(c->io);
+    c->io = NULL;
+    close(c->fd);
+    c->fd = -1;
+    sk__limits_release(c->w->srv, &c->peer);
+    if (c->w->srv->cfg.verbose)
+        log_close(c);
+    sk__worker_conn_bury(c);
+}
+
+void sk__conn_release(sk_conn *c)
+{
+    if ((c->flags & SK__C_OPENED) && c->svc->tcp.on_close != NULL) {
+        c->busy++;
+        c->svc->tcp.on_close(c);
+        c->busy--;
+    }
+    free(c->out);
+    free(c->in);
+    free(c);
+}
+
+/* ---- input ------------------------------------------------------------------ */
+
+/* Hands `len` bytes to on_data and returns how many it consumed.  Without
+ * on_data the bytes are dropped (a discard service). */
+static size_t conn_offer(sk_conn *c, const unsigned char *data, size_t len)
+{
+    size_t used;
+
+    if (c->svc->tcp.on_data == NULL)
+        return len;
+    c->busy++;
+    used = c->svc->tcp.on_data(c, data, len);
+    c->busy--;
+    return used > len ? len : used;
+}
+
+/* Keeps `len` unconsumed bytes for the next offer.  Kept while output is
+ * pending, they are offered again once it drains; otherwise the handler is
+ * waiting for more of a message and gets them with the next bytes. */
+static void conn_keep(sk_conn *c, const unsigned char *rest, size_t len)
+{
+    if (len == 0 || (c->flags & (SK__C_DEAD | SK__C_CLOSING))) {
+        c->in_len = 0;
+        buf_release(&c->in, &c->in_cap);
+        return;
+    }
+    if (rest != c->in) {
+        /* Cannot fail for lack of room: the read was sized to fit. */
+        if (buf_reserve(&c->in, &c->in_cap, len, conn_limit(c)) < 0) {
+            conn_fail(c, -ENOMEM);
+            return;
+        }
+        memmove(c->in, rest, len);
+    }
+    c->in_len = len;
+    if (c->out_len > 0)
+        c->flags |= SK__C_REOFFER;
+}
+
+/* Offers kept input (plus `fresh` new bytes, appended) and keeps the rest. */
+static void conn_consume(sk_conn *c, const unsigned char *fresh, size_t n)
+{
+    const unsigned char *data = fresh;
+    size_t len = n, used;
+
+    if (c->in_len > 0) {
+        if (n > 0) {
+            if (buf_reserve(&c->in, &c->in_cap, c->in_len + n, conn_limit(c)) < 0) {
+                conn_fail(c, -ENOMEM);
+                return;
+            }
+            memcpy(c->in + c->in_len, fresh, n);
+        }
+        data = c->in;
+        len = c->in_len + n;
+    }
+    used = conn_offer(c, data, len);
+    conn_keep(c, data + used, len - used);
+}
+
+static void conn_on_eof(sk_conn *c)
+{
+    c->flags |= SK__C_RD_EOF;
+    if (c->flags & SK__C_WR_SHUT) {
+        sk__conn_close_now(c, "closed");
+        return;
+    }
+    if (c->flags & SK__C_CLOSING)
+        return;
+    if (c->svc->tcp.on_eof != NULL) {
+        c->busy++;
+        c->svc->tcp.on_eof(c);
+        c->busy--;
+    } else {
+        sk__conn_close_graceful(c, "eof");
+    }
+}
+
+static void conn_on_readable(sk_conn *c)
+{
+    unsigned char *scratch = c->w->scratch;
+
+    for (int r = 0; r < READS_PER_EVENT && conn_want_read(c); r++) {
+        size_t room = conn_limit(c) - c->in_len;
+        ssize_t n;
+
+        do
+            n = recv(c->fd, scratch, room, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                conn_fail(c, -errno);
+            return;
+        }
+        if (n == 0) {
+            conn_on_eof(c);
+            return;
+        }
+        c->bytes_in += (size_t)n;
+        SK__COUNT(c->w, bytes_in, (uint64_t)n);
+        sk__worker_conn_touch(c);
+        if (!(c->flags & SK__C_WR_SHUT))
+            conn_consume(c, scratch, (size_t)n);
+        /* A short read most likely emptied the socket; level-triggered
+         * readiness brings us back if not, without a wasted EAGAIN call. */
+        if ((size_t)n < room)
+            return;
+    }
+}
+
+static void conn_on_writable(sk_conn *c)
+{
+    bool had_output = c->out_len > 0;
+
+    if (had_output)
+        conn_flush(c);
+    if (c->out_len == 0 && (c->flags & SK__C_CLOSING))
+        conn_finish_close(c);
+}
+
+/* Re-offers kept input once output has drained, and calls on_drain while
+ * the handler's writes go straight out to the kernel (bounded, so that a
+ * fast producer cannot starve the other connections: past the bound the
+ * next round waits for writability). */
+static void conn_pump(sk_conn *c)
+{
+    const sk_tcp_handler *h = &c->svc->tcp;
+
+    for (int i = 0; i < DRAIN_ROUNDS; i++) {
+        if ((c->flags & (SK__C_DEAD | SK__C_CLOSING)) || c->out_len > 0)
+            return;
+        if (c->flags & SK__C_REOFFER) {
+            c->flags &= ~SK__C_REOFFER;
+            conn_consume(c, NULL, 0);
+            continue;
+        }
+        if (!(c->flags & SK__C_WROTE) || h->on_drain == NULL)
+            return;
+        c->flags &= ~SK__C_WROTE;
+        c->busy++;
+        h->on_drain(c);
+        c->busy--;
+    }
+}
+
+/* The end of every event the server delivers to a connection. */
+static void conn_settle(sk_conn *c)
+{
+    if (c->busy > 0)
+        return;
+    conn_pump(c);
+    conn_update_events(c);
+}
+
+static void conn_io_cb(sk_io *io, int fd, unsigned events, void *arg)
+{
+    sk_conn *c = arg;
+
+    c->busy++;
+    if (events & SK_WRITABLE)
+        conn_on_writable(c);
+    if ((events & SK_READABLE) && !(c->flags & SK__C_DEAD))
+        conn_on_readable(c);
+    c->busy--;
+    conn_settle(c);
+}
+
+/* ---- admission ------------------------------------------------------------------ */
+
+static void log_open(sk_conn *c)
+{
+    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?";
+
+    sk_addr_format(&c->peer, peer, sizeof(peer));
+    sk_addr_format(sk_conn_local(c), local, sizeof(local));
+    sk__server_log(c->w->srv, "event=open peer=%s local=%s", peer, local);
+}
+
+static void log_refuse(sk__worker *w, const sk_addr *peer)
+{
+    char text[SK_ADDRSTRLEN] = "?";
+
+    sk_addr_format(peer, text, sizeof(text));
+    sk__server_log(w->srv, "event=refuse peer=%s reason=limit", text);
+}
+
+void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
+{
+    sk__worker *w = l->w;
+    sk_server *srv = w->srv;
+    sk_conn *c;
+    int err;
+
+    if (sk__limits_admit(srv, peer) < 0) {
+        SK__COUNT(w, refused_limit, 1);
+        if (srv->cfg.verbose)
+            log_refuse(w, peer);
+        close(fd);
+        return;
+    }
+    c = calloc(1, sizeof(*c) + l->svc->tcp.conn_size);
+    if (c == NULL) {
+        err = -ENOMEM;
+        goto fail_admitted;
+    }
+    c->w = w;
+    c->svc = l->svc;
+    c->fd = fd;
+    c->peer = *peer;
+    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
+        int one = 1;
+
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    err = sk_io_start(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
+    if (err < 0)
+        goto fail_conn;
+    sk__worker_conn_link(w, c);
+    SK__COUNT(w, accepted, 1);
+    if (srv->cfg.verbose)
+        log_open(c);
+    c->flags |= SK__C_OPENED;
+    if (l->svc->tcp.on_open != NULL) {
+        c->busy++;
+        l->svc->tcp.on_open(c);
+        c->busy--;
+    }
+    conn_settle(c);
+    return;
+
+fail_conn:
+    free(c);
+fail_admitted:
+    sk__limits_release(srv, peer);
+    close(fd);
+    sk__server_log_error(w, "accept", err, peer);
+}
+
+/* ---- the public calls ------------------------------------------------------------ */
+
+ssize_t sk_conn_write(sk_conn *c, const void *buf, size_t len)
+{
+    size_t done = 0;
+
+    if (c->flags & (SK__C_DEAD | SK__C_CLOSING))
+        return -EPIPE;
+    if (len == 0)
+        return 0;
+    if (c->out_len == 0) {
+        ssize_t n = conn_send(c, buf, len);
+
+        if (n < 0) {
+            conn_fail(c, (int)n);
+            return -EPIPE;
+        }
+        done = (size_t)n;
+    }
+    if (done < len)
+        done += conn_queue(c, (const unsigned char *)buf + done, len - done);
+    if (done > 0)
+        c->flags |= SK__C_WROTE;
+    /* Inside a callback the server settles the events afterwards. */
+    if (c->busy == 0)
+        conn_update_events(c);
+    return (ssize_t)done;
+}
+
+size_t sk_conn_write_space(const sk_conn *c)
+{
+    if (c->flags & (SK__C_DEAD | SK__C_CLOSING))
+        return 0;
+    return conn_limit(c) - c->out_len;
+}
+
+void sk_conn_close(sk_conn *c)
+{
+    sk__conn_close_graceful(c, "closed");
+    if (c->busy == 0)
+        conn_update_events(c);
+}
+
+void sk_conn_abort(sk_conn *c)
+{
+    struct linger lg = { 1, 0 };
+
+    if (c->flags & SK__C_DEAD)
+        return;
+    /* A zero linger time makes close(2) send a reset and drop the queue. */
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    sk__conn_close_now(c, "abort");
+}
+
+void *sk_conn_data(sk_conn *c)
+{
+    return c->data;
+}
+
+const sk_addr *sk_conn_peer(const sk_conn *c)
+{
+    return &c->peer;
+}
+
+/* Looked up on first use: most connections never ask, and getsockname is a
+ * system call. */
+const sk_addr *sk_conn_local(const sk_conn *c)
+{
+    sk_conn *m = (sk_conn *)c;
+
+    if (!(m->flags & SK__C_LOCAL) && m->fd >= 0) {
+        m->local.len = sizeof(m->local.u);
+        if (getsockname(m->fd, &m->local.u.sa, &m->local.len) < 0)
+            m->local.len = 0;
+        m->flags |= SK__C_LOCAL;
+    }
+    return &m->local;
+}
+
+void *sk_conn_arg(const sk_conn *c)
+{
+    return c->svc->arg;
+}
+
+sk_loop *sk_conn_loop(const sk_conn *c)
+{
+    return c->w->loop;
+}

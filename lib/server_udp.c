@@ -1,0 +1,253 @@
+/*
+ * server_udp.c - a worker's UDP side: datagrams are received in batches
+ * (recvmmsg on Linux, a recvfrom loop elsewhere), handed one by one to
+ * on_datagram, and the replies the handler queued with sk_dgram_reply go out
+ * together after the batch (sendmmsg on Linux, sendto elsewhere).
+ *
+ * A reply the socket cannot take at once (send buffer full) is dropped and
+ * counted: UDP promises nothing, and a server must not block or queue
+ * without bound for a flood of requests.
+ *
+ * The batch buffers are allocated once per worker, when its first UDP
+ * service starts: 32 slots of 64 KiB each way.  They are virtual memory
+ * first; only the pages datagrams touch become resident.
+ */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg */
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define UDP_BATCH 32
+#define UDP_SLOT 65536
+#define UDP_ROUNDS 4          /* batches per readiness event, for fairness */
+#define UDP_MAX_PAYLOAD 65507 /* the largest IPv4 UDP payload */
+
+#if defined(__linux__)
+#define SK__HAVE_MMSG 1
+#endif
+
+struct sk_dgram {
+    sk__worker *w;
+    sk__service *svc;
+    const sk_addr *from;
+    bool replied;
+};
+
+typedef struct sk__udp_batch {
+    unsigned char *rbuf; /* UDP_BATCH slots of UDP_SLOT bytes */
+    unsigned char *wbuf;
+    sk_addr from[UDP_BATCH];
+    sk_addr to[UDP_BATCH];
+    size_t rlen[UDP_BATCH];
+    size_t wlen[UDP_BATCH];
+    int nreply;
+#ifdef SK__HAVE_MMSG
+    struct mmsghdr rmsg[UDP_BATCH], wmsg[UDP_BATCH];
+    struct iovec riov[UDP_BATCH], wiov[UDP_BATCH];
+#endif
+} sk__udp_batch;
+
+/* ---- receiving and sending a batch ------------------------------------------ */
+
+#ifdef SK__HAVE_MMSG
+
+/* Returns the number of datagrams received (> 0), or -errno (-EAGAIN when
+ * none is waiting). */
+static int batch_recv(int fd, sk__udp_batch *b)
+{
+    int n;
+
+    for (int i = 0; i < UDP_BATCH; i++) {
+        b->riov[i] = (struct iovec){ b->rbuf + (size_t)i * UDP_SLOT, UDP_SLOT };
+        b->rmsg[i].msg_hdr = (struct msghdr){
+            .msg_name = &b->from[i].u, .msg_namelen = sizeof(b->from[i].u),
+            .msg_iov = &b->riov[i], .msg_iovlen = 1,
+        };
+    }
+    do
+        n = recvmmsg(fd, b->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++) {
+        b->from[i].len = b->rmsg[i].msg_hdr.msg_namelen;
+        b->rlen[i] = b->rmsg[i].msg_len;
+    }
+    return n;
+}
+
+/* Sends replies [first, nreply).  Returns how many went out (the first of
+ * the rest failed or would block), or -errno if the first one failed. */
+static int batch_send(int fd, sk__udp_batch *b, int first)
+{
+    int n;
+
+    for (int i = first; i < b->nreply; i++) {
+        b->wiov[i] = (struct iovec){ b->wbuf + (size_t)i * UDP_SLOT, b->wlen[i] };
+        b->wmsg[i].msg_hdr = (struct msghdr){
+            .msg_name = &b->to[i].u, .msg_namelen = b->to[i].len,
+            .msg_iov = &b->wiov[i], .msg_iovlen = 1,
+        };
+    }
+    do
+        n = sendmmsg(fd, b->wmsg + first, (unsigned)(b->nreply - first), MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : n;
+}
+
+#else /* !SK__HAVE_MMSG */
+
+static int batch_recv(int fd, sk__udp_batch *b)
+{
+    int n = 0;
+
+    while (n < UDP_BATCH) {
+        ssize_t r;
+
+        b->from[n].len = sizeof(b->from[n].u);
+        r = recvfrom(fd, b->rbuf + (size_t)n * UDP_SLOT, UDP_SLOT, MSG_DONTWAIT,
+                     &b->from[n].u.sa, &b->from[n].len);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return n > 0 ? n : -errno;
+        }
+        b->rlen[n++] = (size_t)r;
+    }
+    return n;
+}
+
+static int batch_send(int fd, sk__udp_batch *b, int first)
+{
+    int n = 0;
+
+    for (int i = first; i < b->nreply; i++) {
+        ssize_t r;
+
+        do
+            r = sendto(fd, b->wbuf + (size_t)i * UDP_SLOT, b->wlen[i], MSG_DONTWAIT,
+                       &b->to[i].u.sa, b->to[i].len);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+            return n > 0 ? n : -errno;
+        n++;
+    }
+    return n;
+}
+
+#endif /* SK__HAVE_MMSG */
+
+/* Sends every queued reply.  One that fails is skipped; once the socket
+ * would block, the rest are dropped.  Both are counted. */
+static void batch_flush(sk__worker *w, int fd, sk__udp_batch *b)
+{
+    int sent = 0;
+
+    while (sent < b->nreply) {
+        int n = batch_send(fd, b, sent);
+
+        if (n > 0) {
+            SK__COUNT(w, datagrams_out, (uint64_t)n);
+            sent += n;
+            continue;
+        }
+        if (n == -EAGAIN || n == -EWOULDBLOCK || n == -ENOBUFS || n == 0) {
+            SK__COUNT(w, datagrams_dropped, (uint64_t)(b->nreply - sent));
+            break;
+        }
+        SK__COUNT(w, datagrams_dropped, 1);
+        sk__server_log_error(w, "sendto", n, &b->to[sent]);
+        sent++;
+    }
+    b->nreply = 0;
+}
+
+/* ---- the listener ----------------------------------------------------------------- */
+
+static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
+{
+    sk__listener *l = arg;
+    sk__worker *w = l->w;
+    sk__udp_batch *b = w->udp;
+
+    for (int round = 0; round < UDP_ROUNDS && !w->stopping; round++) {
+        int n = batch_recv(fd, b);
+
+        if (n < 0) {
+            if (n != -EAGAIN && n != -EWOULDBLOCK)
+                sk__server_log_error(w, "recvfrom", n, &l->svc->bound);
+            return;
+        }
+        SK__COUNT(w, datagrams_in, (uint64_t)n);
+        b->nreply = 0;
+        for (int i = 0; i < n && l->svc->udp.on_datagram != NULL; i++) {
+            sk_dgram d = { w, l->svc, &b->from[i], false };
+
+            l->svc->udp.on_datagram(&d, b->rbuf + (size_t)i * UDP_SLOT, b->rlen[i],
+                                    &b->from[i]);
+        }
+        batch_flush(w, fd, b);
+        if (n < UDP_BATCH)
+            return;
+    }
+}
+
+int sk__udp_listener_start(sk__listener *l)
+{
+    sk__worker *w = l->w;
+
+    if (w->udp == NULL) {
+        sk__udp_batch *b = calloc(1, sizeof(*b));
+
+        if (b == NULL)
+            return -ENOMEM;
+        b->rbuf = malloc((size_t)UDP_BATCH * UDP_SLOT);
+        b->wbuf = malloc((size_t)UDP_BATCH * UDP_SLOT);
+        w->udp = b;
+        if (b->rbuf == NULL || b->wbuf == NULL)
+            return -ENOMEM; /* freed with the worker */
+    }
+    return sk_io_start(w->loop, &l->io, l->fd, SK_READABLE, udp_cb, l);
+}
+
+void sk__udp_worker_free(sk__worker *w)
+{
+    if (w->udp == NULL)
+        return;
+    free(w->udp->rbuf);
+    free(w->udp->wbuf);
+    free(w->udp);
+    w->udp = NULL;
+}
+
+/* ---- the public calls --------------------------------------------------------------- */
+
+int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len)
+{
+    sk__udp_batch *b = d->w->udp;
+    int slot;
+
+    if (len > UDP_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (d->replied)
+        return -EALREADY;
+    slot = b->nreply++;
+    memcpy(b->wbuf + (size_t)slot * UDP_SLOT, buf, len);
+    b->wlen[slot] = len;
+    b->to[slot] = *d->from;
+    d->replied = true;
+    return 0;
+}
+
+void *sk_dgram_arg(const sk_dgram *d)
+{
+    return d->svc->arg;
+}
+
+sk_loop *sk_dgram_loop(const sk_dgram *d)
+{
+    return d->w->loop;
+}
