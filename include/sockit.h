@@ -195,8 +195,8 @@ SK_API int sk_sock_connect_ex(sk_sock *s, const sk_addr *addr);
 /*
  * Sends up to `len` bytes; may send fewer.  Returns the count sent (>= 0),
  * SK_ETIMEOUT if nothing could be sent within the timeout, -EAGAIN
- * (non-blocking), -EPIPE / -ECONNRESET when the peer is gone.  `flags` are
- * send(2) flags; MSG_NOSIGNAL is always added.
+ * (non-blocking, or MSG_DONTWAIT in flags), -EPIPE / -ECONNRESET when the
+ * peer is gone.  `flags` are send(2) flags; MSG_NOSIGNAL is always added.
  */
 SK_API ssize_t sk_sock_send(sk_sock *s, const void *buf, size_t len, int flags);
 
@@ -211,7 +211,7 @@ SK_API int sk_sock_sendall(sk_sock *s, const void *buf, size_t len, size_t *sent
 /*
  * Receives up to `len` bytes.  Returns the count (> 0), 0 when the peer has
  * closed (stream) or for an empty datagram, SK_ETIMEOUT, -EAGAIN
- * (non-blocking), or another -errno.
+ * (non-blocking, or MSG_DONTWAIT in flags), or another -errno.
  */
 SK_API ssize_t sk_sock_recv(sk_sock *s, void *buf, size_t len, int flags);
 

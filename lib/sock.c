@@ -285,7 +285,10 @@ int sk_sock_listen(sk_sock *s, int backlog)
 /*
  * What an I/O call does after its system call failed with `err`: 0 to try
  * the call again (EINTR, or readiness arrived), or the error to return.
- * Waiting happens only for EAGAIN, within the deadline.
+ * Waiting happens only for EAGAIN, within the deadline.  A blocking socket
+ * reports EAGAIN only when the caller asked for it (MSG_DONTWAIT, or an
+ * SO_RCVTIMEO/SO_SNDTIMEO of its own), so that is returned as it is, as
+ * CPython does.
  */
 static int after_failure(const sk_sock *s, int err, short events, int64_t deadline)
 {
@@ -293,7 +296,15 @@ static int after_failure(const sk_sock *s, int err, short events, int64_t deadli
         return 0;
     if (err != EAGAIN && err != EWOULDBLOCK)
         return -err;
+    if (s->timeout < 0)
+        return -EAGAIN;
     return sk__wait_fd(s->fd, events, deadline);
+}
+
+/* MSG_DONTWAIT makes one call non-blocking whatever the socket's timeout. */
+static int64_t flags_deadline(int flags, int64_t deadline)
+{
+    return (flags & MSG_DONTWAIT) ? SK__NOW_DEADLINE : deadline;
 }
 
 /*
@@ -389,6 +400,7 @@ ssize_t sk__sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
 {
     if (s->fd < 0)
         return -EBADF;
+    deadline = flags_deadline(flags, deadline);
     for (;;) {
         ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
 
@@ -406,6 +418,7 @@ ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
 {
     if (s->fd < 0)
         return -EBADF;
+    deadline = flags_deadline(flags, deadline);
     for (;;) {
         ssize_t n = recv(s->fd, buf, len, flags);
 
@@ -464,7 +477,7 @@ ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
     if (s->fd < 0)
         return -EBADF;
 
-    int64_t deadline = sk__sock_deadline(s);
+    int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
     sk_addr tmp;
     sk_addr *a = from ? from : &tmp;
 
@@ -487,7 +500,7 @@ ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
     if (s->fd < 0)
         return -EBADF;
 
-    int64_t deadline = sk__sock_deadline(s);
+    int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
 
     for (;;) {
         ssize_t n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL, &to->u.sa, to->len);
