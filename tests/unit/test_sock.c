@@ -587,6 +587,11 @@ SK_TEST(nonblocking_eagain)
 
     tcp_pair(AF_INET, &c, &a);
     small_buffers(c, a);
+    /* MSG_DONTWAIT makes one call non-blocking, even on a blocking or
+     * timed socket. */
+    CHECK_ERR(sk_sock_recv(a, buf, sizeof buf, MSG_DONTWAIT), -EAGAIN);
+    CHECK_OK(sk_sock_settimeout(a, 5.0));
+    CHECK_ERR(sk_sock_recv(a, buf, sizeof buf, MSG_DONTWAIT), -EAGAIN);
     CHECK_OK(sk_sock_setblocking(a, false));
     CHECK_OK(sk_sock_setblocking(c, false));
     CHECK_ERR(sk_sock_recv(a, buf, sizeof buf, 0), -EAGAIN);
