@@ -663,11 +663,14 @@ static void log_stop(sk_server *srv, svc_udpguard *g)
 
     sk_server_stats_get(srv, &st);
     serve_log("event=stop accepted=%llu refused_limit=%llu accept_errors=%llu "
-              "idle_closed=%llu datagrams_in=%llu datagrams_out=%llu "
-              "udp_dropped_port=%llu udp_dropped_address=%llu udp_dropped_rate=%llu",
+              "idle_closed=%llu bytes_in=%llu bytes_out=%llu datagrams_in=%llu "
+              "datagrams_out=%llu datagrams_dropped=%llu udp_dropped_port=%llu "
+              "udp_dropped_address=%llu udp_dropped_rate=%llu",
               (unsigned long long)st.accepted, (unsigned long long)st.refused_limit,
               (unsigned long long)st.accept_errors, (unsigned long long)st.idle_closed,
+              (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
               (unsigned long long)st.datagrams_in, (unsigned long long)st.datagrams_out,
+              (unsigned long long)st.datagrams_dropped,
               (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
                                    svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
               (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),

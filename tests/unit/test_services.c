@@ -1,0 +1,603 @@
+/*
+ * test_services.c - the simple services' logic without sockets: the
+ * chargen stream across arbitrary write boundaries, the RFC 868 value and
+ * its 2036 wrap, daytime lines for fixed times, the quote file parser and
+ * store (with reloads under concurrent readers), and the UDP guard's rules
+ * and token buckets on an injected clock.
+ *
+ * The services are compiled into the sockit command, not the library, so
+ * this file builds them in directly.
+ */
+#include "sk_test.h"
+
+#include "../../services/chargen.c"
+#include "../../services/common.c"
+#include "../../services/daytime.c"
+#include "../../services/discard.c"
+#include "../../services/echo.c"
+#include "../../services/qotd.c"
+#include "../../services/table.c"
+#include "../../services/time.c"
+#include "../../services/udpguard.c"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+/* ---- chargen --------------------------------------------------------------- */
+
+/* Byte i of the RFC 864 stream, computed from the definition. */
+static char chargen_ref(uint64_t i)
+{
+    uint64_t line = i / 74, col = i % 74;
+
+    if (col == 72)
+        return '\r';
+    if (col == 73)
+        return '\n';
+    return (char)(' ' + (line + col) % 95);
+}
+
+SK_TEST(chargen_first_lines)
+{
+    const char *p;
+    char line0[73], line1[73];
+
+    CHECK_INT(svc_chargen_chunk(0, &p), >, 65536);
+    for (int i = 0; i < 72; i++) {
+        line0[i] = (char)(' ' + i);
+        line1[i] = (char)(' ' + (i + 1) % 95);
+    }
+    CHECK_MEM(p, line0, 72);
+    CHECK_MEM(p + 72, "\r\n", 2);
+    CHECK_MEM(p + 74, line1, 72);
+    CHECK_EQ(p[74 + 71], ' ' + 72); /* line 1 ends one later: 'h' */
+    /* Line 94 starts with '~' and wraps to ' ' after one character. */
+    CHECK_EQ(p[94 * 74], '~');
+    CHECK_EQ(p[94 * 74 + 1], ' ');
+    /* After 95 lines the cycle starts over. */
+    CHECK_EQ(SVC_CHARGEN_CYCLE, 7030);
+    CHECK_MEM(p + 7030, p, 74);
+}
+
+SK_TEST(chargen_every_position_is_contiguous)
+{
+    for (size_t pos = 0; pos < SVC_CHARGEN_CYCLE; pos++) {
+        const char *p;
+        size_t n = svc_chargen_chunk(pos, &p);
+        CHECK_INT(n, >, 65536);
+        /* Spot-check the start and end of the contiguous run. */
+        CHECK_EQ(p[0], chargen_ref(pos));
+        CHECK_EQ(p[n - 1], chargen_ref(pos + n - 1));
+    }
+}
+
+SK_TEST(chargen_arbitrary_write_boundaries)
+{
+    static const size_t sizes[] = {0, 1, 2, 71, 72, 73, 74, 75, 1000, 7029,
+                                   7030, 7031, 65535, 65536};
+    uint64_t total = 0;
+    size_t pos = 0;
+    unsigned seed = 12345;
+
+    /* Write sizes as a peer's output buffer would accept them: the fixed
+     * edge cases, then random ones, 3 MB in all. */
+    for (int round = 0; total < (3u << 20); round++) {
+        const char *p;
+        size_t avail = svc_chargen_chunk(pos, &p), take;
+        if (round < (int)(sizeof(sizes) / sizeof(sizes[0])))
+            take = sizes[round];
+        else
+            take = (size_t)rand_r(&seed) % 20000;
+        if (take > avail)
+            take = avail;
+        for (size_t i = 0; i < take; i++)
+            if (p[i] != chargen_ref(total + i))
+                sk_test_fail(__FILE__, __LINE__, "byte %llu: got %d, want %d",
+                             (unsigned long long)(total + i), p[i],
+                             chargen_ref(total + i));
+        pos = svc_chargen_advance(pos, take);
+        total += take;
+        CHECK_EQ(pos, total % SVC_CHARGEN_CYCLE);
+    }
+}
+
+SK_TEST(chargen_advance_wraps)
+{
+    CHECK_EQ(svc_chargen_advance(7029, 1), 0);
+    CHECK_EQ(svc_chargen_advance(0, 7030 * 1000 + 5), 5);
+    CHECK_EQ(svc_chargen_advance(7000, 65536), (7000 + 65536) % 7030);
+}
+
+/* ---- time -------------------------------------------------------------------- */
+
+SK_TEST(time_value_and_wrap)
+{
+    unsigned char b[4];
+
+    CHECK_EQ(svc_time_value(0), 2208988800u);
+    CHECK_EQ(svc_time_value(-2208988800LL), 0);
+    /* 2036-02-07 06:28:15 UTC is the last second of era 0. */
+    CHECK_EQ(svc_time_value(2085978495LL), 0xFFFFFFFFu);
+    CHECK_EQ(svc_time_value(2085978496LL), 0);
+    CHECK_EQ(svc_time_value(2085978496LL + 100), 100);
+    CHECK_EQ(svc_time_value(1795282309LL), 1795282309u + 2208988800u);
+    svc_time_encode(0x01020304u, b);
+    CHECK_MEM(b, "\x01\x02\x03\x04", 4);
+    svc_time_encode(svc_time_value(0), b);
+    CHECK_MEM(b, "\x83\xaa\x7e\x80", 4);
+}
+
+/* ---- daytime ------------------------------------------------------------------ */
+
+SK_TEST(daytime_ctime_and_rfc3339)
+{
+    char buf[64];
+
+    CHECK_EQ(svc_daytime_format(1795282309LL, SVC_DAYTIME_CTIME, buf, sizeof(buf)), 26);
+    CHECK_STR(buf, "Sat Nov 21 17:31:49 2026\r\n");
+    /* A one-digit day is padded with a space, as ctime does. */
+    CHECK_OK(svc_daytime_format(1793502245LL, SVC_DAYTIME_CTIME, buf, sizeof(buf)));
+    CHECK_STR(buf, "Sun Nov  1 03:04:05 2026\r\n");
+    CHECK_OK(svc_daytime_format(0, SVC_DAYTIME_CTIME, buf, sizeof(buf)));
+    CHECK_STR(buf, "Thu Jan  1 00:00:00 1970\r\n");
+    CHECK_EQ(svc_daytime_format(1795282309LL, SVC_DAYTIME_RFC3339, buf, sizeof(buf)), 22);
+    CHECK_STR(buf, "2026-11-21T17:31:49Z\r\n");
+    CHECK_ERR(svc_daytime_format(1795282309LL, SVC_DAYTIME_CTIME, buf, 26), -ENOSPC);
+}
+
+/* ---- qotd --------------------------------------------------------------------- */
+
+/* Collects parsed quotes, joined with '|' between them. */
+typedef struct quote_sink {
+    char text[4096];
+    size_t len;
+    int n;
+} quote_sink;
+
+static int sink_emit(void *arg, const char *q, size_t len)
+{
+    quote_sink *s = arg;
+
+    if (s->n > 0)
+        s->text[s->len++] = '|';
+    memcpy(s->text + s->len, q, len);
+    s->len += len;
+    s->text[s->len] = '\0';
+    s->n++;
+    return 0;
+}
+
+static int parse(const char *text, quote_sink *s, char *err, size_t errsize)
+{
+    memset(s, 0, sizeof(*s));
+    err[0] = '\0';
+    return svc_qotd_parse(text, strlen(text), sink_emit, s, err, errsize);
+}
+
+SK_TEST(qotd_parse_fortune_format)
+{
+    quote_sink s;
+    char err[128];
+
+    CHECK_EQ(parse("one\n%\ntwo\nlines\n%\n%\n\n%\nthree", &s, err, sizeof(err)), 3);
+    CHECK_STR(s.text, "one\r\n|two\r\nlines\r\n|three\r\n");
+    /* CR LF files read the same; a leading % and a trailing % add nothing. */
+    CHECK_EQ(parse("%\r\nA\r\n%\r\nB\r\n%\r\n", &s, err, sizeof(err)), 2);
+    CHECK_STR(s.text, "A\r\n|B\r\n");
+    /* "%" inside a line, or "%%", is text, not a separator. */
+    CHECK_EQ(parse("50% off\n%%\n", &s, err, sizeof(err)), 1);
+    CHECK_STR(s.text, "50% off\r\n%%\r\n");
+    CHECK_EQ(parse("", &s, err, sizeof(err)), 0);
+    CHECK_EQ(parse("\n\n%\n\n", &s, err, sizeof(err)), 0);
+}
+
+SK_TEST(qotd_parse_length_limit)
+{
+    quote_sink s;
+    char text[1200], err[128];
+
+    /* 509 characters + CR LF = 511 bytes: the longest allowed. */
+    memset(text, 'x', 509);
+    strcpy(text + 509, "\n%\n");
+    CHECK_EQ(parse(text, &s, err, sizeof(err)), 1);
+    CHECK_EQ(s.len, 511);
+    /* One more is 512 bytes, too long: the error names the line. */
+    memset(text, 'x', 510);
+    strcpy(text + 510, "\n");
+    CHECK_ERR(parse(text, &s, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "line 1: the quote starting at line 1 is longer than 511 bytes");
+    /* Many short lines add up too. */
+    strcpy(text, "ok\n%\n");
+    for (int i = 0; i < 120; i++)
+        strcat(text, "abc\n");
+    CHECK_ERR(parse(text, &s, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "line 105: the quote starting at line 3 is longer than 511 bytes");
+}
+
+SK_TEST(qotd_parse_charset)
+{
+    quote_sink s;
+    char err[128];
+
+    CHECK_ERR(parse("fine\n%\nhas\ta tab\n", &s, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "line 3: byte 0x09 is not printable ASCII");
+    CHECK_ERR(parse("caf\xc3\xa9\n", &s, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "line 1: byte 0xc3 is not printable ASCII");
+    CHECK_ERR(parse("nul\0", &s, err, sizeof(err)), 1); /* strlen stops at NUL */
+    CHECK_ERR(svc_qotd_parse("a\0b", 3, sink_emit, &s, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "line 1: byte 0x00 is not printable ASCII");
+    /* Every printable character and a mid-line CR are fine. */
+    char all[100];
+    for (int i = 0; i < 95; i++)
+        all[i] = (char)(32 + i);
+    strcpy(all + 95, "\r\r\n");
+    CHECK_EQ(parse(all, &s, err, sizeof(err)), 1);
+    CHECK_EQ(s.len, 95 + 1 + 2);
+}
+
+/* True when q[len] is a valid wire quote. */
+static bool quote_valid(const char *q, size_t len)
+{
+    if (len == 0 || len > SVC_QUOTE_MAX || len < 2 || memcmp(q + len - 2, "\r\n", 2) != 0)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if ((q[i] < 32 || q[i] > 126) && q[i] != '\r' && q[i] != '\n')
+            return false;
+    return true;
+}
+
+SK_TEST(qotd_builtin_quotes)
+{
+    char q[SVC_QUOTE_MAX];
+
+    CHECK_INT(svc_qotd_count(NULL), >=, 10);
+    for (int i = 0; i < 200; i++) {
+        size_t n = svc_qotd_pick(NULL, q);
+        CHECK(quote_valid(q, n));
+    }
+    for (size_t i = 0; i < QOTD_NBUILTIN; i++)
+        CHECK_INT(strlen(qotd_builtin[i]) + 2, <=, SVC_QUOTE_MAX);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    CHECK(f != NULL);
+    CHECK_EQ(fwrite(text, 1, strlen(text), f), strlen(text));
+    CHECK_EQ(fclose(f), 0);
+}
+
+SK_TEST(qotd_file_and_reload)
+{
+    char path[] = "/tmp/sk_qotd_XXXXXX", err[256], q[SVC_QUOTE_MAX];
+    int fd = mkstemp(path);
+    svc_qotd *store;
+
+    CHECK_INT(fd, >=, 0);
+    close(fd);
+    write_file(path, "only one\n");
+    CHECK_OK(svc_qotd_new(&store, path, err, sizeof(err)));
+    CHECK_EQ(svc_qotd_count(store), 1);
+    CHECK_EQ(svc_qotd_pick(store, q), 10);
+    CHECK_MEM(q, "only one\r\n", 10);
+
+    write_file(path, "second\n%\nsecond\n");
+    CHECK_EQ(svc_qotd_reload(store, err, sizeof(err)), 2);
+    CHECK_EQ(svc_qotd_pick(store, q), 8);
+    CHECK_MEM(q, "second\r\n", 8);
+
+    /* A bad file is refused and the previous quotes stay. */
+    write_file(path, "bad\tbyte\n");
+    CHECK_ERR(svc_qotd_reload(store, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "line 1: byte 0x09 is not printable ASCII");
+    CHECK_EQ(svc_qotd_count(store), 2);
+    write_file(path, "%\n%\n");
+    CHECK_ERR(svc_qotd_reload(store, err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "no quotes in the file");
+    unlink(path);
+    CHECK_ERR(svc_qotd_reload(store, err, sizeof(err)), -ENOENT);
+    CHECK_STR(err, "No such file or directory");
+    CHECK_EQ(svc_qotd_pick(store, q), 8);
+    svc_qotd_free(store);
+
+    CHECK_ERR(svc_qotd_new(&store, path, err, sizeof(err)), -ENOENT);
+    CHECK_ERR(svc_qotd_new(&store, "/tmp", err, sizeof(err)), -EINVAL);
+    CHECK_STR(err, "not a regular file");
+}
+
+typedef struct reload_race {
+    svc_qotd *store;
+    atomic_bool stop;
+    atomic_int bad;
+} reload_race;
+
+static void *picker(void *arg)
+{
+    reload_race *r = arg;
+    char q[SVC_QUOTE_MAX];
+
+    while (!atomic_load(&r->stop)) {
+        size_t n = svc_qotd_pick(r->store, q);
+        /* Every quote in both files is "A..." or "BB..." whole. */
+        if (!quote_valid(q, n) || (q[0] != 'A' && q[0] != 'B'))
+            atomic_fetch_add(&r->bad, 1);
+    }
+    return NULL;
+}
+
+SK_TEST(qotd_reload_under_readers)
+{
+    char path[] = "/tmp/sk_qotd_XXXXXX", err[256];
+    int fd = mkstemp(path);
+    reload_race r = {0};
+    pthread_t th[3];
+
+    CHECK_INT(fd, >=, 0);
+    close(fd);
+    write_file(path, "A1\n%\nA2\n%\nA3\n");
+    CHECK_OK(svc_qotd_new(&r.store, path, err, sizeof(err)));
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(pthread_create(&th[i], NULL, picker, &r), 0);
+    for (int i = 0; i < 200; i++) {
+        write_file(path, i % 2 ? "A1\n%\nA2\n" : "BB1\n%\nBB2\n%\nBB3\n%\nBB4\n");
+        CHECK_INT(svc_qotd_reload(r.store, err, sizeof(err)), >, 0);
+    }
+    atomic_store(&r.stop, true);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    CHECK_EQ(atomic_load(&r.bad), 0);
+    CHECK_EQ(svc_qotd_count(r.store), 2); /* the last file written */
+    svc_qotd_free(r.store);
+    unlink(path);
+}
+
+/* ---- UDP guard ----------------------------------------------------------------- */
+
+static sk_addr addr_of(const char *ip, int port)
+{
+    sk_addr a;
+
+    memset(&a, 0, sizeof(a));
+    if (strchr(ip, ':') != NULL) {
+        a.len = sizeof(a.u.in6);
+        a.u.in6.sin6_family = AF_INET6;
+        a.u.in6.sin6_port = htons((uint16_t)port);
+        CHECK_EQ(inet_pton(AF_INET6, ip, &a.u.in6.sin6_addr), 1);
+    } else {
+        a.len = sizeof(a.u.in4);
+        a.u.in4.sin_family = AF_INET;
+        a.u.in4.sin_port = htons((uint16_t)port);
+        CHECK_EQ(inet_pton(AF_INET, ip, &a.u.in4.sin_addr), 1);
+    }
+    return a;
+}
+
+/* Log lines a guard wrote, for the tests that count them. */
+typedef struct log_sink {
+    int lines;
+    char last[256];
+} log_sink;
+
+static void sink_log(void *arg, const char *line)
+{
+    log_sink *s = arg;
+
+    s->lines++;
+    snprintf(s->last, sizeof(s->last), "%s", line);
+}
+
+static svc_udpguard *guard_make(double per_source, double burst, double global,
+                                log_sink *logs)
+{
+    static const int ports[] = {8007, 8019};
+    svc_udpguard_config cfg = {
+        .per_source = per_source, .per_source_burst = burst, .global = global,
+        .ports = ports, .nports = 2, .log = sink_log, .log_arg = logs,
+    };
+    svc_udpguard *g;
+
+    CHECK_OK(svc_udpguard_new(&g, &cfg));
+    return g;
+}
+
+static svc_udp_verdict check(svc_udpguard *g, const char *ip, int port, uint64_t now)
+{
+    sk_addr a = addr_of(ip, port);
+
+    return svc_udpguard_check(g, &a, now);
+}
+
+SK_TEST(udpguard_source_ports)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 0, &logs);
+
+    CHECK_EQ(check(g, "127.0.0.1", 7, 1000), SVC_UDP_DROP_PRIVPORT);
+    CHECK_EQ(check(g, "127.0.0.1", 0, 1000), SVC_UDP_DROP_PRIVPORT);
+    CHECK_EQ(check(g, "127.0.0.1", 19, 1000), SVC_UDP_DROP_PRIVPORT);
+    CHECK_EQ(check(g, "::1", 1023, 1000), SVC_UDP_DROP_PRIVPORT);
+    CHECK_EQ(check(g, "127.0.0.1", 1024, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "127.0.0.1", 8007, 1000), SVC_UDP_DROP_SVCPORT);
+    CHECK_EQ(check(g, "::1", 8019, 1000), SVC_UDP_DROP_SVCPORT);
+    CHECK_EQ(check(g, "::1", 8008, 1000), SVC_UDP_PASS);
+    CHECK_EQ(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT), 4);
+    CHECK_EQ(svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT), 2);
+    CHECK_EQ(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE), 0);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_bad_source_addresses)
+{
+    static const char *const bad[] = {
+        "0.0.0.0", "0.1.2.3", "255.255.255.255", "224.0.0.1", "239.255.255.250",
+        "240.0.0.1", "::", "ff02::1", "ff05::2", "::ffff:255.255.255.255",
+        "::ffff:224.0.0.251", "::ffff:0.0.0.0",
+    };
+    static const char *const good[] = {
+        "127.0.0.1", "10.1.2.255", "192.0.2.1", "223.255.255.255", "::1",
+        "2001:db8::1", "fe80::1", "::ffff:127.0.0.1",
+    };
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 0, &logs);
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        sk_addr a = addr_of(bad[i], 5000);
+        if (!svc_addr_is_bad_source(&a))
+            sk_test_fail(__FILE__, __LINE__, "%s not refused", bad[i]);
+        CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_DROP_BADADDR);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        sk_addr a = addr_of(good[i], 5000);
+        if (svc_addr_is_bad_source(&a))
+            sk_test_fail(__FILE__, __LINE__, "%s refused", good[i]);
+        CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_PASS);
+    }
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_token_bucket)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(20, 40, 0, &logs);
+    uint64_t t = 5000;
+
+    /* A full bucket of 40, then nothing until it refills at 20/s. */
+    for (int i = 0; i < 40; i++)
+        CHECK_EQ(check(g, "127.0.0.1", 40000 + i, t), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "127.0.0.1", 41000, t), SVC_UDP_DROP_SOURCE);
+    CHECK_EQ(check(g, "127.0.0.1", 41000, t + 49), SVC_UDP_DROP_SOURCE);
+    CHECK_EQ(check(g, "127.0.0.1", 41000, t + 50), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "127.0.0.1", 41000, t + 50), SVC_UDP_DROP_SOURCE);
+    /* A long pause refills to the burst size, not beyond. */
+    t += 100000;
+    for (int i = 0; i < 40; i++)
+        CHECK_EQ(check(g, "127.0.0.1", 41000, t), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "127.0.0.1", 41000, t), SVC_UDP_DROP_SOURCE);
+    /* Sustained: one second at 20/s admits 20 more. */
+    int passed = 0;
+    for (uint64_t ms = 1; ms <= 1000; ms++)
+        passed += check(g, "127.0.0.1", 41000, t + ms) == SVC_UDP_PASS;
+    CHECK_EQ(passed, 20);
+    /* A clock that goes backwards refills nothing. */
+    CHECK_EQ(check(g, "127.0.0.1", 41000, t), SVC_UDP_DROP_SOURCE);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_sources_are_independent)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(1, 3, 0, &logs);
+
+    for (int i = 0; i < 3; i++)
+        CHECK_EQ(check(g, "127.0.0.2", 5000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "127.0.0.2", 5001, 1000), SVC_UDP_DROP_SOURCE);
+    /* Another address still gets replies. */
+    CHECK_EQ(check(g, "127.0.0.3", 5000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "::1", 5000, 1000), SVC_UDP_PASS);
+    /* An IPv4 sender is the same sender through a dual-stack socket. */
+    CHECK_EQ(check(g, "::ffff:127.0.0.2", 5000, 1000), SVC_UDP_DROP_SOURCE);
+    CHECK_EQ(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE), 2);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_global_bucket)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 100, &logs);
+    char ip[32];
+    int passed = 0;
+
+    /* 100 replies in total, whatever the senders. */
+    for (int i = 0; i < 300; i++) {
+        snprintf(ip, sizeof(ip), "10.0.%d.%d", i / 200, i % 200 + 1);
+        passed += check(g, ip, 5000, 1000) == SVC_UDP_PASS;
+    }
+    CHECK_EQ(passed, 200); /* the default burst is twice the rate */
+    CHECK_EQ(svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL), 100);
+    CHECK_EQ(check(g, "10.9.9.9", 5000, 1010), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "10.9.9.9", 5000, 1010), SVC_UDP_DROP_GLOBAL);
+    svc_udpguard_free(g);
+
+    /* A global refusal does not use up the sender's own bucket. */
+    g = guard_make(1, 2, 1, &logs);
+    CHECK_EQ(check(g, "10.0.0.1", 5000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "10.0.0.2", 5000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "10.0.0.1", 5000, 1000), SVC_UDP_DROP_GLOBAL);
+    CHECK_EQ(check(g, "10.0.0.1", 5000, 2000), SVC_UDP_PASS);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_no_limits)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 0, &logs);
+
+    for (int i = 0; i < 100000; i++)
+        CHECK_EQ(check(g, "127.0.0.1", 40000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(logs.lines, 0);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_table_is_bounded)
+{
+    svc_udpguard_config cfg = {.per_source = 1, .per_source_burst = 1, .table_size = 16};
+    log_sink logs = {0};
+    svc_udpguard *g;
+    char ip[32];
+
+    cfg.log = sink_log;
+    cfg.log_arg = &logs;
+    CHECK_OK(svc_udpguard_new(&g, &cfg));
+    CHECK_EQ(check(g, "10.0.0.1", 5000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "10.0.0.1", 5000, 1000), SVC_UDP_DROP_SOURCE);
+    /* Thousands of other senders fit in 16 entries by evicting the least
+     * recently seen, each starting with a full bucket. */
+    for (int i = 0; i < 5000; i++) {
+        snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250 + 1);
+        CHECK_EQ(check(g, ip, 5000, 1001 + (uint64_t)i / 100), SVC_UDP_PASS);
+    }
+    guard_thread *t = guard_thread_get(g);
+    CHECK_EQ(t->mask + 1, 16);
+    /* The first sender was evicted long ago, so it starts afresh. */
+    CHECK_EQ(check(g, "10.0.0.1", 5000, 1100), SVC_UDP_PASS);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_log_is_rate_limited)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 0, &logs);
+
+    for (int i = 0; i < 1000; i++)
+        check(g, "127.0.0.1", 7, 3000 + (uint64_t)i % 1000);
+    CHECK_EQ(logs.lines, 1);
+    CHECK_STR(logs.last, "event=udp_drop reason=private_port from=127.0.0.1:7 "
+                         "suppressed=0 total=1");
+    /* Another reason has its own allowance. */
+    check(g, "224.0.0.1", 5000, 3500);
+    CHECK_EQ(logs.lines, 2);
+    /* The next second's line says how many were not logged. */
+    check(g, "::1", 80, 4000);
+    CHECK_EQ(logs.lines, 3);
+    CHECK_STR(logs.last, "event=udp_drop reason=private_port from=[::1]:80 "
+                         "suppressed=999 total=1001");
+    svc_udpguard_free(g);
+}
+
+SK_TEST(service_table)
+{
+    static const char *const names[] = {"echo", "discard", "daytime", "qotd", "chargen", "time"};
+    static const int ports[] = {7, 9, 13, 17, 19, 37};
+
+    for (int i = 0; i < SVC_COUNT; i++) {
+        CHECK_STR(svc_table[i].name, names[i]);
+        CHECK_EQ(svc_table[i].std_port, ports[i]);
+        CHECK_EQ(svc_find(names[i]), i);
+        CHECK(svc_table[i].tcp != NULL && svc_table[i].udp != NULL);
+        CHECK(svc_table[i].udp->on_datagram != NULL);
+    }
+    CHECK_EQ(svc_find("ECHO"), -1);
+    CHECK_EQ(svc_find(""), -1);
+}
