@@ -148,7 +148,9 @@ typedef struct bench_driver {
     /* The measurement ended: issue no new operations. */
     void (*drain)(bench_thread *t);
     /* Periodic: fail or retire operations older than the timeout, retry
-     * failed slots.  Returns true when nothing is outstanding any more. */
+     * failed slots.  Returns true when nothing is outstanding any more.
+     * A driver that can do nothing more (every connection failed for good)
+     * sets t->finished, which ends the thread's run early. */
     bool (*tick)(bench_thread *t, uint64_t now);
     /* Hard stop or end: close everything (outstanding work was already
      * accounted for by tick) and free the driver's state. */
@@ -170,6 +172,7 @@ struct bench_thread {
     const bench_driver *driver;
     void *state;      /* the driver's */
     bool draining;    /* the measurement is over: no new operations */
+    bool finished;    /* the driver has nothing left to do (all connections gone) */
     bench_stats stats;
     bench_hist *hist;
     /* Copies for the progress line, written by this thread only. */

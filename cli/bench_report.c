@@ -109,9 +109,12 @@ static void print_table(const bench_config *cfg, const summary *sm)
                sm->seconds);
     printf("  %-14s %llu (%.1f/s)\n", "operations", (unsigned long long)s->ops,
            rate((double)s->ops, sm->seconds));
-    printf("  %-14s %.3f MB/s (%llu bytes verified)\n", "throughput",
-           rate((double)s->bytes / 1e6, sm->seconds), (unsigned long long)s->bytes);
-    if (has_latency(cfg) && sm->hist->count > 0) {
+    printf("  %-14s %.3f MB/s (%llu bytes %s)\n", "throughput",
+           rate((double)s->bytes / 1e6, sm->seconds), (unsigned long long)s->bytes,
+           cfg->mode == BENCH_CONNECT ? "received" : "verified");
+    if (!has_latency(cfg)) {
+        printf("  %-14s not measured in stream mode\n", "latency");
+    } else if (sm->hist->count > 0) {
         printf("  %-14s min %.1f  mean %.1f", "latency (us)", usec(sm->hist->min),
                bench_hist_mean(sm->hist) / 1e3);
         for (size_t i = 0; i < NPERCENTILES; i++)

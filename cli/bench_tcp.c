@@ -335,11 +335,18 @@ static bool tcp_tick(bench_thread *t, uint64_t now)
 {
     tcp_state *st = t->state;
     uint64_t timeout = (uint64_t)(t->cfg->timeout * 1e9);
-    bool idle = true;
+    bool idle = true, all_closed = true;
 
-    for (long i = 0; i < t->nconns; i++)
+    for (long i = 0; i < t->nconns; i++) {
         if (!conn_tick(&st->conns[i], now, timeout))
             idle = false;
+        if (st->conns[i].phase != PHASE_CLOSED)
+            all_closed = false;
+    }
+    /* Failed connections are not reopened, so once all are gone the
+     * thread has nothing left to measure. */
+    if (all_closed)
+        t->finished = true;
     return idle;
 }
 

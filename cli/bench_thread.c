@@ -131,6 +131,8 @@ static void on_tick(sk_timer *timer, void *arg)
         (now >= t->cfg->t_end || atomic_load_explicit(&t->cfg->stop, memory_order_relaxed)))
         begin_drain(t, now);
     idle = t->driver->tick(t, now);
+    if (t->finished && !t->draining)
+        begin_drain(t, now);
     if ((t->draining && idle) || now >= t->cfg->t_hard)
         sk_loop_stop(t->loop);
 }
