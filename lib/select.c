@@ -61,6 +61,8 @@ static size_t partition_ready(sk_sock **socks, size_t n, const struct pollfd *pf
 {
     size_t k = 0, rest = 0;
 
+    if (n == 0)
+        return 0; /* socks may be NULL */
     for (size_t i = 0; i < n; i++) {
         if (pfd[i].revents & ready_mask)
             socks[k++] = socks[i];
