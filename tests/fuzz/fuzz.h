@@ -12,6 +12,7 @@
 #ifndef SK_FUZZ_H
 #define SK_FUZZ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
