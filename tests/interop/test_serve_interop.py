@@ -34,9 +34,11 @@ class ServeInterop(unittest.TestCase):
         r = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
                            timeout=20, env=env)
         self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
-        # "rdate: [127.0.0.1]\tSat Nov 21 17:31:49 2026"
+        # "rdate: [127.0.0.1]\tSat Nov 21 17:31:49 UTC 2026"
         line = r.stdout.strip().splitlines()[-1]
-        date = line.split("\t")[-1].strip()
+        words = line.split("\t")[-1].split()
+        self.assertEqual(words[4], "UTC", line)
+        date = " ".join(words[:4] + words[5:])
         t = calendar.timegm(time.strptime(date, "%a %b %d %H:%M:%S %Y"))
         self.assertLessEqual(abs(t - time.time()), 2, line)
 
