@@ -664,8 +664,9 @@ class OwnServeTests(unittest.TestCase):
         if not serve_is_built():
             raise unittest.SkipTest("build/sockit serve is not built yet (placeholder)")
         cls.base = sktest.free_port_base()
-        cls.proc = sktest.Proc([sktest.SOCKIT, "serve", "--port-base", cls.base,
-                                "--bind", "127.0.0.1"])
+        cls.v6 = sktest.have_ipv6()
+        binds = ["--bind", "127.0.0.1"] + (["--bind", "::1"] if cls.v6 else [])
+        cls.proc = sktest.Proc([sktest.SOCKIT, "serve", "--port-base", cls.base] + binds)
         try:
             for svc in ("echo", "discard", "daytime", "qotd", "chargen", "time"):
                 for proto in ("tcp", "udp"):
@@ -692,7 +693,17 @@ class OwnServeTests(unittest.TestCase):
         for extra in ((), ("--udp",)):
             r = sockit("daytime", *extra, "127.0.0.1", self.port(13))
             self.assertEqual(r.returncode, 0, r.stderr)
-            self.assertEqual(len(r.stdout.splitlines()), 1, r.stdout)
+            self.assertRegex(r.stdout, r"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d "
+                                       r"\d\d:\d\d:\d\d \d{4}\n$")
+
+    def test_ipv6(self):
+        if not self.v6:
+            self.skipTest("no IPv6 loopback")
+        r = sockit("time", "-6", "--udp", "::1", self.port(37))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = sockit("echo", "-6", "::1", self.port(7), "over IPv6")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "Sent: over IPv6\nReceived: over IPv6\n")
 
     def test_qotd(self):
         for extra in ((), ("--udp",)):
