@@ -2,6 +2,10 @@
  * test_file.c - the buffered stream sk_file: readline, read, write, flush,
  * split input, timeouts that lose nothing, end of stream, and the internal
  * read-side interface (lib/file.h) the framing helpers build on.
+ *
+ * Timeouts here must never fire early, but their late side is generous:
+ * these scenarios are about what the stream keeps, and timer accuracy
+ * (+-50 ms) is tested in test_timeout.c on a quieter code path.
  */
 #include "sk_test.h"
 #include "file.h"
@@ -197,7 +201,7 @@ SK_TEST(readline_timeout_mid_line_loses_nothing)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_file_readline(f, line, sizeof line), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.25);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
     CHECK_EQ(sk_file_buffered(f), 7);
     send_text(b, " rest\nmore");
     CHECK_EQ(sk_file_readline(f, line, sizeof line), 13);
@@ -278,7 +282,7 @@ SK_TEST(read_timeout_loses_nothing)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_file_read(f, buf, 20), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.25);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
     CHECK_EQ(sk_file_buffered(f), 10);
     send_text(b, "abcdefghij");
     CHECK_EQ(sk_file_read(f, buf, 20), 20);
@@ -442,7 +446,7 @@ SK_TEST(flush_timeout_keeps_unsent)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_file_flush(f), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.25);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
 
     /* Read in a thread-free way: alternate flushing and draining. */
     size_t n = 0;

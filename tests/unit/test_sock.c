@@ -4,7 +4,10 @@
  * its errors, send/recv/sendall, SIGPIPE, shutdown, names and options.
  *
  * Addresses are filled by hand so these tests depend only on sock.c and
- * its neighbours.  Every port is ephemeral (bind to port 0).
+ * its neighbours.  Every port is ephemeral (bind to port 0).  The sendall
+ * timeouts never fire early and get a generous late side (a per-call
+ * deadline would overrun them by seconds); +-50 ms accuracy is tested in
+ * test_timeout.c.
  */
 #define _GNU_SOURCE
 #include "sk_test.h"
@@ -705,7 +708,7 @@ SK_TEST(sendall_timeout_reports_partial)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_sock_sendall(c, data, len, &sent), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.25);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
     CHECK_INT(sent, >, 0);
     CHECK_INT(sent, <, len);
 
@@ -748,7 +751,7 @@ SK_TEST(sendall_one_deadline)
     double el = sk_test_now() - t0;
 
     CHECK_ERR(rc, SK_ETIMEOUT);
-    CHECK_TIME(el, 0.49, 0.55);
+    CHECK_TIME(el, 0.49, 1.0);
     CHECK_INT(sent, >, 0);
     CHECK_INT(sent, <, len);
 
