@@ -1,0 +1,726 @@
+/*
+ * faultshim.c - an LD_PRELOAD library that makes socket I/O misbehave the
+ * way a real kernel is allowed to, so that tests can show sockit survives it.
+ *
+ * Map: configuration from the environment (read once); a per-thread PRNG;
+ * the fault decision for one call (decide), which draws first and looks at
+ * the descriptor only when a fault is drawn; then one wrapper per libc entry
+ * point, each calling the real function found with dlsym(RTLD_NEXT).
+ *
+ * Environment:
+ *   SK_FAULT_SEED     the seed; when unset every wrapper passes through.
+ *   SK_FAULT_RATE     percent of calls that are faulted (default 10).
+ *   SK_FAULT_KINDS    comma list of short,eintr,eagain,emfile (default all).
+ *   SK_FAULT_MAX_RUN  most faults in a row on one descriptor (default 3).
+ *   SK_FAULT_STATS    a file that becomes the shared counters (struct
+ *                     stats), readable by a test while the process runs.
+ *   SK_FAULT_VERBOSE  print each injected fault on standard error.
+ *
+ * The faults, and why a correct program must handle each:
+ *   short   a stream socket transfers fewer bytes than asked (1..len-1).  A
+ *           datagram is never truncated, and nothing that is not a stream
+ *           socket (pipes, files) is shortened.  recvmmsg/sendmmsg instead
+ *           handle fewer messages than asked, each message whole.
+ *   eintr   the call fails with EINTR before doing anything: a signal
+ *           arrived.  Sockets and pipes only; regular files do not sleep
+ *           interruptibly.
+ *   eagain  the call fails with EAGAIN, in bursts of up to MAX_RUN calls,
+ *           only on sockets that are non-blocking (O_NONBLOCK, or
+ *           MSG_DONTWAIT for that call): a blocking socket never says
+ *           EAGAIN.  The caller's level-triggered poll reports the socket
+ *           ready again and a later call goes through.
+ *   emfile  accept/accept4 fail with EMFILE and accept nothing: the
+ *           connection stays queued in the backlog.
+ *
+ * Progress is guaranteed: after MAX_RUN faults in a row on a descriptor the
+ * next call on it goes through untouched.  The PRNG state is thread-local
+ * (no locks), seeded from the seed and the order in which threads first
+ * reach the shim, so a single-threaded run is reproducible from its seed.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* Descriptors at or above this are never faulted: the per-descriptor state
+ * is a fixed table. */
+#define MAX_FD 65536
+/* iovec arrays longer than this are never shortened. */
+#define MAX_IOV 1024
+
+enum kind {
+    K_SHORT = 1 << 0,
+    K_EINTR = 1 << 1,
+    K_EAGAIN = 1 << 2,
+    K_EMFILE = 1 << 3,
+};
+
+/* What a wrapper is about to do, for deciding which faults make sense. */
+enum op {
+    OP_IN,     /* a read of bytes */
+    OP_OUT,    /* a write of bytes */
+    OP_MMSG,   /* recvmmsg/sendmmsg: the length counts messages */
+    OP_ACCEPT, /* accept/accept4 */
+};
+
+enum action { PASS, FAIL, SHORTEN };
+
+struct verdict {
+    enum action action;
+    int err;    /* FAIL: the errno to report */
+    size_t len; /* SHORTEN: the length to pass on instead */
+};
+
+/* The counters SK_FAULT_STATS exposes: eight native-endian uint64 values. */
+struct stats {
+    uint64_t calls;  /* calls on a descriptor the shim considered */
+    uint64_t shorts; /* byte (or message) counts shortened */
+    uint64_t eintr;
+    uint64_t eagain;
+    uint64_t emfile;
+    uint64_t spare[3];
+};
+
+static struct {
+    int state; /* 0 not read yet, 1 off, 2 on */
+    uint64_t seed;
+    uint32_t rate_ppm; /* faults per million calls */
+    unsigned kinds;
+    unsigned max_run;
+    bool verbose;
+} cfg;
+
+static struct stats local_stats;
+static struct stats *stats = &local_stats;
+
+/* Per descriptor: faults in a row, and EAGAINs still owed by a burst.
+ * Relaxed atomics: a race between threads on one descriptor can only
+ * shorten or lengthen a run by one, never make it unbounded. */
+static unsigned char fd_run[MAX_FD];
+static unsigned char fd_burst[MAX_FD];
+
+static unsigned next_thread_index;
+static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
+static __thread bool rng_ready __attribute__((tls_model("initial-exec")));
+
+/* ---- diagnostics ------------------------------------------------------------ */
+
+/* Writes to standard error by system call, so no wrapper is re-entered. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof buf - 1)
+        n = (int)sizeof buf - 1;
+    if (n > 0)
+        (void)!syscall(SYS_write, 2, buf, (size_t)n);
+}
+
+/* dlsym(RTLD_NEXT) once per function; the pointer is published atomically
+ * so concurrent first calls are harmless (they store the same value). */
+static void *resolve(void **slot, const char *name)
+{
+    void *f = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+
+    if (f == NULL) {
+        f = dlsym(RTLD_NEXT, name);
+        if (f == NULL) {
+            say("faultshim: cannot find the real %s\n", name);
+            abort();
+        }
+        __atomic_store_n(slot, f, __ATOMIC_RELEASE);
+    }
+    return f;
+}
+
+#define REAL(name)                                                           \
+    ({                                                                       \
+        static void *slot_;                                                  \
+        (__typeof__(&name))resolve(&slot_, #name);                           \
+    })
+
+/* ---- configuration ---------------------------------------------------------- */
+
+static unsigned parse_kinds(const char *s)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {
+        { "short", K_SHORT }, { "eintr", K_EINTR },  { "eagain", K_EAGAIN },
+        { "emfile", K_EMFILE }, { "all", K_SHORT | K_EINTR | K_EAGAIN | K_EMFILE },
+    };
+    unsigned kinds = 0;
+
+    while (*s != '\0') {
+        size_t n = strcspn(s, ",");
+        bool known = false;
+
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+            if (strlen(names[i].name) == n && strncmp(names[i].name, s, n) == 0) {
+                kinds |= names[i].bit;
+                known = true;
+            }
+        }
+        if (!known && n > 0)
+            say("faultshim: unknown fault kind '%.*s' ignored\n", (int)n, s);
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return kinds;
+}
+
+/* Maps the SK_FAULT_STATS file so that every process (and fork) using it
+ * adds to the same counters.  Keeps the private counters on failure. */
+static void map_stats(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    void *p;
+
+    if (fd < 0)
+        return;
+    if (ftruncate(fd, sizeof(struct stats)) == 0) {
+        p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED)
+            stats = p;
+    }
+    close(fd);
+}
+
+/* Reads the environment once.  Runs from the constructor, and from the
+ * first wrapper call if that comes earlier (another library's
+ * constructor); a race between two first calls only repeats the work. */
+static void configure(void)
+{
+    const char *seed = getenv("SK_FAULT_SEED");
+    const char *rate = getenv("SK_FAULT_RATE");
+    const char *kinds = getenv("SK_FAULT_KINDS");
+    const char *run = getenv("SK_FAULT_MAX_RUN");
+    const char *path = getenv("SK_FAULT_STATS");
+    double pct = rate != NULL ? strtod(rate, NULL) : 10.0;
+
+    if (seed == NULL || *seed == '\0') {
+        __atomic_store_n(&cfg.state, 1, __ATOMIC_RELEASE);
+        return;
+    }
+    cfg.seed = strtoull(seed, NULL, 0);
+    if (!(pct >= 0))
+        pct = 0;
+    if (pct > 100)
+        pct = 100;
+    cfg.rate_ppm = (uint32_t)(pct * 10000.0);
+    cfg.kinds = kinds != NULL ? parse_kinds(kinds) : (K_SHORT | K_EINTR | K_EAGAIN | K_EMFILE);
+    cfg.max_run = run != NULL ? (unsigned)strtoul(run, NULL, 10) : 3;
+    if (cfg.max_run < 1)
+        cfg.max_run = 1;
+    if (cfg.max_run > 100)
+        cfg.max_run = 100;
+    cfg.verbose = getenv("SK_FAULT_VERBOSE") != NULL;
+    if (path != NULL && *path != '\0')
+        map_stats(path);
+    __atomic_store_n(&cfg.state, 2, __ATOMIC_RELEASE);
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+    if (__atomic_load_n(&cfg.state, __ATOMIC_ACQUIRE) == 0)
+        configure();
+}
+
+static bool enabled(void)
+{
+    int s = __atomic_load_n(&cfg.state, __ATOMIC_ACQUIRE);
+
+    if (s == 0) {
+        configure();
+        s = __atomic_load_n(&cfg.state, __ATOMIC_ACQUIRE);
+    }
+    return s == 2;
+}
+
+/* ---- the per-thread generator --------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The next value of this thread's xorshift64* stream. */
+static uint64_t rnd(void)
+{
+    if (!rng_ready) {
+        uint64_t x = cfg.seed ^ ((uint64_t)__atomic_fetch_add(&next_thread_index, 1,
+                                                               __ATOMIC_RELAXED)
+                                 << 32);
+
+        rng_state = splitmix64(&x);
+        if (rng_state == 0)
+            rng_state = 1;
+        rng_ready = true;
+    }
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+/* A value in [0, n), n > 0. */
+static uint64_t rnd_below(uint64_t n)
+{
+    return rnd() % n;
+}
+
+/* ---- the decision ----------------------------------------------------------------- */
+
+/* What the descriptor is, learnt only when a fault is being considered:
+ * fds are reused for other kinds of files, so nothing is cached. */
+struct fdinfo {
+    bool socket;
+    bool stream; /* SOCK_STREAM socket */
+    bool pipe;
+    bool nonblocking;
+};
+
+static struct fdinfo inspect(int fd)
+{
+    struct fdinfo fi = { 0 };
+    int type = 0;
+    socklen_t len = sizeof type;
+    int saved = errno;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+        int fl = fcntl(fd, F_GETFL);
+
+        fi.socket = true;
+        fi.stream = type == SOCK_STREAM;
+        fi.nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
+    } else {
+        struct stat st;
+
+        fi.pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+    }
+    errno = saved;
+    return fi;
+}
+
+/* The faults that make sense for this call on this descriptor. */
+static unsigned eligible(const struct fdinfo *fi, enum op op, size_t len, int msgflags)
+{
+    unsigned k = 0;
+
+    if (fi->socket || fi->pipe)
+        k |= K_EINTR;
+    if (fi->socket && (fi->nonblocking || (msgflags & MSG_DONTWAIT)))
+        k |= K_EAGAIN;
+    if (op == OP_ACCEPT && fi->socket)
+        k |= K_EMFILE;
+    if (len >= 2 && ((op == OP_MMSG && fi->socket) ||
+                     ((op == OP_IN || op == OP_OUT) && fi->stream)))
+        k |= K_SHORT;
+    return k & cfg.kinds;
+}
+
+/* strerror is not async-signal-safe, and wrappers run in signal handlers. */
+static const char *err_name(int err)
+{
+    return err == EINTR ? "EINTR" : err == EAGAIN ? "EAGAIN" : "EMFILE";
+}
+
+static const char *op_name(enum op op)
+{
+    switch (op) {
+    case OP_IN:
+        return "in";
+    case OP_OUT:
+        return "out";
+    case OP_MMSG:
+        return "mmsg";
+    default:
+        return "accept";
+    }
+}
+
+/* Picks one of the kinds in `k` (not empty) and builds its verdict. */
+static struct verdict inject(int fd, unsigned k, size_t len, enum op op)
+{
+    unsigned choices[4], n = 0;
+    struct verdict v = { PASS, 0, len };
+
+    for (unsigned bit = 1; bit <= K_EMFILE; bit <<= 1)
+        if (k & bit)
+            choices[n++] = bit;
+    switch (choices[rnd_below(n)]) {
+    case K_SHORT:
+        /* A quarter of the shortened calls move a single unit: the
+         * smallest progress is where off-by-one bugs live. */
+        v.action = SHORTEN;
+        v.len = rnd_below(4) == 0 ? 1 : 1 + (size_t)rnd_below(len - 1);
+        __atomic_fetch_add(&stats->shorts, 1, __ATOMIC_RELAXED);
+        break;
+    case K_EINTR:
+        v.action = FAIL;
+        v.err = EINTR;
+        __atomic_fetch_add(&stats->eintr, 1, __ATOMIC_RELAXED);
+        break;
+    case K_EAGAIN:
+        v.action = FAIL;
+        v.err = EAGAIN;
+        __atomic_store_n(&fd_burst[fd], (unsigned char)rnd_below(cfg.max_run),
+                         __ATOMIC_RELAXED);
+        __atomic_fetch_add(&stats->eagain, 1, __ATOMIC_RELAXED);
+        break;
+    default:
+        v.action = FAIL;
+        v.err = EMFILE;
+        __atomic_fetch_add(&stats->emfile, 1, __ATOMIC_RELAXED);
+        break;
+    }
+    __atomic_fetch_add(&fd_run[fd], 1, __ATOMIC_RELAXED);
+    if (cfg.verbose)
+        say("faultshim: fd %d %s len %zu: %s\n", fd, op_name(op), len,
+            v.action == SHORTEN ? "short" : err_name(v.err));
+    return v;
+}
+
+/*
+ * Decides the fate of one call: pass it through, fail it before it runs, or
+ * run it with a smaller length.  The draw comes first so that the
+ * descriptor is inspected (two system calls) only for calls drawn to fail.
+ */
+static struct verdict decide(int fd, enum op op, size_t len, int msgflags)
+{
+    struct verdict pass = { PASS, 0, len };
+
+    if (!enabled() || fd < 0 || fd >= MAX_FD)
+        return pass;
+    __atomic_fetch_add(&stats->calls, 1, __ATOMIC_RELAXED);
+
+    unsigned run = __atomic_load_n(&fd_run[fd], __ATOMIC_RELAXED);
+
+    if (run >= cfg.max_run) {
+        __atomic_store_n(&fd_run[fd], 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&fd_burst[fd], 0, __ATOMIC_RELAXED);
+        return pass;
+    }
+    /* An EAGAIN burst goes on while the call may say EAGAIN at all. */
+    if (__atomic_load_n(&fd_burst[fd], __ATOMIC_RELAXED) > 0) {
+        struct fdinfo fi = inspect(fd);
+
+        __atomic_fetch_sub(&fd_burst[fd], 1, __ATOMIC_RELAXED);
+        if (eligible(&fi, op, len, msgflags) & K_EAGAIN) {
+            __atomic_fetch_add(&fd_run[fd], 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&stats->eagain, 1, __ATOMIC_RELAXED);
+            if (cfg.verbose)
+                say("faultshim: fd %d %s len %zu: %s (burst)\n", fd, op_name(op), len,
+                    err_name(EAGAIN));
+            return (struct verdict){ FAIL, EAGAIN, len };
+        }
+    }
+    if (rnd_below(1000000) >= cfg.rate_ppm) {
+        __atomic_store_n(&fd_run[fd], 0, __ATOMIC_RELAXED);
+        return pass;
+    }
+
+    struct fdinfo fi = inspect(fd);
+    unsigned k = eligible(&fi, op, len, msgflags);
+
+    if (k == 0) {
+        __atomic_store_n(&fd_run[fd], 0, __ATOMIC_RELAXED);
+        return pass;
+    }
+    return inject(fd, k, len, op);
+}
+
+/* ---- iovec helpers ------------------------------------------------------------------ */
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+    size_t t = 0;
+
+    for (int i = 0; i < cnt; i++)
+        t += iov[i].iov_len;
+    return t;
+}
+
+/* Copies iov into out, cut so that it holds `limit` bytes in all; returns
+ * the new count. */
+static int iov_cut(struct iovec *out, const struct iovec *iov, int cnt, size_t limit)
+{
+    int n = 0;
+
+    for (int i = 0; i < cnt && limit > 0; i++) {
+        out[n] = iov[i];
+        if (out[n].iov_len > limit)
+            out[n].iov_len = limit;
+        limit -= out[n].iov_len;
+        n++;
+    }
+    return n;
+}
+
+/* The verdict for a vectored call: shortening needs a bounded array. */
+static struct verdict decide_iov(int fd, enum op op, const struct iovec *iov, int cnt,
+                                 int msgflags)
+{
+    size_t total = (cnt > 0 && cnt <= MAX_IOV) ? iov_total(iov, cnt) : 0;
+
+    return decide(fd, op, total, msgflags);
+}
+
+/* ---- the wrappers ------------------------------------------------------------------- */
+
+SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+    struct verdict v = decide(fd, OP_IN, n, 0);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(read)(fd, buf, v.len);
+}
+
+SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+    struct verdict v = decide(fd, OP_OUT, n, 0);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(write)(fd, buf, v.len);
+}
+
+SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+    struct verdict v = decide(fd, OP_IN, n, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(recv)(fd, buf, v.len, flags);
+}
+
+SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    struct verdict v = decide(fd, OP_OUT, n, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(send)(fd, buf, v.len, flags);
+}
+
+SHIM_EXPORT ssize_t recvfrom(int fd, void *__restrict buf, size_t n, int flags,
+                             __SOCKADDR_ARG addr, socklen_t *__restrict alen)
+{
+    struct verdict v = decide(fd, OP_IN, n, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(recvfrom)(fd, buf, v.len, flags, addr, alen);
+}
+
+SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+                           __CONST_SOCKADDR_ARG addr, socklen_t alen)
+{
+    struct verdict v = decide(fd, OP_OUT, n, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(sendto)(fd, buf, v.len, flags, addr, alen);
+}
+
+SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+    struct verdict v = decide_iov(fd, OP_IN, iov, cnt, 0);
+    struct iovec cut[MAX_IOV];
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    if (v.action == SHORTEN)
+        return REAL(readv)(fd, cut, iov_cut(cut, iov, cnt, v.len));
+    return REAL(readv)(fd, iov, cnt);
+}
+
+SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+    struct verdict v = decide_iov(fd, OP_OUT, iov, cnt, 0);
+    struct iovec cut[MAX_IOV];
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    if (v.action == SHORTEN)
+        return REAL(writev)(fd, cut, iov_cut(cut, iov, cnt, v.len));
+    return REAL(writev)(fd, iov, cnt);
+}
+
+SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+    int cnt = (int)msg->msg_iovlen;
+    struct verdict v = decide_iov(fd, OP_IN, msg->msg_iov, cnt, flags);
+    struct iovec cut[MAX_IOV];
+    struct msghdr m;
+    ssize_t r;
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    if (v.action == PASS)
+        return REAL(recvmsg)(fd, msg, flags);
+    /* The kernel writes the name length, the control length and the flags
+     * back into the header: copy them to the caller's. */
+    m = *msg;
+    m.msg_iov = cut;
+    m.msg_iovlen = (size_t)iov_cut(cut, msg->msg_iov, cnt, v.len);
+    r = REAL(recvmsg)(fd, &m, flags);
+    msg->msg_namelen = m.msg_namelen;
+    msg->msg_controllen = m.msg_controllen;
+    msg->msg_flags = m.msg_flags;
+    return r;
+}
+
+SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    int cnt = (int)msg->msg_iovlen;
+    struct verdict v = decide_iov(fd, OP_OUT, msg->msg_iov, cnt, flags);
+    struct iovec cut[MAX_IOV];
+    struct msghdr m;
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    if (v.action == PASS)
+        return REAL(sendmsg)(fd, msg, flags);
+    m = *msg;
+    m.msg_iov = cut;
+    m.msg_iovlen = (size_t)iov_cut(cut, msg->msg_iov, cnt, v.len);
+    return REAL(sendmsg)(fd, &m, flags);
+}
+
+SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
+                         struct timespec *tmo)
+{
+    struct verdict v = decide(fd, OP_MMSG, vlen, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(recvmmsg)(fd, vec, (unsigned)v.len, flags, tmo);
+}
+
+SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+    struct verdict v = decide(fd, OP_MMSG, vlen, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(sendmmsg)(fd, vec, (unsigned)v.len, flags);
+}
+
+SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen)
+{
+    struct verdict v = decide(fd, OP_ACCEPT, 0, 0);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(accept)(fd, addr, alen);
+}
+
+SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen, int flags)
+{
+    struct verdict v = decide(fd, OP_ACCEPT, 0, 0);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(accept4)(fd, addr, alen, flags);
+}
+
+/*
+ * The _FORTIFY_SOURCE entry points: a program built with fortification
+ * calls these instead of read/recv/recvfrom.  The buffer check stays the
+ * real function's.
+ */
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags);
+ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen, int flags,
+                       __SOCKADDR_ARG addr, socklen_t *__restrict alen);
+
+SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+    struct verdict v = decide(fd, OP_IN, n, 0);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(__read_chk)(fd, buf, v.len, buflen);
+}
+
+SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+    struct verdict v = decide(fd, OP_IN, n, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(__recv_chk)(fd, buf, v.len, buflen, flags);
+}
+
+SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen,
+                                   int flags, __SOCKADDR_ARG addr,
+                                   socklen_t *__restrict alen)
+{
+    struct verdict v = decide(fd, OP_IN, n, flags);
+
+    if (v.action == FAIL) {
+        errno = v.err;
+        return -1;
+    }
+    return REAL(__recvfrom_chk)(fd, buf, v.len, buflen, flags, addr, alen);
+}
