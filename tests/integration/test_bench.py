@@ -7,8 +7,10 @@ errors, percentiles in order.  Servers that misbehave on purpose (flip one
 byte at a known stream offset, add a byte, close early, reset, answer
 empty, duplicate or corrupt a datagram, drop datagrams) must make it report
 the fault and exit 1 - except for dropped datagrams, which are counted as
-lost and do not fail the run.  Usage errors exit 2, and the progress line
-appears only when standard error is a terminal.
+lost and do not fail the run.  A server that never answers fails every
+operation by its timeout, within a bounded run time.  Usage errors exit 2,
+and the progress line appears only when standard error is a terminal.
+Last, every mode runs against `sockit serve` itself.
 """
 
 import json
@@ -82,6 +84,17 @@ class EchoHandler(socketserver.BaseRequestHandler):
             except OSError:
                 return
             offset = end
+
+
+class SilentHandler(socketserver.BaseRequestHandler):
+    """Reads and never answers (like discard), until the client goes."""
+
+    def handle(self):
+        try:
+            while self.request.recv(65536):
+                pass
+        except OSError:
+            pass
 
 
 class ReplyHandler(socketserver.BaseRequestHandler):
@@ -349,6 +362,34 @@ class Faults(BenchCase):
         self.assertEqual(rep["ops"], 0, rep)
         self.assertIn("refused", rep["first_error"])
 
+    def test_silent_server_times_out_within_bounds(self):
+        srv = serve_tcp(SilentHandler)
+        try:
+            started = time.monotonic()
+            rep = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 3,
+                                "--duration", "1", "--timeout", "0.5", "--threads", 1,
+                                expect_rc=1)
+            took = time.monotonic() - started
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["timeouts"], 3, rep)
+        self.assertEqual(rep["ops"], 0, rep)
+        self.assertIn("not returned within 0.5 s", rep["first_error"])
+        # Every operation failed by its timeout; the run never outlasts
+        # duration + timeout + the hard-stop margin (slack for a busy machine).
+        self.assertLess(took, 1 + 0.5 + 0.5 + 5)
+
+    def test_stream_into_silent_server_times_out(self):
+        srv = serve_tcp(SilentHandler)
+        try:
+            rep = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--duration", "0.5", "--timeout", "0.5", "--threads", 1,
+                                expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["timeouts"], 2, rep)
+        self.assertEqual(rep["bytes"], 0, rep)
+
     def test_connect_empty_reply(self):
         srv = serve_tcp(ReplyHandler, reply=b"")
         try:
@@ -423,6 +464,50 @@ class Faults(BenchCase):
             srv.close()
         self.check_clean(rep)
         self.assertGreater(rep["lost"], 0, rep)
+
+
+class AgainstServe(BenchCase):
+    """The whole stack: every mode against `sockit serve` on loopback."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.base = sktest.free_port_base()
+        cls.proc = sktest.Proc([sktest.SOCKIT, "serve", "--port-base", cls.base, "--bind",
+                                "127.0.0.1", "--threads", 1, "--udp-limit", 0,
+                                "--services", "echo,time,daytime"])
+        try:
+            for svc in ("echo proto=tcp", "echo proto=udp", "time proto=tcp", "daytime proto=tcp"):
+                cls.proc.wait_line("listening service=" + svc)
+        except AssertionError as e:
+            cls.proc.stop()
+            raise unittest.SkipTest("sockit serve did not start: %s" % e)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.stop()
+
+    def test_echo(self):
+        rep = self.run_json("echo", "127.0.0.1", self.base + 7, "--conns", 3, *LIGHT)
+        self.check_clean(rep)
+
+    def test_stream(self):
+        rep = self.run_json("stream", "127.0.0.1", self.base + 7, "--conns", 2, *LIGHT)
+        self.check_clean(rep, latency=False)
+
+    def test_connect_time(self):
+        rep = self.run_json("connect", "127.0.0.1", self.base + 37, "--conns", 3,
+                            "--expect", 4, *LIGHT)
+        self.check_clean(rep)
+        self.assertEqual(rep["reply_bytes"], {"min": 4, "max": 4})
+
+    def test_connect_daytime(self):
+        rep = self.run_json("connect", "127.0.0.1", self.base + 13, "--conns", 2, *LIGHT)
+        self.check_clean(rep)
+        self.assertEqual(rep["reply_bytes"]["min"], 26)  # "Sat Nov 21 17:31:49 2026\r\n"
+
+    def test_udp(self):
+        rep = self.run_json("udp", "127.0.0.1", self.base + 7, "--conns", 3, *LIGHT)
+        self.check_clean(rep)
 
 
 class Usage(unittest.TestCase):
