@@ -46,6 +46,8 @@ static void describe(int b, char *buf, size_t size)
         snprintf(buf, size, "0x%02x", b);
 }
 
+/* Prints where the stream first left the pattern; `prefix` names the
+ * datagram over UDP. */
 static void report_mismatch(const struct client *c, const struct chargen_check *k,
                             const char *prefix)
 {
@@ -57,6 +59,7 @@ static void report_mismatch(const struct client *c, const struct chargen_check *
                  prefix, k->bad_offset, want, got);
 }
 
+/* Prints the success line; `how` tells the datagram count over UDP. */
 static void report_ok(uint64_t bytes, int first, const char *how)
 {
     printf("received %" PRIu64 " bytes%s, all matching the RFC 864 pattern", bytes, how);

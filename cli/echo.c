@@ -131,6 +131,8 @@ static enum client_reply skip_stale(const void *buf, size_t len, void *arg)
     return CLIENT_REPLY_TAKE;
 }
 
+/* UDP: sends `line` as one datagram (resent on loss) and returns the
+ * reply's length (in r->reply), or -1 after printing the error. */
 static ssize_t exchange_udp(struct echo_run *r, const char *line, size_t len)
 {
     ssize_t n;

@@ -56,6 +56,8 @@ static const char *protocol_name(int proto)
     }
 }
 
+/* Prints one result as a key=value line; the address without its port
+ * when no SERVICE was asked for (the port is then 0). */
 static void print_result(const sk_addrinfo *ai, bool with_port)
 {
     const char *f = family_name(ai->family), *t = type_name(ai->type);

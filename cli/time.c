@@ -92,6 +92,7 @@ static void json_string(const char *s)
     putchar('"');
 }
 
+/* Prints the result as one JSON object on one line (see sockit(1)). */
 static void print_json(const struct client *c, const struct time_reply *r,
                        int64_t server, int64_t local)
 {
