@@ -156,23 +156,23 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
 }
 
 /* Checks the combinations and fills in the defaults that depend on the
- * mode.  Returns 0 or -1 after printing a usage error. */
+ * mode.  Returns 0, or CLI_EXIT_USAGE after printing why. */
 static int finish_config(bench_config *cfg, bool size_given)
 {
     if (cfg->duration <= 0)
-        return usage_error("--duration", "must be more than 0"), -1;
+        return usage_error("--duration", "must be more than 0");
     if (cfg->timeout < 0)
         cfg->timeout = cfg->mode == BENCH_UDP ? 1.0 : 5.0;
     else if (cfg->timeout <= 0)
-        return usage_error("--timeout", "must be more than 0"), -1;
+        return usage_error("--timeout", "must be more than 0");
     if (cfg->expect >= 0 && cfg->mode != BENCH_CONNECT)
-        return usage_error("--expect", "applies to the connect mode only"), -1;
+        return usage_error("--expect", "applies to the connect mode only");
     if (size_given && cfg->mode == BENCH_CONNECT)
-        return usage_error("--size", "does not apply to the connect mode"), -1;
+        return usage_error("--size", "does not apply to the connect mode");
     if (!size_given)
         cfg->size = cfg->mode == BENCH_STREAM ? 16384 : 64;
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
-        return usage_error("--size", "a datagram must hold 8 to 65507 bytes"), -1;
+        return usage_error("--size", "a datagram must hold 8 to 65507 bytes");
     if (cfg->threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = cpus > 0 ? cpus : 1;
@@ -217,9 +217,8 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
     cfg->port = argv[optind + 2];
     if (sk_port_parse(cfg->port, cfg->mode == BENCH_UDP ? "udp" : "tcp") <= 0)
         return usage_error(cfg->port, "not a port number or service name (1..65535)");
-    if (finish_config(cfg, size_given) < 0)
-        return CLI_EXIT_USAGE;
-    return -1;
+    rc = finish_config(cfg, size_given);
+    return rc != 0 ? rc : -1;
 }
 
 /* Resolves the target once; every connection of the run uses that address. */
