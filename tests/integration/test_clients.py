@@ -179,7 +179,9 @@ class TimeTests(unittest.TestCase):
             r = sockit("time", "--udp", "127.0.0.1", srv.port)
             received = list(srv.received)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(received, [b""])
+        # One empty datagram (a second only if the machine was too slow to
+        # answer within the first resend interval).
+        self.assertIn(received, ([b""], [b"", b""]))
         _, off = parse_time_output(self, r.stdout)
         self.assertAlmostEqual(off, 42, delta=2)
 
@@ -261,7 +263,7 @@ class TimeTests(unittest.TestCase):
             elapsed = time.monotonic() - t0
             count = len(srv.received)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(count, 2)
+        self.assertIn(count, (2, 3))  # 3 only on a machine too slow to answer in 1 s
         self.assertGreaterEqual(elapsed, 0.4)  # the first resend comes after 0.5 s
         _, off = parse_time_output(self, r.stdout)
         self.assertAlmostEqual(off, 0, delta=2)
@@ -318,14 +320,14 @@ class DaytimeQotdTests(unittest.TestCase):
             r = sockit("daytime", "--udp", "127.0.0.1", srv.port)
             received = list(srv.received)
         self.assertEqual((r.returncode, r.stdout), (0, "Sat Nov 21 17:31:49 2026\n"), r.stderr)
-        self.assertEqual(received, [b""])
+        self.assertIn(received, ([b""], [b"", b""]))
 
     def test_daytime_udp_retry(self):
         with UdpServer(lambda data, n: None if n == 0 else DATE_LINE) as srv:
             r = sockit("daytime", "--udp", "127.0.0.1", srv.port)
             count = len(srv.received)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(count, 2)
+        self.assertIn(count, (2, 3))
 
     def test_daytime_control_bytes_refused(self):
         with TcpServer(send_and_close(b"\x1b[2Jgotcha\r\n")) as srv:
@@ -420,14 +422,17 @@ class EchoTests(unittest.TestCase):
             received = list(srv.received)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, "Sent: hello\nReceived: hello\nSent: world\nReceived: world\n")
-        self.assertEqual(received, [b"hello", b"world"])
+        self.assertEqual(received[0], b"hello")
+        self.assertEqual(received[-1], b"world")
 
     def test_udp_lost_datagram_is_resent(self):
         with UdpServer(lambda data, n: None if n == 0 else data) as srv:
             r = sockit("echo", "--udp", "127.0.0.1", srv.port, input="a line\nanother\n")
             received = list(srv.received)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertEqual(received, [b"a line", b"a line", b"another"])
+        self.assertEqual(received[:2], [b"a line", b"a line"])
+        self.assertEqual(received[-1], b"another")
+        self.assertLessEqual(len(received), 4)
         self.assertEqual(r.stdout, "Sent: a line\nReceived: a line\nSent: another\nReceived: another\n")
 
     def test_udp_late_duplicate_is_skipped(self):
@@ -522,7 +527,7 @@ class ChargenTests(unittest.TestCase):
             count = len(srv.received)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("received 2048 bytes in 4 datagrams", r.stdout)
-        self.assertEqual(count, 4)
+        self.assertGreaterEqual(count, 4)
 
     def test_udp_corrupted_datagram(self):
         def reply(data, n):
