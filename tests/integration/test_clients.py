@@ -366,6 +366,12 @@ class EchoTests(unittest.TestCase):
         self.assertEqual(r.stdout, "Sent: hello\nReceived: hello\n"
                                    "Sent: two words\nReceived: two words\n")
 
+    def test_message_starting_with_dash(self):
+        with TcpServer(echo_handler) as srv:
+            r = sockit("echo", "-t", "3", "127.0.0.1", srv.port, "--", "-n", "--udp")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "Sent: -n\nReceived: -n\nSent: --udp\nReceived: --udp\n")
+
     def test_tcp_stdin_lines(self):
         with TcpServer(echo_handler) as srv:
             r = sockit("echo", "127.0.0.1", srv.port, input="one\n\nthree")
