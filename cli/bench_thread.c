@@ -137,8 +137,9 @@ static void on_tick(sk_timer *timer, void *arg)
         sk_loop_stop(t->loop);
 }
 
-/* Sets up the loop and the driver; returns 0 or the error that ends the
- * thread.  On failure nothing is left to release but the loop itself. */
+/* Sets up the loop, the tick and the driver; returns 0 or the error that
+ * ends the thread.  Whatever was set up is released by the caller, which
+ * finishes the driver if it has state and frees the loop with its handles. */
 static int thread_setup(bench_thread *t)
 {
     int rc;
