@@ -703,7 +703,8 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     set_signals(true);
     if (announce(ls, nl) < 0)
         goto out_signals;
-    serve_log("event=start listeners=%d threads=%d udp_limit=%ld", nl, o->cfg.threads,
+    serve_log("event=start listeners=%d threads=%ld udp_limit=%ld", nl,
+              o->cfg.threads ? (long)o->cfg.threads : sysconf(_SC_NPROCESSORS_ONLN),
               o->udp_limit);
     rc = sk_server_run(srv);
     if (rc < 0) {

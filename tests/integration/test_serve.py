@@ -307,6 +307,21 @@ class ServeOptions(unittest.TestCase):
             self.assertIsNone(udp_ask("127.0.0.1", port, b"", timeout=0.5))
             self.assertEqual(p.stop(), 0)
 
+    def test_ipv4_and_ipv6_wildcards_together(self):
+        if not HAVE_V6:
+            self.skipTest("no IPv6 on this machine")
+        base = sktest.free_port_base()
+        p = start_serve(["--port-base", base, "--bind", "0.0.0.0", "--bind", "::",
+                         "--services", "time", "--no-udp"], 2)
+        with p:
+            lines = sorted(l for l in p.lines() if l.startswith("listening"))
+            self.assertEqual(lines, [
+                "listening service=time proto=tcp addr=0.0.0.0:%d" % (base + 37),
+                "listening service=time proto=tcp addr=[::]:%d" % (base + 37)])
+            for host in HOSTS:
+                self.assertEqual(len(tcp_fetch(host, base + 37)), 4)
+            self.assertEqual(p.stop(), 0)
+
     def test_default_bind_is_dual_stack(self):
         base = sktest.free_port_base()
         p = start_serve(["--port-base", base, "--services", "time", "--no-udp"], 1)
@@ -319,6 +334,36 @@ class ServeOptions(unittest.TestCase):
             for host in HOSTS:
                 self.assertEqual(len(tcp_fetch(host, base + 37)), 4)
             self.assertEqual(p.stop(), 0)
+
+
+class ServeLogs(unittest.TestCase):
+
+    def test_verbose_logs_each_connection(self):
+        base = sktest.free_port_base()
+        p = start_serve(["--port-base", base, "--bind", "127.0.0.1", "--services", "time",
+                         "--no-udp", "--threads", "1", "-v"], 1)
+        with p:
+            p.wait_line("event=start listeners=1 threads=1", stream="err")
+            with socket.create_connection(("127.0.0.1", base + 37), timeout=5) as s:
+                port = s.getsockname()[1]
+                self.assertEqual(len(sktest.recv_all(s)), 4)
+            p.wait_line("event=open peer=127.0.0.1:%d " % port, stream="err")
+            p.wait_line(lambda l: l.startswith("event=close peer=127.0.0.1:%d " % port)
+                        and "bytes_out=4" in l, stream="err")
+            self.assertEqual(p.stop(), 0)
+            stop = p.wait_line("event=stop ", stream="err")
+            self.assertIn(" accepted=1 ", stop)
+            self.assertIn(" bytes_out=4 ", stop)
+
+    def test_quiet_without_v(self):
+        base = sktest.free_port_base()
+        p = start_serve(["--port-base", base, "--bind", "127.0.0.1", "--services", "time",
+                         "--no-udp"], 1)
+        with p:
+            for _ in range(5):
+                self.assertEqual(len(tcp_fetch("127.0.0.1", base + 37)), 4)
+            self.assertEqual(p.stop(), 0)
+            self.assertEqual([l for l in p.errlines() if "peer=" in l], [])
 
 
 class ServeUser(unittest.TestCase):
