@@ -139,9 +139,10 @@ static bool verify(tcp_conn *c, const unsigned char *buf, size_t n)
         return true;
     at = c->rx_off + bad;
     bench_error(c->t, BENCH_ERR_DATA,
-                "connection %ld: wrong byte at stream offset %llu (message byte %llu): "
+                "connection %ld: wrong byte at stream offset %llu (%s byte %llu): "
                 "expected 0x%02x, got 0x%02x",
-                c->id, (unsigned long long)at, (unsigned long long)(at % size_of(c)),
+                c->id, (unsigned long long)at, is_stream(c) ? "block" : "message",
+                (unsigned long long)(at % size_of(c)),
                 bench_payload_byte(c->seed, at), buf[bad]);
     conn_close(c);
     return false;
