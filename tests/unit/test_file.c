@@ -201,7 +201,7 @@ SK_TEST(readline_timeout_mid_line_loses_nothing)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_file_readline(f, line, sizeof line), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 2.0);
     CHECK_EQ(sk_file_buffered(f), 7);
     send_text(b, " rest\nmore");
     CHECK_EQ(sk_file_readline(f, line, sizeof line), 13);
@@ -282,7 +282,7 @@ SK_TEST(read_timeout_loses_nothing)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_file_read(f, buf, 20), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 2.0);
     CHECK_EQ(sk_file_buffered(f), 10);
     send_text(b, "abcdefghij");
     CHECK_EQ(sk_file_read(f, buf, 20), 20);
@@ -446,7 +446,7 @@ SK_TEST(flush_timeout_keeps_unsent)
     double t0 = sk_test_now();
 
     CHECK_ERR(sk_file_flush(f), SK_ETIMEOUT);
-    CHECK_TIME(sk_test_now() - t0, 0.19, 0.7);
+    CHECK_TIME(sk_test_now() - t0, 0.19, 2.0);
 
     /* Read in a thread-free way: alternate flushing and draining. */
     size_t n = 0;
