@@ -99,6 +99,7 @@ typedef struct serve_opts {
     bool tcp, udp;
     long udp_limit;
     long udp_global; /* -1: the default */
+    bool max_conns_set;
     const char *qotd_file;
     const char *user;
     svc_daytime_style daytime;
@@ -268,6 +269,7 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
                            0, INT_MAX, &v) < 0)
             return -1;
         *(opt == OPT_MAX_CONNS ? &o->cfg.max_conns : &o->cfg.max_per_source) = (int)v;
+        o->max_conns_set |= opt == OPT_MAX_CONNS;
         return 0;
     case OPT_IDLE:
         return cli_parse_seconds("--idle-timeout", arg, 1e7, &o->cfg.idle_timeout);
@@ -462,16 +464,32 @@ static int serve_addresses(const serve_opts *o, serve_bind *out)
 
 /* ---- setup -------------------------------------------------------------------- */
 
-/* Many connections need many descriptors: take all the hard limit allows. */
-static void raise_nofile(void)
+/*
+ * Many connections need many descriptors: takes all the hard limit allows.
+ * When even that is below the default connection limit, lowers the default
+ * so that clients beyond it are refused at once rather than left waiting in
+ * the listen queue while accept fails for want of descriptors.
+ */
+static void raise_nofile(serve_opts *o)
 {
     struct rlimit rl;
+    const rlim_t reserve = 64; /* listeners, loops, the quote file, logs */
 
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-        serve_log("event=rlimit error=\"%s\"", strerror(errno));
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            serve_log("event=rlimit error=\"%s\"", strerror(errno));
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
+    if (!o->max_conns_set && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)o->cfg.max_conns + reserve) {
+        o->cfg.max_conns = rl.rlim_cur > 2 * reserve ? (int)(rl.rlim_cur - reserve) : 16;
+        serve_log("event=limit max_conns=%d reason=\"descriptor limit %llu\"",
+                  o->cfg.max_conns, (unsigned long long)rl.rlim_cur);
+    }
 }
 
 static void guard_log(void *arg, const char *line)
@@ -480,19 +498,37 @@ static void guard_log(void *arg, const char *line)
     serve_log("%s", line);
 }
 
-/* The UDP guard for the options; NULL (after printing why) on failure. */
-static svc_udpguard *serve_guard(const serve_opts *o)
+/* A listening socket, remembered to announce it once everything is bound. */
+typedef struct serve_listener {
+    int svc;
+    bool tcp;
+    sk_addr bound;
+} serve_listener;
+
+/*
+ * The UDP guard for the options.  The ports it refuses as sources are the
+ * configured ones and those actually bound (a port given as 0 is only
+ * known after binding).  NULL (after printing why) on failure.
+ */
+static svc_udpguard *serve_guard(const serve_opts *o, const serve_listener *ls, int nl)
 {
+    int ports[SVC_COUNT + SERVE_MAX_BINDS * SVC_COUNT * 2];
     svc_udpguard_config gc = {0};
     svc_udpguard *g;
+    size_t n = 0;
+
+    for (int i = 0; i < SVC_COUNT; i++)
+        ports[n++] = o->ports[i];
+    for (int i = 0; i < nl; i++)
+        ports[n++] = sk_addr_port(&ls[i].bound);
 
     gc.per_source = (double)o->udp_limit;
     if (o->udp_global >= 0)
         gc.global = (double)o->udp_global;
     else
         gc.global = o->udp_limit > 0 ? SVC_UDP_DEFAULT_GLOBAL : 0;
-    gc.ports = o->ports;
-    gc.nports = SVC_COUNT;
+    gc.ports = ports;
+    gc.nports = n;
     gc.log = guard_log;
     if (svc_udpguard_new(&g, &gc) < 0) {
         cli_error("serve", "out of memory");
@@ -523,13 +559,6 @@ static int bind_one(sk_server *srv, const serve_bind *b, int svc, bool tcp, int 
     }
     return rc;
 }
-
-/* A listening socket, remembered to announce it once everything is bound. */
-typedef struct serve_listener {
-    int svc;
-    bool tcp;
-    sk_addr bound;
-} serve_listener;
 
 /* Binds every selected service on every address.  Returns the number of
  * listeners stored in `ls`, or -1. */
@@ -698,6 +727,10 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     nl = bind_all(srv, o, binds, nb, env, ls);
     if (nl < 0 || (pw != NULL && drop_privileges(pw) < 0))
         goto out;
+    /* The handlers read env->guard only once the server runs. */
+    env->guard = serve_guard(o, ls, nl);
+    if (env->guard == NULL)
+        goto out;
     serve_env_for_signal = env;
     serve_srv = srv;
     set_signals(true);
@@ -719,6 +752,8 @@ out_signals:
     serve_srv = NULL;
 out:
     sk_server_free(srv);
+    svc_udpguard_free(env->guard);
+    env->guard = NULL;
     return status;
 }
 
@@ -734,7 +769,7 @@ int cmd_serve(int argc, char **argv)
         return status;
     if (o.user != NULL && lookup_user(o.user, &pwbuf, pwmem, sizeof(pwmem)) < 0)
         return CLI_EXIT_USAGE;
-    raise_nofile();
+    raise_nofile(&o);
     env.daytime_format = o.daytime;
     rc = svc_qotd_new(&env.qotd, o.qotd_file, err, sizeof(err));
     if (rc < 0) {
@@ -743,13 +778,7 @@ int cmd_serve(int argc, char **argv)
         cli_error(what, "%s", err);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
-    env.guard = serve_guard(&o);
-    if (env.guard == NULL) {
-        svc_qotd_free(env.qotd);
-        return CLI_EXIT_FAIL;
-    }
     status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
-    svc_udpguard_free(env.guard);
     svc_qotd_free(env.qotd);
     return status;
 }

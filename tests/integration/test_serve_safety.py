@@ -68,6 +68,22 @@ class UdpRules(unittest.TestCase):
         self.proc.wait_line("event=udp_drop reason=private_port from=127.0.0.4:", stream="err")
         self.proc.wait_line("event=udp_drop reason=service_port from=127.0.0.4:", stream="err")
 
+    def test_ports_chosen_by_the_system_are_refused_as_sources(self):
+        with start_serve(["--bind", "127.0.0.1", "--services", "echo,chargen", "--no-tcp",
+                          "--port", "echo=0", "--port", "chargen=0"], 2) as p:
+            ports = {}
+            for l in p.lines():
+                if l.startswith("listening"):
+                    f = dict(w.split("=", 1) for w in l.split()[1:])
+                    ports[f["service"]] = int(f["addr"].rsplit(":", 1)[1])
+            echo = ("127.0.0.1", ports["echo"])
+            # chargen's port talking to echo is the classic loop: refused.
+            self.assertIsNone(udp_from(("127.0.0.7", ports["chargen"]), echo, b"x", timeout=0.5))
+            self.assertEqual(udp_from(("127.0.0.7", 0), echo, b"x"), b"x")
+            p.wait_line("event=udp_drop reason=service_port from=127.0.0.7:%d" % ports["chargen"],
+                        stream="err")
+            self.assertEqual(p.stop(), 0)
+
     def test_flood_is_limited_per_source(self):
         dst = ("127.0.0.1", self.base + 37)
         flood = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
