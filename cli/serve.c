@@ -410,6 +410,10 @@ static int resolve_bind(const char *text, serve_bind *out, int *n)
         cli_error("--bind", "'%s' is not an address", text);
         return -1;
     }
+    if (*n == SERVE_MAX_BINDS) {
+        cli_error("--bind", "%s: more than %d addresses", text, SERVE_MAX_BINDS);
+        return -1;
+    }
     strcpy(host, text);
     if (host[0] == '[' && host[len - 1] == ']') {
         memmove(host, host + 1, len - 2);
