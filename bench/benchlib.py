@@ -119,6 +119,30 @@ def wait_port(port, timeout=10.0):
     raise TimeoutError("nothing listens on 127.0.0.1:%d" % port)
 
 
+def listening(port):
+    """True when some TCP socket listens on `port` (from /proc/net/tcp*,
+    without connecting)."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+def wait_listening(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not listening(port):
+        if time.monotonic() > deadline:
+            raise TimeoutError("nothing listens on port %d" % port)
+        time.sleep(0.05)
+
+
 def pinned(core, argv):
     """argv run on one CPU core (taskset), when taskset and the core exist."""
     if shutil.which("taskset") and (os.cpu_count() or 1) > core:
