@@ -120,7 +120,8 @@ typedef struct sk_addr {
 /*
  * Creates a socket of `family` (AF_INET, AF_INET6, AF_UNIX), `type`
  * (SOCK_STREAM, SOCK_DGRAM) and `proto` (0 for the default), close-on-exec,
- * with the process default timeout (sk_setdefaulttimeout).  On success stores
+ * with the process default timeout (sk_setdefaulttimeout), or timeout 0.0
+ * if SOCK_NONBLOCK is or'ed into `type` (as CPython does).  On success stores
  * the new socket in *out and returns 0.  Errors: -EAFNOSUPPORT, -EINVAL,
  * -EMFILE, -ENOMEM, ...
  */
@@ -129,7 +130,9 @@ SK_API int sk_sock_open(sk_sock **out, int family, int type, int proto);
 /*
  * Wraps an existing descriptor.  The socket takes ownership of `fd` (it is
  * closed by sk_sock_close) and sets close-on-exec on it; family and type are
- * read from the descriptor.  Errors: -ENOTSOCK, -EBADF, -ENOMEM.
+ * read from the descriptor.  It takes the process default timeout (the
+ * descriptor's O_NONBLOCK is set or cleared to match).  Errors: -ENOTSOCK,
+ * -EBADF, -ENOMEM; on failure the descriptor stays open and the caller's.
  */
 SK_API int sk_sock_from_fd(sk_sock **out, int fd);
 
@@ -489,14 +492,18 @@ SK_API int sk_file_close(sk_file *f);
 
 /*
  * Reads `len` bytes, fewer only at end of stream.  Returns the count (0 at
- * end of stream), or an error; on error nothing is consumed.
+ * end of stream), or an error; on error nothing is consumed.  A read larger
+ * than the buffer grows it for the call (that is what keeps the bytes of a
+ * call that fails), so the memory used is up to `len`.
  */
 SK_API ssize_t sk_file_read(sk_file *f, void *buf, size_t len);
 
 /*
  * Reads one line ending in '\n' (kept) into buf, NUL-terminated; a line
- * longer than size-1 is returned in pieces, like fgets.  Returns the length
- * (0 at end of stream), or an error.
+ * longer than size-1 is returned in pieces, like fgets.  The last line may
+ * lack the '\n' if the stream ends without one.  Returns the length (0 at end
+ * of stream), or an error (-EINVAL when size < 2); on error nothing is
+ * consumed.  Like read, it may grow the buffer up to size-1 bytes.
  */
 SK_API ssize_t sk_file_readline(sk_file *f, char *buf, size_t size);
 

@@ -86,9 +86,23 @@ static int plain_type(int type)
 #endif
 }
 
+/*
+ * The timeout a new socket starts with: the process default, or 0.0 when
+ * the caller or'ed SOCK_NONBLOCK into the type (as CPython does), so that
+ * the descriptor's mode and the timeout agree.
+ */
+static double initial_timeout(int type)
+{
+#ifdef SOCK_NONBLOCK
+    if (type & SOCK_NONBLOCK)
+        return 0.0;
+#endif
+    return sk_getdefaulttimeout();
+}
+
 int sk_sock_open(sk_sock **out, int family, int type, int proto)
 {
-    double timeout = sk_getdefaulttimeout();
+    double timeout = initial_timeout(type);
     int fd = socket(family, type | creation_flags(timeout), proto);
 
     if (fd < 0)
@@ -167,7 +181,7 @@ int sk_sock_from_fd(sk_sock **out, int fd)
 
 int sk_sock_pair(sk_sock *out[2], int family, int type)
 {
-    double timeout = sk_getdefaulttimeout();
+    double timeout = initial_timeout(type);
     int fds[2];
     int r;
 

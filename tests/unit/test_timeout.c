@@ -269,6 +269,31 @@ SK_TEST(default_timeout_applies_to_new_sockets)
     sk_sock_free(s);
 }
 
+/* SOCK_NONBLOCK in the type means timeout 0.0, whatever the default. */
+SK_TEST(sock_nonblock_type_flag)
+{
+    sk_sock *s, *p[2];
+
+    CHECK_OK(sk_setdefaulttimeout(4.0));
+    CHECK_OK(sk_sock_open(&s, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    CHECK(sk_sock_gettimeout(s) == 0.0);
+    CHECK_EQ(sk_sock_type(s), SOCK_STREAM);
+    check_mode(s);
+    sk_sock_free(s);
+
+    CHECK_OK(sk_setdefaulttimeout(SK_TIMEOUT_NONE));
+    CHECK_OK(sk_sock_pair(p, AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC));
+    CHECK(sk_sock_gettimeout(p[0]) == 0.0);
+    CHECK_EQ(sk_sock_type(p[1]), SOCK_DGRAM);
+    check_mode(p[1]);
+
+    char c;
+
+    CHECK_ERR(sk_sock_recv(p[0], &c, 1, 0), -EAGAIN);
+    sk_sock_free(p[0]);
+    sk_sock_free(p[1]);
+}
+
 /* Accepted sockets take the process default, not the listener's timeout. */
 static void accept_with_default(double def, double listener_timeout)
 {
