@@ -290,6 +290,29 @@ SK_TEST(from_fd_errors_leave_fd_open)
     CHECK(s == NULL);
 }
 
+/* The internal wrap used by the connection helpers: known family and type,
+ * the default timeout applied, and the descriptor closed on failure. */
+SK_TEST(internal_wrap)
+{
+    sk_sock *s = NULL;
+    int raw = socket(AF_INET, SOCK_DGRAM, 0);
+
+    CHECK_INT(raw, >=, 0);
+    CHECK_OK(sk_setdefaulttimeout(1.5));
+    CHECK_OK(sk__sock_wrap(&s, raw, AF_INET, SOCK_DGRAM));
+    CHECK_EQ(sk_sock_fileno(s), raw);
+    CHECK_EQ(sk_sock_family(s), AF_INET);
+    CHECK_EQ(sk_sock_type(s), SOCK_DGRAM);
+    CHECK(sk_sock_gettimeout(s) == 1.5);
+    CHECK(has_nonblock(raw));
+    CHECK(has_cloexec(raw));
+    sk_sock_free(s);
+
+    s = NULL;
+    CHECK_ERR(sk__sock_wrap(&s, raw, AF_INET, SOCK_DGRAM), -EBADF);
+    CHECK(s == NULL);
+}
+
 SK_TEST(detach_gives_up_descriptor)
 {
     sk_sock *s;
