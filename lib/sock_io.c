@@ -1,0 +1,213 @@
+/*
+ * sock_io.c - the socket calls that wait for the network: connect, send,
+ * sendall, recv, recvfrom, sendto, and their deadline variants.
+ *
+ * Map: each public call turns the socket's timeout into one deadline and
+ * hands it to a _dl variant (sendall loops under that single deadline).
+ * Every call tries its system call first and waits (sk__wait_fd) only when
+ * the call would block, so the steady state is one system call; in blocking
+ * mode the system call itself blocks and EINTR is retried.  Sends always
+ * carry MSG_NOSIGNAL.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <poll.h>
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* platforms without it use SO_NOSIGPIPE instead */
+#endif
+
+/*
+ * What an I/O call does after its system call failed with `err`: 0 to try
+ * the call again (EINTR, or readiness arrived), or the error to return.
+ * Waiting happens only for EAGAIN, within the deadline.  A blocking socket
+ * reports EAGAIN only when the caller asked for it (MSG_DONTWAIT, or an
+ * SO_RCVTIMEO/SO_SNDTIMEO of its own), so that is returned as it is, as
+ * CPython does.
+ */
+static int after_failure(const sk_sock *s, int err, short events, int64_t deadline)
+{
+    if (err == EINTR)
+        return 0;
+    if (err != EAGAIN && err != EWOULDBLOCK)
+        return -err;
+    if (s->timeout < 0)
+        return -EAGAIN;
+    return sk__wait_fd(s->fd, events, deadline);
+}
+
+/* MSG_DONTWAIT makes one call non-blocking whatever the socket's timeout. */
+static int64_t flags_deadline(int flags, int64_t deadline)
+{
+    return (flags & MSG_DONTWAIT) ? SK__NOW_DEADLINE : deadline;
+}
+
+/*
+ * Waits for an asynchronous connect to finish and returns its outcome from
+ * SO_ERROR: 0, SK_ETIMEOUT, or the connect error.
+ */
+static int connect_finish(const sk_sock *s, int64_t deadline)
+{
+    int r = sk__wait_fd(s->fd, POLLOUT, deadline);
+
+    if (r < 0)
+        return r;
+
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return -errno;
+    return -err;
+}
+
+/*
+ * A connect interrupted by a signal goes on in the background; calling
+ * connect again would fail with EALREADY, so the interrupted case waits for
+ * completion like a timed connect does.
+ */
+int sk_sock_connect(sk_sock *s, const sk_addr *addr)
+{
+    if (s->fd < 0)
+        return -EBADF;
+
+    int64_t deadline = sk__sock_deadline(s);
+
+    if (connect(s->fd, &addr->u.sa, addr->len) == 0)
+        return 0;
+
+    int err = errno;
+
+    if (err == EINTR || (err == EINPROGRESS && deadline != SK__NOW_DEADLINE))
+        return connect_finish(s, deadline);
+    return -err;
+}
+
+int sk_sock_connect_ex(sk_sock *s, const sk_addr *addr)
+{
+    int r = sk_sock_connect(s, addr);
+
+    if (r == SK_ETIMEOUT)
+        return EAGAIN;
+    return r < 0 ? -r : 0;
+}
+
+ssize_t sk__sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
+                         int64_t deadline)
+{
+    if (s->fd < 0)
+        return -EBADF;
+    deadline = flags_deadline(flags, deadline);
+    for (;;) {
+        ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
+
+        if (n >= 0)
+            return n;
+        int r = after_failure(s, errno, POLLOUT, deadline);
+
+        if (r < 0)
+            return r;
+    }
+}
+
+ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
+                         int64_t deadline)
+{
+    if (s->fd < 0)
+        return -EBADF;
+    deadline = flags_deadline(flags, deadline);
+    for (;;) {
+        ssize_t n = recv(s->fd, buf, len, flags);
+
+        if (n >= 0)
+            return n;
+        int r = after_failure(s, errno, POLLIN, deadline);
+
+        if (r < 0)
+            return r;
+    }
+}
+
+/*
+ * Loops send under the caller's single deadline.  *sent (if not NULL)
+ * always receives the number of bytes that went out.
+ */
+int sk__sock_sendall_dl(sk_sock *s, const void *buf, size_t len, size_t *sent,
+                        int64_t deadline)
+{
+    const char *p = buf;
+    size_t done = 0;
+    int r = 0;
+
+    while (done < len) {
+        ssize_t n = sk__sock_send_dl(s, p + done, len - done, 0, deadline);
+
+        if (n < 0) {
+            r = (int)n;
+            break;
+        }
+        done += (size_t)n;
+    }
+    if (sent != NULL)
+        *sent = done;
+    return r;
+}
+
+ssize_t sk_sock_send(sk_sock *s, const void *buf, size_t len, int flags)
+{
+    return sk__sock_send_dl(s, buf, len, flags, sk__sock_deadline(s));
+}
+
+int sk_sock_sendall(sk_sock *s, const void *buf, size_t len, size_t *sent)
+{
+    return sk__sock_sendall_dl(s, buf, len, sent, sk__sock_deadline(s));
+}
+
+ssize_t sk_sock_recv(sk_sock *s, void *buf, size_t len, int flags)
+{
+    return sk__sock_recv_dl(s, buf, len, flags, sk__sock_deadline(s));
+}
+
+ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
+                         sk_addr *from)
+{
+    if (s->fd < 0)
+        return -EBADF;
+
+    int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
+    sk_addr tmp;
+    sk_addr *a = from ? from : &tmp;
+
+    for (;;) {
+        a->len = sizeof a->u;
+        ssize_t n = recvfrom(s->fd, buf, len, flags, &a->u.sa, &a->len);
+
+        if (n >= 0)
+            return n;
+        int r = after_failure(s, errno, POLLIN, deadline);
+
+        if (r < 0)
+            return r;
+    }
+}
+
+ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
+                       const sk_addr *to)
+{
+    if (s->fd < 0)
+        return -EBADF;
+
+    int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
+
+    for (;;) {
+        ssize_t n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL, &to->u.sa, to->len);
+
+        if (n >= 0)
+            return n;
+        int r = after_failure(s, errno, POLLOUT, deadline);
+
+        if (r < 0)
+            return r;
+    }
+}
