@@ -225,6 +225,48 @@ class ManyClients(unittest.TestCase):
             self.assertEqual(p.stop(), 0)
 
 
+def cpu_ticks(pid):
+    """User + system CPU time of a process, in clock ticks."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class DescriptorExhaustion(unittest.TestCase):
+
+    def test_accept_does_not_spin_and_service_resumes(self):
+        base = sktest.free_port_base()
+        argv = [sktest.SOCKIT, "serve", "--port-base", base, "--bind", "127.0.0.1",
+                "--services", "echo,time", "--no-udp", "--threads", "1", "--max-conns", "0"]
+        # A descriptor limit of 64 (soft and hard) runs out after ~50 clients.
+        p = sktest.Proc(["sh", "-c", 'ulimit -n 64 && exec "$@"', "sh"] + argv)
+        with p:
+            p.wait_line("listening service=time proto=tcp")
+            clients = []
+            for _ in range(100):
+                clients.append(socket.create_connection(("127.0.0.1", base + 7), timeout=5))
+            time.sleep(0.5)
+            t0 = cpu_ticks(p.p.pid)
+            time.sleep(1.5)
+            used = cpu_ticks(p.p.pid) - t0
+            ticks = os.sysconf("SC_CLK_TCK")
+            self.assertLess(used, 0.2 * 1.5 * ticks, "the server spun: %d ticks in 1.5 s" % used)
+            p.wait_line("op=accept", stream="err")
+            # Every client is served once descriptors free up, the ones that
+            # waited in the listen queue too.
+            for i, c in enumerate(clients):
+                c.sendall(b"client %d" % i)
+            for i, c in enumerate(clients[:40]):
+                self.assertEqual(c.recv(100), b"client %d" % i)
+                c.close()
+            for i, c in enumerate(clients[40:], 40):
+                self.assertEqual(c.recv(100), b"client %d" % i)
+                c.close()
+            with socket.create_connection(("127.0.0.1", base + 37), timeout=5) as s:
+                self.assertEqual(len(sktest.recv_all(s, 5)), 4)
+            self.assertEqual(p.stop(), 0)
+
+
 class GracefulStop(unittest.TestCase):
     """SIGTERM while responses are in flight: every response the server
     started arrives whole, ended by a clean close, and the server exits 0."""
