@@ -34,24 +34,33 @@ static int creation_flags(double timeout)
 }
 
 /*
+ * Where sends cannot carry MSG_NOSIGNAL (the BSDs, macOS), the socket
+ * itself is told not to raise SIGPIPE.  Best effort: a platform with
+ * neither has no way to suppress the signal per socket.
+ */
+static void no_sigpipe(int fd)
+{
+#ifdef SO_NOSIGPIPE
+    int one = 1;
+
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#else
+    (void)fd;
+#endif
+}
+
+/*
  * Where the creating call could not set the flags (no SOCK_CLOEXEC or
  * SOCK_NONBLOCK), sets them now.  Returns 0 or -errno.
  */
 static int finish_flags(int fd, double timeout)
 {
+    no_sigpipe(fd);
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-    (void)fd;
     (void)timeout;
     return 0;
 #else
-    int r = sk__fd_set_flags(fd, timeout >= 0);
-#ifdef SO_NOSIGPIPE
-    int one = 1;
-
-    if (r == 0)
-        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
-    return r;
+    return sk__fd_set_flags(fd, timeout >= 0);
 #endif
 }
 
@@ -118,6 +127,8 @@ int sk_sock_open(sk_sock **out, int family, int type, int proto)
 static int adopt_fd(int fd, double timeout)
 {
     int r = sk__fd_set_flags(fd, false);
+
+    no_sigpipe(fd);
 
     if (r == 0)
         r = sk__fd_set_nonblock(fd, timeout >= 0);
