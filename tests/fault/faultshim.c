@@ -14,6 +14,10 @@
  *   SK_FAULT_MAX_RUN  most faults in a row on one descriptor (default 3).
  *   SK_FAULT_STATS    a file that becomes the shared counters (struct
  *                     stats), readable by a test while the process runs.
+ *   SK_FAULT_ONLY     fault only calls made from code in a loaded object
+ *                     whose path contains this string (e.g. "libsockit"),
+ *                     so that a test's own peer, in the executable, is
+ *                     not faulted while the library under test is.
  *   SK_FAULT_VERBOSE  print each injected fault on standard error.
  *
  * The faults, and why a correct program must handle each:
@@ -22,8 +26,11 @@
  *           socket (pipes, files) is shortened.  recvmmsg/sendmmsg instead
  *           handle fewer messages than asked, each message whole.
  *   eintr   the call fails with EINTR before doing anything: a signal
- *           arrived.  Sockets and pipes only; regular files do not sleep
- *           interruptibly.
+ *           arrived.  Sockets, pipes, eventfds and devices; not regular
+ *           files, which do not sleep interruptibly.  A blocking connect
+ *           fails with EINTR as Linux's does: the attempt goes on in the
+ *           background (the shim starts it non-blocking, then restores the
+ *           descriptor's mode, which another thread could glimpse).
  *   eagain  the call fails with EAGAIN, in bursts of up to MAX_RUN calls,
  *           only on sockets that are non-blocking (O_NONBLOCK, or
  *           MSG_DONTWAIT for that call): a blocking socket never says
@@ -40,6 +47,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -75,6 +83,7 @@ enum op {
     OP_OUT,    /* a write of bytes */
     OP_MMSG,   /* recvmmsg/sendmmsg: the length counts messages */
     OP_ACCEPT, /* accept/accept4 */
+    OP_CONNECT, /* connect */
 };
 
 enum action { PASS, FAIL, SHORTEN };
@@ -103,6 +112,14 @@ static struct {
     unsigned max_run;
     bool verbose;
 } cfg;
+
+/* The code ranges SK_FAULT_ONLY selects (executable segments). */
+#define MAX_RANGES 8
+static struct {
+    uintptr_t lo, hi;
+} only[MAX_RANGES];
+static int nonly;
+static bool only_set;
 
 static struct stats local_stats;
 static struct stats *stats = &local_stats;
@@ -182,7 +199,7 @@ static unsigned parse_kinds(const char *s)
                 known = true;
             }
         }
-        if (!known && n > 0)
+        if (!known && n > 0 && cfg.verbose)
             say("faultshim: unknown fault kind '%.*s' ignored\n", (int)n, s);
         s += n;
         if (*s == ',')
@@ -208,6 +225,35 @@ static void map_stats(const char *path)
     close(fd);
 }
 
+/* dl_iterate_phdr callback: records the executable segments of objects
+ * whose path contains the SK_FAULT_ONLY string. */
+static int find_only(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    const char *want = arg, *name = info->dlpi_name;
+    char self[4096];
+
+    (void)size;
+    /* The main program is listed without a name. */
+    if (name == NULL || *name == '\0') {
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+
+        self[n > 0 ? n : 0] = '\0';
+        name = self;
+    }
+    if (strstr(name, want) == NULL)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum && nonly < MAX_RANGES; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            only[nonly].lo = info->dlpi_addr + ph->p_vaddr;
+            only[nonly].hi = only[nonly].lo + ph->p_memsz;
+            nonly++;
+        }
+    }
+    return 0;
+}
+
 /* Reads the environment once.  Runs from the constructor, and from the
  * first wrapper call if that comes earlier (another library's
  * constructor); a race between two first calls only repeats the work. */
@@ -224,6 +270,7 @@ static void configure(void)
         __atomic_store_n(&cfg.state, 1, __ATOMIC_RELEASE);
         return;
     }
+    cfg.verbose = getenv("SK_FAULT_VERBOSE") != NULL;
     cfg.seed = strtoull(seed, NULL, 0);
     if (!(pct >= 0))
         pct = 0;
@@ -236,9 +283,17 @@ static void configure(void)
         cfg.max_run = 1;
     if (cfg.max_run > 100)
         cfg.max_run = 100;
-    cfg.verbose = getenv("SK_FAULT_VERBOSE") != NULL;
     if (path != NULL && *path != '\0')
         map_stats(path);
+    /* Objects linked at start-up are mapped before any constructor runs,
+     * so the ranges are complete here; one loaded later is not faulted. */
+    if (getenv("SK_FAULT_ONLY") != NULL) {
+        only_set = true;
+        dl_iterate_phdr(find_only, (void *)getenv("SK_FAULT_ONLY"));
+        if (nonly == 0 && cfg.verbose)
+            say("faultshim: no loaded object matches SK_FAULT_ONLY=%s: "
+                "nothing will be faulted\n", getenv("SK_FAULT_ONLY"));
+    }
     __atomic_store_n(&cfg.state, 2, __ATOMIC_RELEASE);
 }
 
@@ -302,7 +357,7 @@ static uint64_t rnd_below(uint64_t n)
 struct fdinfo {
     bool socket;
     bool stream; /* SOCK_STREAM socket */
-    bool pipe;
+    bool interruptible; /* not a regular file, directory or block device */
     bool nonblocking;
 };
 
@@ -317,12 +372,14 @@ static struct fdinfo inspect(int fd)
         int fl = fcntl(fd, F_GETFL);
 
         fi.socket = true;
+        fi.interruptible = true;
         fi.stream = type == SOCK_STREAM;
         fi.nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
     } else {
         struct stat st;
 
-        fi.pipe = fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+        fi.interruptible = fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) &&
+                           !S_ISDIR(st.st_mode) && !S_ISBLK(st.st_mode);
     }
     errno = saved;
     return fi;
@@ -333,12 +390,15 @@ static unsigned eligible(const struct fdinfo *fi, enum op op, size_t len, int ms
 {
     unsigned k = 0;
 
-    if (fi->socket || fi->pipe)
+    if (fi->interruptible)
         k |= K_EINTR;
     if (fi->socket && (fi->nonblocking || (msgflags & MSG_DONTWAIT)))
         k |= K_EAGAIN;
     if (op == OP_ACCEPT && fi->socket)
         k |= K_EMFILE;
+    /* A non-blocking connect says EINPROGRESS, never EINTR or EAGAIN. */
+    if (op == OP_CONNECT)
+        k &= fi->socket && !fi->nonblocking ? K_EINTR : 0;
     if (len >= 2 && ((op == OP_MMSG && fi->socket) ||
                      ((op == OP_IN || op == OP_OUT) && fi->stream)))
         k |= K_SHORT;
@@ -360,6 +420,8 @@ static const char *op_name(enum op op)
         return "out";
     case OP_MMSG:
         return "mmsg";
+    case OP_CONNECT:
+        return "connect";
     default:
         return "accept";
     }
@@ -407,16 +469,30 @@ static struct verdict inject(int fd, unsigned k, size_t len, enum op op)
     return v;
 }
 
+/* Whether a call returning to `caller` may be faulted (SK_FAULT_ONLY). */
+static bool caller_selected(const void *caller)
+{
+    uintptr_t a = (uintptr_t)caller;
+
+    if (!only_set)
+        return true;
+    for (int i = 0; i < nonly; i++)
+        if (a >= only[i].lo && a < only[i].hi)
+            return true;
+    return false;
+}
+
 /*
  * Decides the fate of one call: pass it through, fail it before it runs, or
- * run it with a smaller length.  The draw comes first so that the
- * descriptor is inspected (two system calls) only for calls drawn to fail.
+ * run it with a smaller length.  `caller` is the wrapper's return address.
+ * The draw comes first so that the descriptor is inspected (two system
+ * calls) only for calls drawn to fail.
  */
-static struct verdict decide(int fd, enum op op, size_t len, int msgflags)
+static struct verdict decide(int fd, enum op op, size_t len, int msgflags, const void *caller)
 {
     struct verdict pass = { PASS, 0, len };
 
-    if (!enabled() || fd < 0 || fd >= MAX_FD)
+    if (!enabled() || fd < 0 || fd >= MAX_FD || !caller_selected(caller))
         return pass;
     __atomic_fetch_add(&stats->calls, 1, __ATOMIC_RELAXED);
 
@@ -485,18 +561,21 @@ static int iov_cut(struct iovec *out, const struct iovec *iov, int cnt, size_t l
 
 /* The verdict for a vectored call: shortening needs a bounded array. */
 static struct verdict decide_iov(int fd, enum op op, const struct iovec *iov, int cnt,
-                                 int msgflags)
+                                 int msgflags, const void *caller)
 {
     size_t total = (cnt > 0 && cnt <= MAX_IOV) ? iov_total(iov, cnt) : 0;
 
-    return decide(fd, op, total, msgflags);
+    return decide(fd, op, total, msgflags, caller);
 }
 
 /* ---- the wrappers ------------------------------------------------------------------- */
 
+/* Where the wrapper will return to: the code that made the call. */
+#define CALLER __builtin_return_address(0)
+
 SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-    struct verdict v = decide(fd, OP_IN, n, 0);
+    struct verdict v = decide(fd, OP_IN, n, 0, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -507,7 +586,7 @@ SHIM_EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-    struct verdict v = decide(fd, OP_OUT, n, 0);
+    struct verdict v = decide(fd, OP_OUT, n, 0, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -518,7 +597,7 @@ SHIM_EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-    struct verdict v = decide(fd, OP_IN, n, flags);
+    struct verdict v = decide(fd, OP_IN, n, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -529,7 +608,7 @@ SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-    struct verdict v = decide(fd, OP_OUT, n, flags);
+    struct verdict v = decide(fd, OP_OUT, n, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -541,7 +620,7 @@ SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 SHIM_EXPORT ssize_t recvfrom(int fd, void *__restrict buf, size_t n, int flags,
                              __SOCKADDR_ARG addr, socklen_t *__restrict alen)
 {
-    struct verdict v = decide(fd, OP_IN, n, flags);
+    struct verdict v = decide(fd, OP_IN, n, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -553,7 +632,7 @@ SHIM_EXPORT ssize_t recvfrom(int fd, void *__restrict buf, size_t n, int flags,
 SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
                            __CONST_SOCKADDR_ARG addr, socklen_t alen)
 {
-    struct verdict v = decide(fd, OP_OUT, n, flags);
+    struct verdict v = decide(fd, OP_OUT, n, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -564,7 +643,7 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
-    struct verdict v = decide_iov(fd, OP_IN, iov, cnt, 0);
+    struct verdict v = decide_iov(fd, OP_IN, iov, cnt, 0, CALLER);
     struct iovec cut[MAX_IOV];
 
     if (v.action == FAIL) {
@@ -578,7 +657,7 @@ SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 
 SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
-    struct verdict v = decide_iov(fd, OP_OUT, iov, cnt, 0);
+    struct verdict v = decide_iov(fd, OP_OUT, iov, cnt, 0, CALLER);
     struct iovec cut[MAX_IOV];
 
     if (v.action == FAIL) {
@@ -593,7 +672,7 @@ SHIM_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
     int cnt = (int)msg->msg_iovlen;
-    struct verdict v = decide_iov(fd, OP_IN, msg->msg_iov, cnt, flags);
+    struct verdict v = decide_iov(fd, OP_IN, msg->msg_iov, cnt, flags, CALLER);
     struct iovec cut[MAX_IOV];
     struct msghdr m;
     ssize_t r;
@@ -619,7 +698,7 @@ SHIM_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     int cnt = (int)msg->msg_iovlen;
-    struct verdict v = decide_iov(fd, OP_OUT, msg->msg_iov, cnt, flags);
+    struct verdict v = decide_iov(fd, OP_OUT, msg->msg_iov, cnt, flags, CALLER);
     struct iovec cut[MAX_IOV];
     struct msghdr m;
 
@@ -638,7 +717,7 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags,
                          struct timespec *tmo)
 {
-    struct verdict v = decide(fd, OP_MMSG, vlen, flags);
+    struct verdict v = decide(fd, OP_MMSG, vlen, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -649,7 +728,7 @@ SHIM_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 
 SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-    struct verdict v = decide(fd, OP_MMSG, vlen, flags);
+    struct verdict v = decide(fd, OP_MMSG, vlen, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -660,7 +739,7 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int fla
 
 SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen)
 {
-    struct verdict v = decide(fd, OP_ACCEPT, 0, 0);
+    struct verdict v = decide(fd, OP_ACCEPT, 0, 0, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -671,13 +750,43 @@ SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen)
 
 SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen, int flags)
 {
-    struct verdict v = decide(fd, OP_ACCEPT, 0, 0);
+    struct verdict v = decide(fd, OP_ACCEPT, 0, 0, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
         return -1;
     }
     return REAL(accept4)(fd, addr, alen, flags);
+}
+
+/*
+ * An interrupted blocking connect: Linux goes on connecting in the
+ * background and reports EINTR; a caller waits for writability and reads
+ * SO_ERROR (calling connect again would say EALREADY).  So the attempt is
+ * started non-blocking and the descriptor's mode put back.
+ */
+static int connect_interrupted(int fd, const struct sockaddr *addr, socklen_t alen)
+{
+    int fl = fcntl(fd, F_GETFL), r, err;
+
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return REAL(connect)(fd, addr, alen);
+    r = REAL(connect)(fd, addr, alen);
+    err = errno;
+    fcntl(fd, F_SETFL, fl);
+    if (r < 0 && err == EINPROGRESS)
+        err = EINTR;
+    errno = err;
+    return r;
+}
+
+SHIM_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t alen)
+{
+    struct verdict v = decide(fd, OP_CONNECT, 0, 0, CALLER);
+
+    if (v.action == FAIL)
+        return connect_interrupted(fd, addr.__sockaddr__, alen);
+    return REAL(connect)(fd, addr, alen);
 }
 
 /*
@@ -692,7 +801,7 @@ ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_t buflen, in
 
 SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 {
-    struct verdict v = decide(fd, OP_IN, n, 0);
+    struct verdict v = decide(fd, OP_IN, n, 0, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -703,7 +812,7 @@ SHIM_EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-    struct verdict v = decide(fd, OP_IN, n, flags);
+    struct verdict v = decide(fd, OP_IN, n, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;
@@ -716,7 +825,7 @@ SHIM_EXPORT ssize_t __recvfrom_chk(int fd, void *__restrict buf, size_t n, size_
                                    int flags, __SOCKADDR_ARG addr,
                                    socklen_t *__restrict alen)
 {
-    struct verdict v = decide(fd, OP_IN, n, flags);
+    struct verdict v = decide(fd, OP_IN, n, flags, CALLER);
 
     if (v.action == FAIL) {
         errno = v.err;

@@ -19,9 +19,14 @@
  *   accept    accept/accept4 fail with EMFILE (and EAGAIN only when the
  *             listener is non-blocking) and every queued connection is
  *             accepted in the end.
+ *   connect   a blocking connect fails with EINTR while the connection goes
+ *             on (writable, SO_ERROR 0, a peer name); a non-blocking one
+ *             is never faulted.
  *   maxrun    at a 100% rate, faults come in runs of exactly MAX_RUN and
  *             the next call goes through.
- *   off       without SK_FAULT_SEED nothing is injected even at 100%.
+ *   off       without SK_FAULT_SEED nothing is injected even at 100%, nor
+ *             with an SK_FAULT_ONLY that matches no loaded object; one
+ *             that matches this program lets the maxrun check pass.
  *   trace     prints the outcome of a fixed call sequence; the parent checks
  *             that a seed reproduces it and another seed changes it.
  *   stats     the SK_FAULT_STATS file counts what was injected.
@@ -30,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -101,6 +107,39 @@ static void set_nonblock(int fd)
         FAIL("fcntl: %s", strerror(errno));
 }
 
+/* Connects to a listener; returns the connect's errno (0 on success) and
+ * leaves a connected socket in *out. */
+static int connect_one(const struct sockaddr_in *a, bool nonblocking, int *out)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+    int r, err = 0;
+    struct pollfd p = { fd, POLLOUT, 0 };
+    socklen_t len = sizeof err;
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+
+    REQUIRE(fd >= 0, "socket");
+    r = connect(fd, (const struct sockaddr *)a, sizeof *a);
+    if (r == 0) {
+        *out = fd;
+        return 0;
+    }
+    r = errno;
+    REQUIRE(r == EINTR || r == EINPROGRESS, "connect: %s", strerror(r));
+    REQUIRE(nonblocking == (r == EINPROGRESS), "connect said %s on a %s socket",
+            strerror(r), nonblocking ? "non-blocking" : "blocking");
+    /* As after a real EINTR: the connection completes in the background. */
+    REQUIRE(poll(&p, 1, 5000) == 1, "connect never completed");
+    REQUIRE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0,
+            "SO_ERROR %d", err);
+    REQUIRE(getpeername(fd, (struct sockaddr *)&peer, &plen) == 0,
+            "not connected after the interrupted connect: %s", strerror(errno));
+    REQUIRE((fcntl(fd, F_GETFL) & O_NONBLOCK) == (nonblocking ? O_NONBLOCK : 0),
+            "the socket's mode changed");
+    *out = fd;
+    return r;
+}
+
 /* A connected TCP pair on 127.0.0.1 (blocking). */
 static void tcp_pair(int sv[2])
 {
@@ -112,8 +151,7 @@ static void tcp_pair(int sv[2])
     REQUIRE(bind(l, (struct sockaddr *)&a, sizeof a) == 0, "bind: %s", strerror(errno));
     REQUIRE(listen(l, 1) == 0, "listen: %s", strerror(errno));
     REQUIRE(getsockname(l, (struct sockaddr *)&a, &len) == 0, "getsockname");
-    sv[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(connect(sv[0], (struct sockaddr *)&a, sizeof a) == 0, "connect: %s", strerror(errno));
+    connect_one(&a, false, &sv[0]);
     /* The accept itself may be faulted: retry, as any caller must. */
     do
         sv[1] = accept(l, NULL, NULL);
@@ -437,9 +475,7 @@ static void accept_all(bool nonblocking, bool four, struct tally *t)
     if (nonblocking)
         set_nonblock(l);
     for (int i = 0; i < 40; i++) {
-        c[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        REQUIRE(connect(c[i], (struct sockaddr *)&a, sizeof a) == 0, "connect: %s",
-                strerror(errno));
+        connect_one(&a, false, &c[i]);
     }
     while (accepted < 40) {
         int fd = four ? accept4(l, NULL, NULL, SOCK_CLOEXEC) : accept(l, NULL, NULL);
@@ -479,6 +515,32 @@ static int check_accept(void)
     REQUIRE(b.eagain == 0, "EAGAIN from a blocking accept");
     REQUIRE(nb.eagain > 0, "no EAGAIN from a non-blocking accept");
     REQUIRE(b.longest_run <= max_run() && nb.longest_run <= max_run(), "run too long");
+    return 0;
+}
+
+static int check_connect(void)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int eintr = 0;
+
+    REQUIRE(l >= 0, "socket");
+    REQUIRE(bind(l, (struct sockaddr *)&a, sizeof a) == 0, "bind");
+    REQUIRE(listen(l, 128) == 0, "listen");
+    REQUIRE(getsockname(l, (struct sockaddr *)&a, &len) == 0, "getsockname");
+    for (int i = 0; i < 60; i++) {
+        int fd, c;
+
+        eintr += connect_one(&a, i % 2 == 1, &fd) == EINTR;
+        while ((c = accept(l, NULL, NULL)) < 0)
+            REQUIRE(errno == EINTR || errno == EMFILE, "accept: %s", strerror(errno));
+        close(c);
+        close(fd);
+    }
+    fprintf(stderr, "  connect: %d of 30 blocking connects interrupted\n", eintr);
+    REQUIRE(eintr > 0, "no connect was interrupted");
+    close(l);
     return 0;
 }
 
@@ -571,6 +633,7 @@ static int run_check(const char *shim, const char *check, const char *const *var
         unsetenv("SK_FAULT_KINDS");
         unsetenv("SK_FAULT_MAX_RUN");
         unsetenv("SK_FAULT_STATS");
+        unsetenv("SK_FAULT_ONLY");
         for (int i = 0; vars[i] != NULL; i++)
             putenv((char *)vars[i]);
         setenv("LD_PRELOAD", shim, 1);
@@ -622,9 +685,13 @@ static int parent(const char *shim)
     static const char *const rate50[] = { "SK_FAULT_SEED=1234", "SK_FAULT_RATE=50", NULL };
     static const char *const rate100[] = { "SK_FAULT_SEED=99", "SK_FAULT_RATE=100", NULL };
     static const char *const noseed[] = { "SK_FAULT_RATE=100", NULL };
+    static const char *const nomatch[] = { "SK_FAULT_SEED=99", "SK_FAULT_RATE=100",
+                                           "SK_FAULT_ONLY=/no/such/object", NULL };
+    static const char *const match[] = { "SK_FAULT_SEED=99", "SK_FAULT_RATE=100",
+                                         "SK_FAULT_ONLY=shim_selftest", NULL };
     static const char *const seed_a[] = { "SK_FAULT_SEED=7", "SK_FAULT_RATE=30", NULL };
     static const char *const seed_b[] = { "SK_FAULT_SEED=8", "SK_FAULT_RATE=30", NULL };
-    static const char *const checks[] = { "stream", "nonblock", "dgram", "accept" };
+    static const char *const checks[] = { "stream", "nonblock", "dgram", "accept", "connect" };
     char t1[512], t2[512], t3[512];
     int failed = 0;
 
@@ -645,6 +712,16 @@ static int parent(const char *shim)
     fprintf(stderr, "off (no seed, 100%%):\n");
     if (run_check(shim, "off", noseed, NULL, 0) != 0) {
         fprintf(stderr, "FAILED off\n");
+        failed++;
+    }
+    fprintf(stderr, "off (SK_FAULT_ONLY matching nothing, 100%%):\n");
+    if (run_check(shim, "off", nomatch, NULL, 0) != 0) {
+        fprintf(stderr, "FAILED off with SK_FAULT_ONLY\n");
+        failed++;
+    }
+    fprintf(stderr, "maxrun (SK_FAULT_ONLY matching this program, 100%%):\n");
+    if (run_check(shim, "maxrun", match, NULL, 0) != 0) {
+        fprintf(stderr, "FAILED maxrun with SK_FAULT_ONLY\n");
         failed++;
     }
     fprintf(stderr, "stats (seed 11, 40%%):\n");
@@ -671,7 +748,7 @@ int main(int argc, char **argv)
         int (*fn)(void);
     } checks[] = {
         { "stream", check_stream }, { "nonblock", check_nonblock }, { "dgram", check_dgram },
-        { "accept", check_accept }, { "maxrun", check_maxrun },     { "off", check_off },
+        { "accept", check_accept }, { "connect", check_connect }, { "maxrun", check_maxrun },     { "off", check_off },
         { "trace", trace },
     };
 
