@@ -89,10 +89,15 @@ int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg)
     if (g == NULL)
         return -ENOMEM;
     g->cfg = *cfg;
+    /* A bucket smaller than one token would never admit anything. */
     if (g->cfg.per_source_burst <= 0)
         g->cfg.per_source_burst = 2 * g->cfg.per_source;
+    if (g->cfg.per_source_burst < 1)
+        g->cfg.per_source_burst = 1;
     if (g->cfg.global_burst <= 0)
         g->cfg.global_burst = 2 * g->cfg.global;
+    if (g->cfg.global_burst < 1)
+        g->cfg.global_burst = 1;
     /* Round the table up to a power of two so a mask picks the slot. */
     for (size = GUARD_PROBE; size < (cfg->table_size ? cfg->table_size : 4096); size *= 2)
         ;

@@ -529,6 +529,19 @@ SK_TEST(udpguard_global_bucket)
     svc_udpguard_free(g);
 }
 
+SK_TEST(udpguard_slow_rate_still_admits)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0.25, 0, 0, &logs);
+
+    /* One reply every 4 s: the bucket holds at least one token. */
+    CHECK_EQ(check(g, "127.0.0.1", 40000, 1000), SVC_UDP_PASS);
+    CHECK_EQ(check(g, "127.0.0.1", 40000, 1000), SVC_UDP_DROP_SOURCE);
+    CHECK_EQ(check(g, "127.0.0.1", 40000, 4999), SVC_UDP_DROP_SOURCE);
+    CHECK_EQ(check(g, "127.0.0.1", 40000, 5000), SVC_UDP_PASS);
+    svc_udpguard_free(g);
+}
+
 SK_TEST(udpguard_no_limits)
 {
     log_sink logs = {0};
