@@ -445,6 +445,7 @@ SK_API int sk_getservbyport(int port, const char *proto, char *buf, size_t size)
 /* Conversions                                                            */
 /* ====================================================================== */
 
+/* Host to network byte order and back, for 32- and 16-bit values.  Never fail. */
 SK_API uint32_t sk_htonl(uint32_t x);
 SK_API uint16_t sk_htons(uint16_t x);
 SK_API uint32_t sk_ntohl(uint32_t x);
