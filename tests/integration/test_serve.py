@@ -307,6 +307,37 @@ class ServeOptions(unittest.TestCase):
             self.assertIsNone(udp_ask("127.0.0.1", port, b"", timeout=0.5))
             self.assertEqual(p.stop(), 0)
 
+    def test_connection_limits_and_idle_timeout(self):
+        base = sktest.free_port_base()
+        p = start_serve(["--port-base", base, "--bind", "127.0.0.1", "--services", "echo",
+                         "--no-udp", "--max-per-source", "2", "--idle-timeout", "0.5"], 1)
+        with p:
+            a = socket.create_connection(("127.0.0.1", base + 7), timeout=5)
+            b = socket.create_connection(("127.0.0.1", base + 7), timeout=5)
+            for s in (a, b):
+                s.sendall(b"admitted")
+                self.assertEqual(s.recv(100), b"admitted")
+            # A third from the same address is closed without service.
+            with socket.create_connection(("127.0.0.1", base + 7), timeout=5) as c:
+                try:
+                    c.sendall(b"refused?")
+                    self.assertEqual(c.recv(100), b"")
+                except ConnectionResetError:
+                    pass
+            # The two admitted ones go quiet and are closed after ~0.5 s.
+            t0 = time.monotonic()
+            self.assertEqual(a.recv(100), b"")
+            self.assertEqual(b.recv(100), b"")
+            took = time.monotonic() - t0
+            self.assertGreater(took, 0.3)
+            self.assertLess(took, 3.0)
+            a.close()
+            b.close()
+            self.assertEqual(p.stop(), 0)
+            stop = p.wait_line("event=stop", stream="err")
+            self.assertIn(" refused_limit=1 ", stop)
+            self.assertIn(" idle_closed=2 ", stop)
+
     def test_ipv4_and_ipv6_wildcards_together(self):
         if not HAVE_V6:
             self.skipTest("no IPv6 on this machine")
