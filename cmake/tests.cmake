@@ -43,3 +43,12 @@ foreach(kind integration interop)
                          ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1")
   endforeach()
 endforeach()
+
+# The shared library works on its own: an example linked against
+# libsockit.so (only the exported sk_ symbols) runs.
+add_executable(addrinfo_shared ${PROJECT_SOURCE_DIR}/examples/addrinfo.c)
+target_link_libraries(addrinfo_shared PRIVATE sockit_shared)
+set_target_properties(addrinfo_shared PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+add_test(NAME shared.addrinfo COMMAND addrinfo_shared localhost 80)
+set_tests_properties(shared.addrinfo PROPERTIES TIMEOUT 30
+                     PASS_REGULAR_EXPRESSION "127\\.0\\.0\\.1")
