@@ -88,11 +88,21 @@ static void produce(sk_conn *c)
     }
 }
 
+/* The last connection opened, for tests that act on it from the worker. */
+static sk_conn *held_conn;
+
+static void producer_open(sk_conn *c)
+{
+    held_conn = c;
+    produce(c);
+}
+
 static const sk_tcp_handler producer_handler = {
     .conn_size = sizeof(struct producer),
-    .on_open = produce,
+    .on_open = producer_open,
     .on_drain = produce,
 };
+
 
 /* A producer that writes one small chunk per call and never fills the
  * buffer on its own: it relies on on_drain being called again. */
@@ -674,11 +684,62 @@ SK_TEST(idle_connection_memory)
 
 /* ---- shutdown ---------------------------------------------------------------------------------- */
 
-/* Output pending at shutdown is delivered in full, then a clean end of
- * stream; sk_server_run returns 0. */
+/* Run on the worker (sk_server_notify) once the path to the client is full:
+ * whatever this writes stays in the server's own output buffer. */
+static atomic_int pushed;
+
+static void push_more(sk_server *srv, void *arg)
+{
+    struct producer *p = sk_conn_data(held_conn);
+    unsigned char chunk[32768];
+
+    /* The kernel may still take a little; write until the buffer is full. */
+    for (int k = 0; k < 1000; k++) {
+        ssize_t w;
+
+        for (size_t i = 0; i < sizeof(chunk); i++)
+            chunk[i] = pattern(p->sent + i);
+        w = sk_conn_write(held_conn, chunk, sizeof(chunk));
+        if (w > 0) {
+            p->sent += (uint64_t)w;
+            atomic_fetch_add(&producer_accepted, (uint64_t)w);
+        }
+        if (w < (ssize_t)sizeof(chunk))
+            break;
+    }
+    atomic_store(&pushed, 1);
+}
+
+/* Waits until the server's output to its one client stops moving. */
+static void wait_path_full(struct running *r)
+{
+    double t0 = sk_test_now();
+    uint64_t last = 0, now = 1;
+
+    while (now != last && sk_test_now() - t0 < 10.0) {
+        last = now;
+        sleep_ms(200);
+        now = stats(r).bytes_out;
+    }
+    CHECK_EQ(now, last);
+}
+
+/* Fills the path to the client, then has the server queue more than the
+ * kernel takes, and checks that it is queued in user space. */
+static void fill_server_output(struct running *r)
+{
+    wait_path_full(r);
+    atomic_store(&pushed, 0);
+    sk_server_notify(r->srv, push_more, NULL);
+    WAIT_FOR(atomic_load(&pushed) == 1, 5.0);
+    CHECK_INT(atomic_load(&producer_accepted) - stats(r).bytes_out, >, 0);
+}
+
+/* Output pending at shutdown (in the server's buffer and in the kernel's)
+ * is delivered in full, then a clean end of stream; sk_server_run returns 0. */
 SK_TEST(shutdown_drains_pending_output)
 {
-    sk_server_config cfg = { .threads = 2, .grace = 10.0, .conn_buffer = 65536 };
+    sk_server_config cfg = { .threads = 1, .grace = 10.0 };
     struct running r;
     uint64_t got;
     int fd;
@@ -687,9 +748,7 @@ SK_TEST(shutdown_drains_pending_output)
     atomic_store(&producer_accepted, 0);
     server_start(&r, &cfg, &producer_handler, NULL);
     fd = client_connect(&r.tcp, NULL);
-    /* Let the server fill its buffer and the socket, reading nothing. */
-    WAIT_FOR(atomic_load(&producer_accepted) > 65536, 5.0);
-    sleep_ms(100);
+    fill_server_output(&r);
     sk_server_shutdown(r.srv);
     sleep_ms(100);
     got = read_pattern_to_eof(fd);
@@ -698,6 +757,7 @@ SK_TEST(shutdown_drains_pending_output)
     close(fd);
     CHECK_EQ(pthread_join(r.thread, NULL), 0);
     CHECK_OK(r.rc);
+    CHECK_EQ(stats(&r).bytes_out, got);
     sk_server_free(r.srv);
 }
 
@@ -710,14 +770,14 @@ SK_TEST(shutdown_grace_bounds_stuck_peer)
     int fd;
 
     producer_total = 64ull << 20;
+    atomic_store(&producer_accepted, 0);
     server_start(&r, &cfg, &producer_handler, NULL);
     fd = client_connect(&r.tcp, NULL);
-    WAIT_FOR(stats(&r).bytes_out > 0, 5.0);
-    sleep_ms(50);
+    fill_server_output(&r);
     t0 = sk_test_now();
     sk_server_shutdown(r.srv);
     CHECK_EQ(pthread_join(r.thread, NULL), 0);
-    CHECK_TIME(sk_test_now() - t0, 0.25, 3.0);
+    CHECK_TIME(sk_test_now() - t0, 0.29, 3.0);
     CHECK_OK(r.rc);
     sk_server_free(r.srv);
     close(fd);
