@@ -13,25 +13,47 @@
 #   CC=clang cmake -S . -B build-fuzz -DSK_FUZZ=ON
 #   cmake --build build-fuzz && (cd build-fuzz && ctest -R '^fuzz\.')
 #
-# A target that needs cli/ or services/ code includes the pure .c files it
-# tests (as the unit tests do), so they are compiled with the target's own
-# flags; lib/ comes from libsockit in the replay build and from an
-# instrumented copy of lib/*.c in the libFuzzer build.
+# A target that needs cli/ code includes the pure .c files it tests (as the
+# unit tests do), so they are compiled with the target's own flags.  A
+# target that includes "services.h" is linked with all of services/ (its
+# files reach each other through the service table).  lib/ (and services/)
+# come from ordinary builds of them in the replay build and from copies
+# compiled with coverage instrumentation and the sanitizers in the
+# libFuzzer build.
 
 option(SK_FUZZ "Build the libFuzzer targets (clang) and fuzz in ctest" OFF)
 set(SK_FUZZ_SECONDS 20 CACHE STRING "Seconds each libFuzzer ctest test fuzzes for")
 
 set(SK_FUZZ_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
 file(GLOB SK_FUZZ_SOURCES CONFIGURE_DEPENDS ${SK_FUZZ_DIR}/fuzz_*.c)
+file(GLOB SK_FUZZ_SERVICE_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/services/*.c)
+
+# True in ${out} when the target source includes services.h.
+function(sk_fuzz_uses_services src out)
+  file(STRINGS ${src} hits REGEX "^#include \"services\.h\"")
+  if(hits)
+    set(${out} TRUE PARENT_SCOPE)
+  else()
+    set(${out} FALSE PARENT_SCOPE)
+  endif()
+endfunction()
+
+add_library(sk_fuzz_services_plain OBJECT EXCLUDE_FROM_ALL ${SK_FUZZ_SERVICE_SOURCES})
+target_include_directories(sk_fuzz_services_plain PRIVATE ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR}/services)
 
 # ---- replay: every compiler, always ------------------------------------------
 foreach(src ${SK_FUZZ_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   string(REGEX REPLACE "^fuzz_" "" short ${name})
   add_executable(${name}_replay ${src} ${SK_FUZZ_DIR}/replay_main.c)
+  sk_fuzz_uses_services(${src} uses_services)
+  if(uses_services)
+    target_sources(${name}_replay PRIVATE $<TARGET_OBJECTS:sk_fuzz_services_plain>)
+  endif()
   target_include_directories(${name}_replay PRIVATE ${SK_FUZZ_DIR}
                              ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/services)
-  target_link_libraries(${name}_replay PRIVATE sockit_static m)
+  target_link_libraries(${name}_replay PRIVATE sockit_static Threads::Threads m)
   set_target_properties(${name}_replay PROPERTIES
                         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   add_test(NAME fuzz.${short}.replay
@@ -81,10 +103,19 @@ target_include_directories(sk_fuzz_lib PUBLIC ${PROJECT_SOURCE_DIR}/include
 target_compile_definitions(sk_fuzz_lib PRIVATE SK_BUILDING)
 target_compile_options(sk_fuzz_lib PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
 
+add_library(sk_fuzz_services OBJECT EXCLUDE_FROM_ALL ${SK_FUZZ_SERVICE_SOURCES})
+target_include_directories(sk_fuzz_services PRIVATE ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR}/services)
+target_compile_options(sk_fuzz_services PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
+
 foreach(src ${SK_FUZZ_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   string(REGEX REPLACE "^fuzz_" "" short ${name})
   add_executable(${name} ${src} $<TARGET_OBJECTS:sk_fuzz_lib>)
+  sk_fuzz_uses_services(${src} uses_services)
+  if(uses_services)
+    target_sources(${name} PRIVATE $<TARGET_OBJECTS:sk_fuzz_services>)
+  endif()
   target_include_directories(${name} PRIVATE ${SK_FUZZ_DIR} ${PROJECT_SOURCE_DIR}/include
                              ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/services)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
