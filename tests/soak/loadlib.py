@@ -1,0 +1,219 @@
+"""Shared pieces of the load tests of `sockit serve` (tests/soak/soak.py and
+the abuse, shutdown-under-load and soak tests in tests/integration/).
+
+    ServeProc        sockit serve as a child, with its pid for /proc readings
+    fd_count, vm_rss_kib
+                     what the server holds: descriptors and resident memory
+    settle_fds       waits until the descriptor count is back to a baseline
+    EchoStream       the bytes an echo client sends, and their verification
+    ChargenCheck     incremental verification of the RFC 864 stream
+    raise_nofile     lifts this process's descriptor limit for many clients
+    error_lines      the server's log lines that report an error
+
+Everything stays on loopback; python3 standard library only.
+"""
+
+import os
+import random
+import resource
+import socket
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+import sktest  # noqa: E402
+
+SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37}
+
+
+# ---- the server process ------------------------------------------------------
+
+class ServeProc(sktest.Proc):
+    """`sockit serve --port-base B --bind 127.0.0.1 ARGS` on a free port base.
+
+    port(service) gives a service's port; pid is the server's process id.
+    The constructor returns once every listening line has been printed.
+    """
+
+    def __init__(self, args=(), services=None, tcp=True, udp=True, timeout=15.0):
+        self.base = sktest.free_port_base()
+        argv = [sktest.SOCKIT, "serve", "--port-base", self.base, "--bind", "127.0.0.1"]
+        if services is not None:
+            argv += ["--services", ",".join(services)]
+        if not tcp:
+            argv.append("--no-tcp")
+        if not udp:
+            argv.append("--no-udp")
+        argv += list(args)
+        super().__init__(argv)
+        self.pid = self.p.pid
+        want = len(services if services is not None else SERVICES) * (int(tcp) + int(udp))
+        deadline = time.monotonic() + timeout
+        while len([l for l in self.lines() if l.startswith("listening ")]) < want:
+            if time.monotonic() > deadline or self.p.poll() is not None:
+                self.stop()
+                raise AssertionError("serve did not start: argv=%r out=%r err=%r"
+                                     % (self.argv, self.lines(), self.errlines()))
+            time.sleep(0.02)
+
+    def port(self, service):
+        return self.base + SERVICES[service]
+
+    def addr(self, service):
+        return ("127.0.0.1", self.port(service))
+
+    def alive(self):
+        return self.p.poll() is None
+
+
+def fd_count(pid):
+    """Open descriptors of process `pid`."""
+    return len(os.listdir("/proc/%d/fd" % pid))
+
+
+def vm_rss_kib(pid):
+    """Resident memory of process `pid` in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def settle_fds(pid, baseline, timeout=10.0):
+    """Waits until `pid` holds `baseline` descriptors; returns the last count."""
+    deadline = time.monotonic() + timeout
+    n = fd_count(pid)
+    while n != baseline and time.monotonic() < deadline:
+        time.sleep(0.05)
+        n = fd_count(pid)
+    return n
+
+
+def stable_fd_count(pid, quiet=0.3, timeout=5.0):
+    """The descriptor count of `pid` once it has not changed for `quiet`
+    seconds (closes the server has yet to notice settle first)."""
+    deadline = time.monotonic() + timeout
+    n = fd_count(pid)
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        m = fd_count(pid)
+        if m != n:
+            n, since = m, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+    return n
+
+
+def raise_nofile(need):
+    """Raises the soft descriptor limit to the hard one; False when even the
+    hard limit is below `need`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft == resource.RLIM_INFINITY or soft >= need
+
+
+def error_lines(lines):
+    """The log lines that report a failure of the server itself.  sockit
+    serve logs key=value lines; its errors are `event=error ...` (accept or
+    loop failures) and `event=... error="..."` (e.g. a failed reload).  A
+    connection closed because its peer reset it is logged with -v only, as
+    `event=close ... reason=error`: that is the peer's doing, not a server
+    failure, so it is not counted here."""
+    bad = []
+    for l in lines:
+        low = l.lower()
+        if low.startswith("event=close "):
+            continue
+        if "event=error" in low or "level=error" in low or "error=" in low \
+                or "fatal" in low or "panic" in low or low.startswith("sockit:"):
+            bad.append(l)
+    return bad
+
+
+# ---- content verification ----------------------------------------------------
+
+def chargen_ref(start, n):
+    """Bytes start .. start+n of the RFC 864 stream (lines of 72 characters
+    and CR LF; line N starts at ring position N mod 95)."""
+    out = bytearray()
+    for i in range(start, start + n):
+        line, col = divmod(i, 74)
+        if col == 72:
+            out += b"\r"
+        elif col == 73:
+            out += b"\n"
+        else:
+            out.append(32 + (line + col) % 95)
+    return bytes(out)
+
+
+CHARGEN_PERIOD = 74 * 95
+_CHARGEN_TWICE = chargen_ref(0, 2 * CHARGEN_PERIOD)
+
+
+def chargen_ok(offset, data):
+    """True when `data` is the chargen stream from byte `offset` on."""
+    pos = 0
+    while pos < len(data):
+        start = (offset + pos) % CHARGEN_PERIOD
+        n = min(len(data) - pos, CHARGEN_PERIOD)
+        if data[pos:pos + n] != _CHARGEN_TWICE[start:start + n]:
+            return False
+        pos += n
+    return True
+
+
+class ChargenCheck:
+    """Verifies a chargen stream chunk by chunk; `bad` is set at the first
+    wrong byte."""
+
+    def __init__(self):
+        self.offset = 0
+        self.bad = False
+
+    def feed(self, data):
+        if not self.bad and not chargen_ok(self.offset, data):
+            self.bad = True
+        self.offset += len(data)
+
+
+_BLOCK = random.Random(0x5eed).randbytes(1 << 16)
+_BLOCK_TWICE = _BLOCK + _BLOCK
+
+
+class EchoStream:
+    """The byte stream one echo client sends (a random block read from a
+    per-client starting point), and the check of what comes back."""
+
+    def __init__(self, rng):
+        self.start = rng.randrange(len(_BLOCK))
+        self.sent = 0      # bytes handed to the socket
+        self.received = 0  # bytes verified
+        self.bad = False
+
+    def chunk(self, n):
+        """The next at most `n` bytes to send (the caller reports what went
+        out with sent_n)."""
+        off = (self.start + self.sent) % len(_BLOCK)
+        return _BLOCK_TWICE[off:off + min(n, len(_BLOCK))]
+
+    def sent_n(self, n):
+        self.sent += n
+
+    def feed(self, data):
+        """Checks received bytes; more than was sent is wrong too."""
+        pos = 0
+        while pos < len(data) and not self.bad:
+            off = (self.start + self.received + pos) % len(_BLOCK)
+            n = min(len(data) - pos, len(_BLOCK))
+            if data[pos:pos + n] != _BLOCK_TWICE[off:off + n]:
+                self.bad = True
+            pos += n
+        self.received += len(data)
+        if self.received > self.sent:
+            self.bad = True
