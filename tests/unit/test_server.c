@@ -1185,3 +1185,100 @@ SK_TEST(dualstack_ipv4_client)
     close(fd);
     server_stop(&r);
 }
+
+/* ---- accessors, timers on the connection's loop, abort ---------------------------------------------- */
+
+static int marker;
+static atomic_int accessor_ok;
+
+struct delayed {
+    sk_timer *timer;
+};
+
+/* Fires on the connection's loop, outside its callbacks: write, then reset. */
+static void delayed_abort(sk_timer *t, void *arg)
+{
+    sk_conn *c = arg;
+    struct delayed *d = sk_conn_data(c);
+
+    CHECK_EQ(sk_conn_write(c, "bye", 3), 3);
+    sk_conn_abort(c);
+    sk_conn_abort(c); /* idempotent */
+    CHECK_ERR(sk_conn_write(c, "x", 1), -EPIPE);
+    sk_timer_stop(t);
+    d->timer = NULL;
+}
+
+static void accessor_open(sk_conn *c)
+{
+    struct delayed *d = sk_conn_data(c);
+    const sk_addr *local = sk_conn_local(c);
+
+    if (sk_conn_arg(c) == &marker && sk_addr_family(local) == AF_INET &&
+        sk_addr_equal(sk_conn_peer(c), sk_conn_peer(c)))
+        atomic_fetch_add(&accessor_ok, 1);
+    CHECK_OK(sk_timer_start(sk_conn_loop(c), &d->timer, 0.05, 0, delayed_abort, c));
+}
+
+static void accessor_close(sk_conn *c)
+{
+    struct delayed *d = sk_conn_data(c);
+
+    sk_timer_stop(d->timer);
+    atomic_fetch_add(&echo_closes, 1);
+}
+
+static const sk_tcp_handler accessor_handler = {
+    .conn_size = sizeof(struct delayed),
+    .on_open = accessor_open,
+    .on_close = accessor_close,
+};
+
+static void accessor_datagram(sk_dgram *d, const void *data, size_t len, const sk_addr *from)
+{
+    if (sk_dgram_arg(d) == &marker && sk_dgram_loop(d) != NULL && sk_loop_now_ms(sk_dgram_loop(d)) > 0)
+        CHECK_OK(sk_dgram_reply(d, "ok", 2));
+    CHECK_ERR(sk_dgram_reply(d, "again", 5), -EALREADY);
+}
+
+static const sk_udp_handler accessor_udp = { .on_datagram = accessor_datagram };
+
+SK_TEST(accessors_timer_and_abort)
+{
+    sk_server_config cfg = { .threads = 2 };
+    sk_server *srv;
+    sk_addr any, tcp, udp;
+    struct running r;
+    char buf[16];
+    ssize_t n;
+    int fd, ufd;
+    struct timeval tv = { 5, 0 };
+
+    loopback(&any);
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    CHECK_OK(sk_server_add_tcp(srv, &any, 0, &accessor_handler, &marker, &tcp));
+    CHECK_OK(sk_server_add_udp(srv, &any, 0, &accessor_udp, &marker, &udp));
+    memset(&r, 0, sizeof(r));
+    r.srv = srv;
+    CHECK_EQ(pthread_create(&r.thread, NULL, run_thread, &r), 0);
+    atomic_store(&echo_closes, 0);
+    fd = client_connect(&tcp, NULL);
+    /* "bye" may arrive before the reset; the reset always comes. */
+    n = recv_once(fd, buf, sizeof(buf));
+    if (n > 0) {
+        CHECK_EQ(n, 3);
+        CHECK_MEM(buf, "bye", 3);
+        n = recv_once(fd, buf, sizeof(buf));
+    }
+    CHECK_EQ(n, -ECONNRESET);
+    close(fd);
+    CHECK_EQ(atomic_load(&accessor_ok), 1);
+    WAIT_FOR(atomic_load(&echo_closes) == 1, 2.0);
+    ufd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    CHECK_EQ(setsockopt(ufd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    CHECK_EQ(sendto(ufd, "hi", 2, 0, &udp.u.sa, udp.len), 2);
+    CHECK_EQ(recv(ufd, buf, sizeof(buf), 0), 2);
+    CHECK_MEM(buf, "ok", 2);
+    close(ufd);
+    server_stop(&r);
+}
