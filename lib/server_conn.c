@@ -30,6 +30,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0 /* such platforms get SO_NOSIGPIPE on each connection */
+#endif
+
 /* Fairness bounds per readiness event. */
 #define READS_PER_EVENT 4
 #define DRAIN_ROUNDS 16
@@ -474,6 +478,19 @@ static void log_refuse(sk__worker *w, const sk_addr *peer)
     sk__server_log(w->srv, "event=refuse peer=%s reason=limit", text);
 }
 
+/* TCP_NODELAY (the handlers write whole replies; Nagle would only delay
+ * them), and SO_NOSIGPIPE where sends cannot carry MSG_NOSIGNAL. */
+static void conn_set_options(int fd, const sk_addr *peer)
+{
+    int one = 1;
+
+    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+#if defined(SO_NOSIGPIPE)
+    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+}
+
 void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
 {
     sk__worker *w = l->w;
@@ -497,11 +514,7 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
     c->svc = l->svc;
     c->fd = fd;
     c->peer = *peer;
-    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6) {
-        int one = 1;
-
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    conn_set_options(fd, peer);
     err = sk_io_start(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
     if (err < 0)
         goto fail_conn;

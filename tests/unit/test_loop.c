@@ -193,7 +193,8 @@ SK_TEST(io_errors)
     sk_io_stop(io);
     /* Once stopped, the descriptor may be watched again. */
     CHECK_OK(sk_io_start(loop, &io2, sv[0], SK_READABLE, rec_cb, &rec));
-    CHECK_STR(sk_loop_backend(loop), "epoll");
+    /* epoll on Linux, unless the library was built with SK_FORCE_POLL. */
+    CHECK(strcmp(sk_loop_backend(loop), "epoll") == 0 || strcmp(sk_loop_backend(loop), "poll") == 0);
     sk_loop_free(loop);
     close(sv[0]);
     close(sv[1]);
