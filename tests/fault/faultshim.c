@@ -36,6 +36,10 @@
  *           MSG_DONTWAIT for that call): a blocking socket never says
  *           EAGAIN.  The caller's level-triggered poll reports the socket
  *           ready again and a later call goes through.
+ *           poll, ppoll, epoll_wait and epoll_pwait fail with EINTR as
+ *           Linux's do: only when nothing is ready (the kernel reports
+ *           ready descriptors before a pending signal), so the shim first
+ *           polls without waiting and returns what that found, if anything.
  *   emfile  accept/accept4 fail with EMFILE and accept nothing: the
  *           connection stays queued in the backlog.
  *
@@ -55,6 +59,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -133,6 +139,8 @@ static unsigned char fd_burst[MAX_FD];
 static unsigned next_thread_index;
 static __thread uint64_t rng_state __attribute__((tls_model("initial-exec")));
 static __thread bool rng_ready __attribute__((tls_model("initial-exec")));
+/* Waits (poll, epoll_wait) are bounded per thread, not per descriptor. */
+static __thread unsigned wait_run __attribute__((tls_model("initial-exec")));
 
 /* ---- diagnostics ------------------------------------------------------------ */
 
@@ -532,6 +540,23 @@ static struct verdict decide(int fd, enum op op, size_t len, int msgflags, const
     return inject(fd, k, len, op);
 }
 
+/* Whether a wait (poll family) fails with EINTR before waiting. */
+static bool decide_wait(const void *caller)
+{
+    if (!enabled() || !(cfg.kinds & K_EINTR) || !caller_selected(caller))
+        return false;
+    __atomic_fetch_add(&stats->calls, 1, __ATOMIC_RELAXED);
+    if (wait_run >= cfg.max_run || rnd_below(1000000) >= cfg.rate_ppm) {
+        wait_run = 0;
+        return false;
+    }
+    wait_run++;
+    __atomic_fetch_add(&stats->eintr, 1, __ATOMIC_RELAXED);
+    if (cfg.verbose)
+        say("faultshim: wait: EINTR\n");
+    return true;
+}
+
 /* ---- iovec helpers ------------------------------------------------------------------ */
 
 static size_t iov_total(const struct iovec *iov, int cnt)
@@ -757,6 +782,61 @@ SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen,
         return -1;
     }
     return REAL(accept4)(fd, addr, alen, flags);
+}
+
+SHIM_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+    if (decide_wait(CALLER)) {
+        int r = REAL(poll)(fds, n, 0);
+
+        if (r != 0)
+            return r;
+        errno = EINTR;
+        return -1;
+    }
+    return REAL(poll)(fds, n, timeout);
+}
+
+SHIM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
+                      const sigset_t *mask)
+{
+    static const struct timespec zero = { 0, 0 };
+    if (decide_wait(CALLER)) {
+        int r = REAL(ppoll)(fds, n, &zero, mask);
+
+        if (r != 0)
+            return r;
+        errno = EINTR;
+        return -1;
+    }
+    return REAL(ppoll)(fds, n, tmo, mask);
+}
+
+SHIM_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+    if (decide_wait(CALLER)) {
+        int r = REAL(epoll_wait)(epfd, ev, max, 0);
+
+        if (r != 0)
+            return r;
+        errno = EINTR;
+        return -1;
+    }
+    return REAL(epoll_wait)(epfd, ev, max, timeout);
+}
+
+SHIM_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+                            const sigset_t *mask)
+{
+    if (decide_wait(CALLER)) {
+        int r = REAL(epoll_pwait)(epfd, ev, max, 0, mask);
+
+        if (r != 0)
+            return r;
+        errno = EINTR;
+        return -1;
+    }
+    return REAL(epoll_pwait)(epfd, ev, max, timeout, mask);
 }
 
 /*

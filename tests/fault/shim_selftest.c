@@ -22,6 +22,7 @@
  *   connect   a blocking connect fails with EINTR while the connection goes
  *             on (writable, SO_ERROR 0, a peer name); a non-blocking one
  *             is never faulted.
+ *   wait      poll and epoll_wait say EINTR only when nothing is ready.
  *   maxrun    at a 100% rate, faults come in runs of exactly MAX_RUN and
  *             the next call goes through.
  *   off       without SK_FAULT_SEED nothing is injected even at 100%, nor
@@ -41,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -112,7 +114,7 @@ static void set_nonblock(int fd)
 static int connect_one(const struct sockaddr_in *a, bool nonblocking, int *out)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-    int r, err = 0;
+    int r, first, err = 0;
     struct pollfd p = { fd, POLLOUT, 0 };
     socklen_t len = sizeof err;
     struct sockaddr_in peer;
@@ -124,12 +126,14 @@ static int connect_one(const struct sockaddr_in *a, bool nonblocking, int *out)
         *out = fd;
         return 0;
     }
-    r = errno;
-    REQUIRE(r == EINTR || r == EINPROGRESS, "connect: %s", strerror(r));
-    REQUIRE(nonblocking == (r == EINPROGRESS), "connect said %s on a %s socket",
-            strerror(r), nonblocking ? "non-blocking" : "blocking");
+    first = errno;
+    REQUIRE(first == EINTR || first == EINPROGRESS, "connect: %s", strerror(first));
+    REQUIRE(nonblocking == (first == EINPROGRESS), "connect said %s on a %s socket",
+            strerror(first), nonblocking ? "non-blocking" : "blocking");
     /* As after a real EINTR: the connection completes in the background. */
-    REQUIRE(poll(&p, 1, 5000) == 1, "connect never completed");
+    while ((r = poll(&p, 1, 5000)) < 0 && errno == EINTR)
+        ;
+    REQUIRE(r == 1, "connect never completed");
     REQUIRE(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0,
             "SO_ERROR %d", err);
     REQUIRE(getpeername(fd, (struct sockaddr *)&peer, &plen) == 0,
@@ -137,7 +141,7 @@ static int connect_one(const struct sockaddr_in *a, bool nonblocking, int *out)
     REQUIRE((fcntl(fd, F_GETFL) & O_NONBLOCK) == (nonblocking ? O_NONBLOCK : 0),
             "the socket's mode changed");
     *out = fd;
-    return r;
+    return first;
 }
 
 /* A connected TCP pair on 127.0.0.1 (blocking). */
@@ -544,6 +548,37 @@ static int check_connect(void)
     return 0;
 }
 
+/* poll and epoll_wait: EINTR while idle, never when something is ready. */
+static int check_wait(void)
+{
+    int sv[2], ep = epoll_create1(EPOLL_CLOEXEC), idle_eintr = 0;
+    struct epoll_event ev = { .events = EPOLLIN }, out[2];
+
+    REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair");
+    REQUIRE(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &ev) == 0, "epoll");
+    for (int i = 0; i < 100; i++) {
+        struct pollfd p = { sv[1], POLLIN, 0 };
+        int a = poll(&p, 1, 1), b = epoll_wait(ep, out, 2, 1);
+
+        REQUIRE(a <= 0 && b <= 0, "ready with nothing sent");
+        idle_eintr += (a < 0 && errno == EINTR) + (b < 0 && errno == EINTR);
+    }
+    REQUIRE(write(sv[0], "x", 1) == 1 || errno == EINTR, "write");
+    while (queued(sv[1]) == 0)
+        REQUIRE(write(sv[0], "x", 1) == 1 || errno == EINTR, "write");
+    for (int i = 0; i < 100; i++) {
+        struct pollfd p = { sv[1], POLLIN, 0 };
+
+        REQUIRE(poll(&p, 1, 1000) == 1, "poll with data ready: %s", strerror(errno));
+        REQUIRE(epoll_wait(ep, out, 2, 1000) == 1, "epoll_wait with data ready: %s",
+                strerror(errno));
+    }
+    fprintf(stderr, "  wait: %d of 200 idle waits interrupted, none of 200 ready ones\n",
+            idle_eintr);
+    REQUIRE(idle_eintr > 0, "no idle wait was interrupted");
+    return 0;
+}
+
 /* At a 100% rate every call is faulted until the run limit lets one by. */
 static int check_maxrun(void)
 {
@@ -691,7 +726,7 @@ static int parent(const char *shim)
                                          "SK_FAULT_ONLY=shim_selftest", NULL };
     static const char *const seed_a[] = { "SK_FAULT_SEED=7", "SK_FAULT_RATE=30", NULL };
     static const char *const seed_b[] = { "SK_FAULT_SEED=8", "SK_FAULT_RATE=30", NULL };
-    static const char *const checks[] = { "stream", "nonblock", "dgram", "accept", "connect" };
+    static const char *const checks[] = { "stream", "nonblock", "dgram", "accept", "connect", "wait" };
     char t1[512], t2[512], t3[512];
     int failed = 0;
 
@@ -748,7 +783,7 @@ int main(int argc, char **argv)
         int (*fn)(void);
     } checks[] = {
         { "stream", check_stream }, { "nonblock", check_nonblock }, { "dgram", check_dgram },
-        { "accept", check_accept }, { "connect", check_connect }, { "maxrun", check_maxrun },     { "off", check_off },
+        { "accept", check_accept }, { "connect", check_connect }, { "wait", check_wait }, { "maxrun", check_maxrun },     { "off", check_off },
         { "trace", trace },
     };
 
