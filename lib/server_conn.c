@@ -404,9 +404,7 @@ static void conn_on_readable(sk_conn *c)
 
 static void conn_on_writable(sk_conn *c)
 {
-    bool had_output = c->out_len > 0;
-
-    if (had_output)
+    if (c->out_len > 0)
         conn_flush(c);
     if (c->out_len == 0 && (c->flags & SK__C_CLOSING))
         conn_finish_close(c);
