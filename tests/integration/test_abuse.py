@@ -20,7 +20,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "soak"))
 import sktest  # noqa: E402
 from loadlib import (ChargenCheck, EchoStream, ServeProc, chargen_ok, fd_count,  # noqa: E402
-                     raise_nofile, settle_fds, stable_fd_count, vm_rss_kib)
+                     raise_nofile, read_to_end, settle_fds, stable_fd_count, stalled_echo,
+                     vm_rss_kib)
 
 LINGER_RESET = struct.pack("ii", 1, 0)
 
@@ -564,6 +565,20 @@ class MisbehavingPeers(unittest.TestCase):
             self.assertEqual(st.received, st.total, "half-closed client got %d of %d bytes"
                              % (st.received, st.total))
 
+    def stalled_half_close_round(self, srv, count=4):
+        """Echo clients that send until flow control stops them without
+        reading (the server then holds queued output and input it has read
+        but not yet echoed), then shut down their sending side and read:
+        every byte comes back."""
+        for _ in range(count):
+            s, data = stalled_echo(srv.addr("echo"))
+            s.shutdown(socket.SHUT_WR)
+            got, err = read_to_end(s)
+            s.close()
+            self.assertIsNone(err, "after %d of %d bytes" % (len(got), len(data)))
+            self.assertEqual(len(got), len(data))
+            self.assertEqual(got, data)
+
     def test_resets_half_closes_and_vanishing_peers_leak_nothing(self):
         with ServeProc(["--threads", "2"], services=["echo", "chargen", "discard"],
                        udp=False) as srv:
@@ -571,12 +586,14 @@ class MisbehavingPeers(unittest.TestCase):
             # Warm-up: the allocator's caches grow to their working size.
             self.reset_and_vanish_round(srv, rng)
             self.half_close_round(srv, rng)
+            self.stalled_half_close_round(srv)
             echo_round_trip(srv.addr("echo"))
             base_fds = stable_fd_count(srv.pid)
             base_rss = vm_rss_kib(srv.pid)
             for _ in range(3):
                 self.reset_and_vanish_round(srv, rng)
                 self.half_close_round(srv, rng)
+                self.stalled_half_close_round(srv)
             echo_round_trip(srv.addr("echo"))
             n = settle_fds(srv.pid, base_fds, 10)
             time.sleep(0.5)

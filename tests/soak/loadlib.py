@@ -135,6 +135,49 @@ def error_lines(lines):
     return bad
 
 
+# ---- clients ----------------------------------------------------------------
+
+def stalled_echo(addr):
+    """An echo client that sent until flow control stopped it, without
+    reading: the server holds output it cannot send and input it has read
+    but not yet echoed.  Returns (socket, the bytes it sent)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.settimeout(5)
+    s.connect(addr)
+    s.setblocking(False)
+    payload = random.Random(addr[1]).randbytes(1 << 20)
+    sent, stalled_since = 0, None
+    while True:
+        try:
+            sent += s.send(payload[sent % len(payload):])
+            stalled_since = None
+        except BlockingIOError:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 0.5:
+                break
+            time.sleep(0.01)
+    whole = payload * (sent // len(payload) + 1)
+    return s, whole[:sent]
+
+
+def read_to_end(s, timeout=20.0):
+    """Everything until end of stream; (bytes, the error that ended it or
+    None for a clean end)."""
+    s.setblocking(True)
+    s.settimeout(timeout)
+    got = bytearray()
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                return bytes(got), None
+            got += b
+    except OSError as e:
+        return bytes(got), e
+
+
+
 # ---- content verification ----------------------------------------------------
 
 def chargen_ref(start, n):
