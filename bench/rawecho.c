@@ -1,19 +1,23 @@
 /*
  * rawecho.c - the "raw floor": the least an epoll echo server can do.
  *
- *   rawecho TCP_PORT [UDP_PORT]
+ *   rawecho TCP_PORT [UDP_PORT [TIME_PORT]]
  *
  * One thread, one level-triggered epoll set, listening on 0.0.0.0 (so every
  * 127.0.0.x destination reaches it).  A readable listener is drained with
  * non-blocking accept4; a readable connection gets one recv and one send of
  * what came in; a readable UDP socket gets one recvfrom and one sendto.
- * Nothing else: no limits, no timers, no logging, no TCP_NODELAY.
+ * Nothing else: no limits, no timers, no logging, no TCP_NODELAY.  With
+ * TIME_PORT it is also the floor for connection churn: an RFC 868 time
+ * server that, for each accepted connection, sends the 4 bytes and closes
+ * (accept4, send, close - three system calls per connection).
  *
  * The only state is for the rare short send (a fast stream writer can fill
  * the socket buffer): the unsent rest is kept, reading stops, and the
  * connection waits for EPOLLOUT, so no byte is lost and memory stays bounded
  * by one read.  Port 0 picks a free port; when ready the program prints
- * `ready tcp=PORT udp=PORT` (udp=0 when not serving UDP) on stdout.
+ * `ready tcp=PORT udp=PORT time=PORT` (0 for what it does not serve) on
+ * stdout.
  *
  * A benchmark peer on plain POSIX/Linux calls, built with `cc -O2`; it is
  * not part of libsockit and deliberately shares none of its code.
@@ -26,9 +30,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define READ_SIZE 65536
+/* Seconds from 1900-01-01 to the Unix epoch (RFC 868). */
+#define RFC868_OFFSET 2208988800u
 #define MAX_EVENTS 256
 
 /* The unsent tail of one connection's last read, when a send fell short. */
@@ -122,6 +129,22 @@ static void on_accept(int lfd)
     }
 }
 
+/* Answers every pending time connection: 4 bytes, then close.  The
+ * client sends nothing, so close(2) ends with an orderly FIN. */
+static void on_time_accept(int lfd)
+{
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        uint32_t now;
+
+        if (fd < 0)
+            return;
+        now = htonl((uint32_t)time(NULL) + RFC868_OFFSET);
+        send(fd, &now, sizeof now, MSG_NOSIGNAL);
+        close(fd);
+    }
+}
+
 /* Keeps what a short send left over and waits for the socket to drain. */
 static void keep_rest(int fd, const char *data, size_t len)
 {
@@ -187,10 +210,10 @@ static void on_datagram(int fd)
 int main(int argc, char **argv)
 {
     struct epoll_event events[MAX_EVENTS];
-    int lfd, ufd = -1;
+    int lfd, ufd = -1, tfd = -1;
 
-    if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: rawecho TCP_PORT [UDP_PORT]\n");
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: rawecho TCP_PORT [UDP_PORT [TIME_PORT]]\n");
         return 2;
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -198,11 +221,16 @@ int main(int argc, char **argv)
         die("epoll_create1");
     lfd = open_socket(SOCK_STREAM, atoi(argv[1]));
     watch(EPOLL_CTL_ADD, lfd, EPOLLIN);
-    if (argc == 3) {
+    if (argc >= 3) {
         ufd = open_socket(SOCK_DGRAM, atoi(argv[2]));
         watch(EPOLL_CTL_ADD, ufd, EPOLLIN);
     }
-    printf("ready tcp=%d udp=%d\n", bound_port(lfd), ufd >= 0 ? bound_port(ufd) : 0);
+    if (argc == 4) {
+        tfd = open_socket(SOCK_STREAM, atoi(argv[3]));
+        watch(EPOLL_CTL_ADD, tfd, EPOLLIN);
+    }
+    printf("ready tcp=%d udp=%d time=%d\n", bound_port(lfd), ufd >= 0 ? bound_port(ufd) : 0,
+           tfd >= 0 ? bound_port(tfd) : 0);
     fflush(stdout);
 
     for (;;) {
@@ -217,6 +245,8 @@ int main(int argc, char **argv)
                 on_accept(fd);
             else if (fd == ufd)
                 on_datagram(fd);
+            else if (fd == tfd)
+                on_time_accept(fd);
             else if ((size_t)fd < pend_count && pend[fd].buf)
                 on_writable(fd);
             else
