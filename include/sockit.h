@@ -840,13 +840,13 @@ SK_API size_t sk_conn_write_space(const sk_conn *c);
 
 /*
  * Closes the connection once pending output is sent (graceful): reading
- * stops, later writes fail with -EPIPE, and after the last byte the
- * descriptor is closed (an orderly FIN).  If the peer has sent input nobody
- * read, the server instead shuts down its sending side and waits up to 2 s
- * for the peer's end of stream (discarding input) before closing, so that
- * the unread input cannot make the kernel reset the connection and destroy
- * the response.  While output is pending, the idle timeout still applies.
- * Idempotent.
+ * stops and later writes fail with -EPIPE.  After the last byte the server
+ * shuts down its sending side (the peer sees end of stream) and waits up to
+ * 2 s for the peer's end of stream, discarding input, before closing the
+ * descriptor, so that input the peer sends cannot make the kernel reset the
+ * connection and destroy the response.  A peer that has already ended its
+ * stream is closed at once.  While output is pending, the idle timeout
+ * still applies.  Idempotent.
  */
 SK_API void sk_conn_close(sk_conn *c);
 

@@ -6,8 +6,8 @@
  *
  * The flow of one readiness event (conn_io_cb):
  *   writable -> flush queued output; a graceful close that has flushed
- *               closes, or, with unread input waiting, ends our stream
- *               (shutdown SHUT_WR) and lingers for the peer's EOF
+ *               ends our stream (shutdown SHUT_WR) and lingers for the
+ *               peer's EOF
  *   readable -> recv into the worker's scratch buffer, offer it (after any
  *               kept input) to on_data, keep what it did not consume
  *   settle   -> re-offer kept input once output drained, run on_drain while
@@ -26,7 +26,6 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -207,26 +206,19 @@ static size_t conn_queue(sk_conn *c, const unsigned char *buf, size_t len)
 
 /* ---- closing ---------------------------------------------------------------- */
 
-/* True when the peer has sent bytes nobody has read yet. */
-static bool conn_input_waiting(const sk_conn *c)
-{
-    int n = 0;
-
-    return ioctl(c->fd, FIONREAD, &n) < 0 || n > 0;
-}
-
 /*
- * Output is flushed after a graceful close.  Closing with unread input would
- * make the kernel send a reset, which can destroy the last response before
- * the peer has read it; so in that case end our stream and discard input
- * until the peer's end of stream (bounded by the linger time).  Otherwise
- * close(2) sends an orderly FIN after whatever the kernel still queues.
+ * Output is flushed after a graceful close.  Closing the descriptor now
+ * would make the kernel answer any input the peer sends (or has sent) with
+ * a reset, which can destroy the last response before the peer has read it.
+ * So end our stream and discard input until the peer's end of stream,
+ * bounded by the linger time; a peer that has already ended its stream is
+ * closed at once.
  */
 static void conn_finish_close(sk_conn *c)
 {
     if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
         return;
-    if ((c->flags & SK__C_RD_EOF) || !conn_input_waiting(c) || shutdown(c->fd, SHUT_WR) < 0) {
+    if ((c->flags & SK__C_RD_EOF) || shutdown(c->fd, SHUT_WR) < 0) {
         sk__conn_close_now(c, "closed");
         return;
     }
