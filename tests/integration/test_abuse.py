@@ -405,6 +405,101 @@ class NonReaders(unittest.TestCase):
             self.assertEqual(srv.stop(), 0, srv.errlines())
 
 
+class StalledPeersAndDescriptors(unittest.TestCase):
+
+    def test_idle_timeout_reclaims_stalled_non_readers(self):
+        """A peer that stops reading stalls its connection: no byte moves
+        either way, which is idleness too, so the idle timeout frees the
+        buffers it pins."""
+        idle = 2.0
+        with ServeProc(["--idle-timeout", idle, "--threads", "2"],
+                       services=["echo", "chargen"], udp=False) as srv:
+            echo_round_trip(srv.addr("echo"))
+            baseline = stable_fd_count(srv.pid)
+            chargen = []
+            for _ in range(5):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                small_buffers(s)
+                s.connect(srv.addr("chargen"))
+                chargen.append(s)
+            pushers = [stalled_echo(srv.addr("echo"))[0] for _ in range(5)]
+            stalled_at = time.monotonic()
+            for s in chargen + pushers:
+                self.addCleanup(s.close)
+            # Reading now would be progress: wait until the server must
+            # have given up, then look for the end of stream.
+            deadline = stalled_at + idle + 3.0
+            while fd_count(srv.pid) > baseline and time.monotonic() < deadline:
+                time.sleep(0.05)
+            took = time.monotonic() - stalled_at
+            self.assertEqual(fd_count(srv.pid), baseline,
+                             "stalled connections still open %.1fs after they stalled "
+                             "(idle timeout %.1fs)" % (took, idle))
+            for s in chargen + pushers:
+                self.assertTrue(closed_by_peer(s, 5.0))
+            echo_round_trip(srv.addr("echo"))
+            self.assertEqual(srv.stop(), 0, srv.errlines())
+
+    def test_out_of_descriptors_does_not_spin_and_recovers(self):
+        """With --max-conns 0 and a descriptor limit of 64, clients use up
+        the server's descriptors: accept fails with EMFILE.  The server
+        must not spin on the pending connections, and must serve them once
+        descriptors are free again."""
+        limit = 64
+        base = sktest.free_port_base()
+        code = ("import os, resource, sys; resource.setrlimit(resource.RLIMIT_NOFILE, "
+                "(%d, %d)); os.execv(sys.argv[1], sys.argv[1:])" % (limit, limit))
+        argv = [sys.executable, "-c", code, sktest.SOCKIT, "serve", "--port-base", base,
+                "--bind", "127.0.0.1", "--services", "echo", "--no-udp", "--threads", "1",
+                "--max-conns", "0", "--max-per-source", "0"]
+        srv = sktest.Proc(argv)
+        self.addCleanup(srv.stop)
+        srv.wait_line("listening service=echo")
+        pid = srv.p.pid
+        addr = ("127.0.0.1", base + 7)
+        held = []
+        for i in range(limit + 20):
+            s = socket.create_connection(addr, timeout=5)
+            self.addCleanup(s.close)
+            held.append(s)
+        time.sleep(0.5)
+        self.assertGreaterEqual(fd_count(pid), limit - 1, "the descriptors did not run out")
+
+        def cpu_seconds():
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        c0, t0 = cpu_seconds(), time.monotonic()
+        time.sleep(2.0)
+        used = (cpu_seconds() - c0) / (time.monotonic() - t0)
+        self.assertLess(used, 0.2, "the server used %.0f%% of a CPU while out of "
+                        "descriptors" % (used * 100))
+        self.assertTrue(srv.p.poll() is None, "the server died out of descriptors")
+        # Free most descriptors: every connection still open is served,
+        # the ones that waited in the backlog included, and a new one too.
+        for s in held[:40]:
+            s.close()
+        for i, s in enumerate(held[40:]):
+            s.settimeout(10)
+            msg = b"waited %d\n" % i
+            try:
+                s.sendall(msg)
+                got = s.recv(100)
+            except OSError as e:
+                got = repr(e).encode()
+            if got != msg:
+                # Not served: acceptable only as a clean refusal (closed).
+                self.assertEqual(got, b"", "connection %d got %r" % (40 + i, got))
+        echo_round_trip(addr, timeout=10)
+        self.assertEqual(srv.stop(), 0, srv.errlines())
+        # The path under test was taken: accept did fail for want of
+        # descriptors.
+        stop = srv.wait_line("event=stop", stream="err")
+        fields = dict(f.split("=", 1) for f in stop.split() if "=" in f)
+        self.assertGreater(int(fields["accept_errors"]), 0, stop)
+
+
 class UdpFlood(unittest.TestCase):
 
     RATE = 50  # --udp-limit: replies per second per source, bursts of 2x
@@ -482,6 +577,45 @@ class UdpFlood(unittest.TestCase):
                              "the other source was not served: %r" % served)
             self.assertGreater(served["asked"], 10)
             self.assertTrue(srv.alive())
+            self.assertEqual(srv.stop(), 0, srv.errlines())
+
+
+class UdpManySources(unittest.TestCase):
+
+    def test_many_source_addresses_keep_memory_bounded(self):
+        """20,000 different source addresses (127.1.0.0/16) each send a few
+        datagrams: the per-source rate-limit state is bounded, so the
+        server's memory hardly moves, and a known client is still served."""
+        with ServeProc(["--threads", "2"], services=["time"], tcp=False) as srv:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.settimeout(2)
+                u.sendto(b"", srv.addr("time"))
+                self.assertEqual(len(u.recv(100)), 4)
+            time.sleep(0.2)
+            before = vm_rss_kib(srv.pid)
+            t0 = time.monotonic()
+            n = 0
+            for i in range(20000):
+                if time.monotonic() - t0 > 60:
+                    break
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.bind(("127.1.%d.%d" % (i // 250, 1 + i % 250), 0))
+                    for _ in range(3):
+                        s.sendto(b"", srv.addr("time"))
+                n += 1
+                if i % 500 == 0:
+                    time.sleep(0.01)
+            time.sleep(0.5)
+            after = vm_rss_kib(srv.pid)
+            print("\nmany sources: %d addresses, VmRSS %d -> %d KiB" % (n, before, after))
+            self.assertGreater(n, 5000)
+            self.assertLess(after - before, 4096, "VmRSS %d -> %d KiB after %d sources"
+                            % (before, after, n))
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                u.bind(("127.0.0.30", 0))
+                u.settimeout(2)
+                u.sendto(b"", srv.addr("time"))
+                self.assertEqual(len(u.recv(100)), 4)
             self.assertEqual(srv.stop(), 0, srv.errlines())
 
 
