@@ -39,12 +39,11 @@ def build_dir(option=None):
                            os.path.join(ROOT, "build"))
 
 
-def ensure_project(build, rebuild=False):
-    """Builds the project when build/sockit is missing (or on --rebuild):
-    `make` for the default build/, CMake for any other directory."""
-    have = os.path.exists(os.path.join(build, "sockit")) and \
-        os.path.exists(os.path.join(build, "libsockit.a"))
-    if have and not rebuild:
+def ensure_project(build, rebuild=False, need=("sockit", "libsockit.a")):
+    """Builds the project when one of `need` is missing from the build
+    directory (or on --rebuild): `make` for the default build/, CMake for
+    any other directory."""
+    if not rebuild and all(os.path.exists(os.path.join(build, n)) for n in need):
         return
     if build == os.path.join(ROOT, "build"):
         say("compare: building the project with make")
