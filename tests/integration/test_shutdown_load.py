@@ -318,5 +318,39 @@ class ShutdownUnderLoad(unittest.TestCase):
         self.assertEqual(lost, [], "\n".join(lost))
 
 
+    def test_sigint_with_peers_that_never_read(self):
+        """Peers that never read hold output the server cannot deliver:
+        the grace period bounds the wait, then the server exits 0."""
+        grace = 2.0
+        srv = ServeProc(["--threads", "2", "--grace", grace], services=["echo", "chargen"],
+                        udp=False)
+        self.addCleanup(srv.stop)
+        held = []
+        for _ in range(10):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            s.connect(srv.addr("chargen"))
+            held.append(s)
+        held += [stalled_echo(srv.addr("echo"))[0] for _ in range(5)]
+        held += [socket.create_connection(srv.addr("echo"), timeout=5) for _ in range(5)]
+        for s in held:
+            self.addCleanup(s.close)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        srv.p.send_signal(signal.SIGINT)
+        rc = srv.wait(timeout=grace + 15)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, srv.errlines()[-10:])
+        self.assertLess(took, grace + 2, "exit %.1fs after SIGINT with a %.0fs grace"
+                        % (took, grace))
+        # The idle ones got a clean end of stream, not a reset.
+        for s in held[15:]:
+            s.settimeout(2)
+            self.assertEqual(s.recv(100), b"")
+        srv.wait_line("event=stop", stream="err")
+        print("\nexit %.2fs after SIGINT with 15 peers that never read (grace %.0fs)"
+              % (took, grace))
+
+
 if __name__ == "__main__":
     sktest.main()
