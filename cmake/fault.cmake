@@ -155,3 +155,13 @@ foreach(group ${SK_FAULT_GROUPS})
                          ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1")
   endforeach()
 endforeach()
+
+# ---- sockit serve under faults ------------------------------------------------
+# The whole server (cli, services, lib) is one executable, with no test code
+# in it, so every call it makes is faulted; the python clients are not.
+foreach(seed ${SK_FAULT_SEEDS})
+  add_test(NAME fault.services.seed${seed}
+           COMMAND ${SK_PYTHON3} ${SK_FAULT_DIR}/test_fault_services.py)
+  set_tests_properties(fault.services.seed${seed} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                       ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};SOCKIT_FAULT_SHIM=$<TARGET_FILE:sk_faultshim>;SK_FAULT_TEST_SEED=${seed};SK_FAULT_TEST_RATE=${SK_FAULT_RATE};PYTHONDONTWRITEBYTECODE=1")
+endforeach()
