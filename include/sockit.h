@@ -959,12 +959,14 @@ SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
 SK_API int sk_server_run(sk_server *srv);
 
 /*
- * Asks the server to stop: stop accepting and reading new requests, close
- * every connection gracefully (sk_conn_close: pending output is flushed,
- * handlers can write no more), abort what is left when the grace period
- * ends, then make sk_server_run return.  A request made before
- * sk_server_run makes it return at once.  Async-signal-safe, callable from
- * any thread, idempotent.
+ * Asks the server to stop: stop accepting and reading new requests; input
+ * already read but not yet consumed because output was backed up is still
+ * offered to on_data as the output drains (a request in flight); then each
+ * connection is closed gracefully (sk_conn_close: pending output is flushed,
+ * handlers can write no more).  What is left when the grace period ends is
+ * aborted, then sk_server_run returns.  A request made before sk_server_run
+ * makes it return at once.  Async-signal-safe, callable from any thread,
+ * idempotent.
  */
 SK_API void sk_server_shutdown(sk_server *srv);
 

@@ -67,6 +67,7 @@ enum {
     SK__C_REOFFER = 1u << 7, /* input kept while output was backed up */
     SK__C_PAUSED = 1u << 8,  /* reading is paused by backpressure */
     SK__C_LINGER = 1u << 9,  /* on the worker's linger list (else its LRU list) */
+    SK__C_STOP_SEEN = 1u << 10, /* visited by the worker's shutdown walk */
 };
 
 /*
@@ -180,9 +181,9 @@ void sk__conn_close_now(sk_conn *c, const char *reason);
 /* Graceful close (sk_conn_close with a reason for the log). */
 void sk__conn_close_graceful(sk_conn *c, const char *reason);
 
-/* Sets the connection's watched events from its state (after a change made
- * outside its own callbacks). */
-void sk__conn_update(sk_conn *c);
+/* Shutdown for one connection of a stopping worker: reading stops, kept
+ * input is still offered as output drains, then it closes gracefully. */
+void sk__conn_shutdown(sk_conn *c);
 
 /* Releases a dead connection: runs on_close and frees it. */
 void sk__conn_release(sk_conn *c);
@@ -206,8 +207,8 @@ void sk__worker_conn_bury(sk_conn *c);
 /* Starts accepting on `l` (a TCP listener).  Returns 0 or -errno. */
 int sk__tcp_listener_start(sk__listener *l);
 
-/* Shutdown: stop accepting (close per-worker listeners), stop reading, and
- * close every connection gracefully (flush, then end of stream). */
+/* Shutdown: stop reading, finish the input already read, and close every
+ * connection gracefully (flush, then end of stream). */
 void sk__tcp_worker_shutdown(sk__worker *w);
 
 /* Aborts every connection left (the grace period ran out). */

@@ -133,11 +133,6 @@ static void conn_update_events(sk_conn *c)
         conn_fail(c, err);
 }
 
-void sk__conn_update(sk_conn *c)
-{
-    conn_update_events(c);
-}
-
 /* ---- output -------------------------------------------------------------- */
 
 static void conn_sent(sk_conn *c, size_t n)
@@ -382,11 +377,13 @@ static void conn_on_readable(sk_conn *c)
             conn_on_eof(c);
             return;
         }
+        /* Input after our end of stream is dropped unseen and uncounted. */
+        if (c->flags & SK__C_WR_SHUT)
+            continue;
         c->bytes_in += (size_t)n;
         SK__COUNT(c->w, bytes_in, (uint64_t)n);
         sk__worker_conn_touch(c);
-        if (!(c->flags & SK__C_WR_SHUT))
-            conn_consume(c, scratch, (size_t)n);
+        conn_consume(c, scratch, (size_t)n);
         /* A short read most likely emptied the socket; level-triggered
          * readiness brings us back if not, without a wasted EAGAIN call. */
         if ((size_t)n < room)
@@ -427,13 +424,35 @@ static void conn_pump(sk_conn *c)
     }
 }
 
+/*
+ * While the worker shuts down no new input is read, but input already read
+ * and kept because output was backed up is part of a request in flight: it
+ * is still offered as the output drains.  Once none is left waiting for
+ * that, the connection closes gracefully.
+ */
+static void conn_shutdown_step(sk_conn *c)
+{
+    if (c->flags & (SK__C_DEAD | SK__C_CLOSING))
+        return;
+    if (c->in_len > 0 && (c->flags & SK__C_REOFFER))
+        return;
+    sk__conn_close_graceful(c, "shutdown");
+}
+
 /* The end of every event the server delivers to a connection. */
 static void conn_settle(sk_conn *c)
 {
     if (c->busy > 0)
         return;
     conn_pump(c);
+    if (c->w->stopping)
+        conn_shutdown_step(c);
     conn_update_events(c);
+}
+
+void sk__conn_shutdown(sk_conn *c)
+{
+    conn_settle(c);
 }
 
 static void conn_io_cb(sk_io *io, int fd, unsigned events, void *arg)

@@ -269,6 +269,9 @@ int sk__tcp_listener_start(sk__listener *l)
 
 /* ---- shutdown ------------------------------------------------------------------------ */
 
+/* Handlers run during the walk and may close other connections, which
+ * moves them off the list: then the walk starts over, skipping the ones
+ * already seen. */
 void sk__tcp_worker_shutdown(sk__worker *w)
 {
     sk_conn *c = w->lru_head;
@@ -276,9 +279,11 @@ void sk__tcp_worker_shutdown(sk__worker *w)
     while (c != NULL) {
         sk_conn *next = c->next;
 
-        sk__conn_close_graceful(c, "shutdown");
-        sk__conn_update(c);
-        c = next;
+        if (!(c->flags & SK__C_STOP_SEEN)) {
+            c->flags |= SK__C_STOP_SEEN;
+            sk__conn_shutdown(c);
+        }
+        c = next != NULL && (next->flags & SK__C_DEAD) ? w->lru_head : next;
     }
 }
 

@@ -761,6 +761,64 @@ SK_TEST(shutdown_drains_pending_output)
     sk_server_free(r.srv);
 }
 
+/* An echo client that sent until flow control stopped it, without reading:
+ * at shutdown the server holds output it could not send and input it read
+ * but could not echo yet.  Both are part of the response in flight: once the
+ * client reads, it gets the echo of every byte the server had read. */
+SK_TEST(shutdown_echoes_input_already_read)
+{
+    sk_server_config cfg = { .threads = 1, .conn_buffer = 16384, .grace = 10.0 };
+    struct running r;
+    unsigned char buf[65536];
+    uint64_t sent = 0, got = 0;
+    double tlast, t0;
+    int fd;
+
+    server_start(&r, &cfg, &echo_handler, NULL);
+    fd = client_connect(&r.tcp, NULL);
+    CHECK_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+    t0 = tlast = sk_test_now();
+    while (sk_test_now() - tlast < 0.5 && sk_test_now() - t0 < 5.0) {
+        ssize_t n;
+
+        for (size_t i = 0; i < sizeof(buf); i++)
+            buf[i] = pattern(sent + i);
+        n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
+        if (n > 0) {
+            sent += (uint64_t)n;
+            tlast = sk_test_now();
+        } else {
+            CHECK_EQ(errno, EAGAIN);
+            sleep_ms(20);
+        }
+    }
+    CHECK_INT(stats(&r).read_pauses, >=, 1);
+    sk_server_shutdown(r.srv);
+    sleep_ms(100);
+    CHECK_EQ(fcntl(fd, F_SETFL, 0), 0);
+    for (;;) {
+        ssize_t n = recv_once(fd, buf, sizeof(buf));
+
+        CHECK_INT(n, >=, 0);
+        if (n == 0)
+            break;
+        for (ssize_t i = 0; i < n; i++)
+            if (buf[i] != pattern(got + (uint64_t)i))
+                sk_test_fail(__FILE__, __LINE__, "byte %llu differs",
+                             (unsigned long long)(got + (uint64_t)i));
+        got += (uint64_t)n;
+    }
+    close(fd);
+    CHECK_EQ(pthread_join(r.thread, NULL), 0);
+    CHECK_OK(r.rc);
+    printf("sent %llu, the server read %llu and echoed %llu\n", (unsigned long long)sent,
+           (unsigned long long)stats(&r).bytes_in, (unsigned long long)got);
+    CHECK_EQ(got, stats(&r).bytes_in);
+    CHECK_EQ(got, stats(&r).bytes_out);
+    CHECK(got <= sent);
+    sk_server_free(r.srv);
+}
+
 /* A peer that never reads cannot hold shutdown beyond the grace period. */
 SK_TEST(shutdown_grace_bounds_stuck_peer)
 {
