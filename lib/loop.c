@@ -454,9 +454,11 @@ static void fire_timers(sk_loop *loop)
     }
 }
 
-int sk_loop_run_once(sk_loop *loop, double timeout)
+/* How long one iteration may wait, in ms (-1: without limit): the caller's
+ * timeout, the first timer, and not at all when a stop is pending. */
+static int wait_budget_ms(sk_loop *loop, double timeout)
 {
-    int wait_ms, tmr, n;
+    int wait_ms, tmr;
 
     if (timeout < 0.0 || timeout != timeout) {
         wait_ms = -1;
@@ -472,8 +474,36 @@ int sk_loop_run_once(sk_loop *loop, double timeout)
     tmr = next_timer_ms(loop);
     if (tmr >= 0 && (wait_ms < 0 || tmr < wait_ms))
         wait_ms = tmr;
+    return wait_ms;
+}
 
-    n = loop->be->wait(loop->be_state, wait_ms, loop->ready, READY_MAX);
+/* Waits for readiness, retrying a wait a signal interrupted for the rest
+ * of its time: the caller never sees EINTR, and a signal does not cut a
+ * timeout short.  (A handler that wants the loop back calls sk_loop_wake
+ * or sk_loop_stop, which make the next wait return at once.) */
+static int wait_ready(sk_loop *loop, int wait_ms)
+{
+    int64_t deadline = wait_ms < 0 ? 0 : loop_clock_ns() + (int64_t)wait_ms * 1000000;
+
+    for (;;) {
+        int n = loop->be->wait(loop->be_state, wait_ms, loop->ready, READY_MAX);
+        int64_t left;
+
+        if (n != -EINTR)
+            return n;
+        if (wait_ms < 0)
+            continue;
+        left = deadline - loop_clock_ns();
+        if (left <= 0)
+            return 0;
+        wait_ms = (int)((left + 999999) / 1000000);
+    }
+}
+
+int sk_loop_run_once(sk_loop *loop, double timeout)
+{
+    int n = wait_ready(loop, wait_budget_ms(loop, timeout));
+
     if (n < 0)
         return n;
     loop->now = loop_clock_ns();

@@ -51,10 +51,10 @@ typedef struct sk__backend {
     int (*ctl)(void *state, sk_io *io, int op, unsigned events);
     /*
      * Waits up to `timeout_ms` (-1: without limit) and stores at most `max`
-     * ready descriptors in out[].  Returns how many, 0 on timeout, or -errno
-     * (never -EINTR: an interrupted wait returns 0 so the loop can look at
-     * its stop flag and timers).  Handles removed by ctl(DEL) are never
-     * reported afterwards.
+     * ready descriptors in out[].  Returns how many, 0 on timeout, -EINTR
+     * when a signal interrupted the wait (the core waits again for the rest
+     * of its time), or another -errno.  Handles removed by ctl(DEL) are
+     * never reported afterwards.
      */
     int (*wait)(void *state, int timeout_ms, sk__ready *out, int max);
 } sk__backend;

@@ -98,7 +98,7 @@ static int epoll_wait_io(void *state, int timeout_ms, sk__ready *out, int max)
         max = EPOLL_BATCH;
     n = epoll_wait(st->epfd, st->events, max, timeout_ms);
     if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+        return -errno;
     for (int i = 0; i < n; i++) {
         out[i].io = st->events[i].data.ptr;
         out[i].events = from_epoll(st->events[i].events);

@@ -131,7 +131,7 @@ static int poll_wait(void *state, int timeout_ms, sk__ready *out, int max)
 
     n = poll(st->fds, (nfds_t)st->n, timeout_ms);
     if (n < 0)
-        return errno == EINTR ? 0 : -errno;
+        return -errno;
     if (n == 0 || st->n == 0)
         return 0;
     if (st->start >= st->n)

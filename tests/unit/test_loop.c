@@ -693,6 +693,46 @@ SK_TEST(stop_from_signal_handler)
     sk_loop_free(signal_loop);
 }
 
+/* A signal whose handler neither wakes nor stops the loop does not cut a
+ * wait short: the interrupted wait resumes for the rest of its time. */
+static volatile sig_atomic_t alarms;
+
+static void on_alarm_count(int sig)
+{
+    alarms++;
+}
+
+static void scenario_eintr_keeps_waiting(void)
+{
+    struct sigaction sa = { 0 };
+    struct itimerval it = { { 0, 20000 }, { 0, 20000 } };
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    sk_loop *loop = new_loop();
+    double t0;
+
+    sa.sa_handler = on_alarm_count;
+    sigemptyset(&sa.sa_mask);
+    CHECK_OK(sigaction(SIGALRM, &sa, NULL));
+    CHECK_OK(setitimer(ITIMER_REAL, &it, NULL));
+    t0 = sk_test_now();
+    CHECK_EQ(sk_loop_run_once(loop, 0.2), 0);
+    CHECK_TIME(sk_test_now() - t0, 0.2, 2.0);
+    CHECK_OK(setitimer(ITIMER_REAL, &off, NULL));
+    CHECK(alarms >= 2);
+    sk_loop_free(loop);
+}
+
+SK_TEST(eintr_does_not_cut_wait_short)
+{
+    scenario_eintr_keeps_waiting();
+}
+
+SK_TEST(eintr_does_not_cut_wait_short_poll)
+{
+    use_poll();
+    scenario_eintr_keeps_waiting();
+}
+
 /* ---- handles stopped inside callbacks ------------------------------------------ */
 
 struct killer {
