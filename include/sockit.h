@@ -691,8 +691,10 @@ SK_API int sk_loop_run(sk_loop *loop);
 /* Runs one iteration, waiting at most `timeout` seconds (SK_TIMEOUT_NONE:
  * until something happens; 0: not at all), then runs the callbacks of ready
  * descriptors and due timers.  Returns the number of callbacks run (wake
- * callbacks included), or -errno.  Does not consume a stop request, but does
- * not wait while one is pending. */
+ * callbacks included), or -errno.  A signal does not end the wait early
+ * (EINTR is retried for the time left); a handler that wants the loop back
+ * calls sk_loop_wake or sk_loop_stop.  Does not consume a stop request, but
+ * does not wait while one is pending. */
 SK_API int sk_loop_run_once(sk_loop *loop, double timeout);
 
 /* Makes sk_loop_run() return after the current iteration.  Async-signal-safe
