@@ -205,6 +205,18 @@ def tcp_queues():
     return out
 
 
+def listening_ports():
+    """Ports of the IPv4 TCP sockets listening on 127.0.0.1."""
+    out = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "0A" and fields[1].startswith("0100007F:"):
+                out.add(int(fields[1].split(":")[1], 16))
+    return out
+
+
 def close_lines(lines):
     """port -> (bytes_in, bytes_out, reason) from the server's -v close lines."""
     out = {}
@@ -253,6 +265,11 @@ class ShutdownUnderLoad(unittest.TestCase):
             read_by_server.append(len(data) - tx - rx)
         t_sig = time.monotonic()
         srv.p.send_signal(signal.SIGTERM)
+        # Reading before the server has taken the signal in would let it
+        # echo on as usual: wait until it has closed its listening sockets.
+        deadline = time.monotonic() + 5
+        while port in listening_ports() and time.monotonic() < deadline:
+            time.sleep(0.005)
         stalled_got = []
         for s, data in stalled:
             stalled_got.append(read_to_end(s))
