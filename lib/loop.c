@@ -351,7 +351,7 @@ static void free_dead(sk_loop *loop)
     while (loop->dead_ios != NULL) {
         sk_io *io = loop->dead_ios;
 
-        loop->dead_ios = io->next_dead;
+        loop->dead_ios = io->u.next_dead;
         free(io);
     }
     while (loop->dead_timers != NULL) {
@@ -367,7 +367,7 @@ void sk_loop_free(sk_loop *loop)
     if (loop == NULL)
         return;
     for (size_t fd = 0; fd < loop->fdcap; fd++) {
-        if (loop->fdtab[fd] != NULL)
+        if (loop->fdtab[fd] != NULL && !loop->fdtab[fd]->embedded)
             free(loop->fdtab[fd]);
     }
     while (loop->timers != NULL) {
@@ -402,7 +402,7 @@ static void dispatch_io(sk_loop *loop, int n)
             continue;
         if (io != loop->wake_io)
             loop->ncallbacks++;
-        io->cb(io, io->fd, ev, io->arg);
+        io->u.cb(io, io->fd, ev, io->arg);
     }
 }
 
@@ -596,13 +596,10 @@ static int backend_ctl(sk_loop *loop, sk_io *io, int op, unsigned events)
     return loop->be->ctl(loop->be_state, io, op, events);
 }
 
-int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events, sk_io_cb cb,
-                void *arg)
+/* Checks that `fd` may be watched and makes room for it in the table.
+ * Returns 0 or -errno. */
+static int io_admit(sk_loop *loop, int fd, unsigned events)
 {
-    sk_io *io;
-    int err;
-
-    events &= SK_READABLE | SK_WRITABLE;
     if (fd < 0)
         return -EBADF;
     if ((size_t)fd < loop->fdcap && loop->fdtab[fd] != NULL)
@@ -611,24 +608,63 @@ int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events, sk_io_cb cb
      * so in those cases nothing else would notice a bad descriptor. */
     if ((events == 0 || loop->be == &sk__backend_poll) && fcntl(fd, F_GETFD) < 0)
         return -errno;
-    err = fdtab_reserve(loop, fd);
+    return fdtab_reserve(loop, fd);
+}
+
+/* Registers the filled-in handle `io` with the poller and the table. */
+static int io_register(sk_loop *loop, sk_io *io, unsigned events)
+{
+    if (events != 0) {
+        int err = backend_ctl(loop, io, SK__CTL_ADD, events);
+
+        if (err < 0)
+            return err;
+    }
+    io->events = (unsigned char)events;
+    loop->fdtab[io->fd] = io;
+    return 0;
+}
+
+int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events, sk_io_cb cb,
+                void *arg)
+{
+    sk_io *io;
+    int err;
+
+    events &= SK_READABLE | SK_WRITABLE;
+    err = io_admit(loop, fd, events);
     if (err < 0)
         return err;
-    io = calloc(1, sizeof(*io));
+    io = malloc(sizeof(*io));
     if (io == NULL)
         return -ENOMEM;
-    *io = (sk_io){ .loop = loop, .fd = fd, .slot = -1, .cb = cb, .arg = arg };
-    if (events != 0) {
-        err = backend_ctl(loop, io, SK__CTL_ADD, events);
-        if (err < 0) {
-            free(io);
-            return err;
-        }
+    *io = (sk_io){ .loop = loop, .fd = fd, .slot = -1, .u.cb = cb, .arg = arg };
+    err = io_register(loop, io, events);
+    if (err < 0) {
+        free(io);
+        return err;
     }
-    io->events = events;
-    loop->fdtab[fd] = io;
     *out = io;
     return 0;
+}
+
+int sk__io_start_embedded(sk_loop *loop, sk_io *io, int fd, unsigned events,
+                          sk_io_cb cb, void *arg)
+{
+    int err;
+
+    events &= SK_READABLE | SK_WRITABLE;
+    err = io_admit(loop, fd, events);
+    if (err < 0)
+        return err;
+    *io = (sk_io){ .loop = loop, .fd = fd, .slot = -1, .u.cb = cb, .arg = arg,
+                   .embedded = true };
+    return io_register(loop, io, events);
+}
+
+bool sk__loop_dispatching(const sk_loop *loop)
+{
+    return loop->dispatching > 0;
 }
 
 int sk_io_set_events(sk_io *io, unsigned events)
@@ -644,7 +680,7 @@ int sk_io_set_events(sk_io *io, unsigned events)
     err = backend_ctl(io->loop, io, op, events);
     if (err < 0)
         return err;
-    io->events = events;
+    io->events = (unsigned char)events;
     return 0;
 }
 
@@ -660,8 +696,10 @@ void sk_io_stop(sk_io *io)
     loop->fdtab[io->fd] = NULL;
     io->dead = true;
     io->events = 0;
+    if (io->embedded)
+        return; /* the owner frees it, after this iteration */
     if (loop->dispatching > 0) {
-        io->next_dead = loop->dead_ios;
+        io->u.next_dead = loop->dead_ios;
         loop->dead_ios = io;
     } else {
         free(io);

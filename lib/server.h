@@ -13,6 +13,7 @@
 #define SOCKIT_SERVER_H
 
 #include "internal.h"
+#include "loop_backend.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -70,29 +71,51 @@ enum {
     SK__C_STOP_SEEN = 1u << 10, /* visited by the worker's shutdown walk */
 };
 
+/* Why a connection closed, for the log line (index into the reason names). */
+enum sk__conn_reason {
+    SK__R_NONE, SK__R_CLOSED, SK__R_EOF, SK__R_ERROR, SK__R_ABORT, SK__R_IDLE,
+    SK__R_SHUTDOWN
+};
+
+/* An IPv4 or IPv6 address, kept compactly in the connection (28 bytes, not
+ * the 132 of an sk_addr): its family tells its length. */
+typedef union sk__inet_addr {
+    struct sockaddr sa;
+    struct sockaddr_in in4;
+    struct sockaddr_in6 in6;
+} sk__inet_addr;
+
+/* The connection's addresses as sk_addr, made on the first sk_conn_peer or
+ * sk_conn_local call (or at once for a peer that is not IPv4 or IPv6). */
+typedef struct sk__conn_addrs {
+    sk_addr peer;
+    sk_addr local;
+} sk__conn_addrs;
+
 /*
- * A TCP connection.  Buffers are allocated when first needed, grow up to
- * cfg.conn_buffer and are freed as soon as they are empty, so an idle
- * connection costs this struct, its loop handle and the handler's state.
+ * A TCP connection: one allocation, with its loop handle embedded.
+ * Buffers are allocated when first needed, grow up to cfg.conn_buffer (at
+ * most 64 MiB, hence 32-bit sizes) and are freed as soon as they are empty,
+ * so an idle connection costs this struct (176 bytes on LP64) and the
+ * handler's state.  Fields are ordered to leave no padding.
  */
 struct sk_conn {
+    sk_io io;            /* io.fd is the descriptor (-1 once closed) */
     struct sk__worker *w;
     sk__service *svc;
-    sk_io *io;
-    int fd;
-    unsigned flags;
-    int busy;            /* connection callbacks running (nesting depth) */
-    const char *reason;  /* why it closed, for the log */
-    int error;           /* the error that closed it, if any */
+    sk_conn *prev, *next; /* the worker's LRU, linger or reaper list */
     uint64_t last_ms;    /* last progress (or when lingering began), loop clock */
     uint64_t bytes_in, bytes_out;
     unsigned char *out;  /* pending output: out[out_off .. out_off + out_len) */
-    size_t out_off, out_len, out_cap;
     unsigned char *in;   /* input the handler left unconsumed */
-    size_t in_len, in_cap;
-    sk_conn *prev, *next; /* the worker's LRU, linger or reaper list */
-    sk_addr peer;
-    sk_addr local;
+    sk__conn_addrs *addrs; /* NULL until asked for */
+    uint32_t out_off, out_len, out_cap;
+    uint32_t in_len, in_cap;
+    int error;           /* the error that closed it, if any */
+    uint16_t flags;
+    uint8_t busy;        /* connection callbacks running (nesting depth, < 8) */
+    uint8_t reason;      /* enum sk__conn_reason: why it closed, for the log */
+    sk__inet_addr peer;  /* AF_UNSPEC when the peer is in addrs only */
     max_align_t data[];  /* the handler's conn_size bytes */
 };
 
@@ -176,10 +199,10 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer);
 
 /* Closes the descriptor now, discarding output; on_close runs later from
  * the worker's reaper.  `reason` is for the log.  Idempotent. */
-void sk__conn_close_now(sk_conn *c, const char *reason);
+void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason);
 
 /* Graceful close (sk_conn_close with a reason for the log). */
-void sk__conn_close_graceful(sk_conn *c, const char *reason);
+void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason);
 
 /* Shutdown for one connection of a stopping worker: reading stops, kept
  * input is still offered as output drains, then it closes gracefully. */

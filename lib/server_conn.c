@@ -41,7 +41,7 @@
 
 /* Grows *buf to hold at least `need` bytes (at most `max`), starting small:
  * most connections never queue more than a few hundred bytes. */
-static int buf_reserve(unsigned char **buf, size_t *cap, size_t need, size_t max)
+static int buf_reserve(unsigned char **buf, uint32_t *cap, size_t need, size_t max)
 {
     size_t n = *cap ? *cap : 512;
     unsigned char *p;
@@ -56,11 +56,11 @@ static int buf_reserve(unsigned char **buf, size_t *cap, size_t need, size_t max
     if (p == NULL)
         return -ENOMEM;
     *buf = p;
-    *cap = n;
+    *cap = (uint32_t)n; /* n <= conn_buffer <= 64 MiB */
     return 0;
 }
 
-static void buf_release(unsigned char **buf, size_t *cap)
+static void buf_release(unsigned char **buf, uint32_t *cap)
 {
     free(*buf);
     *buf = NULL;
@@ -70,6 +70,52 @@ static void buf_release(unsigned char **buf, size_t *cap)
 static size_t conn_limit(const sk_conn *c)
 {
     return c->w->srv->cfg.conn_buffer;
+}
+
+/* ---- addresses ------------------------------------------------------------ */
+
+static const sk_addr no_addr;
+
+/* Keeps an IPv4 or IPv6 peer inline; any other (a Unix-domain peer) goes
+ * into the side block at once.  Returns 0 or -ENOMEM. */
+static int conn_store_peer(sk_conn *c, const sk_addr *peer)
+{
+    int family = peer->len > 0 ? peer->u.sa.sa_family : AF_UNSPEC;
+
+    if (family == AF_INET && peer->len == sizeof(struct sockaddr_in)) {
+        c->peer.in4 = peer->u.in4;
+        return 0;
+    }
+    if (family == AF_INET6 && peer->len == sizeof(struct sockaddr_in6)) {
+        c->peer.in6 = peer->u.in6;
+        return 0;
+    }
+    c->peer.sa.sa_family = AF_UNSPEC;
+    c->addrs = calloc(1, sizeof(*c->addrs));
+    if (c->addrs == NULL)
+        return -ENOMEM;
+    c->addrs->peer = *peer;
+    return 0;
+}
+
+/* The peer as an sk_addr. */
+static void conn_peer_addr(const sk_conn *c, sk_addr *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (c->peer.sa.sa_family) {
+    case AF_INET:
+        out->len = sizeof(struct sockaddr_in);
+        out->u.in4 = c->peer.in4;
+        break;
+    case AF_INET6:
+        out->len = sizeof(struct sockaddr_in6);
+        out->u.in6 = c->peer.in6;
+        break;
+    default:
+        if (c->addrs != NULL)
+            *out = c->addrs->peer;
+        break;
+    }
 }
 
 /* ---- event selection ---------------------------------------------------- */
@@ -106,7 +152,7 @@ static void conn_fail(sk_conn *c, int err)
     if (c->flags & SK__C_DEAD)
         return;
     c->error = err;
-    sk__conn_close_now(c, "error");
+    sk__conn_close_now(c, SK__R_ERROR);
 }
 
 /* Sets the watched events from the state.  Costs a system call only when
@@ -128,7 +174,7 @@ static void conn_update_events(sk_conn *c)
     } else if (ev & SK_READABLE) {
         c->flags &= ~SK__C_PAUSED;
     }
-    err = sk_io_set_events(c->io, ev);
+    err = sk_io_set_events(&c->io, ev);
     if (err < 0)
         conn_fail(c, err);
 }
@@ -148,7 +194,7 @@ static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
     ssize_t n;
 
     do
-        n = send(c->fd, buf, len, MSG_NOSIGNAL);
+        n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
@@ -170,8 +216,8 @@ static void conn_flush(sk_conn *c)
         }
         if (n == 0)
             return;
-        c->out_off += (size_t)n;
-        c->out_len -= (size_t)n;
+        c->out_off += (uint32_t)n;
+        c->out_len -= (uint32_t)n;
     }
     c->out_off = 0;
     buf_release(&c->out, &c->out_cap);
@@ -195,7 +241,7 @@ static size_t conn_queue(sk_conn *c, const unsigned char *buf, size_t len)
     if (c->out_off + c->out_len + len > c->out_cap)
         len = c->out_cap - c->out_off - c->out_len;
     memcpy(c->out + c->out_off + c->out_len, buf, len);
-    c->out_len += len;
+    c->out_len += (uint32_t)len;
     return len;
 }
 
@@ -213,8 +259,8 @@ static void conn_finish_close(sk_conn *c)
 {
     if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
         return;
-    if ((c->flags & SK__C_RD_EOF) || shutdown(c->fd, SHUT_WR) < 0) {
-        sk__conn_close_now(c, "closed");
+    if ((c->flags & SK__C_RD_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
+        sk__conn_close_now(c, SK__R_CLOSED);
         return;
     }
     c->flags |= SK__C_WR_SHUT;
@@ -224,44 +270,67 @@ static void conn_finish_close(sk_conn *c)
     sk__worker_conn_linger(c);
 }
 
-void sk__conn_close_graceful(sk_conn *c, const char *reason)
+void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason)
 {
     if (c->flags & (SK__C_DEAD | SK__C_CLOSING))
         return;
     c->flags |= SK__C_CLOSING;
-    if (c->reason == NULL)
-        c->reason = reason;
+    if (c->reason == SK__R_NONE)
+        c->reason = (uint8_t)reason;
     if (c->out_len == 0)
         conn_finish_close(c);
 }
 
+/* Gives back the admission taken for the peer; the address is only looked
+ * at by the per-source limit. */
+static void conn_release_limits(const sk_conn *c)
+{
+    sk_addr peer;
+
+    if (c->w->srv->cfg.max_per_source > 0)
+        conn_peer_addr(c, &peer);
+    else
+        peer.len = 0;
+    sk__limits_release(c->w->srv, &peer);
+}
+
+static const char *const reason_names[] = {
+    [SK__R_NONE] = "closed", [SK__R_CLOSED] = "closed", [SK__R_EOF] = "eof",
+    [SK__R_ERROR] = "error", [SK__R_ABORT] = "abort", [SK__R_IDLE] = "idle",
+    [SK__R_SHUTDOWN] = "shutdown",
+};
+
 static void log_close(const sk_conn *c)
 {
     char peer[SK_ADDRSTRLEN] = "?";
+    const char *reason = reason_names[c->reason];
+    sk_addr addr;
 
-    sk_addr_format(&c->peer, peer, sizeof(peer));
+    conn_peer_addr(c, &addr);
+    sk_addr_format(&addr, peer, sizeof(peer));
     if (c->error != 0)
         sk__server_log(c->w->srv, "event=close peer=%s bytes_in=%llu bytes_out=%llu "
                        "reason=%s error=\"%s\"", peer, (unsigned long long)c->bytes_in,
-                       (unsigned long long)c->bytes_out, c->reason, sk_strerror(c->error));
+                       (unsigned long long)c->bytes_out, reason, sk_strerror(c->error));
     else
         sk__server_log(c->w->srv, "event=close peer=%s bytes_in=%llu bytes_out=%llu reason=%s",
                        peer, (unsigned long long)c->bytes_in,
-                       (unsigned long long)c->bytes_out, c->reason);
+                       (unsigned long long)c->bytes_out, reason);
 }
 
-void sk__conn_close_now(sk_conn *c, const char *reason)
+void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason)
 {
     if (c->flags & SK__C_DEAD)
         return;
     c->flags |= SK__C_DEAD;
-    if (c->reason == NULL)
-        c->reason = reason;
-    sk_io_stop(c->io);
-    c->io = NULL;
-    close(c->fd);
-    c->fd = -1;
-    sk__limits_release(c->w->srv, &c->peer);
+    if (c->reason == SK__R_NONE)
+        c->reason = (uint8_t)reason;
+    /* The embedded handle stays allocated with the connection, which the
+     * reaper frees on a later iteration. */
+    sk_io_stop(&c->io);
+    close(c->io.fd);
+    c->io.fd = -1;
+    conn_release_limits(c);
     if (c->w->srv->cfg.verbose)
         log_close(c);
     sk__worker_conn_bury(c);
@@ -276,6 +345,7 @@ void sk__conn_release(sk_conn *c)
     }
     free(c->out);
     free(c->in);
+    free(c->addrs);
     free(c);
 }
 
@@ -313,7 +383,7 @@ static void conn_keep(sk_conn *c, const unsigned char *rest, size_t len)
         }
         memmove(c->in, rest, len);
     }
-    c->in_len = len;
+    c->in_len = (uint32_t)len;
     if (c->out_len > 0)
         c->flags |= SK__C_REOFFER;
 }
@@ -343,7 +413,7 @@ static void conn_on_eof(sk_conn *c)
 {
     c->flags |= SK__C_RD_EOF;
     if (c->flags & SK__C_WR_SHUT) {
-        sk__conn_close_now(c, "closed");
+        sk__conn_close_now(c, SK__R_CLOSED);
         return;
     }
     if (c->flags & SK__C_CLOSING)
@@ -353,7 +423,7 @@ static void conn_on_eof(sk_conn *c)
         c->svc->tcp.on_eof(c);
         c->busy--;
     } else {
-        sk__conn_close_graceful(c, "eof");
+        sk__conn_close_graceful(c, SK__R_EOF);
     }
 }
 
@@ -366,7 +436,7 @@ static void conn_on_readable(sk_conn *c)
         ssize_t n;
 
         do
-            n = recv(c->fd, scratch, room, 0);
+            n = recv(c->io.fd, scratch, room, 0);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -436,7 +506,7 @@ static void conn_shutdown_step(sk_conn *c)
         return;
     if (c->in_len > 0 && (c->flags & SK__C_REOFFER))
         return;
-    sk__conn_close_graceful(c, "shutdown");
+    sk__conn_close_graceful(c, SK__R_SHUTDOWN);
 }
 
 /* The end of every event the server delivers to a connection. */
@@ -474,7 +544,10 @@ static void log_open(sk_conn *c)
 {
     char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?";
 
-    sk_addr_format(&c->peer, peer, sizeof(peer));
+    sk_addr addr;
+
+    conn_peer_addr(c, &addr);
+    sk_addr_format(&addr, peer, sizeof(peer));
     sk_addr_format(sk_conn_local(c), local, sizeof(local));
     sk__server_log(c->w->srv, "event=open peer=%s local=%s", peer, local);
 }
@@ -521,10 +594,11 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
     }
     c->w = w;
     c->svc = l->svc;
-    c->fd = fd;
-    c->peer = *peer;
+    err = conn_store_peer(c, peer);
+    if (err < 0)
+        goto fail_conn;
     conn_set_options(fd, peer);
-    err = sk_io_start(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
+    err = sk__io_start_embedded(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
     if (err < 0)
         goto fail_conn;
     sk__worker_conn_link(w, c);
@@ -541,6 +615,7 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
     return;
 
 fail_conn:
+    free(c->addrs);
     free(c);
 fail_admitted:
     sk__limits_release(srv, peer);
@@ -586,7 +661,7 @@ size_t sk_conn_write_space(const sk_conn *c)
 
 void sk_conn_close(sk_conn *c)
 {
-    sk__conn_close_graceful(c, "closed");
+    sk__conn_close_graceful(c, SK__R_CLOSED);
     if (c->busy == 0)
         conn_update_events(c);
 }
@@ -598,8 +673,8 @@ void sk_conn_abort(sk_conn *c)
     if (c->flags & SK__C_DEAD)
         return;
     /* A zero linger time makes close(2) send a reset and drop the queue. */
-    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    sk__conn_close_now(c, "abort");
+    setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    sk__conn_close_now(c, SK__R_ABORT);
 }
 
 void *sk_conn_data(sk_conn *c)
@@ -607,24 +682,42 @@ void *sk_conn_data(sk_conn *c)
     return c->data;
 }
 
-const sk_addr *sk_conn_peer(const sk_conn *c)
-{
-    return &c->peer;
-}
-
-/* Looked up on first use: most connections never ask, and getsockname is a
- * system call. */
-const sk_addr *sk_conn_local(const sk_conn *c)
+/* Made on first use: most connections never ask.  Without memory for it,
+ * both calls answer "no address" (len 0) rather than fail. */
+static sk__conn_addrs *conn_addrs(const sk_conn *c)
 {
     sk_conn *m = (sk_conn *)c;
 
-    if (!(m->flags & SK__C_LOCAL) && m->fd >= 0) {
-        m->local.len = sizeof(m->local.u);
-        if (getsockname(m->fd, &m->local.u.sa, &m->local.len) < 0)
-            m->local.len = 0;
+    if (m->addrs == NULL) {
+        m->addrs = calloc(1, sizeof(*m->addrs));
+        if (m->addrs != NULL)
+            conn_peer_addr(m, &m->addrs->peer);
+    }
+    return m->addrs;
+}
+
+const sk_addr *sk_conn_peer(const sk_conn *c)
+{
+    const sk__conn_addrs *a = conn_addrs(c);
+
+    return a != NULL ? &a->peer : &no_addr;
+}
+
+/* Looked up on first use: getsockname is a system call. */
+const sk_addr *sk_conn_local(const sk_conn *c)
+{
+    sk_conn *m = (sk_conn *)c;
+    sk__conn_addrs *a = conn_addrs(c);
+
+    if (a == NULL)
+        return &no_addr;
+    if (!(m->flags & SK__C_LOCAL) && m->io.fd >= 0) {
+        a->local.len = sizeof(a->local.u);
+        if (getsockname(m->io.fd, &a->local.u.sa, &a->local.len) < 0)
+            a->local.len = 0;
         m->flags |= SK__C_LOCAL;
     }
-    return &m->local;
+    return &a->local;
 }
 
 void *sk_conn_arg(const sk_conn *c)

@@ -88,10 +88,10 @@ static void expiry_cb(sk_timer *t, void *arg)
     w->expiry_due_ms = 0;
     while (idle > 0 && w->lru_head != NULL && now - w->lru_head->last_ms >= idle) {
         SK__COUNT(w, idle_closed, 1);
-        sk__conn_close_now(w->lru_head, "idle");
+        sk__conn_close_now(w->lru_head, SK__R_IDLE);
     }
     while (w->linger_head != NULL && now - w->linger_head->last_ms >= LINGER_MS)
-        sk__conn_close_now(w->linger_head, "closed");
+        sk__conn_close_now(w->linger_head, SK__R_CLOSED);
     arm_expiry(w);
 }
 
