@@ -12,6 +12,12 @@
  *   SK_FAULT_RATE     percent of calls that are faulted (default 10).
  *   SK_FAULT_KINDS    comma list of short,eintr,eagain,emfile (default all).
  *   SK_FAULT_MAX_RUN  most faults in a row on one descriptor (default 3).
+ *   SK_FAULT_SHORT_MIN  transfers of fewer bytes are never shortened
+ *                     (default 2: any that can be).  A kernel does not split
+ *                     a few bytes on an idle loopback socket, and tests
+ *                     whose peer relies on that can raise it.  For a read
+ *                     the transfer is what is asked or what is queued,
+ *                     whichever is less.
  *   SK_FAULT_STATS    a file that becomes the shared counters (struct
  *                     stats), readable by a test while the process runs.
  *   SK_FAULT_ONLY     fault only calls made from code in a loaded object
@@ -21,7 +27,8 @@
  *   SK_FAULT_VERBOSE  print each injected fault on standard error.
  *
  * The faults, and why a correct program must handle each:
- *   short   a stream socket transfers fewer bytes than asked (1..len-1).  A
+ *   short   a stream socket transfers fewer bytes than asked (1..len-1;
+ *           for a read, fewer than are queued when that is less).  A
  *           datagram is never truncated, and nothing that is not a stream
  *           socket (pipes, files) is shortened.  recvmmsg/sendmmsg instead
  *           handle fewer messages than asked, each message whole.
@@ -61,6 +68,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -116,6 +124,7 @@ static struct {
     uint32_t rate_ppm; /* faults per million calls */
     unsigned kinds;
     unsigned max_run;
+    size_t short_min;
     bool verbose;
 } cfg;
 
@@ -271,6 +280,7 @@ static void configure(void)
     const char *rate = getenv("SK_FAULT_RATE");
     const char *kinds = getenv("SK_FAULT_KINDS");
     const char *run = getenv("SK_FAULT_MAX_RUN");
+    const char *short_min = getenv("SK_FAULT_SHORT_MIN");
     const char *path = getenv("SK_FAULT_STATS");
     double pct = rate != NULL ? strtod(rate, NULL) : 10.0;
 
@@ -291,6 +301,9 @@ static void configure(void)
         cfg.max_run = 1;
     if (cfg.max_run > 100)
         cfg.max_run = 100;
+    cfg.short_min = short_min != NULL ? (size_t)strtoul(short_min, NULL, 10) : 2;
+    if (cfg.short_min < 2)
+        cfg.short_min = 2;
     if (path != NULL && *path != '\0')
         map_stats(path);
     /* Objects linked at start-up are mapped before any constructor runs,
@@ -367,6 +380,7 @@ struct fdinfo {
     bool stream; /* SOCK_STREAM socket */
     bool interruptible; /* not a regular file, directory or block device */
     bool nonblocking;
+    size_t queued; /* stream socket: bytes waiting to be read (0: unknown) */
 };
 
 static struct fdinfo inspect(int fd)
@@ -383,6 +397,12 @@ static struct fdinfo inspect(int fd)
         fi.interruptible = true;
         fi.stream = type == SOCK_STREAM;
         fi.nonblocking = fl >= 0 && (fl & O_NONBLOCK) != 0;
+        if (fi.stream) {
+            int q = 0;
+
+            if (ioctl(fd, FIONREAD, &q) == 0 && q > 0)
+                fi.queued = (size_t)q;
+        }
     } else {
         struct stat st;
 
@@ -391,6 +411,16 @@ static struct fdinfo inspect(int fd)
     }
     errno = saved;
     return fi;
+}
+
+/* How many bytes the call would move: what is asked, or for a read what
+ * is queued when that is less (a read asking for more gets what is there,
+ * so only a cut below that is a short count). */
+static size_t transfer(const struct fdinfo *fi, enum op op, size_t len)
+{
+    if (op == OP_IN && fi->queued > 0 && fi->queued < len)
+        return fi->queued;
+    return len;
 }
 
 /* The faults that make sense for this call on this descriptor. */
@@ -407,8 +437,9 @@ static unsigned eligible(const struct fdinfo *fi, enum op op, size_t len, int ms
     /* A non-blocking connect says EINPROGRESS, never EINTR or EAGAIN. */
     if (op == OP_CONNECT)
         k &= fi->socket && !fi->nonblocking ? K_EINTR : 0;
-    if (len >= 2 && ((op == OP_MMSG && fi->socket) ||
-                     ((op == OP_IN || op == OP_OUT) && fi->stream)))
+    if (op == OP_MMSG && fi->socket && len >= 2)
+        k |= K_SHORT;
+    if ((op == OP_IN || op == OP_OUT) && fi->stream && transfer(fi, op, len) >= cfg.short_min)
         k |= K_SHORT;
     return k & cfg.kinds;
 }
@@ -435,8 +466,9 @@ static const char *op_name(enum op op)
     }
 }
 
-/* Picks one of the kinds in `k` (not empty) and builds its verdict. */
-static struct verdict inject(int fd, unsigned k, size_t len, enum op op)
+/* Picks one of the kinds in `k` (not empty) and builds its verdict.
+ * `room` is the transfer a short count cuts (see transfer()). */
+static struct verdict inject(int fd, unsigned k, size_t len, size_t room, enum op op)
 {
     unsigned choices[4], n = 0;
     struct verdict v = { PASS, 0, len };
@@ -449,7 +481,7 @@ static struct verdict inject(int fd, unsigned k, size_t len, enum op op)
         /* A quarter of the shortened calls move a single unit: the
          * smallest progress is where off-by-one bugs live. */
         v.action = SHORTEN;
-        v.len = rnd_below(4) == 0 ? 1 : 1 + (size_t)rnd_below(len - 1);
+        v.len = rnd_below(4) == 0 ? 1 : 1 + (size_t)rnd_below(room - 1);
         __atomic_fetch_add(&stats->shorts, 1, __ATOMIC_RELAXED);
         break;
     case K_EINTR:
@@ -537,7 +569,7 @@ static struct verdict decide(int fd, enum op op, size_t len, int msgflags, const
         __atomic_store_n(&fd_run[fd], 0, __ATOMIC_RELAXED);
         return pass;
     }
-    return inject(fd, k, len, op);
+    return inject(fd, k, len, transfer(&fi, op, len), op);
 }
 
 /* Whether a wait (poll family) fails with EINTR before waiting. */

@@ -2,7 +2,8 @@
 """Runs unit test scenarios under the fault-injection shim.
 
     run_unit.py --shim PATH --seed N [--rate PCT] [--kinds LIST]
-                [--only OBJECT] [--timeout SEC] BINARY SCENARIO...
+                [--only OBJECT] [--short-min BYTES] [--timeout SEC]
+                BINARY SCENARIO...
 
 Each scenario runs in its own process (`BINARY SCENARIO`, as ctest runs
 it) with LD_PRELOAD=PATH and SK_FAULT_SEED=N (and SK_FAULT_ONLY=OBJECT, to
@@ -30,6 +31,7 @@ def main():
     ap.add_argument("--rate", default="10")
     ap.add_argument("--kinds", default="short,eintr,eagain")
     ap.add_argument("--only", default="")
+    ap.add_argument("--short-min", default="")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("binary")
     ap.add_argument("scenarios", nargs="+")
@@ -42,6 +44,8 @@ def main():
                  "SK_FAULT_RATE": str(args.rate), "SK_FAULT_KINDS": args.kinds}
     if args.only:
         fault_env["SK_FAULT_ONLY"] = args.only
+    if args.short_min:
+        fault_env["SK_FAULT_SHORT_MIN"] = args.short_min
     env.update(fault_env)
     env["SK_FAULT_STATS"] = stats_path
     failed = []

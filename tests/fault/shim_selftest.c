@@ -23,6 +23,8 @@
  *             on (writable, SO_ERROR 0, a peer name); a non-blocking one
  *             is never faulted.
  *   wait      poll and epoll_wait say EINTR only when nothing is ready.
+ *   shortmin  with SK_FAULT_SHORT_MIN=16, 10-byte transfers are never cut
+ *             and 1000-byte ones are.
  *   maxrun    at a 100% rate, faults come in runs of exactly MAX_RUN and
  *             the next call goes through.
  *   off       without SK_FAULT_SEED nothing is injected even at 100%, nor
@@ -579,6 +581,24 @@ static int check_wait(void)
     return 0;
 }
 
+static int check_shortmin(void)
+{
+    int sv[2];
+    struct tally w = { 0 }, r = { 0 }, w2 = { 0 }, r2 = { 0 };
+
+    tcp_pair(sv);
+    stream_rounds(sv, 200, 10, &w, &r);
+    stream_rounds(sv, 200, 1000, &w2, &r2);
+    print_tally("10-byte writes", &w);
+    print_tally("10-byte reads", &r);
+    print_tally("1000-byte writes", &w2);
+    print_tally("1000-byte reads", &r2);
+    REQUIRE(w.shorts == 0 && r.shorts == 0, "a transfer below SK_FAULT_SHORT_MIN was cut");
+    REQUIRE(w.eintr > 0 && r.eintr > 0, "no EINTR on the small transfers");
+    REQUIRE(w2.shorts > 0 && r2.shorts > 0, "no short counts on large transfers");
+    return 0;
+}
+
 /* At a 100% rate every call is faulted until the run limit lets one by. */
 static int check_maxrun(void)
 {
@@ -669,6 +689,7 @@ static int run_check(const char *shim, const char *check, const char *const *var
         unsetenv("SK_FAULT_MAX_RUN");
         unsetenv("SK_FAULT_STATS");
         unsetenv("SK_FAULT_ONLY");
+        unsetenv("SK_FAULT_SHORT_MIN");
         for (int i = 0; vars[i] != NULL; i++)
             putenv((char *)vars[i]);
         setenv("LD_PRELOAD", shim, 1);
@@ -720,6 +741,8 @@ static int parent(const char *shim)
     static const char *const rate50[] = { "SK_FAULT_SEED=1234", "SK_FAULT_RATE=50", NULL };
     static const char *const rate100[] = { "SK_FAULT_SEED=99", "SK_FAULT_RATE=100", NULL };
     static const char *const noseed[] = { "SK_FAULT_RATE=100", NULL };
+    static const char *const shortmin[] = { "SK_FAULT_SEED=5", "SK_FAULT_RATE=50",
+                                            "SK_FAULT_SHORT_MIN=16", NULL };
     static const char *const nomatch[] = { "SK_FAULT_SEED=99", "SK_FAULT_RATE=100",
                                            "SK_FAULT_ONLY=/no/such/object", NULL };
     static const char *const match[] = { "SK_FAULT_SEED=99", "SK_FAULT_RATE=100",
@@ -742,6 +765,11 @@ static int parent(const char *shim)
     fprintf(stderr, "maxrun (seed 99, 100%%):\n");
     if (run_check(shim, "maxrun", rate100, NULL, 0) != 0) {
         fprintf(stderr, "FAILED maxrun\n");
+        failed++;
+    }
+    fprintf(stderr, "shortmin (seed 5, 50%%, SK_FAULT_SHORT_MIN=16):\n");
+    if (run_check(shim, "shortmin", shortmin, NULL, 0) != 0) {
+        fprintf(stderr, "FAILED shortmin\n");
         failed++;
     }
     fprintf(stderr, "off (no seed, 100%%):\n");
@@ -783,7 +811,7 @@ int main(int argc, char **argv)
         int (*fn)(void);
     } checks[] = {
         { "stream", check_stream }, { "nonblock", check_nonblock }, { "dgram", check_dgram },
-        { "accept", check_accept }, { "connect", check_connect }, { "wait", check_wait }, { "maxrun", check_maxrun },     { "off", check_off },
+        { "accept", check_accept }, { "connect", check_connect }, { "wait", check_wait }, { "shortmin", check_shortmin }, { "maxrun", check_maxrun },     { "off", check_off },
         { "trace", trace },
     };
 
