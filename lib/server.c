@@ -128,6 +128,7 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
 
         w->srv = srv;
         w->index = i;
+        w->idle_ms = (uint64_t)(srv->cfg.idle_timeout * 1000.0);
         err = sk_loop_new(&w->loop);
         if (err < 0)
             goto fail_loops;

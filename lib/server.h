@@ -69,6 +69,7 @@ enum {
     SK__C_PAUSED = 1u << 8,  /* reading is paused by backpressure */
     SK__C_LINGER = 1u << 9,  /* on the worker's linger list (else its LRU list) */
     SK__C_STOP_SEEN = 1u << 10, /* visited by the worker's shutdown walk */
+    SK__C_NODELAY = 1u << 11,   /* TCP_NODELAY is set (or not a TCP peer) */
 };
 
 /* Why a connection closed, for the log line (index into the reason names). */
@@ -134,6 +135,7 @@ typedef struct sk__worker {
     sk_conn *lru_head, *lru_tail;
     sk_conn *linger_head, *linger_tail;
     size_t nconns;
+    uint64_t idle_ms;        /* cfg.idle_timeout in ms; 0: no idle timeout */
     sk_timer *expiry;        /* due when the first idle or linger deadline is */
     uint64_t expiry_due_ms;  /* 0 when not armed */
     sk_conn *dead;           /* closed connections waiting for on_close and free */

@@ -28,9 +28,29 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/syscall.h>
+#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* such platforms get SO_NOSIGPIPE on each connection */
+#endif
+
+/*
+ * In a process with threads, glibc's recv and send enable and disable
+ * asynchronous cancellation around the system call (two atomic
+ * read-modify-writes each), which is a tenth of the server's own work per
+ * echoed message.  The server never cancels its threads, so on Linux it
+ * makes the same system calls directly.
+ */
+#ifdef __linux__
+#define conn_sys_recv(fd, buf, len) \
+    syscall(SYS_recvfrom, (fd), (buf), (len), 0, NULL, NULL)
+#define conn_sys_send(fd, buf, len, flags) \
+    syscall(SYS_sendto, (fd), (buf), (len), (flags), NULL, 0)
+#else
+#define conn_sys_recv(fd, buf, len) recv((fd), (buf), (len), 0)
+#define conn_sys_send(fd, buf, len, flags) send((fd), (buf), (len), (flags))
 #endif
 
 /* Fairness bounds per readiness event. */
@@ -174,6 +194,8 @@ static void conn_update_events(sk_conn *c)
     } else if (ev & SK_READABLE) {
         c->flags &= ~SK__C_PAUSED;
     }
+    if (ev == c->io.events)
+        return; /* the common case, without a call */
     err = sk_io_set_events(&c->io, ev);
     if (err < 0)
         conn_fail(c, err);
@@ -188,13 +210,30 @@ static void conn_sent(sk_conn *c, size_t n)
     sk__worker_conn_touch(c);
 }
 
+/*
+ * TCP_NODELAY: the handlers write whole replies, and Nagle would only delay
+ * them.  Nagle never holds back a connection's first send (nothing is
+ * unacknowledged yet), so the option is set just before the second one:
+ * a service that writes once and closes (time, daytime) never pays the
+ * system call.
+ */
+static void conn_set_nodelay(sk_conn *c)
+{
+    int one = 1;
+
+    c->flags |= SK__C_NODELAY;
+    setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 /* One send(2).  Returns bytes sent, 0 when the socket is full, or -errno. */
 static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
 {
     ssize_t n;
 
+    if (!(c->flags & SK__C_NODELAY) && c->bytes_out > 0)
+        conn_set_nodelay(c);
     do
-        n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
+        n = conn_sys_send(c->io.fd, buf, len, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
@@ -436,7 +475,7 @@ static void conn_on_readable(sk_conn *c)
         ssize_t n;
 
         do
-            n = recv(c->io.fd, scratch, room, 0);
+            n = conn_sys_recv(c->io.fd, scratch, room);
         while (n < 0 && errno == EINTR);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -560,16 +599,18 @@ static void log_refuse(sk__worker *w, const sk_addr *peer)
     sk__server_log(w->srv, "event=refuse peer=%s reason=limit", text);
 }
 
-/* TCP_NODELAY (the handlers write whole replies; Nagle would only delay
- * them), and SO_NOSIGPIPE where sends cannot carry MSG_NOSIGNAL. */
-static void conn_set_options(int fd, const sk_addr *peer)
+/* SO_NOSIGPIPE where sends cannot carry MSG_NOSIGNAL; TCP_NODELAY comes
+ * with the second send (conn_send), and only for TCP peers. */
+static void conn_set_options(sk_conn *c, int fd, const sk_addr *peer)
 {
+    if (peer->u.sa.sa_family != AF_INET && peer->u.sa.sa_family != AF_INET6)
+        c->flags |= SK__C_NODELAY;
+#if defined(SO_NOSIGPIPE)
     int one = 1;
 
-    if (peer->u.sa.sa_family == AF_INET || peer->u.sa.sa_family == AF_INET6)
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-#if defined(SO_NOSIGPIPE)
     setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#else
+    (void)fd;
 #endif
 }
 
@@ -597,7 +638,7 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
     err = conn_store_peer(c, peer);
     if (err < 0)
         goto fail_conn;
-    conn_set_options(fd, peer);
+    conn_set_options(c, fd, peer);
     err = sk__io_start_embedded(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
     if (err < 0)
         goto fail_conn;

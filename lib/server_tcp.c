@@ -50,7 +50,7 @@ static void list_append(sk_conn **head, sk_conn **tail, sk_conn *c)
 
 static uint64_t idle_ms(const sk__worker *w)
 {
-    return (uint64_t)(w->srv->cfg.idle_timeout * 1000.0);
+    return w->idle_ms;
 }
 
 static void expiry_cb(sk_timer *t, void *arg);
@@ -110,7 +110,7 @@ void sk__worker_conn_touch(sk_conn *c)
     if (c->flags & (SK__C_LINGER | SK__C_DEAD))
         return;
     c->last_ms = sk_loop_now_ms(w->loop);
-    if (w->lru_tail != c && idle_ms(w) > 0) {
+    if (w->lru_tail != c && w->idle_ms > 0) {
         list_remove(&w->lru_head, &w->lru_tail, c);
         list_append(&w->lru_head, &w->lru_tail, c);
     }
