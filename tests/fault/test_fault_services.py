@@ -15,6 +15,7 @@ Checked:
   discard    takes a megabyte and the server still answers afterwards.
   backpressure  an echo client that does not read is throttled, and then
              gets every byte back.
+  clients    the client subcommands, faulted as well, against that server.
   exhaustion  a second server whose accept fails with EMFILE ten times in a
              row: it must pause between tries (not spin), then serve.
   the end    the shim's counters show every kind of fault was injected into
@@ -32,6 +33,7 @@ import selectors
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -349,6 +351,33 @@ class FaultedServe(unittest.TestCase):
                            min(len(got), sent))
                 self.fail_repro("echo after backpressure: %d bytes sent, %d back, first "
                                 "difference at %d" % (sent, len(got), bad))
+
+    def test_8_clients_under_faults(self):
+        """The client subcommands, faulted too (another seed), against the
+        faulted server: they verify what they receive themselves."""
+        env = dict(os.environ, LD_PRELOAD=SHIM, SK_FAULT_SEED=str(SEED + 1000),
+                   SK_FAULT_RATE=RATE)
+        env.pop("SK_FAULT_STATS", None)
+        lines = "".join("line %d %s\n" % (i, "x" * (i * 37 % 3000)) for i in range(40))
+        runs = [
+            (["chargen", "--bytes", "2000000", HOST, self.port["chargen"]], None),
+            (["echo", HOST, self.port["echo"]], lines),
+            (["echo", "--udp", HOST, self.port["echo"], "one", "two"], None),
+            (["time", HOST, self.port["time"]], None),
+            (["daytime", HOST, self.port["daytime"]], None),
+            (["qotd", HOST, self.port["qotd"]], None),
+            (["discard", HOST, self.port["discard"]], lines * 20),
+        ]
+        for args, stdin in runs:
+            argv = [sktest.SOCKIT] + [str(a) for a in args]
+            p = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60,
+                               env=env)
+            self.assertEqual(p.returncode, 0, "LD_PRELOAD=%s SK_FAULT_SEED=%d SK_FAULT_RATE=%s "
+                             "%s: exit %d, stderr %r" % (SHIM, SEED + 1000, RATE,
+                                                         " ".join(argv), p.returncode,
+                                                         p.stderr[-500:]))
+            if args[0] == "echo" and stdin:
+                self.assertEqual(p.stdout.count("Received: "), 40, p.stdout[-300:])
 
     # ---- the end ---------------------------------------------------------------------------
 
