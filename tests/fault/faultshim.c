@@ -3,9 +3,10 @@
  * way a real kernel is allowed to, so that tests can show sockit survives it.
  *
  * Map: configuration from the environment (read once); a per-thread PRNG;
- * the fault decision for one call (decide), which draws first and looks at
- * the descriptor only when a fault is drawn; then one wrapper per libc entry
- * point, each calling the real function found with dlsym(RTLD_NEXT).
+ * the fault decision for one call (decide; decide_wait for the poll
+ * family), which draws first and looks at the descriptor only when a fault
+ * is drawn; then one wrapper per libc entry point, each calling the real
+ * function found with dlsym(RTLD_NEXT).
  *
  * Environment:
  *   SK_FAULT_SEED     the seed; when unset every wrapper passes through.
@@ -38,15 +39,15 @@
  *           fails with EINTR as Linux's does: the attempt goes on in the
  *           background (the shim starts it non-blocking, then restores the
  *           descriptor's mode, which another thread could glimpse).
+ *           poll, ppoll, epoll_wait and epoll_pwait fail with EINTR as
+ *           Linux's do: only when nothing is ready (the kernel reports
+ *           ready descriptors before a pending signal), so the shim first
+ *           polls without waiting and returns what that found, if anything.
  *   eagain  the call fails with EAGAIN, in bursts of up to MAX_RUN calls,
  *           only on sockets that are non-blocking (O_NONBLOCK, or
  *           MSG_DONTWAIT for that call): a blocking socket never says
  *           EAGAIN.  The caller's level-triggered poll reports the socket
  *           ready again and a later call goes through.
- *           poll, ppoll, epoll_wait and epoll_pwait fail with EINTR as
- *           Linux's do: only when nothing is ready (the kernel reports
- *           ready descriptors before a pending signal), so the shim first
- *           polls without waiting and returns what that found, if anything.
  *   emfile  accept/accept4 fail with EMFILE and accept nothing: the
  *           connection stays queued in the backlog.
  *
@@ -58,15 +59,15 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
-#include <link.h>
 #include <fcntl.h>
+#include <link.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -93,10 +94,10 @@ enum kind {
 
 /* What a wrapper is about to do, for deciding which faults make sense. */
 enum op {
-    OP_IN,     /* a read of bytes */
-    OP_OUT,    /* a write of bytes */
-    OP_MMSG,   /* recvmmsg/sendmmsg: the length counts messages */
-    OP_ACCEPT, /* accept/accept4 */
+    OP_IN,      /* a read of bytes */
+    OP_OUT,     /* a write of bytes */
+    OP_MMSG,    /* recvmmsg/sendmmsg: the length counts messages */
+    OP_ACCEPT,  /* accept/accept4 */
     OP_CONNECT, /* connect */
 };
 
@@ -110,7 +111,7 @@ struct verdict {
 
 /* The counters SK_FAULT_STATS exposes: eight native-endian uint64 values. */
 struct stats {
-    uint64_t calls;  /* calls on a descriptor the shim considered */
+    uint64_t calls;  /* calls the shim considered faulting */
     uint64_t shorts; /* byte (or message) counts shortened */
     uint64_t eintr;
     uint64_t eagain;
