@@ -90,12 +90,18 @@ set(SK_FAULT_GROUPS sock timeout file frame connect select loop listen server)
 #   injected EAGAIN loses replies.  tests/fault/test_fault_services.py
 #   checks the UDP services the right way: each reply equals its request
 #   or is absent.
+# server.idle_connection_memory: measures memory per idle connection and
+#   gives 500 connections 10 s to be accepted.  At 20% about 35 accepts
+#   meet an injected EMFILE, and the server rightly pauses accepting for
+#   0.1 s after each: ~4 s of the budget, too close on a loaded machine
+#   (at 50% it always runs out), for a scenario whose subject faults do
+#   not touch.
 set(SK_FAULT_EXCLUDE_sock nonblocking_eagain)
 set(SK_FAULT_EXCLUDE_timeout eintr_blocking_recv)
 set(SK_FAULT_EXCLUDE_file readline_timeout_mid_line_loses_nothing)
 set(SK_FAULT_EXCLUDE_select writable_after_buffer_drains)
 set(SK_FAULT_EXCLUDE_server udp_echo_several_sources udp_echo_several_sources_poll
-    accessors_timer_and_abort)
+    accessors_timer_and_abort idle_connection_memory)
 
 # Scenarios that fail under faults because of a bug found by these tests,
 # reported and not yet fixed.  They are left out so that the rest of the
