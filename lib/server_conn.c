@@ -614,6 +614,33 @@ static void conn_set_options(sk_conn *c, int fd, const sk_addr *peer)
 #endif
 }
 
+/*
+ * Runs on_open.  A service that answers at once and closes (time, daytime,
+ * qotd) would send its reply and then, in a second segment, the FIN that
+ * ends the stream.  Corked, the reply waits in the socket until either the
+ * close's shutdown sends it together with the FIN (one segment, one wake-up
+ * of the peer fewer) or, for a connection that stays open, uncorking after
+ * on_open pushes it out at once.
+ */
+static void conn_open(sk_conn *c)
+{
+#if defined(TCP_CORK)
+    int on = 1, off = 0;
+    bool corked = (c->peer.sa.sa_family == AF_INET || c->peer.sa.sa_family == AF_INET6) &&
+                  setsockopt(c->io.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
+#endif
+
+    c->busy++;
+    c->svc->tcp.on_open(c);
+    c->busy--;
+    conn_settle(c);
+#if defined(TCP_CORK)
+    /* After our FIN (or once closed) there is nothing left to push. */
+    if (corked && !(c->flags & (SK__C_DEAD | SK__C_WR_SHUT)))
+        setsockopt(c->io.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+#endif
+}
+
 void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
 {
     sk__worker *w = l->w;
@@ -648,9 +675,8 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
         log_open(c);
     c->flags |= SK__C_OPENED;
     if (l->svc->tcp.on_open != NULL) {
-        c->busy++;
-        l->svc->tcp.on_open(c);
-        c->busy--;
+        conn_open(c);
+        return;
     }
     conn_settle(c);
     return;
