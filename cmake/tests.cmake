@@ -40,7 +40,7 @@ foreach(kind integration interop)
     add_test(NAME ${kind}.${name} COMMAND ${SK_PYTHON3} ${script})
     set_tests_properties(${kind}.${name} PROPERTIES
                          TIMEOUT 300 SKIP_RETURN_CODE 77
-                         ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};PYTHONDONTWRITEBYTECODE=1")
+                         ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};SOCKIT_SANITIZE=${SK_SANITIZE};PYTHONDONTWRITEBYTECODE=1")
   endforeach()
 endforeach()
 

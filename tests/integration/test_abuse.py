@@ -393,9 +393,10 @@ class NonReaders(unittest.TestCase):
             kernel = tcp_buffer_max("tcp_rmem") + tcp_buffer_max("tcp_wmem") + 4 * 16384 * 2
             self.assertLess(max(sent), kernel + 2 * 65536 + 65536,
                             "an echo pusher sent %d bytes unread" % max(sent))
-            self.assertLess(growth, bound, "VmRSS %d -> %d KiB (+%d KiB, bound %d KiB) with %d "
-                            "non-reading chargen and %d non-reading echo clients"
-                            % (before, peak, growth, bound, self.CLIENTS, self.CLIENTS))
+            if sktest.memory_is_measurable():
+                self.assertLess(growth, bound, "VmRSS %d -> %d KiB (+%d KiB, bound %d KiB) with %d "
+                                "non-reading chargen and %d non-reading echo clients"
+                                % (before, peak, growth, bound, self.CLIENTS, self.CLIENTS))
             # The server still serves others meanwhile.
             echo_round_trip(srv.addr("echo"))
             for s in chargen + pushers:
@@ -609,8 +610,9 @@ class UdpManySources(unittest.TestCase):
             after = vm_rss_kib(srv.pid)
             print("\nmany sources: %d addresses, VmRSS %d -> %d KiB" % (n, before, after))
             self.assertGreater(n, 5000)
-            self.assertLess(after - before, 4096, "VmRSS %d -> %d KiB after %d sources"
-                            % (before, after, n))
+            if sktest.memory_is_measurable():
+                self.assertLess(after - before, 4096, "VmRSS %d -> %d KiB after %d sources"
+                                % (before, after, n))
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 u.bind(("127.0.0.30", 0))
                 u.settimeout(2)
@@ -737,7 +739,8 @@ class MisbehavingPeers(unittest.TestCase):
             self.assertEqual(n, base_fds, "descriptors %d after, %d before" % (n, base_fds))
             # Every connection's buffers are freed: what remains is the
             # allocator's caching, well under one MiB after the warm-up.
-            self.assertLess(rss - base_rss, 1024, "VmRSS %d -> %d KiB" % (base_rss, rss))
+            if sktest.memory_is_measurable():
+                self.assertLess(rss - base_rss, 1024, "VmRSS %d -> %d KiB" % (base_rss, rss))
             self.assertEqual(srv.stop(), 0, srv.errlines())
 
 

@@ -24,7 +24,8 @@ class Soak(unittest.TestCase):
         self.assertEqual(r["exit_status"], 0)
         self.assertEqual(r["fd_after"], r["fd_idle"], "descriptors leaked")
         self.assertEqual(r["fd_before"], r["fd_idle"])
-        self.assertLess(r["rss_growth_pct"], 5.0, "memory grew after the warm-up")
+        if sktest.memory_is_measurable():
+            self.assertLess(r["rss_growth_pct"], 5.0, "memory grew after the warm-up")
         self.assertEqual(r["server_error_lines"], [])
         self.assertGreater(r["operations"], 1000, "too little load to mean anything")
         self.assertGreater(r["echo_bytes_verified"], 0)

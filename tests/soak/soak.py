@@ -413,7 +413,9 @@ def run(seconds, warmup=None, conns=16, seed=None, threads=2, log=print):
         failures.append("descriptors after the warm-up %d, idle %d" % (fds_before, fds_idle))
     if fds_after != fds_idle:
         failures.append("descriptors at the end %d, idle %d" % (fds_after, fds_idle))
-    if growth >= 5.0:
+    # Under ASan the quarantine of freed memory grows the resident size by
+    # design; the bound applies to plain builds (SOCKIT_SANITIZE empty).
+    if growth >= 5.0 and not os.environ.get("SOCKIT_SANITIZE"):
         failures.append("resident memory grew %.1f%% (%d -> %d KiB)"
                         % (growth, rss_before, rss_after))
     if errors:
