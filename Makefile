@@ -6,6 +6,7 @@
 #                    ASan+UBSan (clang), the threaded tests under TSan, and
 #                    short fuzz runs (clang's libFuzzer)
 #   make test-quick  the normal build's suite only
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
