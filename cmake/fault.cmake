@@ -175,9 +175,17 @@ endforeach()
 # ---- sockit serve under faults ------------------------------------------------
 # The whole server (cli, services, lib) is one executable, with no test code
 # in it, so every call it makes is faulted; the python clients are not.
+# fault.services_poll.seed<first> runs the server's loops on the poll(2)
+# backend (SK_LOOP_BACKEND=poll), whose EINTR and readiness paths differ.
+set(env "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};SOCKIT_FAULT_SHIM=$<TARGET_FILE:sk_faultshim>;SK_FAULT_TEST_RATE=${SK_FAULT_RATE};PYTHONDONTWRITEBYTECODE=1")
 foreach(seed ${SK_FAULT_SEEDS})
   add_test(NAME fault.services.seed${seed}
            COMMAND ${SK_PYTHON3} ${SK_FAULT_DIR}/test_fault_services.py)
   set_tests_properties(fault.services.seed${seed} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
-                       ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};SOCKIT_FAULT_SHIM=$<TARGET_FILE:sk_faultshim>;SK_FAULT_TEST_SEED=${seed};SK_FAULT_TEST_RATE=${SK_FAULT_RATE};PYTHONDONTWRITEBYTECODE=1")
+                       ENVIRONMENT "${env};SK_FAULT_TEST_SEED=${seed}")
 endforeach()
+list(GET SK_FAULT_SEEDS 0 seed)
+add_test(NAME fault.services_poll.seed${seed}
+         COMMAND ${SK_PYTHON3} ${SK_FAULT_DIR}/test_fault_services.py)
+set_tests_properties(fault.services_poll.seed${seed} PROPERTIES TIMEOUT 300 SKIP_RETURN_CODE 77
+                     ENVIRONMENT "${env};SK_FAULT_TEST_SEED=${seed};SK_LOOP_BACKEND=poll")
