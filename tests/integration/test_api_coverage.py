@@ -3,7 +3,8 @@
 Parses the header for SK_API declarations and checks, for each function:
   - a contract comment sits directly above its declaration (or above the
     group of declarations it belongs to), and
-  - some C unit test calls it (tests/unit/*.c).
+  - some C unit test calls it (tests/unit/*.c), and
+  - the library's man page (docs/libsockit.3) names it.
 This keeps the promise that each item of the programming model maps to a
 public function with a contract and a test, as the API grows.
 """
@@ -18,6 +19,7 @@ import sktest  # noqa: E402
 
 HEADER = os.path.join(sktest.SOURCE, "include", "sockit.h")
 UNIT = os.path.join(sktest.SOURCE, "tests", "unit")
+MANPAGE = os.path.join(sktest.SOURCE, "docs", "libsockit.3")
 
 DECL = re.compile(r"^SK_API\b[^(]*?\b(sk_[a-z0-9_]+)\s*\(", re.M)
 
@@ -64,6 +66,13 @@ class ApiCoverage(unittest.TestCase):
         tests = unit_sources()
         missing = [n for n in names if not re.search(r"\b%s\s*\(" % n, tests)]
         self.assertEqual(missing, [], "public functions no unit test calls")
+
+    def test_every_function_is_in_the_man_page(self):
+        _, names = public_functions()
+        with open(MANPAGE) as f:
+            page = f.read()
+        missing = [n for n in names if not re.search(r"\b%s\b" % n, page)]
+        self.assertEqual(missing, [], "public functions docs/libsockit.3 does not name")
 
 
 if __name__ == "__main__":
