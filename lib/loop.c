@@ -72,6 +72,7 @@ struct sk_loop {
     int ncallbacks;   /* user callbacks run in the current iteration */
 
     int64_t now;      /* cached monotonic clock, ns */
+    uint64_t now_ms;  /* the same in ms, for sk_loop_now_ms */
     uint64_t ctl_calls;
 
     int wake_rd, wake_wr; /* the same eventfd twice on Linux */
@@ -323,6 +324,7 @@ int sk_loop_new(sk_loop **out)
     atomic_init(&loop->wake_pending, 0);
     atomic_init(&loop->stop, 0);
     loop->now = loop_clock_ns();
+    loop->now_ms = (uint64_t)(loop->now / 1000000);
     loop->be = pick_backend();
     err = loop->be->init(&loop->be_state);
     if (err < 0)
@@ -507,6 +509,7 @@ int sk_loop_run_once(sk_loop *loop, double timeout)
     if (n < 0)
         return n;
     loop->now = loop_clock_ns();
+    loop->now_ms = (uint64_t)(loop->now / 1000000);
     loop->ncallbacks = 0;
     loop->dispatching++;
     dispatch_io(loop, n);
@@ -556,7 +559,7 @@ void sk_loop_wake(sk_loop *loop)
 
 uint64_t sk_loop_now_ms(const sk_loop *loop)
 {
-    return (uint64_t)(loop->now / 1000000);
+    return loop->now_ms;
 }
 
 const char *sk_loop_backend(const sk_loop *loop)

@@ -129,6 +129,7 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
         w->srv = srv;
         w->index = i;
         w->idle_ms = (uint64_t)(srv->cfg.idle_timeout * 1000.0);
+        w->conn_buffer = srv->cfg.conn_buffer;
         err = sk_loop_new(&w->loop);
         if (err < 0)
             goto fail_loops;

@@ -136,6 +136,7 @@ typedef struct sk__worker {
     sk_conn *linger_head, *linger_tail;
     size_t nconns;
     uint64_t idle_ms;        /* cfg.idle_timeout in ms; 0: no idle timeout */
+    size_t conn_buffer;      /* cfg.conn_buffer, one load nearer */
     sk_timer *expiry;        /* due when the first idle or linger deadline is */
     uint64_t expiry_due_ms;  /* 0 when not armed */
     sk_conn *dead;           /* closed connections waiting for on_close and free */
@@ -218,8 +219,21 @@ void sk__conn_release(sk_conn *c);
 /* Puts a new connection on the worker's LRU list. */
 void sk__worker_conn_link(sk__worker *w, sk_conn *c);
 
-/* Records progress on `c` (moves it to the LRU tail). */
-void sk__worker_conn_touch(sk_conn *c);
+/* Moves `c` to the tail of the worker's LRU list. */
+void sk__worker_conn_requeue(sk_conn *c);
+
+/* Records progress on `c` (moves it to the LRU tail).  Inline: it runs for
+ * every read and write, and mostly finds `c` at the tail already. */
+static inline void sk__worker_conn_touch(sk_conn *c)
+{
+    sk__worker *w = c->w;
+
+    if (c->flags & (SK__C_LINGER | SK__C_DEAD))
+        return;
+    c->last_ms = sk_loop_now_ms(w->loop);
+    if (w->lru_tail != c && w->idle_ms > 0)
+        sk__worker_conn_requeue(c);
+}
 
 /* Moves `c` to the linger list (output flushed, waiting for the peer's end
  * of stream for a bounded time). */

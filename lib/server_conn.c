@@ -89,7 +89,7 @@ static void buf_release(unsigned char **buf, uint32_t *cap)
 
 static size_t conn_limit(const sk_conn *c)
 {
-    return c->w->srv->cfg.conn_buffer;
+    return c->w->conn_buffer;
 }
 
 /* ---- addresses ------------------------------------------------------------ */
@@ -411,7 +411,8 @@ static void conn_keep(sk_conn *c, const unsigned char *rest, size_t len)
 {
     if (len == 0 || (c->flags & (SK__C_DEAD | SK__C_CLOSING))) {
         c->in_len = 0;
-        buf_release(&c->in, &c->in_cap);
+        if (c->in != NULL)
+            buf_release(&c->in, &c->in_cap);
         return;
     }
     if (rest != c->in) {

@@ -103,17 +103,12 @@ void sk__worker_conn_link(sk__worker *w, sk_conn *c)
     arm_expiry(w);
 }
 
-void sk__worker_conn_touch(sk_conn *c)
+void sk__worker_conn_requeue(sk_conn *c)
 {
     sk__worker *w = c->w;
 
-    if (c->flags & (SK__C_LINGER | SK__C_DEAD))
-        return;
-    c->last_ms = sk_loop_now_ms(w->loop);
-    if (w->lru_tail != c && w->idle_ms > 0) {
-        list_remove(&w->lru_head, &w->lru_tail, c);
-        list_append(&w->lru_head, &w->lru_tail, c);
-    }
+    list_remove(&w->lru_head, &w->lru_tail, c);
+    list_append(&w->lru_head, &w->lru_tail, c);
 }
 
 void sk__worker_conn_linger(sk_conn *c)
