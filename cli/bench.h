@@ -73,7 +73,11 @@ uint64_t bench_hist_highest(size_t index);
 /*
  * Every connection sends a pseudo-random byte stream that is a pure function
  * of (seed, offset), so the sender can regenerate any part of it and the
- * receiver can check any part without storing what was sent.  The low bit
+ * receiver can check any part without storing what was sent.  Filling and
+ * checking run at about memcpy's speed (a per-process table XORed with a
+ * per-block mask, see bench_payload.c), so the load generator is not what
+ * limits a fast server's stream rate.  The table is made on first use, once
+ * per process (thread-safe); its 256 KiB are the only memory kept.  The low bit
  * of each byte is the parity of its offset: two neighbouring bytes always
  * differ, so a missing or an extra byte is caught at its own position (an
  * extra copy of a byte at the latest one position later).

@@ -323,41 +323,211 @@ SK_TEST(payload_detects_flipped_byte)
     check_flips(seed, 999999);
 }
 
+/* Checks that a missing byte at every position of a slice starting at `off`
+ * is reported at that position: the bytes after it arrive one early. */
+static void check_missing(uint64_t seed, uint64_t off)
+{
+    unsigned char whole[PLEN + 1], got[PLEN];
+
+    bench_payload_fill(seed, off, whole, PLEN + 1);
+    for (size_t i = 0; i < PLEN; i++) {
+        memcpy(got, whole, i);
+        memcpy(got + i, whole + i + 1, PLEN - i);
+        CHECK_EQ(bench_payload_check(seed, off, got, PLEN), i);
+    }
+}
+
+/* Checks an inserted byte at every position of a slice starting at `off`:
+ * a foreign byte, a repeat of the previous byte, and a copy of the byte that
+ * should be here.  Only the last can pass for one position, and then fails
+ * at the next. */
+static void check_extra(uint64_t seed, uint64_t off)
+{
+    unsigned char whole[PLEN], got[PLEN];
+
+    bench_payload_fill(seed, off, whole, PLEN);
+    for (size_t i = 0; i < PLEN - 1; i++) {
+        unsigned char extra[3] = {0x5a, i ? whole[i - 1] : 0xa5, whole[i]};
+        for (int k = 0; k < 3; k++) {
+            size_t want = extra[k] == whole[i] ? i + 1 : i;
+            memcpy(got, whole, i);
+            got[i] = extra[k];
+            memcpy(got + i + 1, whole + i, PLEN - i - 1);
+            CHECK_EQ(bench_payload_check(seed, off, got, PLEN), want);
+        }
+    }
+}
+
 SK_TEST(payload_detects_missing_byte)
 {
     uint64_t seed = bench_payload_seed(5, 1);
-    unsigned char whole[PLEN + 1], got[PLEN];
 
-    for (uint64_t off = 0; off < 16; off++) {
-        bench_payload_fill(seed, off, whole, PLEN + 1);
-        for (size_t i = 0; i < PLEN; i++) {
-            /* The receiver sees the stream with byte i missing. */
-            memcpy(got, whole, i);
-            memcpy(got + i, whole + i + 1, PLEN - i);
-            CHECK_EQ(bench_payload_check(seed, off, got, PLEN), i);
-        }
-    }
+    for (uint64_t off = 0; off < 16; off++)
+        check_missing(seed, off);
 }
 
 SK_TEST(payload_detects_extra_byte)
 {
     uint64_t seed = bench_payload_seed(6, 2);
-    unsigned char whole[PLEN], got[PLEN];
 
-    for (uint64_t off = 0; off < 16; off++) {
-        bench_payload_fill(seed, off, whole, PLEN);
-        for (size_t i = 0; i < PLEN - 1; i++) {
-            /* Insert a foreign byte, a repeat of the previous byte, and a copy
-             * of the byte that should be here.  Only the last can pass for
-             * one position, and then fails at the next. */
-            unsigned char extra[3] = {0x5a, i ? whole[i - 1] : 0xa5, whole[i]};
-            for (int k = 0; k < 3; k++) {
-                size_t want = extra[k] == whole[i] ? i + 1 : i;
-                memcpy(got, whole, i);
-                got[i] = extra[k];
-                memcpy(got + i + 1, whole + i, PLEN - i - 1);
-                CHECK_EQ(bench_payload_check(seed, off, got, PLEN), want);
+    for (uint64_t off = 0; off < 16; off++)
+        check_extra(seed, off);
+}
+
+/* ---- the block-table fast path ------------------------------------------ */
+
+/* Stream offsets where a slice of PLEN bytes crosses a block boundary (the
+ * table restarts and the mask changes), at every alignment, plus slices
+ * that end or start exactly on one, near the first boundaries and at very
+ * large offsets. */
+static uint64_t boundary_offset(size_t n)
+{
+    static const uint64_t blocks[] = {1, 2, 3, UINT64_C(1) << 22, (UINT64_C(1) << 45) - 1};
+    static const uint64_t before[] = {PLEN, PLEN / 2, PLEN / 2 - 3, 1, 0};
+    size_t per = sizeof(before) / sizeof(before[0]) + 16;
+    uint64_t start = blocks[n / per] * BLOCK_SIZE;
+
+    n %= per;
+    if (n < 16)
+        return start - 150 - n; /* crossing, every alignment */
+    return start - before[n - 16];
+}
+
+#define BOUNDARY_OFFSETS (5 * (5 + 16))
+
+/* The byte-at-a-time definition, against which the fast path is checked. */
+static void fill_slowly(uint64_t seed, uint64_t off, unsigned char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        p[i] = bench_payload_byte(seed, off + i);
+}
+
+SK_TEST(payload_fill_across_block_boundaries)
+{
+    uint64_t seed = bench_payload_seed(11, 4);
+    unsigned char a[PLEN], b[PLEN];
+
+    for (size_t n = 0; n < BOUNDARY_OFFSETS; n++) {
+        uint64_t off = boundary_offset(n);
+        fill_slowly(seed, off, a, PLEN);
+        for (size_t len = 0; len <= PLEN; len += len < 40 ? 1 : 37) {
+            memset(b, 0xee, sizeof(b));
+            bench_payload_fill(seed, off, b, len);
+            CHECK_MEM(a, b, len);
+            for (size_t i = len; i < PLEN; i++)
+                CHECK_EQ(b[i], 0xee); /* nothing written past len */
+            CHECK_EQ(bench_payload_check(seed, off, a, len), len);
+        }
+    }
+}
+
+SK_TEST(payload_faults_across_block_boundaries)
+{
+    uint64_t seed = bench_payload_seed(12, 5);
+
+    for (size_t n = 0; n < BOUNDARY_OFFSETS; n++) {
+        uint64_t off = boundary_offset(n);
+        check_flips(seed, off);
+        check_missing(seed, off);
+        check_extra(seed, off);
+    }
+}
+
+SK_TEST(payload_neighbours_differ_across_blocks)
+{
+    uint64_t seed = bench_payload_seed(13, 6);
+
+    for (size_t n = 0; n < BOUNDARY_OFFSETS; n++) {
+        uint64_t off = boundary_offset(n);
+        for (uint64_t i = off; i < off + PLEN; i++) {
+            uint8_t b = bench_payload_byte(seed, i);
+            CHECK_EQ(b & 1, i & 1);
+            CHECK(b != bench_payload_byte(seed, i + 1));
+        }
+    }
+}
+
+/* Every single flip in long buffers at every buffer address alignment and
+ * stream alignment: the 64-byte compare steps, their tails and the byte
+ * search inside a step all see faults at every position. */
+SK_TEST(payload_long_buffers_unaligned)
+{
+    enum { LEN = 1000 };
+    uint64_t seed = bench_payload_seed(14, 7);
+    static unsigned char mem[LEN + 32], ref[LEN];
+
+    for (size_t shift = 0; shift < 16; shift++) {
+        for (uint64_t off = 0; off < 16; off += 5) {
+            unsigned char *buf = mem + shift;
+            fill_slowly(seed, off, ref, LEN);
+            bench_payload_fill(seed, off, buf, LEN);
+            CHECK_MEM(ref, buf, LEN);
+            for (size_t i = 0; i < LEN; i++) {
+                buf[i] ^= 0x40;
+                CHECK_EQ(bench_payload_check(seed, off, buf, LEN), i);
+                /* A second fault later changes nothing: the first is named. */
+                buf[LEN - 1] ^= i + 1 < LEN ? 0x04 : 0;
+                CHECK_EQ(bench_payload_check(seed, off, buf, LEN), i);
+                buf[LEN - 1] ^= i + 1 < LEN ? 0x04 : 0;
+                buf[i] ^= 0x40;
             }
+            CHECK_EQ(bench_payload_check(seed, off, buf, LEN), LEN);
+        }
+    }
+}
+
+/* A whole-block piece of a stream, and one of several blocks in one call,
+ * as the stream driver's 64 KiB writes and 256 KiB reads see them. */
+SK_TEST(payload_multi_block_chunks)
+{
+    uint64_t seed = bench_payload_seed(15, 8);
+    size_t len = 3 * BLOCK_SIZE + 4321;
+    unsigned char *a = malloc(len), *b = malloc(len);
+    static const uint64_t offs[] = {0, 7, BLOCK_SIZE - 1, UINT64_C(1) << 50};
+
+    CHECK(a != NULL && b != NULL);
+    for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
+        fill_slowly(seed, offs[k], a, len);
+        bench_payload_fill(seed, offs[k], b, len);
+        CHECK_MEM(a, b, len);
+        CHECK_EQ(bench_payload_check(seed, offs[k], b, len), len);
+        /* A fault in the last block, and one on a block's first byte. */
+        b[len - 2] ^= 0x10;
+        CHECK_EQ(bench_payload_check(seed, offs[k], b, len), len - 2);
+        b[len - 2] ^= 0x10;
+        {
+            size_t at = (size_t)(BLOCK_SIZE - offs[k] % BLOCK_SIZE) + BLOCK_SIZE;
+            b[at] ^= 0x80;
+            CHECK_EQ(bench_payload_check(seed, offs[k], b, len), at);
+            b[at] ^= 0x80;
+        }
+    }
+    free(a);
+    free(b);
+}
+
+/* The table repeats every block, so a stream shifted by whole blocks (a
+ * server that replays old data) must still be wrong at once: the mask of
+ * the block index differs. */
+SK_TEST(payload_detects_whole_block_shift)
+{
+    uint64_t seed = bench_payload_seed(16, 9);
+    unsigned char a[4096];
+
+    for (uint64_t shift = 1; shift <= 4; shift++) {
+        for (uint64_t off = 0; off < 3 * BLOCK_SIZE; off += BLOCK_SIZE / 2 + 3) {
+            size_t same = 0;
+            bench_payload_fill(seed, off + shift * BLOCK_SIZE, a, sizeof(a));
+            CHECK_INT(bench_payload_check(seed, off, a, sizeof(a)), <, 8);
+            bench_payload_fill(seed, off, a, sizeof(a));
+            CHECK_INT(bench_payload_check(seed, off + shift * BLOCK_SIZE, a, sizeof(a)), <, 8);
+            for (size_t i = 0; i < sizeof(a); i++)
+                same += a[i] == bench_payload_byte(seed, off + shift * BLOCK_SIZE + i);
+            /* The two streams differ by the XOR of two masks, repeated
+             * every 8 bytes; each of the 8 byte lanes is equal in both
+             * masks with a chance of 1 in 128 (7 random bits), and then
+             * matches all along.  Most lanes must differ. */
+            CHECK_INT(same, <=, sizeof(a) / 4 + sizeof(a) / 64);
         }
     }
 }
