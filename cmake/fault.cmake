@@ -1,6 +1,7 @@
 # Fault injection: tests/fault/faultshim.c is an LD_PRELOAD library that
-# makes socket calls return short counts, EINTR, EAGAIN (non-blocking
-# sockets only) and EMFILE from accept, from a seed (see its header).
+# makes socket calls return short counts, EINTR (also from poll, epoll_wait
+# and blocking connect), EAGAIN (non-blocking sockets only) and EMFILE from
+# accept, from a seed (see its header).
 #
 #   fault.shim.selftest     proves the shim injects each fault, and only
 #                           where it is legal, so the tests below are not
@@ -9,7 +10,8 @@
 #                           each in its own process, under the shim with
 #                           seed N (tests/fault/run_unit.py).
 #   fault.services.seed<N>  sockit serve under the shim, every byte checked
-#                           (tests/fault/test_fault_services.py).
+#                           (tests/fault/test_fault_services.py); and
+#   fault.services_poll.seed<N>  the same on the poll(2) loop backend.
 #
 # The unit scenarios are their own peers: beside the library call under
 # test they write and read with raw send/recv/write and expect what a
