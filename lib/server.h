@@ -70,6 +70,7 @@ enum {
     SK__C_LINGER = 1u << 9,  /* on the worker's linger list (else its LRU list) */
     SK__C_STOP_SEEN = 1u << 10, /* visited by the worker's shutdown walk */
     SK__C_NODELAY = 1u << 11,   /* TCP_NODELAY is set (or not a TCP peer) */
+    SK__C_OPENING = 1u << 12,   /* in on_open: sends carry MSG_MORE */
 };
 
 /* Why a connection closed, for the log line (index into the reason names). */

@@ -35,6 +35,9 @@
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* such platforms get SO_NOSIGPIPE on each connection */
 #endif
+#ifndef MSG_MORE
+#define MSG_MORE 0 /* then on_open's reply and the FIN go out separately */
+#endif
 
 /*
  * In a process with threads, glibc's recv and send enable and disable
@@ -229,11 +232,14 @@ static void conn_set_nodelay(sk_conn *c)
 static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
 {
     ssize_t n;
+    int flags = MSG_NOSIGNAL;
 
-    if (!(c->flags & SK__C_NODELAY) && c->bytes_out > 0)
+    if (c->flags & SK__C_OPENING)
+        flags |= MSG_MORE;
+    else if (!(c->flags & SK__C_NODELAY) && c->bytes_out > 0)
         conn_set_nodelay(c);
     do
-        n = conn_sys_send(c->io.fd, buf, len, MSG_NOSIGNAL);
+        n = conn_sys_send(c->io.fd, buf, len, flags);
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
@@ -618,28 +624,27 @@ static void conn_set_options(sk_conn *c, int fd, const sk_addr *peer)
 /*
  * Runs on_open.  A service that answers at once and closes (time, daytime,
  * qotd) would send its reply and then, in a second segment, the FIN that
- * ends the stream.  Corked, the reply waits in the socket until either the
- * close's shutdown sends it together with the FIN (one segment, one wake-up
- * of the peer fewer) or, for a connection that stays open, uncorking after
- * on_open pushes it out at once.
+ * ends the stream.  So a TCP connection's sends during on_open (and the
+ * on_drain rounds right after it) carry MSG_MORE: the kernel holds the last
+ * partial segment until either the close's shutdown sends it together with
+ * the FIN (one segment and one wake-up of the peer fewer, and no extra
+ * system call), or, for a connection that stays open, setting TCP_NODELAY
+ * (owed before its second send anyway) pushes it out at once.
  */
 static void conn_open(sk_conn *c)
 {
-#if defined(TCP_CORK)
-    int on = 1, off = 0;
-    bool corked = (c->peer.sa.sa_family == AF_INET || c->peer.sa.sa_family == AF_INET6) &&
-                  setsockopt(c->io.fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on)) == 0;
-#endif
-
+    if (!(c->flags & SK__C_NODELAY))
+        c->flags |= SK__C_OPENING;
     c->busy++;
     c->svc->tcp.on_open(c);
     c->busy--;
     conn_settle(c);
-#if defined(TCP_CORK)
-    /* After our FIN (or once closed) there is nothing left to push. */
-    if (corked && !(c->flags & (SK__C_DEAD | SK__C_WR_SHUT)))
-        setsockopt(c->io.fd, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
-#endif
+    if (!(c->flags & SK__C_OPENING))
+        return;
+    c->flags &= ~SK__C_OPENING;
+    /* After our FIN (or once closed) nothing is held back. */
+    if (c->bytes_out > 0 && !(c->flags & (SK__C_DEAD | SK__C_WR_SHUT)))
+        conn_set_nodelay(c);
 }
 
 void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
