@@ -106,15 +106,9 @@ set(SK_FAULT_EXCLUDE_server udp_echo_several_sources udp_echo_several_sources_po
     accessors_timer_and_abort idle_connection_memory)
 
 # Scenarios that fail under faults because of a bug found by these tests,
-# reported and not yet fixed.  They are left out so that the rest of the
-# group keeps guarding; remove an entry once its bug is fixed.
-#
-# loop.now_ms_advances: sk_loop_run_once(loop, 0.03) returns 0 at once
-#   when the poller's wait (epoll_wait in lib/loop_epoll.c, poll in
-#   lib/loop_poll.c) fails with EINTR, instead of waiting out the rest of
-#   the 30 ms, so a signal cuts the wait short (the spec's rule is that
-#   EINTR is retried inside the deadline and the caller never sees it).
-set(SK_FAULT_KNOWN_BUGS_loop now_ms_advances)
+# reported and not yet fixed, go in SK_FAULT_KNOWN_BUGS_<group>: they are
+# left out so that the rest of the group keeps guarding.  None at present
+# (loop.now_ms_advances, a wait cut short by EINTR, was fixed in lib/loop.c).
 
 # Which faults each group gets.  EMFILE from accept is an error the library
 # hands to its caller (sk_sock_accept returns it, as accept(2) does), so
