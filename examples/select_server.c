@@ -42,6 +42,10 @@ struct client {
 
 static struct client clients[MAX_CLIENTS];
 static size_t nclients;
+/* Set when accept ran out of descriptors: the listener stays out of the
+ * read set (else select would report it ready again at once, a busy loop)
+ * until a client leaves and frees one. */
+static bool accept_paused;
 
 static void fail(const char *what, int code)
 {
@@ -88,8 +92,15 @@ static int accept_client(sk_sock *server)
 
     if (rc == -EAGAIN || rc == -ECONNABORTED)
         return 0; /* the client gave up before we got to it */
-    if (rc < 0)
+    if ((rc == -EMFILE || rc == -ENFILE) && nclients > 0) {
+        fail("accept", rc);
+        accept_paused = true;
+        return 0;
+    }
+    if (rc < 0) {
+        fail("accept", rc);
         return rc;
+    }
     sk_sock_setblocking(c->sock, false);
     sk_addr_format(&addr, c->name, sizeof c->name);
     c->queued = 0;
@@ -145,6 +156,7 @@ static void sweep_clients(void)
             printf("closing %s%s\n", c->name, c->dead ? "" : " after reading no data");
             sk_sock_free(c->sock);
             *c = clients[--nclients]; /* the last client takes its place */
+            accept_paused = false;
         } else {
             i++;
         }
@@ -160,7 +172,7 @@ static int serve_round(sk_sock *server)
     int rc;
 
     /* When full, new clients wait in the listen backlog. */
-    if (nclients < MAX_CLIENTS)
+    if (nclients < MAX_CLIENTS && !accept_paused)
         rd[nrd++] = server;
     for (size_t i = 0; i < nclients; i++) {
         if (!clients[i].eof && clients[i].queued < QUEUE_SIZE)
@@ -169,8 +181,10 @@ static int serve_round(sk_sock *server)
             wr[nwr++] = clients[i].sock;
     }
     rc = sk_select(rd, &nrd, wr, &nwr, NULL, NULL, SK_TIMEOUT_NONE);
-    if (rc < 0)
+    if (rc < 0) {
+        fail("select", rc);
         return rc;
+    }
 
     /* sk_select moved the ready sockets to the front of each array. */
     for (size_t i = 0; i < nrd; i++) {
@@ -207,9 +221,8 @@ int main(int argc, char **argv)
         return 1;
     }
     sk_sock_setblocking(server, false);
-    while ((rc = serve_round(server)) == 0)
+    while (serve_round(server) == 0)
         continue;
-    fail("select", rc);
     sk_sock_free(server);
     return 1;
 }

@@ -114,6 +114,32 @@ class SelectServer(unittest.TestCase):
             self.assertEqual(r.returncode, 2, (argv, r.stderr))
             self.assertEqual(r.stderr.splitlines(), ["usage: select_server [PORT]"])
 
+    def test_out_of_descriptors_pauses_accepting(self):
+        """With room for only two clients, a third waits in the backlog
+        (accept fails with EMFILE and is reported) instead of ending the
+        server, and is served once a client leaves."""
+        prlimit = sktest.require_program("prlimit")
+        port = sktest.free_port()
+        # stdin, stdout, stderr, the listener and two clients.
+        proc = sktest.Proc([prlimit, "--nofile=6", "--", sktest.example("select_server"), port])
+        with proc:
+            proc.wait_line("Listening on")
+            first = socket.create_connection(("127.0.0.1", port), timeout=10)
+            second = socket.create_connection(("127.0.0.1", port), timeout=10)
+            for s in (first, second):
+                s.sendall(b"ping")
+                self.assertEqual(recv_exact(s, 4), b"ping")
+            third = socket.create_connection(("127.0.0.1", port), timeout=10)
+            third.sendall(b"waiting")
+            proc.wait_line("accept: Too many open files", stream="err")
+            first.close()
+            self.assertEqual(recv_exact(third, 7), b"waiting")
+            second.sendall(b"still here")
+            self.assertEqual(recv_exact(second, 10), b"still here")
+            second.close()
+            third.close()
+            self.assertIsNone(proc.p.poll(), "the server ended: %r" % proc.errlines())
+
 
 if __name__ == "__main__":
     sktest.main()
