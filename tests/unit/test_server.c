@@ -88,12 +88,13 @@ static void produce(sk_conn *c)
     }
 }
 
-/* The last connection opened, for tests that act on it from the worker. */
-static sk_conn *held_conn;
+/* The last connection opened, for tests that act on it from the worker.
+ * Atomic: with several workers, connections open on different threads. */
+static sk_conn *_Atomic held_conn;
 
 static void producer_open(sk_conn *c)
 {
-    held_conn = c;
+    atomic_store(&held_conn, c);
     produce(c);
 }
 
@@ -690,7 +691,8 @@ static atomic_int pushed;
 
 static void push_more(sk_server *srv, void *arg)
 {
-    struct producer *p = sk_conn_data(held_conn);
+    sk_conn *c = atomic_load(&held_conn);
+    struct producer *p = sk_conn_data(c);
     unsigned char chunk[32768];
 
     /* The kernel may still take a little; write until the buffer is full. */
@@ -699,7 +701,7 @@ static void push_more(sk_server *srv, void *arg)
 
         for (size_t i = 0; i < sizeof(chunk); i++)
             chunk[i] = pattern(p->sent + i);
-        w = sk_conn_write(held_conn, chunk, sizeof(chunk));
+        w = sk_conn_write(c, chunk, sizeof(chunk));
         if (w > 0) {
             p->sent += (uint64_t)w;
             atomic_fetch_add(&producer_accepted, (uint64_t)w);
@@ -1210,12 +1212,17 @@ SK_TEST(config_and_bind_errors)
     sk_server_free(NULL);
 }
 
-/* IPv6 with dual stack: an IPv4 client is served and appears mapped. */
+/* IPv6 with dual stack: an IPv4 client is served and appears mapped.
+ * The worker publishes the text with a release store of mapped_ready; the
+ * test reads it after an acquire load (the socket's own ordering is
+ * invisible to TSan). */
 static char mapped_peer[SK_ADDRSTRLEN];
+static atomic_int mapped_ready;
 
 static void peer_open(sk_conn *c)
 {
     sk_addr_format(sk_conn_peer(c), mapped_peer, sizeof(mapped_peer));
+    atomic_store_explicit(&mapped_ready, 1, memory_order_release);
 }
 
 static const sk_tcp_handler peer_handler = { .on_open = peer_open, .on_data = echo_data };
@@ -1239,6 +1246,8 @@ SK_TEST(dualstack_ipv4_client)
     CHECK_OK(sk_addr_from_ip(&to4, "127.0.0.1", sk_addr_port(&bound), AF_INET));
     fd = client_connect(&to4, NULL);
     echo_roundtrip(fd, "v4 over v6");
+    /* on_open ran before the echo, so the text is there. */
+    CHECK(atomic_load_explicit(&mapped_ready, memory_order_acquire) == 1);
     CHECK(strncmp(mapped_peer, "[::ffff:127.0.0.1]:", 19) == 0);
     close(fd);
     server_stop(&r);
