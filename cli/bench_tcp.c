@@ -197,13 +197,20 @@ static bool conn_read_one(tcp_conn *c, ssize_t n, const unsigned char *buf)
     return c->phase == PHASE_RUNNING;
 }
 
+/*
+ * Reads what is queued, up to CALLS_PER_EVENT full buffers.  A read that
+ * does not fill the buffer has emptied the socket's queue, and asking again
+ * would almost always just cost a system call that says EAGAIN (one per
+ * message in echo mode); the loop's readiness is level-triggered, so bytes
+ * that arrive meanwhile bring us back.
+ */
 static void conn_read(tcp_conn *c)
 {
     tcp_state *st = c->t->state;
 
     for (int calls = 0; calls < CALLS_PER_EVENT; calls++) {
         ssize_t n = sk_sock_recv(c->sock, st->scratch, SCRATCH_SIZE, 0);
-        if (!conn_read_one(c, n, st->scratch))
+        if (!conn_read_one(c, n, st->scratch) || (size_t)n < SCRATCH_SIZE)
             break;
     }
 }
