@@ -54,8 +54,9 @@ class TCPServer(socketserver.ThreadingTCPServer):
 class EchoHandler(socketserver.BaseRequestHandler):
     """Echoes every byte.  Options (on the server): corrupt_at=OFFSET flips
     the byte at that stream offset of the first connection; extra_at=OFFSET
-    adds one byte after it; close_at=OFFSET closes the first connection
-    once that many bytes have been echoed."""
+    adds one byte after it; drop_at=OFFSET leaves the byte at that offset
+    out; close_at=OFFSET closes the first connection once that many bytes
+    have been echoed."""
 
     def handle(self):
         opts = self.server.opts
@@ -76,6 +77,9 @@ class EchoHandler(socketserver.BaseRequestHandler):
             if first and "extra_at" in opts and offset <= opts["extra_at"] < end:
                 i = opts["extra_at"] - offset + 1
                 data = data[:i] + b"\x00" + data[i:]
+            if first and "drop_at" in opts and offset <= opts["drop_at"] < end:
+                i = opts["drop_at"] - offset
+                data = data[:i] + data[i + 1:]
             if first and "close_at" in opts and end >= opts["close_at"]:
                 sock.sendall(data[:opts["close_at"] - offset])
                 return
@@ -320,6 +324,31 @@ class Faults(BenchCase):
         self.assertFalse(rep["ok"])
         self.assertIn("offset 1000000", rep["first_error"])
         self.assertIn("wrong byte", rep["first_error"])
+
+    # The payload repeats a 256 KiB table under a mask that changes from one
+    # table-sized block of the stream to the next; faults right at the edge
+    # of a block are still named at their exact offset.
+    def test_stream_flipped_byte_at_block_start(self):
+        srv = serve_tcp(EchoHandler, corrupt_at=2 * 262144)
+        try:
+            rep = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["data_errors"], 1, rep)
+        self.assertIn("wrong byte at stream offset 524288 ", rep["first_error"])
+
+    def test_stream_missing_byte_at_block_end(self):
+        srv = serve_tcp(EchoHandler, drop_at=262143)
+        try:
+            rep = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                *LIGHT, expect_rc=1)
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["data_errors"], 1, rep)
+        # Byte 262144 arrives in its place: its low bit (the parity of its
+        # offset) differs, so the very offset of the missing byte is named.
+        self.assertIn("wrong byte at stream offset 262143 ", rep["first_error"])
 
     def test_echo_flipped_byte(self):
         srv = serve_tcp(EchoHandler, corrupt_at=6400 + 17)
