@@ -237,8 +237,8 @@ static void iov_advance(struct iovec **iov, int *cnt, size_t n)
 
 /*
  * Sends header and payload with sendmsg, so a small message leaves in one
- * segment, and with MSG_NOSIGNAL, which writev cannot give.  Waits for
- * writability only when the kernel says EAGAIN, all within one deadline.
+ * segment, and with MSG_NOSIGNAL, which writev cannot give.  Failures follow
+ * the socket calls' retry rule (sk__sock_io_retry), all within one deadline.
  */
 int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len)
 {
@@ -269,13 +269,10 @@ int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len)
             iov_advance(&iov, &cnt, (size_t)r);
             continue;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        r = sk__wait_fd(s->fd, POLLOUT, deadline);
-        if (r < 0)
-            return (int)r;
+        int rc = sk__sock_io_retry(s, errno, POLLOUT, deadline);
+
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

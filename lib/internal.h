@@ -52,6 +52,17 @@ int sk__deadline_poll_ms(int64_t deadline);
 int sk__wait_fd(int fd, short events, int64_t deadline);
 
 /*
+ * What a call on `s` does after its system call failed with `err`: returns
+ * 0 to try the call again (EINTR, or readiness for `events` arrived within
+ * `deadline`), or the error to return (-err, SK_ETIMEOUT, -EAGAIN).  Waits
+ * only for EAGAIN on a socket with a timeout: a blocking socket reports
+ * EAGAIN only when the caller asked for it (MSG_DONTWAIT, or an
+ * SO_RCVTIMEO/SO_SNDTIMEO of its own), so that is returned as it is, as
+ * CPython does.  Every call that loops on a socket uses this one rule.
+ */
+int sk__sock_io_retry(const sk_sock *s, int err, short events, int64_t deadline);
+
+/*
  * The socket operations with an explicit deadline, for the helpers that
  * loop (sendall, framing, buffered streams).  Same returns as their public
  * twins.  They try the system call first and wait only on EAGAIN.

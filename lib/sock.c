@@ -303,22 +303,6 @@ int sk_sock_listen(sk_sock *s, int backlog)
 }
 
 /*
- * After accept failed with `err`: 0 to try again (EINTR, or a connection
- * is waiting now), or the error to return.  Waits only for EAGAIN on a
- * socket with a timeout; see sock_io.c for the same rule on I/O calls.
- */
-static int accept_failure(const sk_sock *s, int err, int64_t deadline)
-{
-    if (err == EINTR)
-        return 0;
-    if (err != EAGAIN && err != EWOULDBLOCK)
-        return -err;
-    if (s->timeout < 0)
-        return -EAGAIN;
-    return sk__wait_fd(s->fd, POLLIN, deadline);
-}
-
-/*
  * The accepted socket takes the process default timeout, as in CPython,
  * and gets its mode from accept4's flags, so accepting costs one system
  * call where accept4 exists.
@@ -349,7 +333,7 @@ int sk_sock_accept(sk_sock *s, sk_sock **out, sk_addr *peer)
                 close(fd);
             return r;
         }
-        int r = accept_failure(s, errno, deadline);
+        int r = sk__sock_io_retry(s, errno, POLLIN, deadline);
 
         if (r < 0)
             return r;

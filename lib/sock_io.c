@@ -18,15 +18,8 @@
 #define MSG_NOSIGNAL 0 /* platforms without it use SO_NOSIGPIPE instead */
 #endif
 
-/*
- * What an I/O call does after its system call failed with `err`: 0 to try
- * the call again (EINTR, or readiness arrived), or the error to return.
- * Waiting happens only for EAGAIN, within the deadline.  A blocking socket
- * reports EAGAIN only when the caller asked for it (MSG_DONTWAIT, or an
- * SO_RCVTIMEO/SO_SNDTIMEO of its own), so that is returned as it is, as
- * CPython does.
- */
-static int after_failure(const sk_sock *s, int err, short events, int64_t deadline)
+/* The retry rule of internal.h, shared with accept (sock.c) and framing. */
+int sk__sock_io_retry(const sk_sock *s, int err, short events, int64_t deadline)
 {
     if (err == EINTR)
         return 0;
@@ -104,7 +97,7 @@ ssize_t sk__sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
 
         if (n >= 0)
             return n;
-        int r = after_failure(s, errno, POLLOUT, deadline);
+        int r = sk__sock_io_retry(s, errno, POLLOUT, deadline);
 
         if (r < 0)
             return r;
@@ -122,7 +115,7 @@ ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
 
         if (n >= 0)
             return n;
-        int r = after_failure(s, errno, POLLIN, deadline);
+        int r = sk__sock_io_retry(s, errno, POLLIN, deadline);
 
         if (r < 0)
             return r;
@@ -185,7 +178,7 @@ ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
 
         if (n >= 0)
             return n;
-        int r = after_failure(s, errno, POLLIN, deadline);
+        int r = sk__sock_io_retry(s, errno, POLLIN, deadline);
 
         if (r < 0)
             return r;
@@ -205,7 +198,7 @@ ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
 
         if (n >= 0)
             return n;
-        int r = after_failure(s, errno, POLLOUT, deadline);
+        int r = sk__sock_io_retry(s, errno, POLLOUT, deadline);
 
         if (r < 0)
             return r;

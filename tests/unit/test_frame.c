@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -666,6 +667,30 @@ SK_TEST(send_msg_timeout)
     t0 = sk_test_now();
     CHECK_ERR(sk_frame_send_msg(p[1], big, sizeof(big)), SK_ETIMEOUT);
     CHECK_TIME(sk_test_now() - t0, 0.2, 0.25 + 0.1);
+    sk_sock_free(p[0]);
+    sk_sock_free(p[1]);
+}
+
+/*
+ * A blocking socket with a kernel send timeout of its own (SO_SNDTIMEO)
+ * reports EAGAIN when it expires: sk_frame_send_msg returns that, like
+ * sk_sock_sendall, instead of waiting for writability without a limit.
+ */
+SK_TEST(send_msg_blocking_sndtimeo_eagain)
+{
+    static unsigned char big[8 << 20];
+    struct timeval tv = {.tv_sec = 0, .tv_usec = 100000};
+    sk_sock *p[2];
+    double t0;
+
+    make_pair(p, 5.0);
+    CHECK_OK(sk_sock_settimeout(p[1], SK_TIMEOUT_NONE));
+    CHECK_OK(sk_sock_setsockopt(p[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+    /* Nobody reads, so the kernel's timer is what ends the call. */
+    CHECK_ERR(sk_sock_sendall(p[1], big, sizeof(big), NULL), -EAGAIN);
+    t0 = sk_test_now();
+    CHECK_ERR(sk_frame_send_msg(p[1], big, sizeof(big)), -EAGAIN);
+    CHECK_TIME(sk_test_now() - t0, 0.0, 5.0);
     sk_sock_free(p[0]);
     sk_sock_free(p[1]);
 }
