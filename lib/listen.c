@@ -74,6 +74,9 @@ int sk_create_server(sk_sock **out, const sk_addr *addr, int type, int backlog,
     rc = sk_sock_open(&s, family, type, 0);
     if (rc < 0)
         return rc;
+    /* `type` may carry creation flags (SOCK_NONBLOCK, SOCK_CLOEXEC) that
+     * sk_sock_open understands; the decisions below need the plain type. */
+    type = sk_sock_type(s);
     rc = set_server_options(s, family, type, flags);
     if (rc == 0)
         rc = sk_sock_bind(s, addr);

@@ -113,6 +113,33 @@ SK_TEST(udp_server)
     sk_sock_free(s);
 }
 
+/*
+ * The creation flags sk_sock_open accepts in `type` (SOCK_NONBLOCK makes the
+ * timeout 0.0) do not change what kind of server is made: a stream socket
+ * still listens and gets SO_REUSEADDR, a datagram socket still does not.
+ */
+SK_TEST(type_with_creation_flags)
+{
+    sk_sock *l, *u, *c, *acc;
+    sk_addr la, ua;
+
+    l = server_at("127.0.0.1", 0, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, &la);
+    CHECK_EQ(sk_sock_type(l), SOCK_STREAM);
+    CHECK_EQ(opt(l, SOL_SOCKET, SO_ACCEPTCONN), 1);
+    CHECK_EQ(opt(l, SOL_SOCKET, SO_REUSEADDR), 1);
+    CHECK(sk_sock_gettimeout(l) == 0.0);
+    CHECK_ERR(sk_sock_accept(l, &acc, NULL), -EAGAIN);
+    CHECK_OK(tcp_connect(&la, &c));
+    accept_one(l, NULL);
+    sk_sock_free(c);
+    sk_sock_free(l);
+
+    u = server_at("127.0.0.1", 0, SOCK_DGRAM | SOCK_NONBLOCK, 0, &ua);
+    CHECK_EQ(sk_sock_type(u), SOCK_DGRAM);
+    CHECK_EQ(opt(u, SOL_SOCKET, SO_REUSEADDR), 0);
+    sk_sock_free(u);
+}
+
 SK_TEST(reuseport)
 {
     static const int types[] = { SOCK_STREAM, SOCK_DGRAM };
