@@ -126,17 +126,31 @@ static bool usage_error(const struct client_cmd *cmd, int *status,
     return false;
 }
 
-/* The option as the user wrote it, for messages: a long option's text
- * (up to any '='), else the short option getopt stopped at. */
-static const char *given_option(char **argv, char *buf, size_t size)
+/* True when getopt's optopt is the value of an option `so` (the short
+ * options) or the long-only options accept. */
+static bool option_known(const char *so, int opt)
+{
+    return opt == OPT_JSON || (opt > 0 && opt != ':' && opt <= 0xff &&
+                               strchr(so, opt) != NULL);
+}
+
+/*
+ * The option as the user wrote it, for messages.  optind is past the word
+ * of a long option, but not past a short option in the middle of its word
+ * ("-x4"), where argv[optind - 1] is the word before.  So a long option is
+ * told by optopt instead: 0 for an unknown one, the option's value for a
+ * known one given a value it does not take or missing its value; an
+ * unknown short option leaves its own, unknown letter there.
+ */
+static const char *given_option(const char *so, char **argv, char *buf, size_t size)
 {
     const char *arg = argv[optind - 1];
+    bool is_long = strncmp(arg, "--", 2) == 0 && (optopt == 0 || option_known(so, optopt));
 
-    if (strncmp(arg, "--", 2) == 0) {
+    if (is_long)
         snprintf(buf, size, "%.*s", (int)strcspn(arg, "="), arg);
-        return buf;
-    }
-    snprintf(buf, size, "-%c", optopt);
+    else
+        snprintf(buf, size, "-%c", optopt);
     return buf;
 }
 
@@ -172,9 +186,10 @@ static bool take_bytes(struct client *c, int *status)
     return true;
 }
 
-/* Handles one option getopt_long returned.  Returns false (with *status)
- * when parsing must stop. */
-static bool take_option(struct client *c, int opt, char **argv, int *status)
+/* Handles one option getopt_long returned for the short options `so`.
+ * Returns false (with *status) when parsing must stop. */
+static bool take_option(struct client *c, int opt, const char *so, char **argv,
+                        int *status)
 {
     const struct client_cmd *cmd = c->cmd;
     char given[64];
@@ -201,10 +216,14 @@ static bool take_option(struct client *c, int opt, char **argv, int *status)
     case 'n':
         return take_bytes(c, status);
     case ':':
-        return usage_error(cmd, status, "option '%s' needs a value", argv[optind - 1]);
+        return usage_error(cmd, status, "option '%s' needs a value",
+                           given_option(so, argv, given, sizeof(given)));
     default:
-        return usage_error(cmd, status, "unknown option '%s'",
-                           given_option(argv, given, sizeof(given)));
+        /* A known option reported as '?' was given a value ("--udp=1"). */
+        return usage_error(cmd, status,
+                           option_known(so, optopt) ? "option '%s' takes no value"
+                                                    : "unknown option '%s'",
+                           given_option(so, argv, given, sizeof(given)));
     }
 }
 
@@ -265,9 +284,15 @@ bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
     c->bytes = cmd->default_bytes;
     build_options(cmd, lo, so);
     opterr = 0;
+    /* glibc resets getopt's position inside a word ("-ux") only for
+     * optind 0; 1 would resume a word an earlier parse stopped in. */
+#ifdef __GLIBC__
+    optind = 0;
+#else
     optind = 1;
+#endif
     while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
-        if (!take_option(c, opt, argv, status))
+        if (!take_option(c, opt, so, argv, status))
             return false;
     }
     return take_operands(c, argc, argv, status);

@@ -1,7 +1,7 @@
 /*
  * test_clients.c - the pure decoders behind the client subcommands: RFC 868
- * era selection, the streaming RFC 864 chargen verifier, and the daytime /
- * qotd reply text checks.
+ * era selection, the streaming RFC 864 chargen verifier, the daytime /
+ * qotd reply text checks, and the usage errors of the shared option parser.
  *
  * The decoders live in cli/, which is not part of libsockit, so their source
  * files are compiled into this test directly.
@@ -9,8 +9,13 @@
 #include "sk_test.h"
 
 #include "../../cli/chargen_check.c"
+#include "../../cli/client.c"
 #include "../../cli/reply_text.c"
 #include "../../cli/rfc868.c"
+#include "../../cli/util.c"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #define ERA (INT64_C(1) << 32)
 /* 2036-02-07 06:28:16 UTC: the first second the 32-bit count reads 0 again. */
@@ -292,4 +297,74 @@ SK_TEST(reply_text_rejects_control_bytes)
     CHECK_EQ(reply_text_check("\0", 1), 0);
     CHECK_EQ(reply_text_check("ab\x7f", 3), 2);
     CHECK_EQ(reply_text_check("ab\xc3\xa9", 4), 2);
+}
+
+/* ---- option parsing --------------------------------------------------------- */
+
+static const struct client_cmd every_opt_cmd = {
+    .name = "time",
+    .default_port = 37,
+    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_JSON,
+    .args = "HOST [PORT]",
+    .summary = "test command",
+};
+
+/*
+ * Parses `args` (the subcommand's argv, NULL-terminated), expecting a usage
+ * error, and checks that its message on stderr contains `want`.
+ */
+static void check_usage_error(const char *const *args, const char *want)
+{
+    char *argv[8], msg[512];
+    int argc = 0, saved, status = -1;
+    struct client c;
+    FILE *tmp = tmpfile();
+    bool run;
+    size_t n;
+
+    CHECK(tmp != NULL);
+    while (args[argc] != NULL) {
+        argv[argc] = strdup(args[argc]);
+        argc++;
+    }
+    argv[argc] = NULL;
+    fflush(stderr);
+    saved = dup(STDERR_FILENO);
+    CHECK(saved >= 0);
+    CHECK(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+    run = client_parse(&c, &every_opt_cmd, argc, argv, &status);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(tmp);
+    n = fread(msg, 1, sizeof(msg) - 1, tmp);
+    msg[n] = '\0';
+    fclose(tmp);
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    CHECK(!run);
+    CHECK_EQ(status, CLI_EXIT_USAGE);
+    if (strstr(msg, want) == NULL)
+        sk_test_fail(__FILE__, __LINE__, "message \"%s\" lacks \"%s\"", msg, want);
+}
+
+/* The message names the option as it was written, wherever getopt stopped. */
+SK_TEST(usage_error_names_the_option)
+{
+    check_usage_error((const char *const[]){"time", "--bogus", "h", NULL},
+                      "unknown option '--bogus'");
+    check_usage_error((const char *const[]){"time", "-ux", "h", NULL},
+                      "unknown option '-x'");
+    /* 'x' is not the last letter of its word: getopt has not moved past the
+     * word, and the word before it is a valid long option. */
+    check_usage_error((const char *const[]){"time", "--udp", "-x4", "h", NULL},
+                      "unknown option '-x'");
+    check_usage_error((const char *const[]){"time", "h", "-ut", NULL},
+                      "option '-t' needs a value");
+    check_usage_error((const char *const[]){"time", "h", "--timeout", NULL},
+                      "option '--timeout' needs a value");
+    check_usage_error((const char *const[]){"time", "--udp=1", "h", NULL},
+                      "option '--udp' takes no value");
+    check_usage_error((const char *const[]){"time", "--json=yes", "h", NULL},
+                      "option '--json' takes no value");
 }
