@@ -147,10 +147,12 @@ ssize_t sk__file_fill(sk_file *f, int64_t deadline)
     return n;
 }
 
-/* Moves `n` buffered bytes to buf and consumes them. */
+/* Moves `n` buffered bytes to buf and consumes them.  A read of 0 bytes
+ * may pass no buffer, which memcpy must not be given even for 0 bytes. */
 static void take(sk_file *f, void *buf, size_t n)
 {
-    memcpy(buf, f->rbuf + f->rpos, n);
+    if (n > 0)
+        memcpy(buf, f->rbuf + f->rpos, n);
     sk__file_consume(f, n);
 }
 
@@ -286,6 +288,9 @@ int sk_file_flush(sk_file *f)
  */
 ssize_t sk_file_write(sk_file *f, const void *buf, size_t len)
 {
+    /* Nothing to copy, and buf may be NULL, which memcpy must not get. */
+    if (len == 0)
+        return 0;
     if (f->wcap - f->wlen >= len) {
         memcpy(f->wbuf + f->wlen, buf, len);
         f->wlen += len;

@@ -206,7 +206,9 @@ ssize_t sk_frame_recv_msg(sk_file *f, void *buf, size_t max)
         ssize_t r = sk_frame_scan_msg(p, avail, max, &n);
 
         if (r >= 0) {
-            memcpy(buf, p + FRAME_HDR, n);
+            /* buf may be NULL when max is 0 (then n is 0 too). */
+            if (n > 0)
+                memcpy(buf, p + FRAME_HDR, n);
             sk__file_consume(f, (size_t)r);
             return (ssize_t)n;
         }

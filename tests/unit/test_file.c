@@ -246,6 +246,31 @@ SK_TEST(read_exact_and_short_at_eof)
     sk_sock_free(b);
 }
 
+/* Zero bytes may come from or go to no buffer at all (NULL), as with
+ * read(2) and write(2); nothing is consumed or buffered. */
+SK_TEST(zero_length_null_buffer)
+{
+    sk_sock *a, *b;
+    sk_file *f;
+    char buf[8];
+
+    stream_pair(&a, &b);
+    CHECK_OK(sk_file_open(&f, a, 4));
+    send_text(b, "xyz");
+    CHECK_EQ(sk_file_read(f, buf, 1), 1);
+    CHECK_EQ(sk_file_read(f, NULL, 0), 0);
+    CHECK_EQ(sk_file_buffered(f), 2);
+    CHECK_EQ(sk_file_write(f, NULL, 0), 0);
+    CHECK_EQ(sk_file_write(f, "abc", 3), 3);
+    CHECK_EQ(sk_file_write(f, NULL, 0), 0);
+    CHECK_OK(sk_file_flush(f));
+    CHECK_EQ(sk_sock_recv(b, buf, sizeof buf, 0), 3);
+    CHECK_MEM(buf, "abc", 3);
+    sk_file_close(f);
+    sk_sock_free(a);
+    sk_sock_free(b);
+}
+
 SK_TEST(read_waits_for_all_bytes)
 {
     static const char *const pieces[] = {"ab", "cd", "ef", "gh", NULL};

@@ -524,6 +524,24 @@ SK_TEST(recv_msg_messages)
     }
 }
 
+/* max 0 with no buffer is accepted: it takes empty messages only. */
+SK_TEST(recv_msg_empty_into_no_buffer)
+{
+    sk_sock *p[2];
+    sk_file *f;
+
+    make_pair(p, 1.0);
+    CHECK_OK(sk_frame_send_msg(p[1], NULL, 0));
+    CHECK_OK(sk_frame_send_msg(p[1], "x", 1));
+    CHECK_OK(sk_file_open(&f, p[0], 0));
+    CHECK_EQ(sk_frame_recv_msg(f, NULL, 0), 0);
+    CHECK_ERR(sk_frame_recv_msg(f, NULL, 0), SK_EMSGSIZE);
+    CHECK_EQ(sk_file_buffered(f), 5);
+    sk_file_close(f);
+    sk_sock_free(p[0]);
+    sk_sock_free(p[1]);
+}
+
 SK_TEST(recv_msg_too_long)
 {
     unsigned char hdr[4];
