@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -51,7 +50,7 @@ static int send_stdin(struct client *c, sk_sock *s, uint64_t *total)
         if (n == 0)
             return 0;
         if (n < 0) {
-            cli_error("discard: standard input", "%s", strerror((int)-n));
+            cli_error_code("discard: standard input", (int)n);
             return -1;
         }
         rc = sk_sock_sendall(s, buf, (size_t)n, &sent);
