@@ -388,6 +388,22 @@ static int udp_connect_cur(struct client_udp *u)
     return sk_sock_connect(u->sock, &u->cur->addr);
 }
 
+/*
+ * After the current address failed with `err` (an ICMP "port unreachable",
+ * or a socket that could not be opened or connected for it), moves on to
+ * the resolver's next one (e.g. from ::1 to 127.0.0.1 for "localhost").
+ * Returns 0 when there is one to try, else the error to report.
+ */
+static int udp_next_address(struct client_udp *u, int err)
+{
+    while (u->cur->next != NULL) {
+        u->cur = u->cur->next;
+        if (udp_connect_cur(u) == 0)
+            return 0;
+    }
+    return err;
+}
+
 int client_udp_open(struct client *c, struct client_udp *u)
 {
     int rc;
@@ -401,6 +417,8 @@ int client_udp_open(struct client *c, struct client_udp *u)
     }
     u->cur = u->addrs;
     rc = udp_connect_cur(u);
+    if (rc < 0)
+        rc = udp_next_address(u, rc);
     if (rc < 0) {
         client_error(c, "%s", sk_strerror(rc));
         client_udp_close(u);
@@ -414,21 +432,6 @@ void client_udp_close(struct client_udp *u)
     sk_sock_free(u->sock);
     sk_addrinfo_free(u->addrs);
     memset(u, 0, sizeof(*u));
-}
-
-/*
- * After an ICMP "port unreachable" for the current address, moves on to the
- * resolver's next one (e.g. from ::1 to 127.0.0.1 for "localhost").
- * Returns 0 when there is one to try, else the error to report.
- */
-static int udp_next_address(struct client_udp *u, int err)
-{
-    while (u->cur->next != NULL) {
-        u->cur = u->cur->next;
-        if (udp_connect_cur(u) == 0)
-            return 0;
-    }
-    return err;
 }
 
 /* Sends the request once, counting it.  Returns >= 0 or an error code. */

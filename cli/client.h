@@ -117,8 +117,8 @@ typedef enum client_reply (*client_reply_fn)(const void *buf, size_t len,
 
 /*
  * Resolves the host and port for UDP and opens a socket connected to the
- * first address (connected, so only the server's datagrams arrive and an
- * ICMP "port unreachable" is reported).  Returns 0, or -1 after printing
+ * first address it can (connected, so only the server's datagrams arrive
+ * and an ICMP "port unreachable" is reported).  Returns 0, or -1 after printing
  * the error.  Release with client_udp_close.
  */
 int client_udp_open(struct client *c, struct client_udp *u);

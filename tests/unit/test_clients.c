@@ -13,7 +13,10 @@
 #include "../../cli/reply_text.c"
 #include "../../cli/rfc868.c"
 #include "../../cli/util.c"
+#include "../../lib/resolve.h"
 
+#include <netdb.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -367,4 +370,86 @@ SK_TEST(usage_error_names_the_option)
                       "option '--udp' takes no value");
     check_usage_error((const char *const[]){"time", "--json=yes", "h", NULL},
                       "option '--json' takes no value");
+}
+
+/* ---- UDP exchange ---------------------------------------------------------- */
+
+/*
+ * A resolver answer whose first address cannot be used (an IPv6 address
+ * labelled AF_INET, so the socket refuses it without sending anything) and
+ * whose second is the loopback server.  Freeable with freeaddrinfo: glibc
+ * frees each node on its own.
+ */
+static int unusable_first_gai(const char *host, const char *service,
+                              const struct addrinfo *hints, struct addrinfo **res)
+{
+    struct addrinfo *bad = NULL, *good = NULL;
+    int rc;
+
+    (void)host;
+    rc = getaddrinfo("::1", service, hints, &bad);
+    if (rc != 0)
+        return rc;
+    rc = getaddrinfo("127.0.0.1", service, hints, &good);
+    if (rc != 0) {
+        freeaddrinfo(bad);
+        return rc;
+    }
+    bad->ai_family = AF_INET;
+    freeaddrinfo(bad->ai_next);
+    bad->ai_next = good;
+    *res = bad;
+    return 0;
+}
+
+/* Answers one datagram on `arg` (a bound UDP socket) with a date line. */
+static void *daytime_once(void *arg)
+{
+    sk_sock *srv = arg;
+    sk_addr from;
+    char buf[16];
+
+    if (sk_sock_recvfrom(srv, buf, sizeof(buf), 0, &from) >= 0)
+        sk_sock_sendto(srv, "today\r\n", 7, 0, &from);
+    return NULL;
+}
+
+/* Like TCP's connection race, UDP moves on from an address it cannot even
+ * connect a socket to, instead of failing on the first. */
+SK_TEST(udp_skips_an_unusable_first_address)
+{
+    static const struct client_cmd cmd = {
+        .name = "daytime", .default_port = 13,
+        .opts = CLIENT_OPT_UDP | CLIENT_OPT_TIMEOUT, .args = "HOST [PORT]",
+        .summary = "test command",
+    };
+    char port[8], *argv[7], reply[64];
+    sk_addr a;
+    sk_sock *srv;
+    pthread_t t;
+    struct client c;
+    int status;
+    ssize_t n;
+
+    CHECK_OK(sk_addr_from_ip(&a, "127.0.0.1", 0, AF_INET));
+    CHECK_OK(sk_create_server(&srv, &a, SOCK_DGRAM, 0, 0));
+    CHECK_OK(sk_sock_settimeout(srv, 5.0));
+    CHECK_OK(sk_sock_getsockname(srv, &a));
+    snprintf(port, sizeof(port), "%d", sk_addr_port(&a));
+    argv[0] = "daytime";
+    argv[1] = "-u";
+    argv[2] = "-t";
+    argv[3] = "5";
+    argv[4] = "server.test";
+    argv[5] = port;
+    argv[6] = NULL;
+    CHECK(client_parse(&c, &cmd, 6, argv, &status));
+    sk__resolve_set_backend(unusable_first_gai);
+    CHECK_EQ(pthread_create(&t, NULL, daytime_once, srv), 0);
+    n = client_ask(&c, reply, sizeof(reply));
+    pthread_join(t, NULL);
+    sk__resolve_set_backend(NULL);
+    CHECK_EQ(n, 7);
+    CHECK_MEM(reply, "today\r\n", 7);
+    sk_sock_free(srv);
 }
