@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <string.h>
@@ -231,10 +232,9 @@ static int host_text(const sk_addr *a, char *host, size_t size)
     return 0;
 }
 
-/* Writes len bytes of text as a string into buf[size]; returns len or -ENOSPC. */
-static int put_text(const char *text, size_t len, char *buf, size_t size)
+int sk__put_text(const char *text, size_t len, char *buf, size_t size)
 {
-    if (buf == NULL || len >= size)
+    if (buf == NULL || len >= size || len > INT_MAX)
         return -ENOSPC;
     memcpy(buf, text, len);
     buf[len] = '\0';
@@ -256,9 +256,9 @@ static int format_unix(const sk_addr *a, char *buf, size_t size)
         if (buf == NULL || n >= size)
             return -ENOSPC;
         buf[0] = '@';
-        return put_text(path + 1, n - 1, buf + 1, size - 1) < 0 ? -ENOSPC : (int)n;
+        return sk__put_text(path + 1, n - 1, buf + 1, size - 1) < 0 ? -ENOSPC : (int)n;
     }
-    return put_text(path, strnlen(path, n), buf, size);
+    return sk__put_text(path, strnlen(path, n), buf, size);
 }
 
 int sk_addr_format(const sk_addr *a, char *buf, size_t size)
@@ -276,7 +276,7 @@ int sk_addr_format(const sk_addr *a, char *buf, size_t size)
         len = snprintf(text, sizeof(text), "[%s]:%d", host, sk_addr_port(a));
     else
         len = snprintf(text, sizeof(text), "%s:%d", host, sk_addr_port(a));
-    return put_text(text, (size_t)len, buf, size);
+    return sk__put_text(text, (size_t)len, buf, size);
 }
 
 int sk_addr_format_ip(const sk_addr *a, char *buf, size_t size)
@@ -285,7 +285,7 @@ int sk_addr_format_ip(const sk_addr *a, char *buf, size_t size)
 
     if (a == NULL || host_text(a, host, sizeof(host)) < 0)
         return -EAFNOSUPPORT;
-    return put_text(host, strlen(host), buf, size);
+    return sk__put_text(host, strlen(host), buf, size);
 }
 
 /* ---- accessors ------------------------------------------------------- */

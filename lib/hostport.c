@@ -11,13 +11,14 @@
 #include <errno.h>
 #include <string.h>
 
-/* Copies text[0..len) into buf[size] as a string; -ENOSPC if it does not fit. */
-static int copy_part(const char *text, size_t len, char *buf, size_t size)
+/* Stores the host part h[0..hlen) and the port part p[0..plen) as strings.
+ * Returns 0, or -ENOSPC if a part does not fit its buffer. */
+static int put_parts(const char *h, size_t hlen, const char *p, size_t plen,
+                     char *host, size_t hostsize, char *port, size_t portsize)
 {
-    if (buf == NULL || len >= size)
+    if (sk__put_text(h, hlen, host, hostsize) < 0 ||
+        sk__put_text(p, plen, port, portsize) < 0)
         return -ENOSPC;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
     return 0;
 }
 
@@ -47,8 +48,7 @@ static int split_bracketed(const char *text, char *host, size_t hostsize,
                            char *port, size_t portsize)
 {
     const char *close = strchr(text, ']');
-    const char *after;
-    int rc;
+    const char *after, *portpart;
 
     if (close == NULL || close == text + 1 ||
         memchr(text + 1, '[', (size_t)(close - text - 1)) != NULL)
@@ -56,12 +56,9 @@ static int split_bracketed(const char *text, char *host, size_t hostsize,
     after = close + 1;
     if (*after != '\0' && (*after != ':' || after[1] == '\0'))
         return SK_EBADADDR;
-    rc = copy_part(text + 1, (size_t)(close - text - 1), host, hostsize);
-    if (rc < 0)
-        return rc;
-    if (*after == '\0')
-        return copy_part("", 0, port, portsize);
-    return copy_part(after + 1, strlen(after + 1), port, portsize);
+    portpart = *after == '\0' ? after : after + 1;
+    return put_parts(text + 1, (size_t)(close - text - 1), portpart, strlen(portpart),
+                     host, hostsize, port, portsize);
 }
 
 /*
@@ -73,7 +70,6 @@ int sk_hostport_split(const char *text, char *host, size_t hostsize, char *port,
                       size_t portsize)
 {
     const char *colon;
-    int rc;
 
     if (text == NULL)
         return SK_EBADADDR;
@@ -85,13 +81,12 @@ int sk_hostport_split(const char *text, char *host, size_t hostsize, char *port,
     if (colon == NULL || strchr(colon + 1, ':') != NULL) {
         if (colon != NULL && !is_ipv6_literal(text, strlen(text)))
             return SK_EBADADDR;
-        rc = copy_part(text, strlen(text), host, hostsize);
-        return rc < 0 ? rc : copy_part("", 0, port, portsize);
+        return put_parts(text, strlen(text), "", 0, host, hostsize, port, portsize);
     }
     if (colon[1] == '\0')
         return SK_EBADADDR;
-    rc = copy_part(text, (size_t)(colon - text), host, hostsize);
-    return rc < 0 ? rc : copy_part(colon + 1, strlen(colon + 1), port, portsize);
+    return put_parts(text, (size_t)(colon - text), colon + 1, strlen(colon + 1),
+                     host, hostsize, port, portsize);
 }
 
 /*

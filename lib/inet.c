@@ -113,18 +113,6 @@ int sk_inet_aton(const char *text, uint32_t *out)
     return 0;
 }
 
-/* Copies the NUL-terminated `text` into buf[size]; returns its length or
- * -ENOSPC. */
-static int copy_text(const char *text, char *buf, size_t size)
-{
-    size_t len = strlen(text);
-
-    if (buf == NULL || len >= size)
-        return -ENOSPC;
-    memcpy(buf, text, len + 1);
-    return (int)len;
-}
-
 int sk_inet_ntoa(uint32_t addr, char *buf, size_t size)
 {
     return sk_inet_ntop(AF_INET, &addr, buf, size);
@@ -147,5 +135,5 @@ int sk_inet_ntop(int family, const void *src, char *buf, size_t size)
         return -EAFNOSUPPORT;
     if (inet_ntop(family, src, text, sizeof(text)) == NULL)
         return -EAFNOSUPPORT;
-    return copy_text(text, buf, size);
+    return sk__put_text(text, strlen(text), buf, size);
 }

@@ -74,6 +74,13 @@ ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
 int sk__sock_sendall_dl(sk_sock *s, const void *buf, size_t len, size_t *sent,
                         int64_t deadline);
 
+/*
+ * Copies text[0..len) into buf[size] as a string: the one helper behind
+ * every function that writes text into a caller's buffer.  Returns len, or
+ * -ENOSPC when buf is NULL or too small (buf is then untouched).
+ */
+int sk__put_text(const char *text, size_t len, char *buf, size_t size);
+
 /* Converts a getaddrinfo/EAI code (and EAI_SYSTEM with errno) to our code. */
 int sk__eai_code(int eai, int saved_errno);
 

@@ -203,12 +203,7 @@ void sk_hostent_free(sk_hostent *h)
 /* Copies a string into buf[size]; returns its length or -ENOSPC. */
 static int copy_out(const char *text, char *buf, size_t size)
 {
-    size_t len = strlen(text);
-
-    if (buf == NULL || len >= size)
-        return -ENOSPC;
-    memcpy(buf, text, len + 1);
-    return (int)len;
+    return sk__put_text(text, strlen(text), buf, size);
 }
 
 int sk_gethostname(char *buf, size_t size)
