@@ -1213,9 +1213,9 @@ SK_TEST(config_and_bind_errors)
 }
 
 /* IPv6 with dual stack: an IPv4 client is served and appears mapped.
- * The worker publishes the text with a release store of mapped_ready; the
- * test reads it after an acquire load (the socket's own ordering is
- * invisible to TSan). */
+ * The worker publishes the text with a release store of mapped_ready and
+ * the test reads it after an acquire load, so the ordering does not rest on
+ * the echo round trip (which a sanitizer may not see as synchronisation). */
 static char mapped_peer[SK_ADDRSTRLEN];
 static atomic_int mapped_ready;
 
