@@ -30,8 +30,9 @@
 /* Host entries                                                           */
 /* ====================================================================== */
 
-/* Our code for a gethostby*_r failure: h_errno mapped onto EAI codes. */
-static int herrno_code(int herr, int rc)
+/* Our code for a gethostby*_r failure: h_errno mapped onto EAI codes
+ * (declared in resolve.h, where the tests reach it). */
+int sk__herrno_code(int herr, int rc)
 {
     switch (herr) {
     case HOST_NOT_FOUND:
@@ -51,11 +52,6 @@ static int herrno_code(int herr, int rc)
     default:
         return SK_EAI(EAI_FAIL);
     }
-}
-
-int sk__herrno_code(int herr, int rc)
-{
-    return herrno_code(herr, rc);
 }
 
 /* Length of a NULL-terminated string array. */
@@ -144,7 +140,7 @@ static int host_lookup(const struct host_query *q, sk_hostent **out)
         len *= 2;
     }
     if (res == NULL)
-        rc = rc == ERANGE ? -ERANGE : herrno_code(herr, rc);
+        rc = rc == ERANGE ? -ERANGE : sk__herrno_code(herr, rc);
     else
         rc = hostent_pack(res, out);
 done:
