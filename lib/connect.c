@@ -237,6 +237,24 @@ static int race_lost(const struct race *r, int64_t deadline)
     return deadline == SK__NOW_DEADLINE ? -EAGAIN : SK_ETIMEOUT;
 }
 
+/*
+ * True when the next address's attempt is to start now: one is left, its
+ * turn has come (nothing in flight, or `next_start` reached: the attempt
+ * delay ran out or the last attempt failed), and the deadline allows it.
+ * The first attempt starts even past the deadline, so a non-blocking call
+ * (deadline "now") can still succeed when the connect is instant; such a
+ * call also moves on through addresses that fail at once, as that costs no
+ * waiting.
+ */
+static bool race_start_due(const struct race *r, int64_t now, int64_t next_start,
+                           int64_t deadline)
+{
+    if (r->next == r->n || (r->inflight > 0 && now < next_start))
+        return false;
+    return r->next == 0 || now < deadline ||
+           (deadline == SK__NOW_DEADLINE && r->inflight == 0);
+}
+
 int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
                      int64_t deadline, int64_t attempt_delay_ns, sk_sock **out)
 {
@@ -255,13 +273,7 @@ int sk__connect_race(const sk_addrinfo *list, const sk_addr *source,
         bool expired = now >= deadline, failed;
         ssize_t won;
 
-        /* The first attempt starts even past the deadline, so a
-         * non-blocking call (deadline "now") can still succeed when the
-         * connect is instant; such a call also moves on through addresses
-         * that fail at once, as that costs no waiting. */
-        if (r.next < r.n && (r.inflight == 0 || now >= next_start) &&
-            (r.next == 0 || !expired ||
-             (deadline == SK__NOW_DEADLINE && r.inflight == 0))) {
+        if (race_start_due(&r, now, next_start, deadline)) {
             rc = race_start_next(&r, source);
             if (rc == 1) {
                 rc = race_finish(&r, (ssize_t)r.inflight - 1, out);
