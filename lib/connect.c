@@ -68,33 +68,6 @@ static int order_addrs(struct race *r, const sk_addrinfo *list)
     return 0;
 }
 
-/* A close-on-exec, non-blocking socket for one attempt (with SIGPIPE off
- * where the system has no MSG_NOSIGNAL), or -errno. */
-static int open_nonblocking(const sk_addrinfo *ai)
-{
-    int fd, rc = 0;
-
-#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
-    fd = socket(ai->family, ai->type | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->protocol);
-    if (fd < 0)
-        return -errno;
-#else
-    fd = socket(ai->family, ai->type, ai->protocol);
-    if (fd < 0)
-        return -errno;
-    rc = sk__fd_set_flags(fd, true);
-#endif
-#ifdef SO_NOSIGPIPE
-    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &(int){ 1 }, sizeof(int)) < 0)
-        rc = -errno;
-#endif
-    if (rc < 0) {
-        close(fd);
-        return rc;
-    }
-    return fd;
-}
-
 /*
  * Starts a connect to `ai`.  Returns the descriptor with *done set when the
  * connect completed at once, the descriptor with *done clear when it is in
@@ -107,7 +80,7 @@ static int attempt_start(const sk_addrinfo *ai, const sk_addr *source, bool *don
     *done = false;
     if (source != NULL && source->len > 0 && source->u.sa.sa_family != ai->family)
         return -EAFNOSUPPORT;
-    fd = open_nonblocking(ai);
+    fd = sk__socket(ai->family, ai->type, ai->protocol, true);
     if (fd < 0)
         return fd;
     if (source != NULL && source->len > 0 &&

@@ -84,6 +84,13 @@ int sk__put_text(const char *text, size_t len, char *buf, size_t size);
 /* Converts a getaddrinfo/EAI code (and EAI_SYSTEM with errno) to our code. */
 int sk__eai_code(int eai, int saved_errno);
 
+/*
+ * socket(2) for a descriptor the library owns: close-on-exec, O_NONBLOCK
+ * when `nonblock`, and SO_NOSIGPIPE where sends cannot carry MSG_NOSIGNAL.
+ * Returns the descriptor, or -errno with nothing left open.
+ */
+int sk__socket(int family, int type, int proto, bool nonblock);
+
 /* Sets close-on-exec and (when nonblock) O_NONBLOCK on fd.  Returns 0 or -errno. */
 int sk__fd_set_flags(int fd, bool nonblock);
 

@@ -100,19 +100,9 @@ bool sk_has_dualstack_ipv6(void)
     int off = 0, fd;
     bool ok;
 
-#ifdef SOCK_CLOEXEC
-    fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = sk__socket(AF_INET6, SOCK_STREAM, 0, false);
     if (fd < 0)
         return false;
-#else
-    fd = socket(AF_INET6, SOCK_STREAM, 0);
-    if (fd < 0)
-        return false;
-    if (sk__fd_set_flags(fd, false) < 0) {
-        close(fd);
-        return false;
-    }
-#endif
     ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == 0;
     close(fd);
     return ok;

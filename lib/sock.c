@@ -104,17 +104,31 @@ static double initial_timeout(int type)
     return sk_getdefaulttimeout();
 }
 
-int sk_sock_open(sk_sock **out, int family, int type, int proto)
+int sk__socket(int family, int type, int proto, bool nonblock)
 {
-    double timeout = initial_timeout(type);
-    int fd = socket(family, type | creation_flags(timeout), proto);
+    double mode = nonblock ? 0.0 : SK_TIMEOUT_NONE;
+    int fd = socket(family, type | creation_flags(mode), proto);
 
     if (fd < 0)
         return -errno;
-    int r = finish_flags(fd, timeout);
+    int r = finish_flags(fd, mode);
 
-    if (r == 0)
-        r = sock_new(out, fd, family, plain_type(type), timeout);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int sk_sock_open(sk_sock **out, int family, int type, int proto)
+{
+    double timeout = initial_timeout(type);
+    int fd = sk__socket(family, type, proto, timeout >= 0);
+
+    if (fd < 0)
+        return fd;
+    int r = sock_new(out, fd, family, plain_type(type), timeout);
+
     if (r < 0)
         close(fd);
     return r;
