@@ -102,18 +102,31 @@ static int convert_list(const struct addrinfo *res, sk_addrinfo **out)
     return 0;
 }
 
-/* Runs `fn` and converts its answer: the common tail of every path. */
+/*
+ * Converts the answer of a finished getaddrinfo call (its return `eai`,
+ * the errno it left, its list) into our code and list, freeing its list:
+ * the common tail of the inline and the threaded lookup.
+ */
+static int lookup_result(int eai, int saved_errno, struct addrinfo *res,
+                         sk_addrinfo **out)
+{
+    int rc;
+
+    if (eai != 0)
+        return sk__eai_code(eai, saved_errno);
+    rc = convert_list(res, out);
+    freeaddrinfo(res);
+    return rc;
+}
+
+/* Runs `fn` on the caller's thread. */
 static int lookup_now(sk__gai_fn fn, const char *host, const char *service,
                       const struct addrinfo *hints, sk_addrinfo **out)
 {
     struct addrinfo *res = NULL;
-    int rc = fn(host, service, hints, &res);
+    int eai = fn(host, service, hints, &res);
 
-    if (rc != 0)
-        return sk__eai_code(rc, errno);
-    rc = convert_list(res, out);
-    freeaddrinfo(res);
-    return rc;
+    return lookup_result(eai, errno, res, out);
 }
 
 /* ====================================================================== */
@@ -313,11 +326,7 @@ static int lookup_threaded(sk__gai_fn fn, const char *host, const char *service,
         return SK_ETIMEOUT;
     }
     req_release(req);
-    if (eai != 0)
-        return sk__eai_code(eai, saved_errno);
-    rc = convert_list(res, out);
-    freeaddrinfo(res);
-    return rc;
+    return lookup_result(eai, saved_errno, res, out);
 }
 
 /* ====================================================================== */
