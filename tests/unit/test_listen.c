@@ -210,14 +210,26 @@ SK_TEST(v6only_refuses_ipv4)
 
     if (!have_ipv6())
         SK_SKIP("no IPv6 loopback");
-    l = server_at("::", 0, SOCK_STREAM, SK_SERVER_V6ONLY, &la);
-    CHECK_EQ(opt(l, IPPROTO_IPV6, IPV6_V6ONLY), 1);
     /* The IPv4 side of the port stays free: an IPv4 socket can bind it
      * (and, not listening, refuses connections, so no other test's
-     * listener can take the port while we look). */
-    CHECK_OK(sk_addr_from_ip(&to, "0.0.0.0", sk_addr_port(&la), AF_INET));
-    CHECK_OK(sk_sock_open(&v4, AF_INET, SOCK_STREAM, 0));
-    CHECK_OK(sk_sock_bind(v4, &to));
+     * listener can take the port while we look).  Another process may
+     * already use the IPv4 side of the ephemeral port the kernel gave us,
+     * in which case we take another port. */
+    for (int attempt = 0;; attempt++) {
+        int rc;
+
+        l = server_at("::", 0, SOCK_STREAM, SK_SERVER_V6ONLY, &la);
+        CHECK_EQ(opt(l, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+        CHECK_OK(sk_addr_from_ip(&to, "0.0.0.0", sk_addr_port(&la), AF_INET));
+        CHECK_OK(sk_sock_open(&v4, AF_INET, SOCK_STREAM, 0));
+        rc = sk_sock_bind(v4, &to);
+        if (rc == 0)
+            break;
+        CHECK_ERR(rc, -EADDRINUSE);
+        CHECK(attempt < 50);
+        sk_sock_free(v4);
+        sk_sock_free(l);
+    }
     CHECK_OK(sk_addr_from_ip(&to, "127.0.0.1", sk_addr_port(&la), AF_INET));
     CHECK_ERR(tcp_connect(&to, &c), -ECONNREFUSED);
     sk_sock_free(c);
