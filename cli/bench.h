@@ -73,18 +73,24 @@ uint64_t bench_hist_highest(size_t index);
 /*
  * Every connection sends a pseudo-random byte stream that is a pure function
  * of (seed, offset), so the sender can regenerate any part of it and the
- * receiver can check any part without storing what was sent.  Filling and
- * checking run at about memcpy's speed (a per-process table XORed with a
- * per-block mask, see bench_payload.c), so the load generator is not what
- * limits a fast server's stream rate.  The table is made on first use, once
- * per process (thread-safe); its 256 KiB are the only memory kept.  The low bit
- * of each byte is the parity of its offset: two neighbouring bytes always
- * differ, so a missing or an extra byte is caught at its own position (an
- * extra copy of a byte at the latest one position later).
+ * receiver can check any part without storing what was sent.  The stream
+ * is made of windows into one table of pseudo-random bytes (made on first
+ * use, once per process, thread-safe; its 512 KiB are the only memory
+ * kept): bytes can be sent straight from the table and checked with
+ * memcmp, so the load generator is not what limits a fast server's stream
+ * rate (see bench_payload.c).  The low bit of each byte is the parity of
+ * its offset: two neighbouring bytes always differ, so a missing or an
+ * extra byte is caught at its own position (an extra copy of a byte at the
+ * latest one position later).
  */
 uint64_t bench_payload_seed(uint64_t a, uint64_t b);
 uint8_t bench_payload_byte(uint64_t seed, uint64_t offset);
 void bench_payload_fill(uint64_t seed, uint64_t offset, void *buf, size_t len);
+/* The stream's bytes from `offset` on, in place: returns a pointer to
+ * read-only memory that holds them and sets *len to how many follow there
+ * (1 to 256 KiB, up to the end of the stream's current block); valid for
+ * the life of the process. */
+const void *bench_payload_span(uint64_t seed, uint64_t offset, size_t *len);
 /* Returns len when buf[0..len) is the stream at `offset`, else the index of
  * the first byte that differs. */
 size_t bench_payload_check(uint64_t seed, uint64_t offset, const void *buf,

@@ -12,10 +12,11 @@
  *          block returned in full.  No latencies (they would measure queue
  *          depth, not the server).
  *
- * Nothing is allocated per operation: bytes to send are generated into the
- * thread's scratch buffer straight from the stream offset (a partial send
- * simply regenerates the rest next time), and bytes received land in the
- * same buffer to be checked in place.  A connection that sees a wrong,
+ * Nothing is allocated per operation: bytes to send are sent straight from
+ * the payload table when they lie in one block of the stream, else
+ * generated into the thread's scratch buffer from the stream offset (a
+ * partial send simply regenerates the rest next time), and bytes received
+ * land in that buffer to be checked in place.  A connection that sees a wrong,
  * missing or extra byte is counted and closed: after that its stream
  * offsets no longer mean anything.
  */
@@ -89,21 +90,43 @@ static void update_events(tcp_conn *c)
     sk_io_set_events(c->io, ev);
 }
 
+/*
+ * Where the next `want` bytes to send are: in place in the payload table
+ * when they lie in one block of the stream (always, for stream writes of a
+ * size that divides the block), or when they need more than one send
+ * anyway; else generated into the scratch buffer, so that a message that
+ * crosses a block boundary still goes out in one send.  Sets *len to how
+ * many bytes are there (at most want).
+ */
+static const void *tx_bytes(tcp_conn *c, uint64_t want, size_t *len)
+{
+    tcp_state *st = c->t->state;
+    const void *span = bench_payload_span(c->seed, c->tx_off, len);
+
+    if (*len >= want) {
+        *len = (size_t)want;
+        return span;
+    }
+    if (want > SCRATCH_SIZE)
+        return span;
+    *len = (size_t)want;
+    bench_payload_fill(c->seed, c->tx_off, st->scratch, *len);
+    return st->scratch;
+}
+
 /* Sends what the socket takes now.  Returns false if the connection closed. */
 static bool conn_write(tcp_conn *c)
 {
-    tcp_state *st = c->t->state;
-
     for (int calls = 0; calls < CALLS_PER_EVENT; calls++) {
         uint64_t limit = write_limit(c);
+        const void *bytes;
         size_t chunk;
         ssize_t n;
 
         if (c->tx_off >= limit || (is_stream(c) && c->t->draining))
             break;
-        chunk = limit - c->tx_off > SCRATCH_SIZE ? SCRATCH_SIZE : (size_t)(limit - c->tx_off);
-        bench_payload_fill(c->seed, c->tx_off, st->scratch, chunk);
-        n = sk_sock_send(c->sock, st->scratch, chunk, 0);
+        bytes = tx_bytes(c, limit - c->tx_off, &chunk);
+        n = sk_sock_send(c->sock, bytes, chunk, 0);
         if (n == -EAGAIN)
             break;
         if (n < 0) {
