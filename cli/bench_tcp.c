@@ -16,9 +16,9 @@
  * the payload table when they lie in one block of the stream, else
  * generated into the thread's scratch buffer from the stream offset (a
  * partial send simply regenerates the rest next time), and bytes received
- * land in that buffer to be checked in place.  A connection that sees a wrong,
- * missing or extra byte is counted and closed: after that its stream
- * offsets no longer mean anything.
+ * land in that buffer to be checked in place.  A connection that sees a
+ * wrong, missing or extra byte is counted and closed: after that its
+ * stream offsets no longer mean anything.
  */
 #include "bench.h"
 

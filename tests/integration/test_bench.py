@@ -253,6 +253,25 @@ class CleanRuns(BenchCase):
         self.assertEqual(rep["size"], 16384)
         self.assertEqual(rep["connects"], 2)
 
+    def test_writes_crossing_payload_blocks(self):
+        # 100,000-byte messages and writes straddle the payload's 256 KiB
+        # blocks now and then: those are generated into the buffer, the
+        # others sent straight from the payload table; both must verify.
+        srv = serve_tcp(EchoHandler)
+        try:
+            echo = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                 "--size", 100000, *LIGHT)
+            stream = self.run_json("stream", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                   "--size", 100000, *LIGHT)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(echo)
+        self.assertEqual(echo["bytes"], echo["ops"] * 100000)
+        self.assertGreaterEqual(echo["ops"], 2 * 3, echo)  # each past 262,144
+        self.check_clean(stream, latency=False)
+        # Past the first block boundary, so both kinds of write were made.
+        self.assertGreater(stream["bytes"], 3 * 262144, stream)
+
     @unittest.skipUnless(sktest.have_ipv6(), "no IPv6 loopback")
     def test_echo_ipv6(self):
         srv = serve_tcp(EchoHandler, socket.AF_INET6)
