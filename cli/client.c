@@ -8,11 +8,12 @@
  *   client_connect                TCP: sk_create_connection with the options
  *   client_read_to_eof            TCP: read a whole reply under one deadline
  *   client_udp_*                  UDP: resolve, connect, request with retries
- *   client_ask                    the speak-unasked services' exchange
+ *   client_ask, client_ask_text   the speak-unasked services' exchange
  */
 #include "client.h"
 
 #include "cli.h"
+#include "reply_text.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -544,4 +545,24 @@ static ssize_t ask_udp(struct client *c, void *buf, size_t size)
 ssize_t client_ask(struct client *c, void *buf, size_t size)
 {
     return c->udp ? ask_udp(c, buf, size) : ask_tcp(c, buf, size);
+}
+
+ssize_t client_ask_text(struct client *c, char *buf, size_t size, const char *what)
+{
+    ssize_t n = client_ask(c, buf, size), bad;
+
+    if (n < 0)
+        return -1;
+    bad = reply_text_check(buf, (size_t)n);
+    if (bad >= 0) {
+        client_error(c, "%s is not text: byte 0x%02x at offset %zd", what,
+                     (unsigned char)buf[bad], bad);
+        return -1;
+    }
+    n = (ssize_t)reply_text_trim(buf, (size_t)n);
+    if (n == 0) {
+        client_error(c, "empty %s", what);
+        return -1;
+    }
+    return n;
 }

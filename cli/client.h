@@ -145,4 +145,12 @@ ssize_t client_udp_request(struct client *c, struct client_udp *u,
  */
 ssize_t client_ask(struct client *c, void *buf, size_t size);
 
+/*
+ * client_ask for the text services (daytime, qotd): the reply must be plain
+ * text (reply_text_check) and not empty once its line ending is trimmed.
+ * Returns the trimmed length (> 0), or -1 after printing the error, in
+ * which `what` names the reply ("reply", "quote").
+ */
+ssize_t client_ask_text(struct client *c, char *buf, size_t size, const char *what);
+
 #endif /* SOCKIT_CLI_CLIENT_H */

@@ -7,7 +7,6 @@
  */
 #include "cli.h"
 #include "client.h"
-#include "reply_text.h"
 
 /* Longer than any date line; a longer reply is not a daytime server. */
 #define DAYTIME_MAX 1024
@@ -25,25 +24,14 @@ int cmd_daytime(int argc, char **argv)
 {
     char buf[DAYTIME_MAX];
     struct client c;
-    ssize_t n, bad;
+    ssize_t n;
     int status;
 
     if (!client_parse(&c, &daytime_cmd, argc, argv, &status))
         return status;
-    n = client_ask(&c, buf, sizeof(buf));
+    n = client_ask_text(&c, buf, sizeof(buf), "reply");
     if (n < 0)
         return CLI_EXIT_FAIL;
-    bad = reply_text_check(buf, (size_t)n);
-    if (bad >= 0) {
-        client_error(&c, "reply is not text: byte 0x%02x at offset %zd",
-                     (unsigned char)buf[bad], bad);
-        return CLI_EXIT_FAIL;
-    }
-    n = (ssize_t)reply_text_trim(buf, (size_t)n);
-    if (n == 0) {
-        client_error(&c, "empty reply");
-        return CLI_EXIT_FAIL;
-    }
     printf("%.*s\n", (int)n, buf);
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

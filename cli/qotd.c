@@ -7,7 +7,6 @@
  */
 #include "cli.h"
 #include "client.h"
-#include "reply_text.h"
 
 /* RFC 865 asks for quotes under 512 characters; allow generous slack. */
 #define QOTD_MAX 4096
@@ -36,25 +35,14 @@ int cmd_qotd(int argc, char **argv)
 {
     char buf[QOTD_MAX];
     struct client c;
-    ssize_t n, bad;
+    ssize_t n;
     int status;
 
     if (!client_parse(&c, &qotd_cmd, argc, argv, &status))
         return status;
-    n = client_ask(&c, buf, sizeof(buf));
+    n = client_ask_text(&c, buf, sizeof(buf), "quote");
     if (n < 0)
         return CLI_EXIT_FAIL;
-    bad = reply_text_check(buf, (size_t)n);
-    if (bad >= 0) {
-        client_error(&c, "quote is not text: byte 0x%02x at offset %zd",
-                     (unsigned char)buf[bad], bad);
-        return CLI_EXIT_FAIL;
-    }
-    n = (ssize_t)reply_text_trim(buf, (size_t)n);
-    if (n == 0) {
-        client_error(&c, "empty quote");
-        return CLI_EXIT_FAIL;
-    }
     print_quote(buf, (size_t)n);
     return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
