@@ -5,7 +5,7 @@
  * Input: [mode][seed: 8 bytes][offset: 8 bytes] then, with mode bit 0
  * clear, the received bytes as they are; with it set, [length: 2 bytes]
  * and 3-byte edits (position: 2 bytes, byte) applied to a correct stream
- * made by bench_payload_fill, so the word-at-a-time fast path meets long
+ * made by bench_payload_fill, so the per-block memcmp fast path meets long
  * correct runs with a fault anywhere.
  *
  * bench_payload_check, given a buffer of exactly its length (ASan catches
