@@ -23,6 +23,7 @@ BENCH = os.path.join(ROOT, "bench")
 PEERS = {
     "rawecho": ("rawecho.c", []),
     "uvecho": ("uvecho.c", ["-luv"]),
+    "uringecho": ("uringecho.c", []),
     "holdconns": ("holdconns.c", []),
     "syscalls": ("syscalls.c", ["-I" + os.path.join(ROOT, "include"),
                                 "{build}/libsockit.a", "-lpthread"]),
