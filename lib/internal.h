@@ -98,4 +98,39 @@ int sk__fd_set_flags(int fd, bool nonblock);
  * default timeout applied.  On failure the fd is closed. */
 int sk__sock_wrap(sk_sock **out, int fd, int family, int type);
 
+/*
+ * send, recv, sendto and recvfrom as direct system calls, for calls that
+ * cannot block (a socket in non-blocking mode, or MSG_DONTWAIT).  In a
+ * process with threads, glibc's wrappers switch asynchronous cancellation
+ * on and off around every call, two atomic read-modify-writes that are a
+ * tenth of a busy event loop's own work per message; that only matters to
+ * a call that can wait, so a blocking call keeps the wrapper (and stays a
+ * cancellation point).  Sanitizer builds keep the wrappers everywhere:
+ * AddressSanitizer checks the buffers there, and ThreadSanitizer learns
+ * from them the ordering that socket traffic creates between threads.
+ */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SK__SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SK__SANITIZED 1
+#endif
+#if defined(__linux__) && !defined(SK__SANITIZED)
+#include <sys/syscall.h>
+#include <unistd.h>
+#define sk__sys_sendto(fd, buf, len, flags, to, tolen) \
+    syscall(SYS_sendto, (fd), (buf), (len), (flags), (to), (tolen))
+#define sk__sys_recvfrom(fd, buf, len, flags, from, fromlen) \
+    syscall(SYS_recvfrom, (fd), (buf), (len), (flags), (from), (fromlen))
+#else
+#define sk__sys_sendto(fd, buf, len, flags, to, tolen) \
+    sendto((fd), (buf), (len), (flags), (to), (tolen))
+#define sk__sys_recvfrom(fd, buf, len, flags, from, fromlen) \
+    recvfrom((fd), (buf), (len), (flags), (from), (fromlen))
+#endif
+#define sk__sys_send(fd, buf, len, flags) sk__sys_sendto(fd, buf, len, flags, NULL, 0)
+#define sk__sys_recv(fd, buf, len, flags) sk__sys_recvfrom(fd, buf, len, flags, NULL, NULL)
+
 #endif /* SOCKIT_INTERNAL_H */

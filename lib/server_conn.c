@@ -28,9 +28,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/syscall.h>
-#endif
 
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0 /* such platforms get SO_NOSIGPIPE on each connection */
@@ -39,32 +36,10 @@
 #define MSG_MORE 0 /* then on_open's reply and the FIN go out separately */
 #endif
 
-/*
- * In a process with threads, glibc's recv and send enable and disable
- * asynchronous cancellation around the system call (two atomic
- * read-modify-writes each), which is a tenth of the server's own work per
- * echoed message.  The server never cancels its threads, so on Linux it
- * makes the same system calls directly.  Not under ThreadSanitizer, which
- * learns the ordering that socket traffic creates between threads only
- * from the send and recv it intercepts.
- */
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define SK__CONN_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define SK__CONN_TSAN 1
-#endif
-#if defined(__linux__) && !defined(SK__CONN_TSAN)
-#define conn_sys_recv(fd, buf, len) \
-    syscall(SYS_recvfrom, (fd), (buf), (len), 0, NULL, NULL)
-#define conn_sys_send(fd, buf, len, flags) \
-    syscall(SYS_sendto, (fd), (buf), (len), (flags), NULL, 0)
-#else
-#define conn_sys_recv(fd, buf, len) recv((fd), (buf), (len), 0)
-#define conn_sys_send(fd, buf, len, flags) send((fd), (buf), (len), (flags))
-#endif
+/* Connections are non-blocking, so their calls skip glibc's cancellation
+ * bookkeeping (see sk__sys_send in internal.h). */
+#define conn_sys_recv(fd, buf, len) sk__sys_recv((fd), (buf), (len), 0)
+#define conn_sys_send(fd, buf, len, flags) sk__sys_send((fd), (buf), (len), (flags))
 
 /* Fairness bounds per readiness event. */
 #define READS_PER_EVENT 4

@@ -36,6 +36,14 @@ static int64_t flags_deadline(int flags, int64_t deadline)
     return (flags & MSG_DONTWAIT) ? SK__NOW_DEADLINE : deadline;
 }
 
+/* The call cannot block: the socket is in non-blocking mode (any timeout
+ * but none), or the flags say so.  Then it may skip glibc's cancellation
+ * bookkeeping (sk__sys_* in internal.h). */
+static bool never_blocks(const sk_sock *s, int flags)
+{
+    return s->timeout >= 0 || (flags & MSG_DONTWAIT);
+}
+
 /*
  * Waits for an asynchronous connect to finish and returns its outcome from
  * SO_ERROR: 0, SK_ETIMEOUT, or the connect error.
@@ -93,7 +101,9 @@ ssize_t sk__sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
         return -EBADF;
     deadline = flags_deadline(flags, deadline);
     for (;;) {
-        ssize_t n = send(s->fd, buf, len, flags | MSG_NOSIGNAL);
+        ssize_t n = never_blocks(s, flags)
+                        ? sk__sys_send(s->fd, buf, len, flags | MSG_NOSIGNAL)
+                        : send(s->fd, buf, len, flags | MSG_NOSIGNAL);
 
         if (n >= 0)
             return n;
@@ -111,7 +121,8 @@ ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
         return -EBADF;
     deadline = flags_deadline(flags, deadline);
     for (;;) {
-        ssize_t n = recv(s->fd, buf, len, flags);
+        ssize_t n = never_blocks(s, flags) ? sk__sys_recv(s->fd, buf, len, flags)
+                                           : recv(s->fd, buf, len, flags);
 
         if (n >= 0)
             return n;
@@ -174,7 +185,9 @@ ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
 
     for (;;) {
         a->len = sizeof a->u;
-        ssize_t n = recvfrom(s->fd, buf, len, flags, &a->u.sa, &a->len);
+        ssize_t n = never_blocks(s, flags)
+                        ? sk__sys_recvfrom(s->fd, buf, len, flags, &a->u.sa, &a->len)
+                        : recvfrom(s->fd, buf, len, flags, &a->u.sa, &a->len);
 
         if (n >= 0)
             return n;
@@ -194,7 +207,10 @@ ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
     int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
 
     for (;;) {
-        ssize_t n = sendto(s->fd, buf, len, flags | MSG_NOSIGNAL, &to->u.sa, to->len);
+        ssize_t n = never_blocks(s, flags)
+                        ? sk__sys_sendto(s->fd, buf, len, flags | MSG_NOSIGNAL, &to->u.sa,
+                                         to->len)
+                        : sendto(s->fd, buf, len, flags | MSG_NOSIGNAL, &to->u.sa, to->len);
 
         if (n >= 0)
             return n;

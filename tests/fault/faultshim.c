@@ -6,7 +6,8 @@
  * the fault decision for one call (decide; decide_wait for the poll
  * family), which draws first and looks at the descriptor only when a fault
  * is drawn; then one wrapper per libc entry point, each calling the real
- * function found with dlsym(RTLD_NEXT).
+ * function found with dlsym(RTLD_NEXT), plus syscall(2) for recvfrom and
+ * sendto made directly.
  *
  * Environment:
  *   SK_FAULT_SEED     the seed; when unset every wrapper passes through.
@@ -697,6 +698,34 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
         return -1;
     }
     return REAL(sendto)(fd, buf, v.len, flags, addr, alen);
+}
+
+/* The library makes its non-blocking sends and receives as direct system
+ * calls (sk__sys_send and friends, lib/internal.h), which skip the libc
+ * entry points above; recvfrom and sendto made that way are faulted like
+ * theirs.  Every other system call passes through untouched.  Six
+ * arguments are always forwarded, as the kernel's calling convention
+ * allows (glibc's own syscall does the same). */
+SHIM_EXPORT long syscall(long nr, ...)
+{
+    va_list ap;
+    long a[6];
+
+    va_start(ap, nr);
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (nr == SYS_recvfrom || nr == SYS_sendto) {
+        struct verdict v = decide((int)a[0], nr == SYS_recvfrom ? OP_IN : OP_OUT,
+                                  (size_t)a[2], (int)a[3], CALLER);
+
+        if (v.action == FAIL) {
+            errno = v.err;
+            return -1;
+        }
+        a[2] = (long)v.len;
+    }
+    return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 }
 
 SHIM_EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)

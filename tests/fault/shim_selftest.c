@@ -47,6 +47,7 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -178,13 +179,15 @@ static ssize_t put(int fd, const unsigned char *buf, size_t len, int how)
     iov[0] = (struct iovec){ (void *)buf, a };
     iov[1] = (struct iovec){ (void *)(buf + a), b };
     iov[2] = (struct iovec){ (void *)(buf + a + b), len - a - b };
-    switch (how % 4) {
+    switch (how % 5) {
     case 0:
         return write(fd, buf, len);
     case 1:
         return send(fd, buf, len, MSG_NOSIGNAL);
     case 2:
         return writev(fd, iov, 3);
+    case 3: /* as the library sends on a non-blocking socket */
+        return syscall(SYS_sendto, fd, buf, len, MSG_NOSIGNAL, NULL, 0);
     default:
         m.msg_iov = iov;
         m.msg_iovlen = 3;
@@ -200,7 +203,7 @@ static ssize_t get(int fd, unsigned char *buf, size_t len, int how)
 
     iov[0] = (struct iovec){ buf, a };
     iov[1] = (struct iovec){ buf + a, len - a };
-    switch (how % 5) {
+    switch (how % 6) {
     case 0:
         return read(fd, buf, len);
     case 1:
@@ -209,6 +212,8 @@ static ssize_t get(int fd, unsigned char *buf, size_t len, int how)
         return readv(fd, iov, 2);
     case 3:
         return recvfrom(fd, buf, len, 0, NULL, NULL);
+    case 4: /* as the library receives on a non-blocking socket */
+        return syscall(SYS_recvfrom, fd, buf, len, 0, NULL, NULL);
     default:
         m.msg_iov = iov;
         m.msg_iovlen = 2;
@@ -310,6 +315,52 @@ static int check_stream(void)
         REQUIRE(w.longest_run <= max_run() && r.longest_run <= max_run(),
                 "a run of faults longer than %d", max_run());
     }
+    return 0;
+}
+
+/* The library's direct system calls (sk__sys_send, lib/internal.h) are
+ * faulted like the libc calls, and other system calls pass through. */
+static int check_syscall(void)
+{
+    int sv[2];
+    struct tally w = { 0 }, r = { 0 };
+    unsigned char out[1000], in[1000];
+
+    tcp_pair(sv);
+    REQUIRE(syscall(SYS_getpid) == getpid(), "syscall(SYS_getpid) changed by the shim");
+    for (int k = 0; k < 300; k++) {
+        size_t sent = 0, got = 0;
+
+        memset(out, k, sizeof out);
+        while (sent < sizeof out) {
+            long n = syscall(SYS_sendto, sv[0], out + sent, sizeof out - sent, MSG_NOSIGNAL,
+                             NULL, 0);
+            w.calls++;
+            if (n < 0) {
+                REQUIRE(errno == EINTR, "sendto: %s", strerror(errno));
+                w.eintr++;
+                continue;
+            }
+            w.shorts += (size_t)n < sizeof out - sent;
+            sent += (size_t)n;
+        }
+        while (got < sizeof in) {
+            long n = syscall(SYS_recvfrom, sv[1], in + got, sizeof in - got, 0, NULL, NULL);
+            r.calls++;
+            if (n < 0) {
+                REQUIRE(errno == EINTR, "recvfrom: %s", strerror(errno));
+                r.eintr++;
+                continue;
+            }
+            REQUIRE(n > 0, "recvfrom: end of stream");
+            got += (size_t)n;
+        }
+        REQUIRE(memcmp(in, out, sizeof in) == 0, "round %d: bytes differ", k);
+    }
+    print_tally("syscall write", &w);
+    print_tally("syscall read", &r);
+    REQUIRE(w.shorts > 0, "no short count injected into syscall(SYS_sendto)");
+    REQUIRE(w.eintr > 0 && r.eintr > 0, "no EINTR injected into syscall()");
     return 0;
 }
 
@@ -749,7 +800,8 @@ static int parent(const char *shim)
                                          "SK_FAULT_ONLY=shim_selftest", NULL };
     static const char *const seed_a[] = { "SK_FAULT_SEED=7", "SK_FAULT_RATE=30", NULL };
     static const char *const seed_b[] = { "SK_FAULT_SEED=8", "SK_FAULT_RATE=30", NULL };
-    static const char *const checks[] = { "stream", "nonblock", "dgram", "accept", "connect", "wait" };
+    static const char *const checks[] = { "stream", "nonblock", "dgram", "accept", "connect", "wait",
+                                          "syscall" };
     char t1[512], t2[512], t3[512];
     int failed = 0;
 
@@ -812,7 +864,7 @@ int main(int argc, char **argv)
     } checks[] = {
         { "stream", check_stream }, { "nonblock", check_nonblock }, { "dgram", check_dgram },
         { "accept", check_accept }, { "connect", check_connect }, { "wait", check_wait }, { "shortmin", check_shortmin }, { "maxrun", check_maxrun },     { "off", check_off },
-        { "trace", trace },
+        { "syscall", check_syscall }, { "trace", trace },
     };
 
     if (argc != 2) {
