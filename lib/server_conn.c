@@ -330,21 +330,24 @@ static const char *const reason_names[] = {
     [SK__R_SHUTDOWN] = "shutdown",
 };
 
+/* Names both ends, like the open line: a client port alone is ambiguous,
+ * as one port may carry connections to several services at once. */
 static void log_close(const sk_conn *c)
 {
-    char peer[SK_ADDRSTRLEN] = "?";
+    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?";
     const char *reason = reason_names[c->reason];
     sk_addr addr;
 
     conn_peer_addr(c, &addr);
     sk_addr_format(&addr, peer, sizeof(peer));
+    sk_addr_format(sk_conn_local(c), local, sizeof(local));
     if (c->error != 0)
-        sk__server_log(c->w->srv, "event=close peer=%s bytes_in=%llu bytes_out=%llu "
-                       "reason=%s error=\"%s\"", peer, (unsigned long long)c->bytes_in,
+        sk__server_log(c->w->srv, "event=close peer=%s local=%s bytes_in=%llu bytes_out=%llu "
+                       "reason=%s error=\"%s\"", peer, local, (unsigned long long)c->bytes_in,
                        (unsigned long long)c->bytes_out, reason, sk_strerror(c->error));
     else
-        sk__server_log(c->w->srv, "event=close peer=%s bytes_in=%llu bytes_out=%llu reason=%s",
-                       peer, (unsigned long long)c->bytes_in,
+        sk__server_log(c->w->srv, "event=close peer=%s local=%s bytes_in=%llu bytes_out=%llu "
+                       "reason=%s", peer, local, (unsigned long long)c->bytes_in,
                        (unsigned long long)c->bytes_out, reason);
 }
 

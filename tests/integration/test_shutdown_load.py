@@ -218,14 +218,16 @@ def listening_ports():
 
 
 def close_lines(lines):
-    """port -> (bytes_in, bytes_out, reason) from the server's -v close lines."""
+    """(server port, client port) -> (bytes_in, bytes_out, reason) from the
+    server's -v close lines.  The client port alone is not a key: the kernel
+    may give an echo client and a chargen client the same one at once."""
     out = {}
     for l in lines:
         if not l.startswith("event=close "):
             continue
         f = dict(kv.split("=", 1) for kv in l.split() if "=" in kv)
-        port = int(f["peer"].rsplit(":", 1)[1])
-        out[port] = (int(f["bytes_in"]), int(f["bytes_out"]), f["reason"])
+        key = (int(f["local"].rsplit(":", 1)[1]), int(f["peer"].rsplit(":", 1)[1]))
+        out[key] = (int(f["bytes_in"]), int(f["bytes_out"]), f["reason"])
     return out
 
 
@@ -298,10 +300,11 @@ class ShutdownUnderLoad(unittest.TestCase):
                 served[c.kind] += bool(c.data)
             if c.kind not in ("echo", "chargen"):
                 continue
-            if c.port not in logged:
+            key = (srv.port(c.kind), c.port)
+            if key not in logged:
                 problems.append("%s client :%d has no close line" % (c.kind, c.port))
                 continue
-            b_in, b_out, reason = logged[c.port]
+            b_in, b_out, reason = logged[key]
             if c.reset is not None:
                 problems.append("%s client :%d: %s after %d bytes (server: in=%d out=%d "
                                 "reason=%s)" % (c.kind, c.port, c.reset, c.received,

@@ -1171,8 +1171,9 @@ SK_TEST(verbose_log_lines)
     snprintf(want, sizeof(want), "event=open peer=127.0.0.1:%d local=127.0.0.1:%d",
              sk_addr_port(&local), sk_addr_port(&r.tcp));
     CHECK(log_has(want));
-    snprintf(want, sizeof(want), "event=close peer=127.0.0.1:%d bytes_in=5 bytes_out=5 reason=eof",
-             sk_addr_port(&local));
+    snprintf(want, sizeof(want),
+             "event=close peer=127.0.0.1:%d local=127.0.0.1:%d bytes_in=5 bytes_out=5 reason=eof",
+             sk_addr_port(&local), sk_addr_port(&r.tcp));
     CHECK(log_has(want));
     CHECK(log_has("event=refuse peer=127.0.0.1:"));
     server_stop(&r);
