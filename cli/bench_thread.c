@@ -86,10 +86,15 @@ int bench_sock_connect(const bench_config *cfg, int type, sk_sock **out)
     sk_sock *s = NULL;
     int rc;
 
+#ifdef SOCK_NONBLOCK
+    /* Non-blocking from socket(2) on: two fcntl calls fewer per connect,
+     * which the connect scenario makes once per operation. */
+    type |= SOCK_NONBLOCK;
+#endif
     rc = sk_sock_open(&s, cfg->family, type, 0);
     if (rc < 0)
         return rc;
-    rc = sk_sock_settimeout(s, 0.0);
+    rc = sk_sock_settimeout(s, 0.0); /* no system call when already 0 */
     if (rc < 0)
         goto fail;
     rc = sk_sock_connect(s, &cfg->target);

@@ -22,7 +22,6 @@
 #define HEADER 8
 #define RECV_SIZE 65536
 #define FATE_WINDOW 64
-#define CALLS_PER_EVENT 16
 
 typedef struct udp_slot {
     bench_thread *t;
@@ -151,29 +150,31 @@ static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
         slot_send_next(s);
 }
 
+/* One recv per readiness event: a slot expects one reply at a time, so a
+ * second call would almost always only report EAGAIN.  The loop is level
+ * triggered, so a late reply queued behind the current one brings us back. */
 static void on_io(sk_io *io, int fd, unsigned events, void *arg)
 {
     udp_slot *s = arg;
     udp_state *st = s->t->state;
+    ssize_t n;
 
     (void)io;
     (void)fd;
     (void)events;
-    for (int calls = 0; calls < CALLS_PER_EVENT; calls++) {
-        ssize_t n = sk_sock_recv(s->sock, st->buf, RECV_SIZE, 0);
-        if (n == -EAGAIN)
-            return;
-        if (n < 0) {
-            /* Port unreachable and friends: the datagram in flight is not
-             * coming back.  Try again at the next tick, not in a spin. */
-            bench_error(s->t, BENCH_ERR_CONN, "socket %ld: recv from %s: %s", s->id,
-                        s->t->cfg->target_text, sk_strerror((int)n));
-            s->outstanding = false;
-            s->retry = true;
-            return;
-        }
-        on_reply(s, st->buf, (size_t)n);
+    n = sk_sock_recv(s->sock, st->buf, RECV_SIZE, 0);
+    if (n == -EAGAIN)
+        return;
+    if (n < 0) {
+        /* Port unreachable and friends: the datagram in flight is not
+         * coming back.  Try again at the next tick, not in a spin. */
+        bench_error(s->t, BENCH_ERR_CONN, "socket %ld: recv from %s: %s", s->id,
+                    s->t->cfg->target_text, sk_strerror((int)n));
+        s->outstanding = false;
+        s->retry = true;
+        return;
     }
+    on_reply(s, st->buf, (size_t)n);
 }
 
 static int slot_open(udp_slot *s)
