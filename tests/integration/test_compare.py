@@ -1,0 +1,132 @@
+"""bench/compare, the performance harness, works end to end: it builds the
+reference peers, starts every server pinned to its core, drives each with
+`sockit bench`, and reports a measurement for every peer of every scenario,
+with the ratios and the verdicts computed from them.
+
+Only the harness is checked here.  Whether sockit meets its targets is a
+matter of a full run on an otherwise idle machine (bench/README.md): with
+half-second measurements on a loaded test box the ratios mean nothing, so
+no ratio is asserted, only that each one was computed and judged.  Skipped
+on sanitizer builds and when a peer's package is missing.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import sktest  # noqa: E402
+
+SCRIPT = os.path.join(sktest.SOURCE, "bench", "compare")
+SCENARIOS = ["echo50", "latency", "stream", "churn", "udp", "idle"]
+IDLE_COUNT = 300
+
+
+def missing_peers():
+    why = []
+    for program in ("taskset", "iperf3"):
+        if shutil.which(program) is None:
+            why.append(program)
+    if shutil.which("xinetd") is None and not os.path.exists("/usr/sbin/xinetd"):
+        why.append("xinetd")
+    if not os.path.exists("/usr/include/uv.h"):
+        why.append("libuv1-dev")
+    return why
+
+
+class CompareHarness(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if sktest.SANITIZE:
+            raise unittest.SkipTest("a sanitizer build: its timings mean nothing")
+        if len(os.sched_getaffinity(0)) < 2:
+            raise unittest.SkipTest("compare pins the server to core 0 and the client "
+                                    "to core 1; this process may run on fewer cores")
+        missing = missing_peers()
+        if missing:
+            raise unittest.SkipTest("%s not installed (scripts/install-deps.sh test "
+                                    "installs them as root)" % ", ".join(missing))
+        r = subprocess.run([sys.executable, SCRIPT, "--build", sktest.BUILD, "--json",
+                            "--only", ",".join(SCENARIOS), "--duration", "0.5",
+                            "--repeat", "1", "--idle-count", str(IDLE_COUNT)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=250)
+        cls.returncode = r.returncode
+        cls.output = r.stdout[-3000:] + r.stderr[-3000:]
+        try:
+            cls.report = json.loads(r.stdout)
+        except ValueError:
+            cls.report = None
+
+    def setUp(self):
+        self.assertIsNotNone(self.report, "no JSON report:\n" + self.output)
+
+    def scenario(self, name):
+        for sc in self.report["scenarios"]:
+            if sc["name"] == name:
+                return sc
+        self.fail("scenario %s missing from the report" % name)
+
+    def test_every_scenario_reported_in_order(self):
+        self.assertEqual([sc["name"] for sc in self.report["scenarios"]], SCENARIOS)
+
+    def test_every_peer_measured(self):
+        for name in ("echo50", "latency", "stream", "churn", "udp"):
+            sc = self.scenario(name)
+            for peer, samples in sc["samples"].items():
+                self.assertEqual(len(samples), 1, (name, peer))
+                s = samples[0]
+                self.assertIsNone(s.get("error"), (name, peer, s))
+                metric = "mb" if name == "stream" else "ops"
+                self.assertGreater(s[metric] or 0, 0, (name, peer, s))
+                self.assertGreater(s["cli_cpu"], 0, (name, peer, s))
+                self.assertGreater(s["srv_cpu"] or 0, 0, (name, peer, s))
+                self.assertIsNotNone(s.get("steal"), (name, peer, s))
+                # sockit bench checks every byte: a peer that answered
+                # wrongly would be an error, not a rate.
+                self.assertEqual(s["errors"], 0, (name, peer, s))
+            self.assertIn("sockit", sc["samples"], name)
+
+    def test_every_target_judged_on_a_ratio(self):
+        for sc in self.report["scenarios"]:
+            for check in sc["checks"]:
+                if sc["name"] == "idle":
+                    continue
+                self.assertIsNotNone(check["ratio"], (sc["name"], check))
+                self.assertGreater(check["ratio"], 0, (sc["name"], check))
+                if check["metric"] == "p99":
+                    want = check["ratio"] <= check["bound"]
+                else:
+                    want = check["ratio"] >= check["bound"]
+                self.assertEqual(check["ok"], want, (sc["name"], check))
+
+    def test_idle_connections_held_and_echoed(self):
+        res = self.scenario("idle")["result"]
+        self.assertIsNone(res.get("error"), res)
+        self.assertEqual(res["held"], IDLE_COUNT, res)
+        self.assertEqual(res["accepted"], IDLE_COUNT, res)
+        self.assertEqual(res["echoed_ok"], IDLE_COUNT, res)
+        self.assertEqual(res["echoed_bad"], 0, res)
+        self.assertTrue(res["server_alive"], res)
+        self.assertGreater(res["private_dirty_per_conn"], 0, res)
+
+    def test_exit_status_and_missed_agree(self):
+        missed = ["%s: %s" % (sc["name"], c["why"]) for sc in self.report["scenarios"]
+                  for c in sc["checks"] if not c["ok"]]
+        self.assertEqual(self.report["missed"], missed)
+        self.assertEqual(self.report["ok"], not missed)
+        self.assertEqual(self.returncode, 0 if not missed else 1, self.output)
+
+    def test_steal_reported_for_both_cores(self):
+        steal = self.report["steal_percent"]
+        self.assertEqual(sorted(steal), ["0", "1"], steal)
+        for v in steal.values():
+            self.assertGreaterEqual(v, 0)
+            self.assertLessEqual(v, 100)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
