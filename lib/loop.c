@@ -295,15 +295,15 @@ static void heap_remove(sk_loop *loop, sk_timer *t)
     heap_down(loop, (size_t)last->heap_index);
 }
 
-/* Milliseconds until the first timer is due (rounded up, so a timer never
- * fires early), -1 without timers. */
-static int next_timer_ms(const sk_loop *loop)
+/* Milliseconds from `now` until the first timer is due (rounded up, so a
+ * timer never fires early), -1 without timers. */
+static int next_timer_ms(const sk_loop *loop, int64_t now)
 {
     int64_t left;
 
     if (loop->nheap == 0)
         return -1;
-    left = loop->heap[0]->due - loop_clock_ns();
+    left = loop->heap[0]->due - now;
     if (left <= 0)
         return 0;
     if (left >= (int64_t)INT32_MAX * 1000000)
@@ -457,8 +457,9 @@ static void fire_timers(sk_loop *loop)
 }
 
 /* How long one iteration may wait, in ms (-1: without limit): the caller's
- * timeout, the first timer, and not at all when a stop is pending. */
-static int wait_budget_ms(sk_loop *loop, double timeout)
+ * timeout, the first timer, and not at all when a stop is pending.  A
+ * limited wait starts at *start, read from the clock once for both. */
+static int wait_budget_ms(sk_loop *loop, double timeout, int64_t *start)
 {
     int wait_ms, tmr;
 
@@ -473,7 +474,9 @@ static int wait_budget_ms(sk_loop *loop, double timeout)
     }
     if (atomic_load(&loop->stop))
         wait_ms = 0;
-    tmr = next_timer_ms(loop);
+    if (wait_ms >= 0 || loop->nheap > 0)
+        *start = loop_clock_ns();
+    tmr = next_timer_ms(loop, *start);
     if (tmr >= 0 && (wait_ms < 0 || tmr < wait_ms))
         wait_ms = tmr;
     return wait_ms;
@@ -483,9 +486,9 @@ static int wait_budget_ms(sk_loop *loop, double timeout)
  * of its time: the caller never sees EINTR, and a signal does not cut a
  * timeout short.  (A handler that wants the loop back calls sk_loop_wake
  * or sk_loop_stop, which make the next wait return at once.) */
-static int wait_ready(sk_loop *loop, int wait_ms)
+static int wait_ready(sk_loop *loop, int wait_ms, int64_t start)
 {
-    int64_t deadline = wait_ms < 0 ? 0 : loop_clock_ns() + (int64_t)wait_ms * 1000000;
+    int64_t deadline = wait_ms < 0 ? 0 : start + (int64_t)wait_ms * 1000000;
 
     for (;;) {
         int n = loop->be->wait(loop->be_state, wait_ms, loop->ready, READY_MAX);
@@ -504,7 +507,9 @@ static int wait_ready(sk_loop *loop, int wait_ms)
 
 int sk_loop_run_once(sk_loop *loop, double timeout)
 {
-    int n = wait_ready(loop, wait_budget_ms(loop, timeout));
+    int64_t start = 0;
+    int wait_ms = wait_budget_ms(loop, timeout, &start);
+    int n = wait_ready(loop, wait_ms, start);
 
     if (n < 0)
         return n;
