@@ -129,4 +129,4 @@ class CompareHarness(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    sktest.main()
