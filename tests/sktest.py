@@ -238,6 +238,22 @@ def recv_all(sock, timeout=5.0):
         chunks.append(b)
 
 
+def chargen_ref(start, n):
+    """Bytes start .. start+n of the RFC 864 stream: lines of 72 printable
+    characters and CR LF (74 bytes), line N starting at ring position
+    N mod 95."""
+    out = bytearray()
+    for i in range(start, start + n):
+        line, col = divmod(i, 74)
+        if col == 72:
+            out += b"\r"
+        elif col == 73:
+            out += b"\n"
+        else:
+            out.append(32 + (line + col) % 95)
+    return bytes(out)
+
+
 def main():
     """Runs the file's unittest cases; exit 77 when all were skipped."""
     prog = unittest.main(exit=False, verbosity=2)

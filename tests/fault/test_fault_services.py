@@ -54,22 +54,8 @@ DAYTIME = re.compile(rb"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} [ 0-9]\d "
                      rb"\d\d:\d\d:\d\d \d{4}\r\n$")
 
 
-def chargen_ref(start, n):
-    """Bytes start .. start+n of the RFC 864 stream (74-byte lines)."""
-    out = bytearray()
-    for i in range(start, start + n):
-        line, col = divmod(i, 74)
-        if col == 72:
-            out += b"\r"
-        elif col == 73:
-            out += b"\n"
-        else:
-            out.append(32 + (line + col) % 95)
-    return bytes(out)
-
-
 # The pattern repeats every 95 lines of 74 bytes.
-CHARGEN_CYCLE = chargen_ref(0, 95 * 74)
+CHARGEN_CYCLE = sktest.chargen_ref(0, 95 * 74)
 
 
 def read_stats(path):

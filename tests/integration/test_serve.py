@@ -21,21 +21,7 @@ HAVE_V6 = sktest.have_ipv6()
 HOSTS = ["127.0.0.1"] + (["::1"] if HAVE_V6 else [])
 
 
-def chargen_ref(start, n):
-    """Bytes start .. start+n of the RFC 864 stream."""
-    out = bytearray()
-    for i in range(start, start + n):
-        line, col = divmod(i, 74)
-        if col == 72:
-            out += b"\r"
-        elif col == 73:
-            out += b"\n"
-        else:
-            out.append(32 + (line + col) % 95)
-    return bytes(out)
-
-
-CHARGEN_CYCLE = chargen_ref(0, 7030)
+CHARGEN_CYCLE = sktest.chargen_ref(0, 7030)
 
 
 def rfc868_to_unix(value, now):
@@ -167,7 +153,7 @@ class ServeAll(unittest.TestCase):
             self.assertEqual(bytes(got), (CHARGEN_CYCLE * (len(got) // 7030 + 1))[:len(got)])
 
     def test_chargen_udp(self):
-        lines = [chargen_ref(k * 74, 512) for k in range(95)]
+        lines = [sktest.chargen_ref(k * 74, 512) for k in range(95)]
         sizes = set()
         for host in HOSTS:
             with self.subTest(host=host):

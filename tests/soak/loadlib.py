@@ -180,23 +180,8 @@ def read_to_end(s, timeout=20.0):
 
 # ---- content verification ----------------------------------------------------
 
-def chargen_ref(start, n):
-    """Bytes start .. start+n of the RFC 864 stream (lines of 72 characters
-    and CR LF; line N starts at ring position N mod 95)."""
-    out = bytearray()
-    for i in range(start, start + n):
-        line, col = divmod(i, 74)
-        if col == 72:
-            out += b"\r"
-        elif col == 73:
-            out += b"\n"
-        else:
-            out.append(32 + (line + col) % 95)
-    return bytes(out)
-
-
 CHARGEN_PERIOD = 74 * 95
-_CHARGEN_TWICE = chargen_ref(0, 2 * CHARGEN_PERIOD)
+_CHARGEN_TWICE = sktest.chargen_ref(0, 2 * CHARGEN_PERIOD)
 
 
 def chargen_ok(offset, data):
