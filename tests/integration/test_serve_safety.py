@@ -14,7 +14,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "soak"))
 import sktest  # noqa: E402
+from loadlib import stalled_echo  # noqa: E402
 from test_serve import start_serve, udp_ask  # noqa: E402
 
 
@@ -273,29 +275,9 @@ class GracefulStop(unittest.TestCase):
     """SIGTERM while responses are in flight: every response the server
     started arrives whole, ended by a clean close, and the server exits 0."""
 
-    def stalled_echo(self, port):
-        """An echo connection whose client sent until flow control stopped
-        it, so the server holds output it has not been able to send."""
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-        s.settimeout(5)
-        s.connect(("127.0.0.1", port))
-        s.setblocking(False)
-        payload = os.urandom(1 << 20)
-        sent, stalled_since = 0, None
-        while True:
-            try:
-                sent += s.send(payload[sent % len(payload):])
-                stalled_since = None
-            except BlockingIOError:
-                stalled_since = stalled_since or time.monotonic()
-                if time.monotonic() - stalled_since > 0.5:
-                    break
-                time.sleep(0.01)
-        return s, payload, sent
-
-    def slow_read(self, s, payload):
-        """Reads 64 KiB every 10 ms until a clean end of stream."""
+    def slow_read(self, s, sent):
+        """Reads 64 KiB every 10 ms until a clean end of stream; what came
+        back must be the start of what was sent."""
         s.setblocking(True)
         s.settimeout(10)
         got = bytearray()
@@ -306,8 +288,7 @@ class GracefulStop(unittest.TestCase):
             got += b
             time.sleep(0.01)
         s.close()
-        whole = payload * (len(got) // len(payload) + 1)
-        self.assertEqual(bytes(got), whole[:len(got)])
+        self.assertEqual(bytes(got), sent[:len(got)])
         return len(got)
 
     def test_sigterm_during_transfers(self):
@@ -348,12 +329,12 @@ class GracefulStop(unittest.TestCase):
                                     args=(17, lambda d: d.endswith(b"\r\n") and len(d) < 512))]
         for t in threads:
             t.start()
-        echoes = [self.stalled_echo(base + 7) for _ in range(3)]
+        echoes = [stalled_echo(("127.0.0.1", base + 7)) for _ in range(3)]
         t0 = time.monotonic()
         p.p.send_signal(signal.SIGTERM)
         # The clients end their requests and read what the server still
         # has for them, slowly.
-        for s, _, _ in echoes:
+        for s, _ in echoes:
             s.shutdown(socket.SHUT_WR)
         counts = []
         readers = [threading.Thread(target=lambda e=e: counts.append(self.slow_read(e[0], e[1])))

@@ -140,13 +140,15 @@ def error_lines(lines):
 def stalled_echo(addr):
     """An echo client that sent until flow control stopped it, without
     reading: the server holds output it cannot send and input it has read
-    but not yet echoed.  Returns (socket, the bytes it sent)."""
+    but not yet echoed.  Returns (socket, the bytes it sent).  Each
+    connection sends its own bytes (seeded by both ports), so an echo that
+    went to the wrong client would not match."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
     s.settimeout(5)
     s.connect(addr)
     s.setblocking(False)
-    payload = random.Random(addr[1]).randbytes(1 << 20)
+    payload = random.Random("%d/%d" % (addr[1], s.getsockname()[1])).randbytes(1 << 20)
     sent, stalled_since = 0, None
     while True:
         try:
