@@ -368,6 +368,34 @@ static uint64_t read_pattern_to_eof(int fd)
     }
 }
 
+/* Sends the pattern from offset *sent on, without reading, until the whole
+ * path (our buffers, the server's) is full: no progress for 0.5 s, or
+ * cap_s seconds in all (the kernel may keep growing the server socket's
+ * send buffer for a while).  Returns true when it stopped for lack of
+ * progress. */
+static bool send_pattern_until_stalled(int fd, uint64_t *sent, double cap_s)
+{
+    unsigned char buf[65536];
+    double t0 = sk_test_now(), tlast = t0;
+
+    while (sk_test_now() - tlast < 0.5 && sk_test_now() - t0 < cap_s) {
+        ssize_t n;
+
+        for (size_t i = 0; i < sizeof(buf); i++)
+            buf[i] = pattern(*sent + i);
+        n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
+        if (n > 0) {
+            *sent += (uint64_t)n;
+            tlast = sk_test_now();
+        } else {
+            CHECK_EQ(errno, EAGAIN);
+            sleep_ms(20);
+        }
+        CHECK(*sent < (64u << 20)); /* the server must push back long before */
+    }
+    return sk_test_now() - tlast >= 0.5;
+}
+
 /* ---- data integrity ------------------------------------------------------------------ */
 
 struct stream_job {
@@ -463,7 +491,7 @@ SK_TEST(backpressure_pauses_reading)
     unsigned char buf[65536];
     uint64_t sent = 0, got = 0, in1, in2;
     int fd, rcv = 8192, snd = 8192;
-    double t0, tlast;
+    bool stalled;
 
     server_start(&r, &cfg, &echo_handler, NULL);
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -471,29 +499,11 @@ SK_TEST(backpressure_pauses_reading)
     CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd)), 0);
     CHECK_EQ(connect(fd, &r.tcp.u.sa, r.tcp.len), 0);
     CHECK_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-    /* Send until the whole path (our buffers, the server's) is full: no
-     * progress for 0.5 s.  The kernel may keep growing the server socket's
-     * send buffer for a while, so the phase is also capped at 3 s. */
-    t0 = tlast = sk_test_now();
-    while (sk_test_now() - tlast < 0.5 && sk_test_now() - t0 < 3.0) {
-        ssize_t n;
-
-        for (size_t i = 0; i < sizeof(buf); i++)
-            buf[i] = pattern(sent + i);
-        n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += (uint64_t)n;
-            tlast = sk_test_now();
-        } else {
-            CHECK_EQ(errno, EAGAIN);
-            sleep_ms(20);
-        }
-        CHECK(sent < (64u << 20)); /* the server must push back long before */
-    }
+    stalled = send_pattern_until_stalled(fd, &sent, 3.0);
     printf("sent %llu bytes before the path filled; server read %llu, wrote %llu\n",
            (unsigned long long)sent, (unsigned long long)stats(&r).bytes_in,
            (unsigned long long)stats(&r).bytes_out);
-    if (sk_test_now() - tlast >= 0.5) {
+    if (stalled) {
         /* At rest: the server reads nothing more. */
         in1 = stats(&r).bytes_in;
         sleep_ms(300);
@@ -771,45 +781,18 @@ SK_TEST(shutdown_echoes_input_already_read)
 {
     sk_server_config cfg = { .threads = 1, .conn_buffer = 16384, .grace = 10.0 };
     struct running r;
-    unsigned char buf[65536];
-    uint64_t sent = 0, got = 0;
-    double tlast, t0;
+    uint64_t sent = 0, got;
     int fd;
 
     server_start(&r, &cfg, &echo_handler, NULL);
     fd = client_connect(&r.tcp, NULL);
     CHECK_EQ(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
-    t0 = tlast = sk_test_now();
-    while (sk_test_now() - tlast < 0.5 && sk_test_now() - t0 < 5.0) {
-        ssize_t n;
-
-        for (size_t i = 0; i < sizeof(buf); i++)
-            buf[i] = pattern(sent + i);
-        n = send(fd, buf, sizeof(buf), MSG_NOSIGNAL);
-        if (n > 0) {
-            sent += (uint64_t)n;
-            tlast = sk_test_now();
-        } else {
-            CHECK_EQ(errno, EAGAIN);
-            sleep_ms(20);
-        }
-    }
+    send_pattern_until_stalled(fd, &sent, 5.0);
     CHECK_INT(stats(&r).read_pauses, >=, 1);
     sk_server_shutdown(r.srv);
     sleep_ms(100);
     CHECK_EQ(fcntl(fd, F_SETFL, 0), 0);
-    for (;;) {
-        ssize_t n = recv_once(fd, buf, sizeof(buf));
-
-        CHECK_INT(n, >=, 0);
-        if (n == 0)
-            break;
-        for (ssize_t i = 0; i < n; i++)
-            if (buf[i] != pattern(got + (uint64_t)i))
-                sk_test_fail(__FILE__, __LINE__, "byte %llu differs",
-                             (unsigned long long)(got + (uint64_t)i));
-        got += (uint64_t)n;
-    }
+    got = read_pattern_to_eof(fd);
     close(fd);
     CHECK_EQ(pthread_join(r.thread, NULL), 0);
     CHECK_OK(r.rc);
