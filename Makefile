@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Thin wrapper over CMake.
 #
 #   make             build everything into build/
@@ -6,17 +7,26 @@
 #                    ASan+UBSan (clang), the threaded tests under TSan, and
 #                    short fuzz runs (clang's libFuzzer)
 #   make test-quick  the normal build's suite only
+#   make install     build, then install under $(DESTDIR)$(PREFIX)
+#                    (PREFIX defaults to /usr/local)
+#
+# A plain `make` builds with warnings as warnings (SK_WERROR=OFF); the test
+# targets, which CI runs, build with -Werror.
 MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+# What the test configurations add: warnings are errors.
+TEST_FLAGS = -DSK_WERROR=ON $(CMAKE_FLAGS)
 CTEST_FLAGS ?=
 CTEST = ctest --output-on-failure -j $(JOBS) $(CTEST_FLAGS)
 
 # Sanitizer runs: the threaded tests are the ones TSan is for.
 TSAN_TESTS ?= unit\.(server|loop)|integration\.serve
 
-.PHONY: all run test test-quick test-asan test-tsan test-fuzz deps clean
+.PHONY: all run test test-quick test-asan test-tsan test-fuzz deps clean install
 
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -31,7 +41,10 @@ run: all
 deps:
 	scripts/install-deps.sh test
 
-test-quick: all deps
+test-quick: deps
+	@command -v cmake >/dev/null || scripts/install-deps.sh build
+	cmake -S . -B $(BUILD) $(TEST_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && $(CTEST)
 
 test: test-quick test-asan test-tsan test-fuzz
@@ -39,12 +52,12 @@ test: test-quick test-asan test-tsan test-fuzz
 # Each configuration has a build directory of its own, next to build/.
 $(BUILD)-asan/CMakeCache.txt:
 	CC=clang cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug \
-	    -DSK_SANITIZE=address,undefined $(CMAKE_FLAGS)
+	    -DSK_SANITIZE=address,undefined $(TEST_FLAGS)
 $(BUILD)-tsan/CMakeCache.txt:
 	CC=clang cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	    -DSK_SANITIZE=thread $(CMAKE_FLAGS)
+	    -DSK_SANITIZE=thread $(TEST_FLAGS)
 $(BUILD)-fuzz/CMakeCache.txt:
-	CC=clang cmake -S . -B $(BUILD)-fuzz -DSK_FUZZ=ON $(CMAKE_FLAGS)
+	CC=clang cmake -S . -B $(BUILD)-fuzz -DSK_FUZZ=ON $(TEST_FLAGS)
 
 test-asan: deps $(BUILD)-asan/CMakeCache.txt
 	cmake --build $(BUILD)-asan -j $(JOBS)
@@ -59,6 +72,13 @@ test-tsan: deps $(BUILD)-tsan/CMakeCache.txt
 test-fuzz: deps $(BUILD)-fuzz/CMakeCache.txt
 	cmake --build $(BUILD)-fuzz -j $(JOBS)
 	cd $(BUILD)-fuzz && $(CTEST) -R '^fuzz\.'
+
+# The prefix is set at configure time (sockit.pc and the CMake package
+# record it), so install reconfigures with this PREFIX first.
+install: all
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

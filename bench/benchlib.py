@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What bench/compare and bench/syscall_count share: where the build is,
 building the project and the peers in bench/, finding free ports, and
 starting and stopping the programs under test.

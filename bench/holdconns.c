@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * holdconns.c - opens and holds many idle TCP connections to an echo
+ * bench/holdconns.c - opens and holds many idle TCP connections to an echo
  * server, then checks that every one of them still echoes.
  *
  *   holdconns COUNT PORT [DESTINATIONS]

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * rawecho.c - the "raw floor": the least an epoll echo server can do.
+ * bench/rawecho.c - the "raw floor": the least an epoll echo server can do.
  *
  *   rawecho TCP_PORT [UDP_PORT [TIME_PORT]]
  *

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * syscalls.c - the steady-state blocking path of libsockit, for counting
+ * bench/syscalls.c - the steady-state blocking path of libsockit, for counting
  * system calls with `strace -c -f`.
  *
  *   syscalls N [unix|tcp]

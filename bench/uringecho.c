@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * uringecho.c - an io_uring echo server, shown by bench/compare next to the
+ * bench/uringecho.c - an io_uring echo server, shown by bench/compare next to the
  * raw floor for reference: what completion-based I/O makes of the same echo
  * on this kernel.
  *

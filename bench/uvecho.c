@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * uvecho.c - a TCP echo server on libuv, written the way libuv's own
+ * bench/uvecho.c - a TCP echo server on libuv, written the way libuv's own
  * examples and most users write one.
  *
  *   uvecho PORT

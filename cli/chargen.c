@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * chargen.c - `sockit chargen`: reads from an RFC 864 character generator
+ * cli/chargen.c - `sockit chargen`: reads from an RFC 864 character generator
  * and verifies every byte against the pattern (chargen_check.c).
  *
  * Over TCP the server streams until we close: read --bytes bytes, checking
@@ -9,7 +10,7 @@
  */
 #include "cli.h"
 #include "client.h"
-#include "chargen_check.h"
+#include "chargen.h"
 
 #include <inttypes.h>
 

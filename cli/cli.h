@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * cli.h - what the sockit command's files share: one entry point per
+ * cli/cli.h - what the sockit command's files share: one entry point per
  * subcommand, and the helpers for errors and option values.
  *
  * Exit status everywhere: 0 success, 1 failure at run time (network error,

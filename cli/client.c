@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * client.c - the parts every client subcommand shares (see client.h).
+ * cli/client.c - the parts every client subcommand shares (see client.h).
  *
  * Map:
  *   client_usage / client_parse   --help text and getopt_long over the

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * client.h - what the client subcommands (time, daytime, qotd, echo,
+ * cli/client.h - what the client subcommands (time, daytime, qotd, echo,
  * chargen, discard, resolve) share: option parsing, --help text, the TCP
  * connect, and the UDP request/retry loop.
  *

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * daytime.c - `sockit daytime`: prints an RFC 867 daytime server's line.
+ * cli/daytime.c - `sockit daytime`: prints an RFC 867 daytime server's line.
  *
  * The server sends one human-readable date line (over TCP, then closes; over
  * UDP, in answer to any datagram).  The line's format is not fixed by the

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * discard.c - `sockit discard`: sends standard input to an RFC 863 discard
+ * cli/discard.c - `sockit discard`: sends standard input to an RFC 863 discard
  * server and reports how many bytes went out.
  *
  * After the last byte the sending side is shut down and we wait for the

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * echo.c - `sockit echo`: sends lines to an RFC 862 echo server and checks
+ * cli/echo.c - `sockit echo`: sends lines to an RFC 862 echo server and checks
  * that each comes back unchanged.
  *
  * The lines are the MESSAGE arguments, or else the lines of standard input.

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * main.c - the sockit command: dispatches to one function per subcommand.
+ * cli/main.c - the sockit command: dispatches to one function per subcommand.
  */
 #include "cli.h"
 

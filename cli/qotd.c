@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * qotd.c - `sockit qotd`: prints an RFC 865 quote of the day.
+ * cli/qotd.c - `sockit qotd`: prints an RFC 865 quote of the day.
  *
  * The server sends one quote (over TCP, then closes; over UDP, in answer to
  * any datagram).  It is printed once it is known to be plain text, with CR

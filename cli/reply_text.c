@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * reply_text.c - checks on daytime and qotd reply text (see reply_text.h).
+ * cli/reply_text.c - checks on daytime and qotd reply text (see reply_text.h).
  */
 #include "reply_text.h"
 

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * reply_text.h - validation of the text replies of daytime (RFC 867) and
+ * cli/reply_text.h - validation of the text replies of daytime (RFC 867) and
  * qotd (RFC 865) before they reach the terminal.
  */
 #ifndef SOCKIT_CLI_REPLY_TEXT_H

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * resolve.c - `sockit resolve`: prints every getaddrinfo result for a host
+ * cli/resolve.c - `sockit resolve`: prints every getaddrinfo result for a host
  * (and service), then the local host name and fully qualified name.
  *
  * One result per line, key=value:

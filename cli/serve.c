@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * serve.c - `sockit serve`: the six simple services as one daemon.
+ * cli/serve.c - `sockit serve`: the six simple services as one daemon.
  *
  *   options         parse the command line into a serve_opts (usage errors
  *                   exit 2 before anything is bound)
@@ -102,7 +103,7 @@ typedef struct serve_opts {
     bool max_conns_set;
     const char *qotd_file;
     const char *user;
-    svc_daytime_style daytime;
+    daytime_style daytime;
     sk_server_config cfg;
 } serve_opts;
 
@@ -290,9 +291,9 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
 static int parse_daytime(serve_opts *o, const char *arg)
 {
     if (strcmp(arg, "ctime") == 0)
-        o->daytime = SVC_DAYTIME_CTIME;
+        o->daytime = DAYTIME_CTIME;
     else if (strcmp(arg, "rfc3339") == 0)
-        o->daytime = SVC_DAYTIME_RFC3339;
+        o->daytime = DAYTIME_RFC3339;
     else {
         cli_error("--daytime-format", "'%s' is neither ctime nor rfc3339", arg);
         return -1;

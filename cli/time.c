@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * time.c - `sockit time`: asks an RFC 868 time server for the time and
+ * cli/time.c - `sockit time`: asks an RFC 868 time server for the time and
  * compares it with the local clock.
  *
  * Over TCP the server sends 4 bytes and closes; over UDP it answers any

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * util.c - error printing and option-value parsing shared by the
+ * cli/util.c - error printing and option-value parsing shared by the
  * subcommands.  The parsers are strict: the whole text must be a number in
  * range, so "10x", "", " 5" and "-1" (where negatives are not allowed) are
  * rejected with a one-line message.

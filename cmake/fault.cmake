@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fault injection: tests/fault/faultshim.c is an LD_PRELOAD library that
 # makes socket calls return short counts, EINTR (also from poll, epoll_wait
 # and blocking connect), EAGAIN (non-blocking sockets only) and EMFILE from
@@ -50,8 +51,7 @@ add_test(NAME fault.shim.selftest COMMAND shim_selftest $<TARGET_FILE:sk_faultsh
 set_tests_properties(fault.shim.selftest PROPERTIES TIMEOUT 120)
 
 # ---- the library copy the unit groups run on ---------------------------------
-file(GLOB SK_FAULT_LIB_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lib/*.c)
-add_library(sockit_fault SHARED ${SK_FAULT_LIB_SOURCES})
+add_library(sockit_fault SHARED ${SK_LIB_SOURCES})
 target_include_directories(sockit_fault PUBLIC ${PROJECT_SOURCE_DIR}/include
                            PRIVATE ${PROJECT_SOURCE_DIR}/lib)
 target_compile_definitions(sockit_fault PRIVATE SK_BUILDING)
@@ -108,7 +108,7 @@ set(SK_FAULT_EXCLUDE_server udp_echo_several_sources udp_echo_several_sources_po
 # Scenarios that fail under faults because of a bug found by these tests,
 # reported and not yet fixed, go in SK_FAULT_KNOWN_BUGS_<group>: they are
 # left out so that the rest of the group keeps guarding.  None at present
-# (loop.now_ms_advances, a wait cut short by EINTR, was fixed in lib/loop.c).
+# (loop.now_ms_advances, a wait cut short by EINTR, was fixed in lib/loop/loop.c).
 
 # Which faults each group gets.  EMFILE from accept is an error the library
 # hands to its caller (sk_sock_accept returns it, as accept(2) does), so

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Fuzz targets: tests/fuzz/fuzz_<name>.c, each defining LLVMFuzzerTestOneInput.
 #
 # Always (any compiler): fuzz_<name>_replay, the target linked with
@@ -13,47 +14,24 @@
 #   CC=clang cmake -S . -B build-fuzz -DSK_FUZZ=ON
 #   cmake --build build-fuzz && (cd build-fuzz && ctest -R '^fuzz\.')
 #
-# A target that needs cli/ code includes the pure .c files it tests (as the
-# unit tests do), so they are compiled with the target's own flags.  A
-# target that includes "services.h" is linked with all of services/ (its
-# files reach each other through the service table).  lib/ (and services/)
-# come from ordinary builds of them in the replay build and from copies
-# compiled with coverage instrumentation and the sanitizers in the
-# libFuzzer build.
+# Every target links what it tests, never includes a .c file: in the replay
+# build the ordinary libraries (sockit_cli brings services, proto and
+# libsockit); in the libFuzzer build copies of lib/, proto/, services/ and
+# cli/ compiled with coverage instrumentation and the sanitizers, so the
+# fuzzer sees (and checks) that code, not just the target.
 
 option(SK_FUZZ "Build the libFuzzer targets (clang) and fuzz in ctest" OFF)
 set(SK_FUZZ_SECONDS 20 CACHE STRING "Seconds each libFuzzer ctest test fuzzes for")
 
 set(SK_FUZZ_DIR ${PROJECT_SOURCE_DIR}/tests/fuzz)
 file(GLOB SK_FUZZ_SOURCES CONFIGURE_DEPENDS ${SK_FUZZ_DIR}/fuzz_*.c)
-file(GLOB SK_FUZZ_SERVICE_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/services/*.c)
-
-# True in ${out} when the target source includes services.h.
-function(sk_fuzz_uses_services src out)
-  file(STRINGS ${src} hits REGEX "^#include \"services\.h\"")
-  if(hits)
-    set(${out} TRUE PARENT_SCOPE)
-  else()
-    set(${out} FALSE PARENT_SCOPE)
-  endif()
-endfunction()
-
-add_library(sk_fuzz_services_plain OBJECT EXCLUDE_FROM_ALL ${SK_FUZZ_SERVICE_SOURCES})
-target_include_directories(sk_fuzz_services_plain PRIVATE ${PROJECT_SOURCE_DIR}/include
-                           ${PROJECT_SOURCE_DIR}/services)
-
 # ---- replay: every compiler, always ------------------------------------------
 foreach(src ${SK_FUZZ_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   string(REGEX REPLACE "^fuzz_" "" short ${name})
   add_executable(${name}_replay ${src} ${SK_FUZZ_DIR}/replay_main.c)
-  sk_fuzz_uses_services(${src} uses_services)
-  if(uses_services)
-    target_sources(${name}_replay PRIVATE $<TARGET_OBJECTS:sk_fuzz_services_plain>)
-  endif()
-  target_include_directories(${name}_replay PRIVATE ${SK_FUZZ_DIR}
-                             ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/services)
-  target_link_libraries(${name}_replay PRIVATE sockit_static Threads::Threads m)
+  target_include_directories(${name}_replay PRIVATE ${SK_FUZZ_DIR})
+  target_link_libraries(${name}_replay PRIVATE sockit_cli)
   set_target_properties(${name}_replay PROPERTIES
                         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   add_test(NAME fuzz.${short}.replay
@@ -94,30 +72,25 @@ endif()
 set(SK_FUZZ_SANITIZE -fsanitize=address,undefined -fno-sanitize-recover=all
     -fno-omit-frame-pointer)
 
-# lib/ compiled again with coverage instrumentation and the sanitizers, so
-# the fuzzer sees (and checks) the library code, not just the target.
-file(GLOB SK_FUZZ_LIB_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/lib/*.c)
-add_library(sk_fuzz_lib OBJECT ${SK_FUZZ_LIB_SOURCES})
-target_include_directories(sk_fuzz_lib PUBLIC ${PROJECT_SOURCE_DIR}/include
+# lib/, proto/, services/ and cli/ (but main.c) compiled again with coverage
+# instrumentation and the sanitizers.
+add_library(sk_fuzz_code OBJECT ${SK_LIB_SOURCES} ${SK_PROTO_SOURCES}
+            ${SK_SERVICE_SOURCES} ${SK_CLI_SOURCES})
+target_include_directories(sk_fuzz_code PUBLIC ${PROJECT_SOURCE_DIR}/include
+                           ${PROJECT_SOURCE_DIR}/proto ${PROJECT_SOURCE_DIR}/services
+                           ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/cli/bench
                            PRIVATE ${PROJECT_SOURCE_DIR}/lib)
-target_compile_definitions(sk_fuzz_lib PRIVATE SK_BUILDING)
-target_compile_options(sk_fuzz_lib PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
-
-add_library(sk_fuzz_services OBJECT EXCLUDE_FROM_ALL ${SK_FUZZ_SERVICE_SOURCES})
-target_include_directories(sk_fuzz_services PRIVATE ${PROJECT_SOURCE_DIR}/include
-                           ${PROJECT_SOURCE_DIR}/services)
-target_compile_options(sk_fuzz_services PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
+target_compile_definitions(sk_fuzz_code PRIVATE SK_BUILDING
+                           SK__CMAKE_VERSION="${PROJECT_VERSION}")
+target_compile_options(sk_fuzz_code PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
 
 foreach(src ${SK_FUZZ_SOURCES})
   get_filename_component(name ${src} NAME_WE)
   string(REGEX REPLACE "^fuzz_" "" short ${name})
-  add_executable(${name} ${src} $<TARGET_OBJECTS:sk_fuzz_lib>)
-  sk_fuzz_uses_services(${src} uses_services)
-  if(uses_services)
-    target_sources(${name} PRIVATE $<TARGET_OBJECTS:sk_fuzz_services>)
-  endif()
+  add_executable(${name} ${src} $<TARGET_OBJECTS:sk_fuzz_code>)
   target_include_directories(${name} PRIVATE ${SK_FUZZ_DIR} ${PROJECT_SOURCE_DIR}/include
-                             ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/services)
+                             ${PROJECT_SOURCE_DIR}/proto ${PROJECT_SOURCE_DIR}/services
+                             ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/cli/bench)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
   target_link_libraries(${name} PRIVATE Threads::Threads m)

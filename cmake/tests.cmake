@@ -1,7 +1,12 @@
+# SPDX-License-Identifier: MIT
 # The test suite, run by ctest (`make test`).
 #
 # tests/unit/test_*.c    one executable per file; every `SK_TEST(name)` in it
 #                        becomes its own ctest scenario, run in its own process.
+#                        Each links libsockit (static, so the sk__ internals
+#                        and lib/'s private headers are reachable) and the
+#                        internal libraries proto, services and cli: no test
+#                        includes a .c file.
 # tests/integration/test_*.py and tests/interop/test_*.py
 #                        python3 programs (the stdlib as the independent
 #                        peer); one ctest test per file.
@@ -19,7 +24,7 @@ foreach(src ${SK_UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/lib)
-  target_link_libraries(${name} PRIVATE sk_test_harness)
+  target_link_libraries(${name} PRIVATE sk_test_harness sockit_cli)
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   file(STRINGS ${src} decls REGEX "^SK_TEST\\([A-Za-z0-9_]+\\)")
   string(REGEX REPLACE "^test_" "" group ${name})

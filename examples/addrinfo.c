@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * addrinfo.c - prints every address getaddrinfo finds for a host (and
+ * examples/addrinfo.c - prints every address getaddrinfo finds for a host (and
  * optional service), then the local host name: the C twin of
  *
  *     for family, type, proto, canonname, sockaddr in socket.getaddrinfo(HOST, SERVICE):

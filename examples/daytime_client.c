@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * daytime_client.c - prints the line a daytime server sends, the C twin of
+ * examples/daytime_client.c - prints the line a daytime server sends, the C twin of
  * the classic Python tutorial client:
  *
  *     s = socket.create_connection((HOST, 9999))

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * daytime_server.c - tells each client the time as a ctime line and hangs
+ * examples/daytime_server.c - tells each client the time as a ctime line and hangs
  * up, the C twin of the classic Python tutorial server:
  *
  *     s = socket.create_server(("", 9999))

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * echo_client.c - sends three lines to an echo server and prints what comes
+ * examples/echo_client.c - sends three lines to an echo server and prints what comes
  * back, the C twin of the classic Python tutorial client:
  *
  *     s = socket.create_connection((HOST, PORT))

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * echo_server.c - sends back everything a client sends, one client at a
+ * examples/echo_server.c - sends back everything a client sends, one client at a
  * time, the C twin of the classic Python tutorial server:
  *
  *     s = socket.create_server(("", PORT))

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fixed_length.c - both ends of a conversation in fixed-length and then in
+ * examples/fixed_length.c - both ends of a conversation in fixed-length and then in
  * length-prefixed messages over a loopback TCP connection: the C twin of the
  * MySocket class in Python's Socket Programming HOWTO, whose receive loop is
  *

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * hello_client.c - connects, prints what the server says, and exits: the C
+ * examples/hello_client.c - connects, prints what the server says, and exits: the C
  * twin of the classic first Python socket client:
  *
  *     s = socket.create_connection((HOST, 12345))

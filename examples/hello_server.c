@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * hello_server.c - greets each client and hangs up, the C twin of the
+ * examples/hello_server.c - greets each client and hangs up, the C twin of the
  * classic first Python socket server:
  *
  *     s = socket.create_server(("", 12345))

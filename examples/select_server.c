@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * select_server.c - an echo server for many clients at once in a single
+ * examples/select_server.c - an echo server for many clients at once in a single
  * thread, driven by select() over non-blocking sockets: the C twin of the
  * classic Python select tutorial server:
  *

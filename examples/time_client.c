@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * time_client.c - asks an RFC 868 time server for the time and compares it
+ * examples/time_client.c - asks an RFC 868 time server for the time and compares it
  * with the local clock, the C twin of the classic Python tutorial client:
  *
  *     s = socket.create_connection((HOST, PORT))

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * time_server.c - an RFC 868 time server, the C twin of the classic Python
+ * examples/time_server.c - an RFC 868 time server, the C twin of the classic Python
  * tutorial server:
  *
  *     service = socket.create_server(("", PORT))

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * sockit.h - the public API of libsockit.
+ * include/sockit.h - the public API of libsockit.
  *
  * libsockit gives C programs the programming model of Python's socket module
  * (plus selectors and socketserver): socket objects with per-socket timeouts,
@@ -50,9 +51,9 @@ extern "C" {
 #endif
 
 #define SK_VERSION_MAJOR 0
-#define SK_VERSION_MINOR 1
+#define SK_VERSION_MINOR 2
 #define SK_VERSION_PATCH 0
-#define SK_VERSION_STRING "0.1.0"
+#define SK_VERSION_STRING "0.2.0"
 
 /* ====================================================================== */
 /* Errors                                                                 */

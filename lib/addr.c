@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * addr.c - sk_addr: building addresses from numeric text, formatting and
+ * lib/addr.c - sk_addr: building addresses from numeric text, formatting and
  * parsing them, and comparing them.
  *
  * Map: sk_addr_from_ip (IPv4, IPv6 with %scope, "" and "<broadcast>"),
@@ -230,15 +231,6 @@ static int host_text(const sk_addr *a, char *host, size_t size)
     format_scope(a->u.in6.sin6_scope_id, scope, sizeof(scope));
     strncat(host, scope, size - strlen(host) - 1);
     return 0;
-}
-
-int sk__put_text(const char *text, size_t len, char *buf, size_t size)
-{
-    if (buf == NULL || len >= size || len > INT_MAX)
-        return -ENOSPC;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    return (int)len;
 }
 
 /*

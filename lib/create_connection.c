@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * connect.c - sk_create_connection: resolve, then race the addresses per
+ * lib/create_connection.c - sk_create_connection: resolve, then race the addresses per
  * Happy Eyeballs v2 (RFC 8305), all under one deadline.
  *
  * Map:
@@ -10,7 +11,7 @@
  *   sk_create_connection  resolution within the deadline, then the race,
  *                      then the caller's timeout on the winner
  */
-#include "connect.h"
+#include "create_connection.h"
 #include "internal.h"
 
 #include <errno.h>

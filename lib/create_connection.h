@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * connect.h - the connection racer behind sk_create_connection
+ * lib/create_connection.h - the connection racer behind sk_create_connection
  * (lib/connect.c), exposed so tests can race addresses of their choosing
  * without a resolver.
  */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * listen.c - server sockets: sk_create_server (socket, options, bind,
+ * lib/create_server.c - server sockets: sk_create_server (socket, options, bind,
  * listen in one call) and the dual-stack probe sk_has_dualstack_ipv6.
  */
 #include "internal.h"

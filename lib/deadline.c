@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * deadline.c - absolute monotonic deadlines and the one place that waits
+ * lib/deadline.c - absolute monotonic deadlines and the one place that waits
  * for a descriptor.
  *
  * Map: sk__now_ns reads the clock; sk__deadline_from_timeout and

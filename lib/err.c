@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * err.c - error kinds and messages.
+ * lib/err.c - error kinds and messages.
  *
  * Map: sk_errkind_of() classifies a code by range; sk_strerror() picks the
  * message source by kind (our own table for SK_E... codes, a table of

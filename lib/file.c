@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * file.c - sk_file, the buffered stream over a socket (Python's makefile).
+ * lib/file.c - sk_file, the buffered stream over a socket (Python's makefile).
  *
  * Map: a read buffer holding the unconsumed bytes rbuf[rpos..rlen) and a
  * write buffer wbuf[0..wlen).  Readers (read, readline here, the framing

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * file.h - the read side of sk_file (lib/file.c) for code inside lib/ that
+ * lib/file.h - the read side of sk_file (lib/file.c) for code inside lib/ that
  * parses messages out of a buffered stream (lib/frame.c).
  *
  * The model: a read buffer holding `avail` unconsumed bytes.  A parser peeks

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * frame.c - message boundaries over a byte stream.
+ * lib/frame.c - message boundaries over a byte stream.
  *
  * Map:
  *   pure decoders   sk_frame_scan_delim, sk_frame_scan_msg, sk_frame_put_len:

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * hostport.c - splitting "host:port" text and parsing ports.
+ * lib/hostport.c - splitting "host:port" text and parsing ports.
  *
  * Map: sk_hostport_split cuts text into host and port without judging the
  * host (it may be a name); sk_port_parse turns a port number or a service

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * inet.c - byte order and textual address conversions (the Conversions
+ * lib/inet.c - byte order and textual address conversions (the Conversions
  * section of sockit.h).
  *
  * Map: the four byte-order functions; sk_inet_aton, a strict parser of every

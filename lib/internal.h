@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * internal.h - what libsockit's source files share, and nothing else.
+ * lib/internal.h - what libsockit's source files share, and nothing else.
  *
  * Names here use the sk__ prefix: visible across lib/ but not exported from
  * the shared library (it is built with hidden visibility).
@@ -80,6 +81,10 @@ int sk__sock_sendall_dl(sk_sock *s, const void *buf, size_t len, size_t *sent,
  * -ENOSPC when buf is NULL or too small (buf is then untouched).
  */
 int sk__put_text(const char *text, size_t len, char *buf, size_t size);
+
+/* The largest buffer the reentrant netdb lookups (netdb.c, servdb.c) may
+ * grow to before giving up. */
+#define SK__LOOKUP_BUF_MAX (1u << 20)
 
 /* Converts a getaddrinfo/EAI code (and EAI_SYSTEM with errno) to our code. */
 int sk__eai_code(int eai, int saved_errno);

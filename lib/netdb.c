@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * netdb.c - the classic netdb lookups: host entries, the local host's name,
- * and services.
+ * lib/netdb.c - the classic netdb host lookups: host entries and the local
+ * host's name.  The service lookups are in servdb.c.
  *
  * Map:
  *  - sk_gethostbyname_ex / sk_gethostbyaddr: the reentrant _r calls with a
@@ -8,7 +9,6 @@
  *    is mapped onto SK_EAI codes.
  *  - sk_gethostname, sk_getfqdn (CPython's algorithm), sk_gethostbyname
  *    (on sk_getaddrinfo, as CPython does).
- *  - sk_getservbyname / sk_getservbyport: the reentrant _r calls.
  */
 #define _GNU_SOURCE /* EAI_NODATA */
 
@@ -23,8 +23,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* The largest buffer the _r lookups may grow to before giving up. */
-#define LOOKUP_BUF_MAX (1u << 20)
 
 /* ====================================================================== */
 /* Host entries                                                           */
@@ -135,7 +133,7 @@ static int host_lookup(const struct host_query *q, sk_hostent **out)
         }
         buf = grown;
         rc = host_query_run(q, &he, buf, len, &res, &herr);
-        if (rc != ERANGE || len >= LOOKUP_BUF_MAX)
+        if (rc != ERANGE || len >= SK__LOOKUP_BUF_MAX)
             break;
         len *= 2;
     }
@@ -283,82 +281,4 @@ int sk_gethostbyname(const char *name, char *buf, size_t size)
     rc = sk_addr_format_ip(&list->addr, text, sizeof(text));
     sk_addrinfo_free(list);
     return rc < 0 ? rc : copy_out(text, buf, size);
-}
-
-/* ====================================================================== */
-/* Services                                                               */
-/* ====================================================================== */
-
-/* A getservby*_r query: by name when `name` is set, else by port. */
-struct serv_query {
-    const char *name;
-    int port_be; /* network order, as getservbyport wants it */
-    const char *proto;
-};
-
-/*
- * Runs the query with a buffer doubled on ERANGE.  On success stores the
- * entry in *res and returns the buffer it points into (the caller frees
- * it); NULL when not found or out of memory.
- */
-static char *serv_lookup(const struct serv_query *q, struct servent *se,
-                         struct servent **res)
-{
-    size_t len = 1024;
-    char *buf = NULL, *grown;
-    int rc;
-
-    for (;;) {
-        grown = realloc(buf, len);
-        if (grown == NULL)
-            break;
-        buf = grown;
-        *res = NULL;
-        if (q->name != NULL)
-            rc = getservbyname_r(q->name, q->proto, se, buf, len, res);
-        else
-            rc = getservbyport_r(q->port_be, q->proto, se, buf, len, res);
-        if (rc != ERANGE || len >= LOOKUP_BUF_MAX)
-            break;
-        len *= 2;
-    }
-    if (*res == NULL) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
-}
-
-int sk_getservbyname(const char *name, const char *proto)
-{
-    struct serv_query q = {.name = name, .proto = proto};
-    struct servent se, *res = NULL;
-    char *buf;
-    int port;
-
-    if (name == NULL || name[0] == '\0')
-        return SK_EAI(EAI_SERVICE);
-    buf = serv_lookup(&q, &se, &res);
-    if (buf == NULL)
-        return SK_EAI(EAI_SERVICE);
-    port = ntohs((uint16_t)res->s_port);
-    free(buf);
-    return port;
-}
-
-int sk_getservbyport(int port, const char *proto, char *buf, size_t size)
-{
-    struct serv_query q = {.port_be = htons((uint16_t)port), .proto = proto};
-    struct servent se, *res = NULL;
-    char *sbuf;
-    int rc;
-
-    if (port < 0 || port > 65535)
-        return SK_EAI(EAI_SERVICE);
-    sbuf = serv_lookup(&q, &se, &res);
-    if (sbuf == NULL)
-        return SK_EAI(EAI_SERVICE);
-    rc = copy_out(res->s_name, buf, size);
-    free(sbuf);
-    return rc;
 }

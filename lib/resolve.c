@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * resolve.c - getaddrinfo with a deadline.
+ * lib/resolve.c - getaddrinfo with a deadline.
  *
  * Map: numeric hosts, the wildcard and "<broadcast>" are converted inline;
  * names go to a detached worker thread running the blocking getaddrinfo(3)

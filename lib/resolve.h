@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * resolve.h - the test seams of resolve.c and netdb.c.
+ * lib/resolve.h - the test seams of resolve.c and netdb.c.
  *
  * sk_getaddrinfo runs the blocking getaddrinfo(3) for a name on a worker
  * thread so it can give up at its deadline.  Tests replace that blocking call

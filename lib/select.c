@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * select.c - sk_select: select(2)'s interface on top of poll(2), so there is
+ * lib/select.c - sk_select: select(2)'s interface on top of poll(2), so there is
  * no FD_SETSIZE limit.
  *
  * Map: one pollfd per array entry (a socket in two arrays gets two entries);

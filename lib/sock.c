@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * sock.c - socket objects: creation, adoption, close, and the calls that
+ * lib/sock.c - socket objects: creation, adoption, close, and the calls that
  * only configure or describe a socket (bind, listen, shutdown, names).
  *
  * Map: every way a socket comes into being (open, from_fd, pair, wrap,

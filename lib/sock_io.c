@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * sock_io.c - the socket calls that wait for the network: connect, send,
+ * lib/sock_io.c - the socket calls that wait for the network: connect, send,
  * sendall, recv, recvfrom, sendto, and their deadline variants.
  *
  * Map: each public call turns the socket's timeout into one deadline and

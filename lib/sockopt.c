@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * sockopt.c - socket options: the raw setsockopt/getsockopt pair, their int
+ * lib/sockopt.c - socket options: the raw setsockopt/getsockopt pair, their int
  * forms, and the three options people most often get wrong by hand
  * (keepalive with its timing knobs, TCP_NODELAY, linger).
  */

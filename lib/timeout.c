@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * timeout.c - per-socket timeouts, the process default, and descriptor flags.
+ * lib/timeout.c - per-socket timeouts, the process default, and descriptor flags.
  *
  * Map: sk_sock_settimeout keeps the invariant of internal.h (O_NONBLOCK
  * exactly when timeout >= 0) by switching the descriptor's mode only when

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * timeout.h - descriptor mode plumbing shared by timeout.c and sock.c.
+ * lib/timeout.h - descriptor mode plumbing shared by timeout.c and sock.c.
  */
 #ifndef SOCKIT_TIMEOUT_H
 #define SOCKIT_TIMEOUT_H

@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * chargen_check.h - a streaming verifier of the RFC 864 character
- * generator pattern.
+ * proto/chargen.h - RFC 864 (Character Generator): the pattern, as a table
+ * a server sends from (chargen.c), and a streaming verifier a client checks
+ * it with (chargen_check.c).
  *
  * The pattern: lines of 72 printable characters followed by CR LF; the
  * characters come from the ring of the 95 printable ASCII characters from
@@ -9,8 +11,8 @@
  * the verifier takes the phase from the stream's first byte (which must
  * start a line) and checks every later byte strictly.
  */
-#ifndef SOCKIT_CLI_CHARGEN_CHECK_H
-#define SOCKIT_CLI_CHARGEN_CHECK_H
+#ifndef SOCKIT_PROTO_CHARGEN_H
+#define SOCKIT_PROTO_CHARGEN_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +20,20 @@
 
 #define CHARGEN_RING 95      /* printable characters ' '..'~' */
 #define CHARGEN_LINE 72      /* characters per line before CR LF */
+#define CHARGEN_CYCLE (CHARGEN_RING * (CHARGEN_LINE + 2)) /* 7030 bytes */
+#define CHARGEN_CHUNK_MIN (64u * 1024) /* contiguous bytes chargen_chunk gives */
+
+/*
+ * The stream from position `pos` (taken modulo CHARGEN_CYCLE; position 0
+ * is the first byte of line 0): stores a pointer to the next bytes of the
+ * pattern in *out and returns how many may be read there contiguously
+ * (always more than CHARGEN_CHUNK_MIN).  Thread-safe; the table is built
+ * once, on first use.
+ */
+size_t chargen_chunk(size_t pos, const char **out);
+
+/* The position after `n` more bytes from `pos`. */
+size_t chargen_advance(size_t pos, size_t n);
 
 /* In `expected`: the first byte may be any character of the ring. */
 #define CHARGEN_EXPECT_PRINTABLE (-1)
@@ -49,4 +65,4 @@ struct chargen_check {
  */
 int chargen_check_feed(struct chargen_check *c, const void *buf, size_t len);
 
-#endif /* SOCKIT_CLI_CHARGEN_CHECK_H */
+#endif /* SOCKIT_PROTO_CHARGEN_H */

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * chargen_check.c - the streaming RFC 864 pattern verifier (see
- * chargen_check.h).  One byte at a time: the expected byte is a function of
+ * proto/chargen_check.c - the streaming RFC 864 pattern verifier (see
+ * chargen.h).  One byte at a time: the expected byte is a function of
  * the line's ring phase and the column, so no buffering is needed and a
  * chunk may split the stream anywhere.
  */
-#include "chargen_check.h"
+#include "chargen.h"
 
 /* The byte the pattern has at column `col` of a line starting at ring
  * position `start`. */

@@ -1,10 +1,26 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * rfc868.c - the RFC 868 reply decoder and era selection (see rfc868.h).
- * Pure functions: the caller reads the clock and the socket.
+ * proto/rfc868.c - the RFC 868 value, its encoding and decoding, and era
+ * selection (see rfc868.h).  Pure functions: the caller reads the clock
+ * and the socket.
  */
 #include "rfc868.h"
 
-#define ERA (INT64_C(1) << 32)
+#define ERA RFC868_ERA
+
+uint32_t rfc868_value(int64_t t)
+{
+    /* Unsigned arithmetic is the modulo 2^32 the protocol wants. */
+    return (uint32_t)((uint64_t)t + (uint64_t)RFC868_UNIX_OFFSET);
+}
+
+void rfc868_encode(uint32_t v, unsigned char out[4])
+{
+    out[0] = (unsigned char)(v >> 24);
+    out[1] = (unsigned char)(v >> 16);
+    out[2] = (unsigned char)(v >> 8);
+    out[3] = (unsigned char)v;
+}
 
 uint32_t rfc868_decode(const unsigned char reply[4])
 {

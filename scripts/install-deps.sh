@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Installs what sockit needs from Debian, when run as root with apt.
 #   install-deps.sh build   the compiler toolchain and cmake
 #   install-deps.sh test    the third-party peers the tests use

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * common.c - what several services share: the wall clock, a per-thread
+ * services/common.c - what several services share: the wall clock, a per-thread
  * random number generator, "send one message then close" for TCP, and the
  * guarded UDP reply path.
  */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * discard.c - RFC 863: read and drop everything; UDP gets no reply.
+ * services/discard.c - RFC 863: read and drop everything; UDP gets no reply.
  */
 #include "services.h"
 

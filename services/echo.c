@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * echo.c - RFC 862: send back every byte received.
+ * services/echo.c - RFC 862: send back every byte received.
  *
  * TCP consumes only what the output buffer accepts, so a client that sends
  * but never reads is throttled by TCP flow control instead of growing the

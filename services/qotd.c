@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * qotd.c - RFC 865: one short quote per connection or datagram.
+ * services/qotd.c - RFC 865: one short quote per connection or datagram.
  *
  * Quotes come from a built-in list or a fortune-format file (quotes
  * separated by lines holding only "%").  Every quote is checked when the
- * file is read: under 512 bytes on the wire and nothing but printable
+ * file is read (proto/qotd.c): under 512 bytes on the wire and nothing but printable
  * ASCII, CR and LF, as RFC 865 asks.  They are kept in wire form (CR LF
  * line ends), so serving one is a copy.
  *
@@ -14,7 +15,6 @@
  * lock and frees the old set afterwards.  A bad file never replaces a good
  * set.
  *
- *   svc_qotd_parse    the fortune-format parser (allocates nothing)
  *   quoteset_*        an immutable list of quotes
  *   svc_qotd_*        the reloadable store
  *   qotd handlers     TCP: send one quote and close; UDP: one per datagram
@@ -49,110 +49,9 @@ static const char *const qotd_builtin[] = {
 
 #define QOTD_NBUILTIN (sizeof(qotd_builtin) / sizeof(qotd_builtin[0]))
 
-/* ---- the parser ---------------------------------------------------------- */
-
-static void qotd_err(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void qotd_err(char *err, size_t errsize, const char *fmt, ...)
+const char *svc_qotd_builtin(size_t i)
 {
-    va_list ap;
-
-    if (err == NULL || errsize == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
-
-/* True when the quote holds something besides line ends. */
-static bool qotd_has_text(const char *q, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (q[i] != '\r' && q[i] != '\n')
-            return true;
-    return false;
-}
-
-/* The parser's state: the quote being assembled, in wire form. */
-typedef struct qotd_parser {
-    char quote[SVC_QUOTE_MAX];
-    size_t qlen;
-    long qstart; /* line the current quote started on */
-    int count;
-    int (*emit)(void *arg, const char *quote, size_t len);
-    void *arg;
-    char *err;
-    size_t errsize;
-} qotd_parser;
-
-/* Hands the assembled quote (if it has any text) to emit. */
-static int qotd_flush(qotd_parser *p)
-{
-    int rc = 0;
-
-    if (qotd_has_text(p->quote, p->qlen)) {
-        rc = p->emit(p->arg, p->quote, p->qlen);
-        if (rc == 0)
-            p->count++;
-    }
-    p->qlen = 0;
-    return rc;
-}
-
-/* One line of the file, without its line end. */
-static int qotd_line(qotd_parser *p, const char *line, size_t ll, long lineno)
-{
-    if (ll == 1 && line[0] == '%') {
-        p->qstart = lineno + 1;
-        return qotd_flush(p);
-    }
-    for (size_t i = 0; i < ll; i++) {
-        unsigned char ch = (unsigned char)line[i];
-        if ((ch < 32 || ch > 126) && ch != '\r') {
-            qotd_err(p->err, p->errsize, "line %ld: byte 0x%02x is not printable ASCII",
-                     lineno, ch);
-            return -EINVAL;
-        }
-    }
-    if (p->qlen + ll + 2 > SVC_QUOTE_MAX) {
-        qotd_err(p->err, p->errsize,
-                 "line %ld: the quote starting at line %ld is longer than %d bytes",
-                 lineno, p->qstart, SVC_QUOTE_MAX);
-        return -EINVAL;
-    }
-    memcpy(p->quote + p->qlen, line, ll);
-    p->qlen += ll;
-    p->quote[p->qlen++] = '\r';
-    p->quote[p->qlen++] = '\n';
-    return 0;
-}
-
-int svc_qotd_parse(const char *text, size_t len,
-                   int (*emit)(void *arg, const char *quote, size_t len),
-                   void *arg, char *err, size_t errsize)
-{
-    qotd_parser p = {.qstart = 1, .emit = emit, .arg = arg, .err = err,
-                     .errsize = errsize};
-    size_t pos = 0;
-    long lineno = 0;
-    int rc;
-
-    while (pos < len) {
-        const char *line = text + pos;
-        const char *nl = memchr(line, '\n', len - pos);
-        size_t ll = nl != NULL ? (size_t)(nl - line) : len - pos;
-
-        pos += ll + (nl != NULL);
-        lineno++;
-        if (ll > 0 && line[ll - 1] == '\r')
-            ll--; /* a CR LF file reads the same as an LF file */
-        rc = qotd_line(&p, line, ll, lineno);
-        if (rc < 0)
-            return rc;
-    }
-    rc = qotd_flush(&p);
-    return rc < 0 ? rc : p.count;
+    return i < QOTD_NBUILTIN ? qotd_builtin[i] : NULL;
 }
 
 /* ---- an immutable quote set ----------------------------------------------- */
@@ -203,7 +102,7 @@ static int quoteset_add(void *arg, const char *quote, size_t len)
     return 0;
 }
 
-/* Builds a set from fortune-format text.  Errors as svc_qotd_parse, and
+/* Builds a set from fortune-format text.  Errors as qotd_parse, and
  * -EINVAL for text without a single quote. */
 static int quoteset_parse(quoteset **out, const char *text, size_t len, char *err,
                           size_t errsize)
@@ -213,11 +112,11 @@ static int quoteset_parse(quoteset **out, const char *text, size_t len, char *er
 
     if (s == NULL)
         return -ENOMEM;
-    rc = svc_qotd_parse(text, len, quoteset_add, s, err, errsize);
+    rc = qotd_parse(text, len, quoteset_add, s, err, errsize);
     if (rc == -ENOMEM)
-        qotd_err(err, errsize, "out of memory");
+        qotd_error(err, errsize, "out of memory");
     if (rc == 0) {
-        qotd_err(err, errsize, "no quotes in the file");
+        qotd_error(err, errsize, "no quotes in the file");
         rc = -EINVAL;
     }
     if (rc < 0) {
@@ -239,26 +138,26 @@ static int qotd_read_file(const char *path, char **text, size_t *len, char *err,
 
     if (fd < 0) {
         rc = -errno;
-        qotd_err(err, errsize, "%s", strerror(-rc));
+        qotd_error(err, errsize, "%s", strerror(-rc));
         return rc;
     }
     if (fstat(fd, &st) < 0) {
         rc = -errno;
-        qotd_err(err, errsize, "%s", strerror(-rc));
+        qotd_error(err, errsize, "%s", strerror(-rc));
         goto fail;
     }
     if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > SVC_QOTD_FILE_MAX) {
         rc = -EINVAL;
         if (S_ISREG(st.st_mode))
-            qotd_err(err, errsize, "larger than %u bytes", SVC_QOTD_FILE_MAX);
+            qotd_error(err, errsize, "larger than %u bytes", SVC_QOTD_FILE_MAX);
         else
-            qotd_err(err, errsize, "not a regular file");
+            qotd_error(err, errsize, "not a regular file");
         goto fail;
     }
     buf = malloc((size_t)st.st_size + 1);
     if (buf == NULL) {
         rc = -ENOMEM;
-        qotd_err(err, errsize, "out of memory");
+        qotd_error(err, errsize, "out of memory");
         goto fail;
     }
     /* The file may change size under us; read what fits. */
@@ -268,7 +167,7 @@ static int qotd_read_file(const char *path, char **text, size_t *len, char *err,
             continue;
         if (n < 0) {
             rc = -errno;
-            qotd_err(err, errsize, "%s", strerror(-rc));
+            qotd_error(err, errsize, "%s", strerror(-rc));
             goto fail;
         }
         if (n == 0)
@@ -313,20 +212,20 @@ int svc_qotd_new(svc_qotd **out, const char *path, char *err, size_t errsize)
     int rc;
 
     if (q == NULL) {
-        qotd_err(err, errsize, "out of memory");
+        qotd_error(err, errsize, "out of memory");
         return -ENOMEM;
     }
     rc = pthread_rwlock_init(&q->lock, NULL);
     if (rc != 0) {
         free(q);
-        qotd_err(err, errsize, "%s", strerror(rc));
+        qotd_error(err, errsize, "%s", strerror(rc));
         return -rc;
     }
     if (path != NULL) {
         q->path = strdup(path);
         if (q->path == NULL) {
             rc = -ENOMEM;
-            qotd_err(err, errsize, "out of memory");
+            qotd_error(err, errsize, "out of memory");
             goto fail;
         }
         rc = quoteset_load(&q->set, path, err, errsize);
@@ -425,7 +324,7 @@ static svc_qotd *qotd_of(void *arg)
 
 static void qotd_on_open(sk_conn *c)
 {
-    char quote[SVC_QUOTE_MAX];
+    char quote[QOTD_QUOTE_MAX];
     size_t len = svc_qotd_pick(qotd_of(sk_conn_arg(c)), quote);
 
     svc_oneshot_start(c, sk_conn_data(c), quote, len);
@@ -434,7 +333,7 @@ static void qotd_on_open(sk_conn *c)
 static void qotd_on_datagram(sk_dgram *d, const void *data, size_t len,
                              const sk_addr *from)
 {
-    char quote[SVC_QUOTE_MAX];
+    char quote[QOTD_QUOTE_MAX];
     size_t n;
 
     (void)data;

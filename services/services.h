@@ -1,14 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * services.h - the six simple services (RFC 862-868) as handlers on
- * libsockit's server framework, and what they share.
+ * services/services.h - the six simple services (RFC 862-868) as handlers
+ * on libsockit's server framework, and what they share.  The protocol
+ * facts themselves (the chargen pattern, the RFC 868 value, the daytime
+ * line, the quote file format) are in proto/.
  *
  * Every handler gets a `svc_env` as its `arg` (sk_server_add_tcp/udp): the
  * daemon's run-time settings, the quote store and the UDP guard.  The
  * handlers never touch a descriptor; they only call sk_conn_* and sk_dgram_*.
  *
  *   svc_table          the six services: name, standard port, handlers
- *   chargen            the RFC 864 pattern, precomputed once
- *   daytime, time      the date line and the 32-bit RFC 868 counter
  *   qotd               the quote store (built-in or a fortune file,
  *                      reloadable while the server runs)
  *   udpguard           the reflection/amplification rules every UDP
@@ -20,6 +21,11 @@
 
 #include "sockit.h"
 
+#include "chargen.h"
+#include "daytime.h"
+#include "qotd.h"
+#include "rfc868.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,14 +36,9 @@
 typedef struct svc_qotd svc_qotd;
 typedef struct svc_udpguard svc_udpguard;
 
-typedef enum svc_daytime_style {
-    SVC_DAYTIME_CTIME = 0, /* "Sat Nov 21 17:31:49 2026\r\n", UTC */
-    SVC_DAYTIME_RFC3339    /* "2026-11-21T17:31:49Z\r\n" */
-} svc_daytime_style;
-
 /* What the handlers read through their `arg`.  Read-only while serving. */
 typedef struct svc_env {
-    svc_daytime_style daytime_format;
+    daytime_style daytime_format;
     svc_qotd *qotd;        /* NULL: the built-in quotes */
     svc_udpguard *guard;   /* NULL: no UDP safety rules (tests only) */
 } svc_env;
@@ -65,47 +66,14 @@ extern const sk_tcp_handler svc_echo_tcp, svc_discard_tcp, svc_chargen_tcp,
 extern const sk_udp_handler svc_echo_udp, svc_discard_udp, svc_chargen_udp,
     svc_qotd_udp, svc_daytime_udp, svc_time_udp;
 
-/* ---- chargen (RFC 864) ------------------------------------------------- */
-
-#define SVC_CHARGEN_LINE 72                        /* printable characters */
-#define SVC_CHARGEN_RING 95                        /* ' ' .. '~' */
-#define SVC_CHARGEN_CYCLE (SVC_CHARGEN_RING * (SVC_CHARGEN_LINE + 2)) /* 7030 */
-#define SVC_UDP_MAX 512                            /* reply bound (RFC 864/865) */
-
-/*
- * The stream from position `pos` (0 <= pos < SVC_CHARGEN_CYCLE; position 0
- * is the first byte of line 0): stores a pointer to the next bytes of the
- * pattern in *out and returns how many may be read there contiguously
- * (always more than 64 KiB).  Thread-safe; the table is built once.
- */
-size_t svc_chargen_chunk(size_t pos, const char **out);
-
-/* The position after `n` more bytes from `pos`. */
-size_t svc_chargen_advance(size_t pos, size_t n);
-
-/* ---- time (RFC 868) and daytime (RFC 867) ------------------------------- */
-
-/* Seconds between 1900-01-01 and 1970-01-01 (UTC). */
-#define SVC_TIME_EPOCH_OFFSET 2208988800u
-
-/* The RFC 868 value for Unix time `t`: seconds since 1900 modulo 2^32. */
-uint32_t svc_time_value(int64_t t);
-
-/* Stores the value big-endian in out[4]. */
-void svc_time_encode(uint32_t v, unsigned char out[4]);
-
-/*
- * Writes the daytime line for Unix time `t` (UTC) in `fmt`, CR LF included,
- * into buf[size] (NUL-terminated).  Returns its length, or -ENOSPC.
- */
-int svc_daytime_format(int64_t t, svc_daytime_style fmt, char *buf, size_t size);
+/* The reply bound of the UDP services but echo (RFC 864 and 865 say 512). */
+#define SVC_UDP_MAX 512
 
 /* Current wall-clock Unix time in seconds. */
 int64_t svc_wallclock(void);
 
 /* ---- qotd (RFC 865) ---------------------------------------------------- */
 
-#define SVC_QUOTE_MAX 511 /* bytes on the wire, CR LF included (< 512) */
 #define SVC_QOTD_FILE_MAX (16u << 20) /* largest quote file read */
 
 /*
@@ -126,7 +94,7 @@ int svc_qotd_reload(svc_qotd *q, char *err, size_t errsize);
 
 /*
  * Copies a randomly chosen quote (wire form: lines end in CR LF) into
- * buf[SVC_QUOTE_MAX] and returns its length.  `q` may be NULL for the
+ * buf[QOTD_QUOTE_MAX] and returns its length.  `q` may be NULL for the
  * built-in quotes.  Thread-safe.
  */
 size_t svc_qotd_pick(svc_qotd *q, char *buf);
@@ -139,16 +107,9 @@ const char *svc_qotd_path(const svc_qotd *q);
 
 void svc_qotd_free(svc_qotd *q);
 
-/*
- * Parses fortune-format text into wire-form quotes: calls `emit(arg,
- * quote, len)` for each (LF line ends become CR LF; empty quotes are
- * skipped).  Returns the number of quotes, or -EINVAL with err set to
- * "line N: why" when a quote is too long or holds a byte other than
- * printable ASCII, CR or LF.  Allocates nothing.
- */
-int svc_qotd_parse(const char *text, size_t len,
-                   int (*emit)(void *arg, const char *quote, size_t len),
-                   void *arg, char *err, size_t errsize);
+/* Built-in quote `i` (LF line ends, no final line end), or NULL past the
+ * last one. */
+const char *svc_qotd_builtin(size_t i);
 
 /* ---- UDP guard ----------------------------------------------------------- */
 
@@ -202,6 +163,10 @@ void svc_udpguard_count(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,
 /* Drops counted so far for `v`, summed over threads. */
 uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_verdict v);
 
+/* Entries in the calling thread's source table (a power of two), or 0
+ * when it could not be made.  For tests. */
+size_t svc_udpguard_table_size(svc_udpguard *g);
+
 /* "private_port", "service_port", ... */
 const char *svc_udp_verdict_name(svc_udp_verdict v);
 
@@ -231,7 +196,7 @@ uint64_t svc_random(void);
  */
 typedef struct svc_oneshot {
     size_t len, off;
-    char msg[SVC_QUOTE_MAX + 1];
+    char msg[QOTD_QUOTE_MAX + 1];
 } svc_oneshot;
 
 void svc_oneshot_start(sk_conn *c, svc_oneshot *s, const void *msg, size_t len);

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * table.c - the six simple services by name and standard port, for the
+ * services/table.c - the six simple services by name and standard port, for the
  * daemon to choose from.
  */
 #include "services.h"

@@ -1,29 +1,14 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * time.c - RFC 868: four bytes, big-endian, seconds since 1900-01-01
- * 00:00 UTC.  The counter is 32 bits wide and wraps on 2036-02-07; we send
- * the value modulo 2^32 and leave the era to the client.  TCP sends and
- * closes; UDP answers any datagram, an empty one too.
+ * services/time.c - RFC 868: four bytes, big-endian, seconds since
+ * 1900-01-01 00:00 UTC (the value and its encoding: proto/rfc868.c).  TCP
+ * sends and closes; UDP answers any datagram, an empty one too.
  */
 #include "services.h"
 
-uint32_t svc_time_value(int64_t t)
-{
-    /* Unsigned arithmetic is the modulo 2^32 the protocol wants, also for
-     * times before 1970 or after the 2036 wrap. */
-    return (uint32_t)((uint64_t)t + SVC_TIME_EPOCH_OFFSET);
-}
-
-void svc_time_encode(uint32_t v, unsigned char out[4])
-{
-    out[0] = (unsigned char)(v >> 24);
-    out[1] = (unsigned char)(v >> 16);
-    out[2] = (unsigned char)(v >> 8);
-    out[3] = (unsigned char)v;
-}
-
 static void time_now(unsigned char out[4])
 {
-    svc_time_encode(svc_time_value(svc_wallclock()), out);
+    rfc868_encode(rfc868_value(svc_wallclock()), out);
 }
 
 static void time_on_open(sk_conn *c)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * udpguard.c - the rules that keep the UDP services from being used as
+ * services/udpguard.c - the rules that keep the UDP services from being used as
  * reflectors, amplifiers or loop partners (CERT CA-1996-01, US-CERT
  * TA14-017A).  Every UDP handler asks svc_udpguard_check() before replying.
  *
@@ -166,6 +167,13 @@ static guard_thread *guard_thread_get(svc_udpguard *g)
     g->threads = t;
     pthread_mutex_unlock(&g->lock);
     return t;
+}
+
+size_t svc_udpguard_table_size(svc_udpguard *g)
+{
+    guard_thread *t = guard_thread_get(g);
+
+    return t != NULL ? t->mask + 1 : 0;
 }
 
 /* ---- address rules ----------------------------------------------------------- */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared helpers for sockit's python3 test programs (integration/, interop/).
 
 The python3 standard library is the independent peer: tests drive sockit's

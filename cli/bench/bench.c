@@ -1,14 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench.c - `sockit bench`: a load generator that verifies every byte.
+ * cli/bench/bench.c - `sockit bench`: a load generator that verifies every byte.
  *
  *   sockit bench echo|stream|connect|udp HOST PORT [options]
  *
  * This file parses the options, resolves the target once, lays out the
  * run's timeline, starts one thread per --threads (each with its own event
- * loop and its share of the connections, see bench_thread.c), shows a
+ * loop and its share of the connections, see cli/bench/thread.c), shows a
  * progress line while they run when standard error is a terminal, and hands
- * the results to bench_report.c.  The modes themselves live in bench_tcp.c,
- * bench_connect.c and bench_udp.c.
+ * the results to cli/bench/report.c.  The modes themselves live in cli/bench/tcp.c,
+ * cli/bench/connect.c and cli/bench/udp.c.
  */
 #include "bench.h"
 #include "cli.h"

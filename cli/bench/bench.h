@@ -1,14 +1,15 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench.h - what the files of `sockit bench` share.
+ * cli/bench/bench.h - what the files of `sockit bench` share.
  *
  *   bench.c          options, address resolution, threads, progress line
- *   bench_hist.c     log-bucketed latency histogram (HDR style)
- *   bench_payload.c  deterministic per-connection byte streams and their check
- *   bench_thread.c   one event loop per thread: phases, timers, counters
- *   bench_tcp.c      the echo and stream drivers
- *   bench_connect.c  the connect-churn driver
- *   bench_udp.c      the datagram ping-pong driver
- *   bench_report.c   the human table and the JSON object
+ *   hist.c     log-bucketed latency histogram (HDR style)
+ *   payload.c  deterministic per-connection byte streams and their check
+ *   thread.c   one event loop per thread: phases, timers, counters
+ *   tcp.c      the echo and stream drivers
+ *   connect.c  the connect-churn driver
+ *   udp.c      the datagram ping-pong driver
+ *   report.c   the human table and the JSON object
  *
  * A run has three phases on one shared monotonic timeline: warm-up (work is
  * done but not recorded), measurement (operations completing inside it are
@@ -78,11 +79,17 @@ uint64_t bench_hist_highest(size_t index);
  * use, once per process, thread-safe; its 512 KiB are the only memory
  * kept): bytes can be sent straight from the table and checked with
  * memcmp, so the load generator is not what limits a fast server's stream
- * rate (see bench_payload.c).  The low bit of each byte is the parity of
+ * rate (see cli/bench/payload.c).  The low bit of each byte is the parity of
  * its offset: two neighbouring bytes always differ, so a missing or an
  * extra byte is caught at its own position (an extra copy of a byte at the
  * latest one position later).
  */
+/* The block size B: 256 KiB, four 64 KiB writes.  The doubled table
+ * (512 KiB) and the send and receive buffer fit a core's L2 cache.  A power
+ * of two, so i % B is a mask. */
+#define BENCH_PAYLOAD_BLOCK_BITS 18
+#define BENCH_PAYLOAD_BLOCK ((size_t)1 << BENCH_PAYLOAD_BLOCK_BITS)
+
 uint64_t bench_payload_seed(uint64_t a, uint64_t b);
 uint8_t bench_payload_byte(uint64_t seed, uint64_t offset);
 void bench_payload_fill(uint64_t seed, uint64_t offset, void *buf, size_t len);
@@ -95,6 +102,8 @@ const void *bench_payload_span(uint64_t seed, uint64_t offset, size_t *len);
  * the first byte that differs. */
 size_t bench_payload_check(uint64_t seed, uint64_t offset, const void *buf,
                            size_t len);
+/* The table every span points into, and its size (for tests). */
+const void *bench_payload_table(size_t *len);
 
 /* ---- Configuration and results -------------------------------------------- */
 
@@ -192,7 +201,7 @@ struct bench_thread {
     atomic_bool done;
 };
 
-/* Thread runner (bench_thread.c). */
+/* Thread runner (cli/bench/thread.c). */
 void *bench_thread_main(void *arg);
 uint64_t bench_now_ns(void);
 /* Counts one operation finished at `now` that took `latency` ns and brought
@@ -224,7 +233,7 @@ typedef enum bench_err_kind {
 void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Report (bench_report.c): merges the threads' results and prints them.
+/* Report (cli/bench/report.c): merges the threads' results and prints them.
  * Returns the exit status: 0 clean, 1 if anything went wrong. */
 int bench_report(const bench_config *cfg, bench_thread *threads, long nthreads);
 

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_connect.c - the connect-churn driver of `sockit bench`.
+ * cli/bench/connect.c - the connect-churn driver of `sockit bench`.
  *
  * For services that send a reply and close (time, daytime, qotd): each of
  * the thread's slots runs connect, read until end of stream, close, and

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_hist.c - the latency histogram of `sockit bench`.
+ * cli/bench/hist.c - the latency histogram of `sockit bench`.
  *
  * Layout (HDR-histogram style, see bench.h): slots 0..2047 hold the values
  * 0..2047 exactly.  Above that, values with their highest set bit at

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_payload.c - the byte streams `sockit bench` sends and checks.
+ * cli/bench/payload.c - the byte streams `sockit bench` sends and checks.
  *
  * A stream is cut into blocks of BLOCK_SIZE (B) bytes, and every block is
  * a window of B bytes of one table of pseudo-random bytes (made once per
@@ -37,11 +38,8 @@
 #define PARITY_MASK UINT64_C(0xfefefefefefefefe)
 #define TABLE_SEED UINT64_C(0x5eed0fb10c4b1e55)
 
-/* 256 KiB: four 64 KiB writes.  The doubled table (512 KiB) and the send
- * and receive buffer fit a core's L2 cache.  A power of two, so i % B is a
- * mask. */
-#define BLOCK_BITS 18
-#define BLOCK_SIZE ((size_t)1 << BLOCK_BITS)
+#define BLOCK_BITS BENCH_PAYLOAD_BLOCK_BITS
+#define BLOCK_SIZE BENCH_PAYLOAD_BLOCK
 
 static unsigned char table[2 * BLOCK_SIZE];
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
@@ -144,4 +142,10 @@ size_t bench_payload_check(uint64_t seed, uint64_t offset, const void *buf, size
         offset += n;
     }
     return len;
+}
+
+const void *bench_payload_table(size_t *len)
+{
+    *len = sizeof(table);
+    return table;
 }

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_report.c - merges the threads' counters and histograms at the end
+ * cli/bench/report.c - merges the threads' counters and histograms at the end
  * of a `sockit bench` run and prints them: a small table for people, or
  * one JSON object (--json) for programs.
  *

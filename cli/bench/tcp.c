@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_tcp.c - the echo and stream drivers of `sockit bench`.
+ * cli/bench/tcp.c - the echo and stream drivers of `sockit bench`.
  *
- * Each connection sends its own pseudo-random stream (bench_payload.c) and
+ * Each connection sends its own pseudo-random stream (cli/bench/payload.c) and
  * checks every byte that comes back against the offset it should have.
  *
  *  echo:   one message of `size` bytes in flight per connection; a message

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_thread.c - one load-generating thread of `sockit bench`: its event
+ * cli/bench/thread.c - one load-generating thread of `sockit bench`: its event
  * loop, the phase changes on the shared timeline, and the counters every
  * driver reports into.
  *

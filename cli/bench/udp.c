@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * bench_udp.c - the datagram ping-pong driver of `sockit bench`.
+ * cli/bench/udp.c - the datagram ping-pong driver of `sockit bench`.
  *
  * Each of the thread's slots owns a connected UDP socket and keeps exactly
  * one datagram in flight.  A datagram is an 8-byte big-endian sequence

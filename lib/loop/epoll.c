@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * loop_epoll.c - the Linux epoll(7) poller behind the event loop.
+ * lib/loop/epoll.c - the Linux epoll(7) poller behind the event loop.
  *
  * Level-triggered: the loop core and the server read and write until EAGAIN
  * or a fairness bound, and a handle whose work is left over must be reported
@@ -9,7 +10,7 @@
  *
  * Compiled to nothing unless on Linux without SK_FORCE_POLL.
  */
-#include "loop_backend.h"
+#include "loop/backend.h"
 
 #ifdef SK__HAVE_EPOLL
 

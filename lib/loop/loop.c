@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * loop.c - the event loop core: descriptor handles, timers, the cached clock,
+ * lib/loop/loop.c - the event loop core: descriptor handles, timers, the cached clock,
  * the wake-up descriptor and run/run_once/stop.
  *
  * Map:
@@ -19,7 +20,7 @@
  * elsewhere.  sk_loop_wake and sk_loop_stop only touch atomics and write(2),
  * which is what makes them async-signal-safe.
  */
-#include "loop_backend.h"
+#include "loop/backend.h"
 
 #include <errno.h>
 #include <fcntl.h>

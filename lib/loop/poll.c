@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * loop_poll.c - the POSIX poll(2) poller behind the event loop, used where
+ * lib/loop/poll.c - the POSIX poll(2) poller behind the event loop, used where
  * epoll is absent, when built with SK_FORCE_POLL, or when SK_LOOP_BACKEND=poll
  * is set in the environment.
  *
@@ -8,7 +9,7 @@
  * so add, modify and remove are O(1) and need no system call; wait is O(n)
  * in the number of watched descriptors, as poll(2) itself is.
  */
-#include "loop_backend.h"
+#include "loop/backend.h"
 
 #include <errno.h>
 #include <poll.h>

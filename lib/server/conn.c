@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * server_conn.c - one TCP connection of the server framework: admission,
+ * lib/server/conn.c - one TCP connection of the server framework: admission,
  * reading with the on_data consumption rule, write-through output with a
  * bounded buffer, backpressure, on_drain, end of stream and the three ways
  * to close (graceful, at once, abort), plus the public sk_conn_* calls.

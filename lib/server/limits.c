@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * server_limits.c - admission limits for the server framework: the total
+ * lib/server/limits.c - admission limits for the server framework: the total
  * number of open connections (one atomic counter) and the number per source
  * address (a chained hash of address -> count under a mutex).
  *

@@ -1,9 +1,10 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * server.c - the server framework's frame: configuration, binding each
+ * lib/server/server.c - the server framework's frame: configuration, binding each
  * service's sockets (one per worker with SO_REUSEPORT, else one shared),
  * the worker threads and their loops, shutdown, notify, counters and
- * logging.  The TCP side lives in server_tcp.c and server_conn.c, the UDP
- * side in server_udp.c, admission limits in server_limits.c.
+ * logging.  The TCP side lives in lib/server/tcp.c and lib/server/conn.c, the UDP
+ * side in lib/server/udp.c, admission limits in lib/server/limits.c.
  *
  * Cross-thread signalling uses only atomics and sk_loop_wake, so that
  * sk_server_shutdown and sk_server_notify are async-signal-safe: each

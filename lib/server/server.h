@@ -1,19 +1,20 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * server.h - what the server framework's files share: the server, its
+ * lib/server/server.h - what the server framework's files share: the server, its
  * services and workers, and the hooks between server.c (lifetime, threads,
- * shutdown, notify, logging), server_tcp.c (listeners and connections),
- * server_udp.c (datagram batches) and server_limits.c (admission limits).
+ * shutdown, notify, logging), lib/server/tcp.c (listeners and connections),
+ * lib/server/udp.c (datagram batches) and lib/server/limits.c (admission limits).
  *
  * Threading: everything in a worker is touched only by that worker's thread,
  * except the counters (read by sk_server_stats_get from any thread, hence
- * relaxed atomics written only by their owner) and what server_limits.c
+ * relaxed atomics written only by their owner) and what lib/server/limits.c
  * guards with its mutex.
  */
 #ifndef SOCKIT_SERVER_H
 #define SOCKIT_SERVER_H
 
 #include "internal.h"
-#include "loop_backend.h"
+#include "loop/loop.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -195,7 +196,7 @@ void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_add
  * worker stops its loop once the last one has. */
 void sk__worker_check_done(sk__worker *w);
 
-/* ---- server_conn.c: one connection's I/O ---- */
+/* ---- lib/server/conn.c: one connection's I/O ---- */
 
 /* Admits and starts a connection on accepted descriptor `fd` (consumed in
  * every case) from `peer`. */
@@ -215,7 +216,7 @@ void sk__conn_shutdown(sk_conn *c);
 /* Releases a dead connection: runs on_close and frees it. */
 void sk__conn_release(sk_conn *c);
 
-/* ---- server_tcp.c: listeners, connection lists, timeouts ---- */
+/* ---- lib/server/tcp.c: listeners, connection lists, timeouts ---- */
 
 /* Puts a new connection on the worker's LRU list. */
 void sk__worker_conn_link(sk__worker *w, sk_conn *c);
@@ -257,12 +258,12 @@ void sk__tcp_worker_abort_all(sk__worker *w);
 /* Releases the worker's TCP resources after its loop has stopped. */
 void sk__tcp_worker_free(sk__worker *w);
 
-/* ---- server_udp.c ---- */
+/* ---- lib/server/udp.c ---- */
 
 int sk__udp_listener_start(sk__listener *l);
 void sk__udp_worker_free(sk__worker *w);
 
-/* ---- server_limits.c ---- */
+/* ---- lib/server/limits.c ---- */
 
 /* Admits a connection from `peer` under max_conns and max_per_source.
  * Returns 0, or -EAGAIN when a limit refuses it (nothing is held then). */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * server_tcp.c - a worker's TCP side: accepting (in batches, with a pause
+ * lib/server/tcp.c - a worker's TCP side: accepting (in batches, with a pause
  * and a timed retry when descriptors run out), the worker's connection
  * lists with their idle and linger timeouts, the reaper that runs on_close
  * after a connection has gone, and shutdown.

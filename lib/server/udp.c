@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * server_udp.c - a worker's UDP side: datagrams are received in batches
+ * lib/server/udp.c - a worker's UDP side: datagrams are received in batches
  * (recvmmsg on Linux, a recvfrom loop elsewhere), handed one by one to
  * on_datagram, and the replies the handler queued with sk_dgram_reply go out
  * together after the batch (sendmmsg on Linux, sendto elsewhere).

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * faultshim.c - an LD_PRELOAD library that makes socket I/O misbehave the
+ * tests/fault/faultshim.c - an LD_PRELOAD library that makes socket I/O misbehave the
  * way a real kernel is allowed to, so that tests can show sockit survives it.
  *
  * Map: configuration from the environment (read once); a per-thread PRNG;

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Runs unit test scenarios under the fault-injection shim.
 
     run_unit.py --shim PATH --seed N [--rate PCT] [--kinds LIST]

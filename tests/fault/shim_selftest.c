@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * shim_selftest.c - proves that faultshim injects what it promises, and
+ * tests/fault/shim_selftest.c - proves that faultshim injects what it promises, and
  * nothing else, so that passing the suite under the shim means something.
  *
  * Usage: shim_selftest PATH_TO_SHIM

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`sockit serve` under injected faults: it keeps serving and loses no byte.
 
 The server runs with tests/fault/faultshim.so preloaded (short counts, EINTR,

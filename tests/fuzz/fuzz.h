@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz.h - what the fuzz targets share.
+ * tests/fuzz/fuzz.h - what the fuzz targets share.
  *
  * Each tests/fuzz/fuzz_<name>.c defines LLVMFuzzerTestOneInput (and, when
  * it needs set-up, LLVMFuzzerInitialize).  The same file builds two ways:

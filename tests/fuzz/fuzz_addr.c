@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_addr.c - sk_addr_parse, sk_addr_from_ip and sk_addr_format.
+ * tests/fuzz/fuzz_addr.c - sk_addr_parse, sk_addr_from_ip and sk_addr_format.
  *
  * Input: one control byte, then the text.  The control byte picks the
  * port and family handed to the parsers (low 3 bits: the port, including

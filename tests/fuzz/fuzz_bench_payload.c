@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_bench_payload.c - the payload verifier of `sockit bench`
- * (cli/bench_payload.c), which checks the bytes a server echoes back.
+ * tests/fuzz/fuzz_bench_payload.c - the payload verifier of `sockit bench`
+ * (cli/bench/payload.c), which checks the bytes a server echoes back.
  *
  * Input: [mode][seed: 8 bytes][offset: 8 bytes] then, with mode bit 0
  * clear, the received bytes as they are; with it set, [length: 2 bytes]
@@ -15,7 +16,7 @@
  */
 #include "fuzz.h"
 
-#include "../../cli/bench_payload.c"
+#include "bench.h"
 
 #define MAX_LEN 65535
 

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_chargen.c - the streaming RFC 864 pattern verifier
- * (cli/chargen_check.c), fed in random chunks.
+ * tests/fuzz/fuzz_chargen.c - the streaming RFC 864 pattern verifier
+ * (proto/chargen_check.c), fed in random chunks.
  *
  * Input: [mode][chunk seed][...].  Mode bit 0 clear: the rest is the
  * stream, as it came.  Set: [first char][length: 2 bytes][edits...] - a
@@ -17,7 +18,7 @@
  */
 #include "fuzz.h"
 
-#include "../../cli/chargen_check.c"
+#include "chargen.h"
 
 #define MAX_STREAM 8192
 #define ROW (CHARGEN_LINE + 2)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_frame.c - the pure framing decoders, sk_frame_scan_delim and
+ * tests/fuzz/fuzz_frame.c - the pure framing decoders, sk_frame_scan_delim and
  * sk_frame_scan_msg, over input split at every position.
  *
  * Input: [ctl][max high][max low][delimiter: 1-4 bytes][stream...].

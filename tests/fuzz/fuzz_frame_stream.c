@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_frame_stream.c - the buffered framing readers, sk_frame_recv_until
+ * tests/fuzz/fuzz_frame_stream.c - the buffered framing readers, sk_frame_recv_until
  * and sk_frame_recv_msg, reading a real byte stream (a Unix socket pair).
  *
  * Input: [ctl][max high][max low][buffer size][delimiter: 1-4 bytes][stream].

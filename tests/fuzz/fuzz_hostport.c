@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_hostport.c - sk_hostport_split and sk_port_parse.
+ * tests/fuzz/fuzz_hostport.c - sk_hostport_split and sk_port_parse.
  *
  * Input: one control byte, then the text.  Control bits 0-2 pick the host
  * buffer size and bits 3-5 the port buffer size for a second, small-buffer

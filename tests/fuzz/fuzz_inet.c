@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_inet.c - the Conversions section: sk_inet_aton, sk_inet_pton,
+ * tests/fuzz/fuzz_inet.c - the Conversions section: sk_inet_aton, sk_inet_pton,
  * sk_inet_ntop, sk_inet_ntoa and the byte-order functions.
  *
  * Input: used twice, as text and as raw address bytes.

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_options.c - the sockit command's option-value parsers
+ * tests/fuzz/fuzz_options.c - the sockit command's option-value parsers
  * (cli/util.c): cli_parse_long, cli_parse_u64 and cli_parse_seconds.
  *
  * Input: [ctl][text].  ctl bits 0-1 pick the parser (3: all three), bits
@@ -19,10 +20,12 @@
  */
 #include "fuzz.h"
 
-#include "../../cli/util.c"
+#include "cli.h"
 
+#include <errno.h>
 #include <float.h>
 #include <limits.h>
+#include <math.h>
 
 static const long long_ranges[8][2] = {
     {LONG_MIN, LONG_MAX}, {0, LONG_MAX}, {1, 65535}, {0, 0},

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_qotd.c - the fortune-format quote file parser, svc_qotd_parse
+ * tests/fuzz/fuzz_qotd.c - the fortune-format quote file parser, qotd_parse
  * (services/qotd.c), which reads files an operator hands to `sockit serve`.
  *
  * Input: [ctl][file text].  ctl picks the size of the error buffer (the
@@ -12,7 +13,7 @@
  * an error), return their count or -EINVAL exactly when the reference
  * finds a bad byte or an overlong quote, and then leave a NUL-terminated
  * "line N: ..." reason naming the same line.  Every quote it emits must be
- * valid on the wire: at most SVC_QUOTE_MAX bytes, only printable ASCII, CR
+ * valid on the wire: at most QOTD_QUOTE_MAX bytes, only printable ASCII, CR
  * and LF, ending in CR LF, not only line ends.
  *
  * qotd.c also holds the qotd handlers, which reach the rest of services/
@@ -22,7 +23,7 @@
  */
 #include "fuzz.h"
 
-#include "services.h"
+#include "qotd.h"
 
 #include <errno.h>
 
@@ -67,7 +68,7 @@ static void reference_end_quote(struct expect *e, const char *q, size_t qlen)
  * and len + 1 entries (a file of n bytes cannot yield more). */
 static void reference_parse(const char *text, size_t len, struct expect *e)
 {
-    char quote[SVC_QUOTE_MAX];
+    char quote[QOTD_QUOTE_MAX];
     size_t qlen = 0, start = 0;
     long lineno = 0;
 
@@ -95,7 +96,7 @@ static void reference_parse(const char *text, size_t len, struct expect *e)
                     return;
                 }
             }
-            if (qlen + ll + 2 > SVC_QUOTE_MAX) {
+            if (qlen + ll + 2 > QOTD_QUOTE_MAX) {
                 e->bad_line = lineno;
                 return;
             }
@@ -114,7 +115,7 @@ static int emit(void *arg, const char *quote, size_t len)
     struct seen *s = arg;
     const struct expect *e = s->want;
 
-    FUZZ_ASSERT(len >= 3 && len <= SVC_QUOTE_MAX, "quote of %zu bytes", len);
+    FUZZ_ASSERT(len >= 3 && len <= QOTD_QUOTE_MAX, "quote of %zu bytes", len);
     FUZZ_ASSERT(quote[len - 2] == '\r' && quote[len - 1] == '\n',
                 "quote does not end in CR LF");
     for (size_t i = 0; i < len; i++)
@@ -166,7 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     want.len = fuzz_alloc((len + 1) * sizeof(size_t));
     reference_parse(text, len, &want);
 
-    rc = svc_qotd_parse(text, len, emit, &seen, err, errsize);
+    rc = qotd_parse(text, len, emit, &seen, err, errsize);
     if (want.bad_line != 0) {
         FUZZ_ASSERT(rc == -EINVAL, "bad line %ld, parse returned %d", want.bad_line, rc);
         check_reason(err, errsize, want.bad_line);

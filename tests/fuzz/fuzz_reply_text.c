@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_reply_text.c - the daytime / qotd reply text checks
+ * tests/fuzz/fuzz_reply_text.c - the daytime / qotd reply text checks
  * (cli/reply_text.c): reply_text_check and reply_text_trim.
  *
  * Input: the reply, as it could come off the wire.  For the whole reply
@@ -11,7 +12,7 @@
  */
 #include "fuzz.h"
 
-#include "../../cli/reply_text.c"
+#include "reply_text.h"
 
 #define MAX_PREFIXES 512
 

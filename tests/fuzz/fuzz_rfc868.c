@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_rfc868.c - the RFC 868 time reply decoder and era selection
- * (cli/rfc868.c).
+ * tests/fuzz/fuzz_rfc868.c - the RFC 868 time reply decoder and era selection
+ * (proto/rfc868.c).
  *
  * Input: records of 12 bytes: the 4-byte reply, then 8 bytes giving the
  * local clock (big-endian, mapped into the function's domain |t| < 2^62).
@@ -13,7 +14,7 @@
  */
 #include "fuzz.h"
 
-#include "../../cli/rfc868.c"
+#include "rfc868.h"
 
 #define HALF_ERA (INT64_C(1) << 31)
 #define DOMAIN (INT64_C(1) << 62)

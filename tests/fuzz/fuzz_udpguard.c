@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * fuzz_udpguard.c - the UDP guard (services/udpguard.c), which decides
+ * tests/fuzz/fuzz_udpguard.c - the UDP guard (services/udpguard.c), which decides
  * from a datagram's source address, port and arrival time whether a UDP
  * service may answer it.
  *

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * replay_main.c - runs a fuzz target over saved inputs, without libFuzzer.
+ * tests/fuzz/replay_main.c - runs a fuzz target over saved inputs, without libFuzzer.
  *
  * Usage: fuzz_<name>_replay PATH...  where each PATH is a file or a
  * directory of files (not searched recursively).  Every input is read into

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Runs one libFuzzer target for a bounded time, as a ctest test.
 #   cmake -DFUZZER=<program> -DSECONDS=<n> -DCORPUS=<seed dir>
 #         -DREGRESS=<crash reproducer dir> -DSCRATCH=<build dir>

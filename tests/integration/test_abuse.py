@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`sockit serve` against abusive peers: thousands of idle connections, too
 many connections per source and in total, clients that never read, a UDP
 flood, peers that reset, half-close or vanish mid-transfer, and garbage to

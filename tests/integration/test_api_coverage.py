@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Every public function in include/sockit.h is documented and exercised.
 
 Parses the header for SK_API declarations and checks, for each function:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """sockit bench against python3 stdlib servers written here.
 
 Each mode runs against an independent server (threaded TCP echo, a

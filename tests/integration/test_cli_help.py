@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The man page and the --help texts agree: for each subcommand, every option
 docs/sockit.1 lists in its section appears in `sockit SUBCOMMAND --help`,
 and every option --help shows is in the man page.  Also: the man page

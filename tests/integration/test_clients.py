@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The client subcommands (time, daytime, qotd, echo, chargen, discard,
 resolve) against independent python3 stdlib servers written here, including
 misbehaving ones (short replies, lost datagrams, corrupted bytes), their

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """bench/compare, the performance harness, works end to end: it builds the
 reference peers, starts every server pinned to its core, drives each with
 `sockit bench`, and reports a measurement for every peer of every scenario,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """examples/echo_server and examples/echo_client against python3 stdlib peers.
 
 Our server <-> python clients (TCP and UDP): every byte comes back, and the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """examples/hello_*, daytime_*, addrinfo and fixed_length against python3
 stdlib peers: our servers with python clients, python servers with our
 clients, addrinfo's results against socket.getaddrinfo's, and fixed_length's

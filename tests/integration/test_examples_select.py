@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """examples/select_server against python3 stdlib clients.
 
 Several clients at once, their messages interleaved, each getting exactly

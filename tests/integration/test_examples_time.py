@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """examples/time_server and examples/time_client against python3 stdlib peers.
 
 Our server <-> a python client (TCP and UDP): the 4 bytes are seconds since

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`sockit serve`: every service over TCP and UDP, IPv4 and IPv6, checked
 byte for byte by python stdlib clients; the listening lines; quote file
 reloads on SIGHUP; usage and bind errors.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`sockit serve` under hostile or heavy peers: UDP datagrams from service
 and privileged ports, UDP floods, an echo client that never reads, a
 thousand concurrent clients, SIGTERM in the middle of transfers.

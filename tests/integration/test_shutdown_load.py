@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`sockit serve` stopped by SIGTERM while 200 transfers are in flight:
 echo transfers, chargen readers, and time, daytime and qotd requests opened
 just before the signal.  The server exits 0 within its grace period; no

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The soak of `sockit serve` (tests/soak/soak.py), bounded for ctest: 15 s
 of warm-up and 60 s of mixed load over every service, TCP and UDP, with
 random resets and half-closes.  Every echoed and chargen byte verified;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The blocking path costs one system call per steady-state send or receive
 when the socket has a timeout: bench/syscall_count runs bench/syscalls.c
 (N rounds of send / recv / sendall / recv_exact over a socketpair and over a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """The client subcommands against xinetd's built-in services (a real,
 independent implementation), TCP and UDP, on free loopback ports.
 

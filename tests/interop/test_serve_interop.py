@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """`sockit serve` against real third-party clients: rdate (RFC 868 over TCP
 and UDP), socat and OpenBSD netcat (echo, daytime, chargen).
 """

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """Shared pieces of the load tests of `sockit serve` (tests/soak/soak.py and
 the abuse, shutdown-under-load and soak tests in tests/integration/).
 

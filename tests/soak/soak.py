@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Soak test of `sockit serve`: a mixed load over every service, TCP and
 UDP, for a set time, with random resets and half-closes, every echoed byte
 and every chargen byte verified by content.

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * harness.c - registry and runner for SK_TEST scenarios (see sk_test.h).
+ * tests/unit/harness.c - registry and runner for SK_TEST scenarios (see sk_test.h).
  */
 #define _GNU_SOURCE /* unshare */
 #include "sk_test.h"

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * sk_test.h - the unit test harness.
+ * tests/unit/sk_test.h - the unit test harness.
  *
  * A test file declares scenarios with SK_TEST(name) at the start of a line;
  * the build registers each as its own ctest test that runs `test_file name`

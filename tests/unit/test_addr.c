@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_addr.c - building, parsing, formatting and comparing sk_addr.
+ * tests/unit/test_addr.c - building, parsing, formatting and comparing sk_addr.
  */
 #include "sk_test.h"
 

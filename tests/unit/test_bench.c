@@ -1,15 +1,19 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_bench.c - the measuring and checking parts of `sockit bench`: the
+ * tests/unit/test_bench.c - the measuring and checking parts of `sockit bench`: the
  * latency histogram against known distributions, and the payload streams'
  * verifier against single wrong, missing and extra bytes at every position.
  *
- * The sockit command's sources are not in a library, so the two files under
- * test are compiled into this program directly.
+ * Linked with the internal library sockit_cli (cli/bench/).
  */
 #include "sk_test.h"
 
-#include "../../cli/bench_hist.c"
-#include "../../cli/bench_payload.c"
+#include "bench.h"
+
+#define BLOCK BENCH_PAYLOAD_BLOCK
+
+#include <stdlib.h>
+#include <string.h>
 
 /* A histogram is large (fixed memory for minutes of range); keep it off the
  * stack. */
@@ -381,15 +385,15 @@ SK_TEST(payload_detects_extra_byte)
 SK_TEST(payload_span_is_the_stream)
 {
     uint64_t seed = bench_payload_seed(10, 3);
-    static const uint64_t offs[] = {0, 1, 7, 8, 4095, BLOCK_SIZE - 2, BLOCK_SIZE - 1,
-                                    BLOCK_SIZE, 5 * BLOCK_SIZE + 12345,
+    static const uint64_t offs[] = {0, 1, 7, 8, 4095, BLOCK - 2, BLOCK - 1,
+                                    BLOCK, 5 * BLOCK + 12345,
                                     (UINT64_C(1) << 62) + 3};
     uint64_t rnd = 5;
 
     for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
         size_t len;
         const unsigned char *p = bench_payload_span(seed, offs[k], &len);
-        CHECK_EQ(len, BLOCK_SIZE - offs[k] % BLOCK_SIZE);
+        CHECK_EQ(len, BLOCK - offs[k] % BLOCK);
         for (size_t i = 0; i < len; i += i < 64 || len - i < 64 ? 1 : 997)
             CHECK_EQ(p[i], bench_payload_byte(seed, offs[k] + i));
         CHECK_EQ(p[len - 1], bench_payload_byte(seed, offs[k] + len - 1));
@@ -397,13 +401,16 @@ SK_TEST(payload_span_is_the_stream)
     }
     /* Many seeds and blocks: the window starts cover the table, and the
      * last byte of each span is still the table's. */
+    size_t table_len;
+    const unsigned char *table = bench_payload_table(&table_len);
+
     for (int k = 0; k < 20000; k++) {
         size_t len;
         uint64_t off = next_random(&rnd);
         const unsigned char *p = bench_payload_span(next_random(&rnd), off, &len);
         CHECK_INT(len, >=, 1);
-        CHECK_INT(len, <=, BLOCK_SIZE);
-        CHECK(p >= table && p + len <= table + sizeof(table));
+        CHECK_INT(len, <=, BLOCK);
+        CHECK(p >= table && p + len <= table + table_len);
     }
 }
 
@@ -416,7 +423,7 @@ static uint64_t boundary_offset(size_t n)
     static const uint64_t blocks[] = {1, 2, 3, UINT64_C(1) << 22, (UINT64_C(1) << 45) - 1};
     static const uint64_t before[] = {PLEN, PLEN / 2, PLEN / 2 - 3, 1, 0};
     size_t per = sizeof(before) / sizeof(before[0]) + 16;
-    uint64_t start = blocks[n / per] * BLOCK_SIZE;
+    uint64_t start = blocks[n / per] * BLOCK;
 
     n %= per;
     if (n < 16)
@@ -512,9 +519,9 @@ SK_TEST(payload_long_buffers_unaligned)
 SK_TEST(payload_multi_block_chunks)
 {
     uint64_t seed = bench_payload_seed(15, 8);
-    size_t len = 3 * BLOCK_SIZE + 4321;
+    size_t len = 3 * BLOCK + 4321;
     unsigned char *a = malloc(len), *b = malloc(len);
-    static const uint64_t offs[] = {0, 7, BLOCK_SIZE - 1, UINT64_C(1) << 50};
+    static const uint64_t offs[] = {0, 7, BLOCK - 1, UINT64_C(1) << 50};
 
     CHECK(a != NULL && b != NULL);
     for (size_t k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
@@ -527,7 +534,7 @@ SK_TEST(payload_multi_block_chunks)
         CHECK_EQ(bench_payload_check(seed, offs[k], b, len), len - 2);
         b[len - 2] ^= 0x10;
         {
-            size_t at = (size_t)(BLOCK_SIZE - offs[k] % BLOCK_SIZE) + BLOCK_SIZE;
+            size_t at = (size_t)(BLOCK - offs[k] % BLOCK) + BLOCK;
             b[at] ^= 0x80;
             CHECK_EQ(bench_payload_check(seed, offs[k], b, len), at);
             b[at] ^= 0x80;
@@ -546,14 +553,14 @@ SK_TEST(payload_detects_whole_block_shift)
     unsigned char a[4096];
 
     for (uint64_t shift = 1; shift <= 4; shift++) {
-        for (uint64_t off = 0; off < 3 * BLOCK_SIZE; off += BLOCK_SIZE / 2 + 3) {
+        for (uint64_t off = 0; off < 3 * BLOCK; off += BLOCK / 2 + 3) {
             size_t same = 0;
-            bench_payload_fill(seed, off + shift * BLOCK_SIZE, a, sizeof(a));
+            bench_payload_fill(seed, off + shift * BLOCK, a, sizeof(a));
             CHECK_INT(bench_payload_check(seed, off, a, sizeof(a)), <, 8);
             bench_payload_fill(seed, off, a, sizeof(a));
-            CHECK_INT(bench_payload_check(seed, off + shift * BLOCK_SIZE, a, sizeof(a)), <, 8);
+            CHECK_INT(bench_payload_check(seed, off + shift * BLOCK, a, sizeof(a)), <, 8);
             for (size_t i = 0; i < sizeof(a); i++)
-                same += a[i] == bench_payload_byte(seed, off + shift * BLOCK_SIZE + i);
+                same += a[i] == bench_payload_byte(seed, off + shift * BLOCK + i);
             /* Pseudo-random bytes with the same low bit: 1 in 128 match. */
             CHECK_INT(same, <, sizeof(a) / 32);
         }

@@ -1,19 +1,19 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_clients.c - the pure decoders behind the client subcommands: RFC 868
+ * tests/unit/test_clients.c - the pure decoders behind the client subcommands: RFC 868
  * era selection, the streaming RFC 864 chargen verifier, the daytime /
  * qotd reply text checks, and the usage errors of the shared option parser.
  *
- * The decoders live in cli/, which is not part of libsockit, so their source
- * files are compiled into this test directly.
+ * Linked with the internal libraries sockit_cli and sockit_proto.
  */
 #include "sk_test.h"
 
-#include "../../cli/chargen_check.c"
-#include "../../cli/client.c"
-#include "../../cli/reply_text.c"
-#include "../../cli/rfc868.c"
-#include "../../cli/util.c"
-#include "../../lib/resolve.h"
+#include "chargen.h"
+#include "cli.h"
+#include "client.h"
+#include "reply_text.h"
+#include "resolve.h"
+#include "rfc868.h"
 
 #include <netdb.h>
 #include <pthread.h>

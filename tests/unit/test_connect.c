@@ -1,13 +1,14 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_connect.c - sk_create_connection and the Happy Eyeballs racer
- * behind it (lib/connect.h), on loopback only.
+ * tests/unit/test_connect.c - sk_create_connection and the Happy Eyeballs racer
+ * behind it (lib/create_connection.h), on loopback only.
  *
  * A "stalled" address is a loopback listener with backlog 0 whose accept
  * queue is full: the kernel then drops further SYNs, so a connect to it
  * neither succeeds nor fails until long after these tests end.
  */
 #include "sk_test.h"
-#include "connect.h"
+#include "create_connection.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_err.c - error kinds, messages (including from many threads at once)
+ * tests/unit/test_err.c - error kinds, messages (including from many threads at once)
  * and the resolver code conversion.
  */
 #define _GNU_SOURCE /* EAI_ADDRFAMILY */

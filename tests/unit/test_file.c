@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_file.c - the buffered stream sk_file: readline, read, write, flush,
+ * tests/unit/test_file.c - the buffered stream sk_file: readline, read, write, flush,
  * split input, timeouts that lose nothing, end of stream, and the internal
  * read-side interface (lib/file.h) the framing helpers build on.
  *

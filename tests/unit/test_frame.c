@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_frame.c - the framing helpers: the pure decoders under every way of
+ * tests/unit/test_frame.c - the framing helpers: the pure decoders under every way of
  * splitting their input, then the socket-level receivers and sender over
  * socketpairs (end of stream, timeouts with one deadline, retries).
  */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_hostport.c - splitting host:port text and parsing ports.
+ * tests/unit/test_hostport.c - splitting host:port text and parsing ports.
  */
 #include "sk_test.h"
 

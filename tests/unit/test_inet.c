@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_inet.c - byte order and the inet_* conversions.  Valid inet_aton
+ * tests/unit/test_inet.c - byte order and the inet_* conversions.  Valid inet_aton
  * forms are checked against the C library's inet_aton; forms it tolerates
  * but sockit rejects (trailing junk) are checked to fail.
  */

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_listen.c - sk_create_server and sk_has_dualstack_ipv6: options set
+ * tests/unit/test_listen.c - sk_create_server and sk_has_dualstack_ipv6: options set
  * before bind, TCP and UDP, IPv6 dual-stack and v6-only, Unix sockets and
  * bind errors.
  */

@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_loop.c - the event loop: descriptor readiness, pausing without system
+ * tests/unit/test_loop.c - the event loop: descriptor readiness, pausing without system
  * calls, timers (order, repeat, accuracy, re-arming), stop and wake from
  * other threads and from a signal handler, and handles stopped inside
  * callbacks.  Scenarios ending in _poll run the same code on the poll(2)
  * backend, selected through SK_LOOP_BACKEND.
  */
 #include "sk_test.h"
-#include "loop_backend.h"
+#include "loop/loop.h"
 
 #include <errno.h>
 #include <pthread.h>

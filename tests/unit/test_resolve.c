@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_resolve.c - name resolution.  Only names from /etc/hosts (localhost,
+ * tests/unit/test_resolve.c - name resolution.  Only names from /etc/hosts (localhost,
  * this machine's host name) and numeric hosts are looked up, except one name
  * in the reserved ".invalid" domain, which must fail (or time out) without
  * any answer from the internet.  The deadline is proven with a slow fake

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_select.c - sk_select: readiness of each kind, reordering of the
+ * tests/unit/test_select.c - sk_select: readiness of each kind, reordering of the
  * arrays, timeouts (accuracy and EINTR), closed sockets, many sockets and
  * descriptors above FD_SETSIZE.
  */

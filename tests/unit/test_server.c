@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_server.c - the server framework on loopback: an echo and a producer
+ * tests/unit/test_server.c - the server framework on loopback: an echo and a producer
  * handler defined here, checked for data integrity with several workers and
  * clients, backpressure against a peer that never reads, the connection
  * limits, the idle timeout, graceful shutdown (from a thread and from a

@@ -1,24 +1,19 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_services.c - the simple services' logic without sockets: the
+ * tests/unit/test_services.c - the simple services' logic without sockets: the
  * chargen stream across arbitrary write boundaries, the RFC 868 value and
  * its 2036 wrap, daytime lines for fixed times, the quote file parser and
  * store (with reloads under concurrent readers), and the UDP guard's rules
  * and token buckets on an injected clock.
  *
- * The services are compiled into the sockit command, not the library, so
- * this file builds them in directly.
+ * Linked with the internal libraries sockit_services and sockit_proto.
  */
 #include "sk_test.h"
 
-#include "../../services/chargen.c"
-#include "../../services/common.c"
-#include "../../services/daytime.c"
-#include "../../services/discard.c"
-#include "../../services/echo.c"
-#include "../../services/qotd.c"
-#include "../../services/table.c"
-#include "../../services/time.c"
-#include "../../services/udpguard.c"
+#include "services.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,7 +38,7 @@ SK_TEST(chargen_first_lines)
     const char *p;
     char line0[73], line1[73];
 
-    CHECK_INT(svc_chargen_chunk(0, &p), >, 65536);
+    CHECK_INT(chargen_chunk(0, &p), >, 65536);
     for (int i = 0; i < 72; i++) {
         line0[i] = (char)(' ' + i);
         line1[i] = (char)(' ' + (i + 1) % 95);
@@ -56,15 +51,15 @@ SK_TEST(chargen_first_lines)
     CHECK_EQ(p[94 * 74], '~');
     CHECK_EQ(p[94 * 74 + 1], ' ');
     /* After 95 lines the cycle starts over. */
-    CHECK_EQ(SVC_CHARGEN_CYCLE, 7030);
+    CHECK_EQ(CHARGEN_CYCLE, 7030);
     CHECK_MEM(p + 7030, p, 74);
 }
 
 SK_TEST(chargen_every_position_is_contiguous)
 {
-    for (size_t pos = 0; pos < SVC_CHARGEN_CYCLE; pos++) {
+    for (size_t pos = 0; pos < CHARGEN_CYCLE; pos++) {
         const char *p;
-        size_t n = svc_chargen_chunk(pos, &p);
+        size_t n = chargen_chunk(pos, &p);
         CHECK_INT(n, >, 65536);
         /* Spot-check the start and end of the contiguous run. */
         CHECK_EQ(p[0], chargen_ref(pos));
@@ -84,7 +79,7 @@ SK_TEST(chargen_arbitrary_write_boundaries)
      * edge cases, then random ones, 3 MB in all. */
     for (int round = 0; total < (3u << 20); round++) {
         const char *p;
-        size_t avail = svc_chargen_chunk(pos, &p), take;
+        size_t avail = chargen_chunk(pos, &p), take;
         if (round < (int)(sizeof(sizes) / sizeof(sizes[0])))
             take = sizes[round];
         else
@@ -96,17 +91,17 @@ SK_TEST(chargen_arbitrary_write_boundaries)
                 sk_test_fail(__FILE__, __LINE__, "byte %llu: got %d, want %d",
                              (unsigned long long)(total + i), p[i],
                              chargen_ref(total + i));
-        pos = svc_chargen_advance(pos, take);
+        pos = chargen_advance(pos, take);
         total += take;
-        CHECK_EQ(pos, total % SVC_CHARGEN_CYCLE);
+        CHECK_EQ(pos, total % CHARGEN_CYCLE);
     }
 }
 
 SK_TEST(chargen_advance_wraps)
 {
-    CHECK_EQ(svc_chargen_advance(7029, 1), 0);
-    CHECK_EQ(svc_chargen_advance(0, 7030 * 1000 + 5), 5);
-    CHECK_EQ(svc_chargen_advance(7000, 65536), (7000 + 65536) % 7030);
+    CHECK_EQ(chargen_advance(7029, 1), 0);
+    CHECK_EQ(chargen_advance(0, 7030 * 1000 + 5), 5);
+    CHECK_EQ(chargen_advance(7000, 65536), (7000 + 65536) % 7030);
 }
 
 /* ---- time -------------------------------------------------------------------- */
@@ -115,16 +110,16 @@ SK_TEST(time_value_and_wrap)
 {
     unsigned char b[4];
 
-    CHECK_EQ(svc_time_value(0), 2208988800u);
-    CHECK_EQ(svc_time_value(-2208988800LL), 0);
+    CHECK_EQ(rfc868_value(0), 2208988800u);
+    CHECK_EQ(rfc868_value(-2208988800LL), 0);
     /* 2036-02-07 06:28:15 UTC is the last second of era 0. */
-    CHECK_EQ(svc_time_value(2085978495LL), 0xFFFFFFFFu);
-    CHECK_EQ(svc_time_value(2085978496LL), 0);
-    CHECK_EQ(svc_time_value(2085978496LL + 100), 100);
-    CHECK_EQ(svc_time_value(1795282309LL), 1795282309u + 2208988800u);
-    svc_time_encode(0x01020304u, b);
+    CHECK_EQ(rfc868_value(2085978495LL), 0xFFFFFFFFu);
+    CHECK_EQ(rfc868_value(2085978496LL), 0);
+    CHECK_EQ(rfc868_value(2085978496LL + 100), 100);
+    CHECK_EQ(rfc868_value(1795282309LL), 1795282309u + 2208988800u);
+    rfc868_encode(0x01020304u, b);
     CHECK_MEM(b, "\x01\x02\x03\x04", 4);
-    svc_time_encode(svc_time_value(0), b);
+    rfc868_encode(rfc868_value(0), b);
     CHECK_MEM(b, "\x83\xaa\x7e\x80", 4);
 }
 
@@ -134,16 +129,16 @@ SK_TEST(daytime_ctime_and_rfc3339)
 {
     char buf[64];
 
-    CHECK_EQ(svc_daytime_format(1795282309LL, SVC_DAYTIME_CTIME, buf, sizeof(buf)), 26);
+    CHECK_EQ(daytime_format(1795282309LL, DAYTIME_CTIME, buf, sizeof(buf)), 26);
     CHECK_STR(buf, "Sat Nov 21 17:31:49 2026\r\n");
     /* A one-digit day is padded with a space, as ctime does. */
-    CHECK_OK(svc_daytime_format(1793502245LL, SVC_DAYTIME_CTIME, buf, sizeof(buf)));
+    CHECK_OK(daytime_format(1793502245LL, DAYTIME_CTIME, buf, sizeof(buf)));
     CHECK_STR(buf, "Sun Nov  1 03:04:05 2026\r\n");
-    CHECK_OK(svc_daytime_format(0, SVC_DAYTIME_CTIME, buf, sizeof(buf)));
+    CHECK_OK(daytime_format(0, DAYTIME_CTIME, buf, sizeof(buf)));
     CHECK_STR(buf, "Thu Jan  1 00:00:00 1970\r\n");
-    CHECK_EQ(svc_daytime_format(1795282309LL, SVC_DAYTIME_RFC3339, buf, sizeof(buf)), 22);
+    CHECK_EQ(daytime_format(1795282309LL, DAYTIME_RFC3339, buf, sizeof(buf)), 22);
     CHECK_STR(buf, "2026-11-21T17:31:49Z\r\n");
-    CHECK_ERR(svc_daytime_format(1795282309LL, SVC_DAYTIME_CTIME, buf, 26), -ENOSPC);
+    CHECK_ERR(daytime_format(1795282309LL, DAYTIME_CTIME, buf, 26), -ENOSPC);
 }
 
 /* ---- qotd --------------------------------------------------------------------- */
@@ -172,7 +167,7 @@ static int parse(const char *text, quote_sink *s, char *err, size_t errsize)
 {
     memset(s, 0, sizeof(*s));
     err[0] = '\0';
-    return svc_qotd_parse(text, strlen(text), sink_emit, s, err, errsize);
+    return qotd_parse(text, strlen(text), sink_emit, s, err, errsize);
 }
 
 SK_TEST(qotd_parse_fortune_format)
@@ -225,7 +220,7 @@ SK_TEST(qotd_parse_charset)
     CHECK_ERR(parse("caf\xc3\xa9\n", &s, err, sizeof(err)), -EINVAL);
     CHECK_STR(err, "line 1: byte 0xc3 is not printable ASCII");
     CHECK_ERR(parse("nul\0", &s, err, sizeof(err)), 1); /* strlen stops at NUL */
-    CHECK_ERR(svc_qotd_parse("a\0b", 3, sink_emit, &s, err, sizeof(err)), -EINVAL);
+    CHECK_ERR(qotd_parse("a\0b", 3, sink_emit, &s, err, sizeof(err)), -EINVAL);
     CHECK_STR(err, "line 1: byte 0x00 is not printable ASCII");
     /* Every printable character and a mid-line CR are fine. */
     char all[100];
@@ -239,7 +234,7 @@ SK_TEST(qotd_parse_charset)
 /* True when q[len] is a valid wire quote. */
 static bool quote_valid(const char *q, size_t len)
 {
-    if (len == 0 || len > SVC_QUOTE_MAX || len < 2 || memcmp(q + len - 2, "\r\n", 2) != 0)
+    if (len == 0 || len > QOTD_QUOTE_MAX || len < 2 || memcmp(q + len - 2, "\r\n", 2) != 0)
         return false;
     for (size_t i = 0; i < len; i++)
         if ((q[i] < 32 || q[i] > 126) && q[i] != '\r' && q[i] != '\n')
@@ -249,15 +244,15 @@ static bool quote_valid(const char *q, size_t len)
 
 SK_TEST(qotd_builtin_quotes)
 {
-    char q[SVC_QUOTE_MAX];
+    char q[QOTD_QUOTE_MAX];
 
     CHECK_INT(svc_qotd_count(NULL), >=, 10);
     for (int i = 0; i < 200; i++) {
         size_t n = svc_qotd_pick(NULL, q);
         CHECK(quote_valid(q, n));
     }
-    for (size_t i = 0; i < QOTD_NBUILTIN; i++)
-        CHECK_INT(strlen(qotd_builtin[i]) + 2, <=, SVC_QUOTE_MAX);
+    for (size_t i = 0; svc_qotd_builtin(i) != NULL; i++)
+        CHECK_INT(strlen(svc_qotd_builtin(i)) + 2, <=, QOTD_QUOTE_MAX);
 }
 
 static void write_file(const char *path, const char *text)
@@ -271,7 +266,7 @@ static void write_file(const char *path, const char *text)
 
 SK_TEST(qotd_file_and_reload)
 {
-    char path[] = "/tmp/sk_qotd_XXXXXX", err[256], q[SVC_QUOTE_MAX];
+    char path[] = "/tmp/sk_qotd_XXXXXX", err[256], q[QOTD_QUOTE_MAX];
     int fd = mkstemp(path);
     svc_qotd *store;
 
@@ -316,7 +311,7 @@ typedef struct reload_race {
 static void *picker(void *arg)
 {
     reload_race *r = arg;
-    char q[SVC_QUOTE_MAX];
+    char q[QOTD_QUOTE_MAX];
 
     while (!atomic_load(&r->stop)) {
         size_t n = svc_qotd_pick(r->store, q);
@@ -571,8 +566,7 @@ SK_TEST(udpguard_table_is_bounded)
         snprintf(ip, sizeof(ip), "10.1.%d.%d", i / 250, i % 250 + 1);
         CHECK_EQ(check(g, ip, 5000, 1001 + (uint64_t)i / 100), SVC_UDP_PASS);
     }
-    guard_thread *t = guard_thread_get(g);
-    CHECK_EQ(t->mask + 1, 16);
+    CHECK_EQ(svc_udpguard_table_size(g), 16);
     /* The first sender was evicted long ago, so it starts afresh. */
     CHECK_EQ(check(g, "10.0.0.1", 5000, 1100), SVC_UDP_PASS);
     svc_udpguard_free(g);

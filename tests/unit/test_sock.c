@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_sock.c - socket objects on real loopback sockets: creation and
+ * tests/unit/test_sock.c - socket objects on real loopback sockets: creation and
  * close, TCP/UDP over IPv4 and IPv6, Unix sockets, socket pairs, connect and
  * its errors, send/recv/sendall, SIGPIPE, shutdown, names and options.
  *

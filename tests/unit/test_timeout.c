@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: MIT */
 /*
- * test_timeout.c - per-socket timeouts and the descriptor mode behind them,
+ * tests/unit/test_timeout.c - per-socket timeouts and the descriptor mode behind them,
  * the process default (new, paired, adopted and accepted sockets), the
  * accuracy of timeouts (+-50 ms), EINTR inside blocking and timed calls,
  * and the deadline helpers of internal.h.
