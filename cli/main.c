@@ -46,7 +46,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(argv[1], "--version") == 0) {
-        printf("sockit %s\n", SK_VERSION_STRING);
+        printf("sockit %s\n", sk_version_string());
         return CLI_EXIT_OK;
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

@@ -670,8 +670,10 @@ static void on_signal(int sig)
 
     if (srv == NULL)
         return;
+    /* A full queue (-EAGAIN) means reloads are already pending, and the
+     * next of them rereads the file: nothing is lost by dropping this one. */
     if (sig == SIGHUP)
-        sk_server_notify(srv, reload_quotes, serve_env_for_signal);
+        (void)sk_server_notify(srv, reload_quotes, serve_env_for_signal);
     else
         sk_server_shutdown(srv);
 }
@@ -693,7 +695,7 @@ static void set_signals(bool on)
 
 static void log_stop(sk_server *srv, svc_udpguard *g)
 {
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT;
 
     sk_server_stats_get(srv, &st);
     serve_log("event=stop accepted=%llu refused_limit=%llu accept_errors=%llu "

@@ -80,8 +80,7 @@ target_include_directories(sk_fuzz_code PUBLIC ${PROJECT_SOURCE_DIR}/include
                            ${PROJECT_SOURCE_DIR}/proto ${PROJECT_SOURCE_DIR}/services
                            ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/cli/bench
                            PRIVATE ${PROJECT_SOURCE_DIR}/lib)
-target_compile_definitions(sk_fuzz_code PRIVATE SK_BUILDING
-                           SK__CMAKE_VERSION="${PROJECT_VERSION}")
+target_compile_definitions(sk_fuzz_code PRIVATE SK_BUILDING)
 target_compile_options(sk_fuzz_code PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
 
 foreach(src ${SK_FUZZ_SOURCES})

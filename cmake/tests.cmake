@@ -25,6 +25,7 @@ foreach(src ${SK_UNIT_TESTS})
   add_executable(${name} ${src})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/lib)
   target_link_libraries(${name} PRIVATE sk_test_harness sockit_cli)
+  target_compile_definitions(${name} PRIVATE SK_TEST_CMAKE_VERSION="${PROJECT_VERSION}")
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   file(STRINGS ${src} decls REGEX "^SK_TEST\\([A-Za-z0-9_]+\\)")
   string(REGEX REPLACE "^test_" "" group ${name})
@@ -45,7 +46,7 @@ foreach(kind integration interop)
     add_test(NAME ${kind}.${name} COMMAND ${SK_PYTHON3} ${script})
     set_tests_properties(${kind}.${name} PROPERTIES
                          TIMEOUT 300 SKIP_RETURN_CODE 77
-                         ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};SOCKIT_SANITIZE=${SK_SANITIZE};PYTHONDONTWRITEBYTECODE=1")
+                         ENVIRONMENT "SOCKIT_BUILD=${CMAKE_BINARY_DIR};SOCKIT_SOURCE=${PROJECT_SOURCE_DIR};SOCKIT_SANITIZE=${SK_SANITIZE};SOCKIT_VERSION=${PROJECT_VERSION};PYTHONDONTWRITEBYTECODE=1")
   endforeach()
 endforeach()
 

@@ -25,6 +25,23 @@
  *  - Pointers the caller passes in are borrowed for the duration of the call
  *    unless the comment says the callee takes ownership.
  *
+ * Names: `sk_` for public functions and types, `SK_` for public macros,
+ * `sk__` for the library's internals (never exported; the shared library
+ * exports nothing but sk_ symbols).  A function is named object_verb
+ * (sk_sock_connect, sk_loop_run, sk_frame_recv_exact); the calls that mirror
+ * CPython's module-level functions keep CPython's spelling after the prefix
+ * (sk_getaddrinfo, sk_inet_pton, sk_create_connection, sk_create_server,
+ * sk_setdefaulttimeout), so a Python user finds them where they expect.
+ *
+ * Extensible structs: sk_server_config, sk_tcp_handler, sk_udp_handler and
+ * sk_server_stats begin with a `size` field.  Set it to sizeof the struct
+ * (the INIT macros below do) or leave it 0, which means the layout of
+ * version 0.2; the library reads only the fields `size` covers and treats
+ * the others as zero, and refuses (-E2BIG) a struct larger than it knows
+ * whose unknown tail is not all zero.  Fields are only ever added at the
+ * end, so a program built against an older header keeps working with a
+ * newer library of the same major version (README, "Versions and ABI").
+ *
  * Sections: errors, sockets, timeouts, addresses, names, conversions,
  * buffered streams, framing, readiness, connections and servers, event loop,
  * server framework.
@@ -50,10 +67,22 @@ extern "C" {
 #define SK_API
 #endif
 
+/* The version of this header; checked against the build's version (CMake's
+ * project()) when libsockit is configured.  sk_version() and
+ * sk_version_string() give the version of the library actually linked. */
 #define SK_VERSION_MAJOR 0
 #define SK_VERSION_MINOR 2
 #define SK_VERSION_PATCH 0
 #define SK_VERSION_STRING "0.2.0"
+#define SK_VERSION_HEX \
+    ((SK_VERSION_MAJOR << 16) | (SK_VERSION_MINOR << 8) | SK_VERSION_PATCH)
+
+/* The linked library's version as (major << 16) | (minor << 8) | patch,
+ * comparable with SK_VERSION_HEX. */
+SK_API unsigned sk_version(void);
+
+/* The linked library's version as text, "0.2.0" (a static string). */
+SK_API const char *sk_version_string(void);
 
 /* ====================================================================== */
 /* Errors                                                                 */
@@ -98,6 +127,14 @@ SK_API sk_errkind sk_errkind_of(int code);
  * "success".
  */
 SK_API const char *sk_strerror(int code);
+
+/*
+ * Returns the symbolic name of `code` (a static string; thread-safe):
+ * "ETIMEDOUT" for -ETIMEDOUT, "SK_ETIMEOUT" for SK_ETIMEOUT, "EAI_NONAME"
+ * for SK_EAI(EAI_NONAME), "OK" for codes >= 0, and "UNKNOWN" for a code
+ * this library does not know by name.
+ */
+SK_API const char *sk_errname(int code);
 
 /* ====================================================================== */
 /* Sockets                                                                */
@@ -557,7 +594,7 @@ SK_API ssize_t sk_frame_recv_until(sk_file *f, void *buf, size_t max,
 SK_API ssize_t sk_frame_recv_msg(sk_file *f, void *buf, size_t max);
 
 /* Sends one length-prefixed message (header and payload, one deadline).
- * Errors as sk_sock_sendall; len above 2^32-1 is -EMSGSIZE. */
+ * Errors as sk_sock_sendall; len above 2^32-1 is SK_EMSGSIZE. */
 SK_API int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len);
 
 /*
@@ -787,8 +824,26 @@ SK_API void sk_timer_stop(sk_timer *timer);
 typedef struct sk_server sk_server;
 typedef struct sk_conn sk_conn;
 
+/* The numbers the framework works by, named once for its code and its
+ * contracts below. */
+#define SK_SERVER_MAX_THREADS 1024           /* worker threads, at most */
+#define SK_SERVER_CONN_BUFFER (64 * 1024)    /* default conn_buffer, bytes */
+#define SK_SERVER_CONN_BUFFER_MAX (64 * 1024 * 1024) /* largest conn_buffer */
+#define SK_SERVER_GRACE 5.0                  /* default shutdown grace, seconds */
+#define SK_SERVER_LINGER_MS 2000             /* wait for the peer's end of
+                                                stream after a graceful close */
+#define SK_SERVER_DRAIN_ROUNDS 16            /* on_drain calls in a row before
+                                                waiting for writability */
+#define SK_SERVER_ACCEPT_BATCH 64            /* accepts per readiness event */
+#define SK_SERVER_UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
+#define SK_SERVER_UDP_MAX 65507              /* largest UDP reply, bytes */
+#define SK_SERVER_NOTIFY_SLOTS 16            /* sk_server_notify requests
+                                                pending at once */
+
 /* Callbacks for a TCP service.  Any may be NULL. */
 typedef struct sk_tcp_handler {
+    /* sizeof(sk_tcp_handler), or 0 for the 0.2 layout (see the top). */
+    size_t size;
     /* Bytes of per-connection state for the handler, zeroed, at sk_conn_data(). */
     size_t conn_size;
     /* A new connection (after the limits admitted it).  May write and close. */
@@ -810,8 +865,8 @@ typedef struct sk_tcp_handler {
      * drained to empty, and also right after on_open, on_data or on_drain
      * when everything the handler wrote in it went straight to the kernel (so
      * a producer that writes one chunk per call keeps the stream going; after
-     * 16 such calls in a row the next waits until the socket is writable, for
-     * fairness).  Not called after sk_conn_close.  A producer (chargen)
+     * SK_SERVER_DRAIN_ROUNDS such calls in a row the next waits until the
+     * socket is writable, for fairness).  Not called after sk_conn_close.  A producer (chargen)
      * writes more here.
      */
     void (*on_drain)(sk_conn *c);
@@ -845,7 +900,7 @@ SK_API size_t sk_conn_write_space(const sk_conn *c);
  * Closes the connection once pending output is sent (graceful): reading
  * stops and later writes fail with -EPIPE.  After the last byte the server
  * shuts down its sending side (the peer sees end of stream) and waits up to
- * 2 s for the peer's end of stream, discarding input, before closing the
+ * SK_SERVER_LINGER_MS for the peer's end of stream, discarding input, before closing the
  * descriptor, so that input the peer sends cannot make the kernel reset the
  * connection and destroy the response.  A peer that has already ended its
  * stream is closed at once.  While output is pending, the idle timeout
@@ -871,12 +926,15 @@ typedef struct sk_dgram sk_dgram;
 
 /* Callbacks for a UDP service. */
 typedef struct sk_udp_handler {
+    /* sizeof(sk_udp_handler), or 0 for the 0.2 layout (see the top). */
+    size_t size;
     /*
      * A datagram of `len` bytes (0 for an empty one) from `from`.  The
      * handler replies with sk_dgram_reply (at most once per datagram) or
      * drops it by returning.  `d`, `data` and `from` are valid only during
-     * the call.  Datagrams arrive in batches (recvmmsg, 32 at a time on
-     * Linux); replies go out after the batch.
+     * the call.  Datagrams arrive in batches (recvmmsg, up to
+     * SK_SERVER_UDP_BATCH at a time on Linux); replies go out after the
+     * batch.
      */
     void (*on_datagram)(sk_dgram *d, const void *data, size_t len,
                         const sk_addr *from);
@@ -885,7 +943,8 @@ typedef struct sk_udp_handler {
 /* Queues a reply to the datagram's sender (the bytes are copied), sent with
  * the rest of the batch (sendmmsg where available).  A reply the socket
  * cannot take at once is dropped and counted (datagrams_dropped).  Returns
- * 0, -EMSGSIZE above 65507 bytes, or -EALREADY for a second reply. */
+ * 0, SK_EMSGSIZE above SK_SERVER_UDP_MAX bytes, or -EALREADY for a second
+ * reply. */
 SK_API int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len);
 
 /* The `arg` given to sk_server_add_udp, and the loop the datagram arrived on. */
@@ -894,14 +953,19 @@ SK_API sk_loop *sk_dgram_loop(const sk_dgram *d);
 
 /* Server-wide settings.  Zero-initialised means the defaults below. */
 typedef struct sk_server_config {
-    int threads;          /* worker threads; 0: one per online CPU (max 1024) */
+    size_t size;          /* sizeof(sk_server_config), or 0 for the 0.2
+                             layout (see the top) */
+    int threads;          /* worker threads; 0: one per online CPU (at most
+                             SK_SERVER_MAX_THREADS) */
     int max_conns;        /* total open connections; 0: no limit */
     int max_per_source;   /* open connections per peer address; 0: no limit */
     double idle_timeout;  /* close connections without progress (no byte read
                              or written) this long; 0: never */
     size_t conn_buffer;   /* per-connection output bound, and input bound, in
-                             bytes; 0: 64 KiB; at most 64 MiB */
-    double grace;         /* shutdown drain period in seconds; 0: 5 s */
+                             bytes; 0: SK_SERVER_CONN_BUFFER; at most
+                             SK_SERVER_CONN_BUFFER_MAX */
+    double grace;         /* shutdown drain period in seconds; 0:
+                             SK_SERVER_GRACE */
     bool verbose;         /* log one line per connection opened and closed:
                              "event=open peer=A local=A", "event=close peer=A
                              bytes_in=N bytes_out=N reason=R [error=\"...\"]"
@@ -918,6 +982,8 @@ typedef struct sk_server_config {
 
 /* Counters, summed over the workers (approximate while running). */
 typedef struct sk_server_stats {
+    size_t size;              /* set by the caller: sizeof(sk_server_stats),
+                                 or 0 for the 0.2 layout (see the top) */
     uint64_t accepted;        /* TCP connections admitted */
     uint64_t refused_limit;   /* refused by max_conns / max_per_source */
     uint64_t accept_errors;   /* EMFILE, ENFILE, ENOBUFS ... */
@@ -931,9 +997,16 @@ typedef struct sk_server_stats {
     uint64_t read_pauses;     /* times reading a peer paused for backpressure */
 } sk_server_stats;
 
+/* Initialisers that set the size field: `sk_server_config cfg =
+ * SK_SERVER_CONFIG_INIT;` then set fields, or write the designated
+ * initialiser with .size = sizeof(...) yourself. */
+#define SK_SERVER_CONFIG_INIT {.size = sizeof(sk_server_config)}
+#define SK_SERVER_STATS_INIT {.size = sizeof(sk_server_stats)}
+
 /* Creates a server with `cfg` (NULL: defaults), with its worker loops (two
- * descriptors each).  Errors: -EINVAL (a negative or NaN setting), -ENOMEM,
- * -EMFILE. */
+ * descriptors each).  Errors: -EINVAL (a negative or NaN setting), -E2BIG
+ * (cfg->size larger than this library knows, with non-zero fields past
+ * what it knows), -ENOMEM, -EMFILE. */
 SK_API int sk_server_new(sk_server **out, const sk_server_config *cfg);
 
 /*
@@ -944,7 +1017,8 @@ SK_API int sk_server_new(sk_server **out, const sk_server_config *cfg);
  * `arg` is handed to the handler via sk_conn_arg.  If `bound` is not NULL it
  * receives the address actually bound (port 0 resolved).  Call before
  * sk_server_run.  Errors as sk_create_server, -EINVAL (other flags, NULL
- * handler), -EBUSY (the server has run).
+ * handler), -E2BIG (h->size as for sk_server_new), -EBUSY (the server has
+ * run).
  */
 SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_tcp_handler *h, void *arg, sk_addr *bound);
@@ -975,14 +1049,19 @@ SK_API void sk_server_shutdown(sk_server *srv);
 
 /*
  * Calls `cb(srv, arg)` once on a worker thread (worker 0) as soon as
- * possible; each call is one run.  Up to 16 requests can be pending at a
- * time; more are dropped.  Requests made before sk_server_run run when it
- * starts.  Async-signal-safe: a SIGHUP handler uses it to request a reload.
+ * possible; each call is one run.  Up to SK_SERVER_NOTIFY_SLOTS requests
+ * can be pending at a time.  Returns 0 when the request is queued, or
+ * -EAGAIN when that many are already pending (nothing is queued; the caller
+ * may retry once one has run).  Requests made before sk_server_run run when
+ * it starts.  Async-signal-safe: a SIGHUP handler uses it to request a
+ * reload.
  */
-SK_API void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg),
+SK_API int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg),
                              void *arg);
 
-/* Fills *out with the current counters.  Any thread, any time. */
+/* Fills *out with the current counters: as many fields as out->size covers
+ * (set it before the call; 0 means the 0.2 layout).  Any thread, any
+ * time. */
 SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
 
 /* Frees a server that is not running (closes its sockets).  NULL is allowed. */

@@ -5,7 +5,8 @@
  * Map: sk_errkind_of() classifies a code by range; sk_strerror() picks the
  * message source by kind (our own table for SK_E... codes, a table of
  * strerror_r texts built once for -errno, gai_strerror for resolver codes);
- * sk__eai_code() converts getaddrinfo results into our codes.
+ * sk_errname() gives a code's symbolic name; sk__eai_code() converts
+ * getaddrinfo results into our codes.
  */
 #define _GNU_SOURCE /* the EAI_* extensions (EAI_ADDRFAMILY, EAI_NODATA, ...) */
 #include "internal.h"
@@ -195,4 +196,91 @@ int sk__eai_code(int eai, int saved_errno)
     if (eai == EAI_SYSTEM)
         return saved_errno > 0 ? -saved_errno : -EIO;
     return SK_EAI(eai);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+#define NAME(x) {x, #x}
+
+static const struct code_name {
+    int code;
+    const char *name;
+} sk_names[] = {
+    NAME(SK_ETIMEOUT), NAME(SK_EPARTIAL), NAME(SK_EOF),
+    NAME(SK_EBADADDR), NAME(SK_ENEED),    NAME(SK_EMSGSIZE),
+};
+
+/* The EAI values this system defines, by name (their codes are SK_EAI(v)). */
+static const struct code_name eai_names[] = {
+    NAME(EAI_BADFLAGS), NAME(EAI_NONAME), NAME(EAI_AGAIN), NAME(EAI_FAIL),
+    NAME(EAI_FAMILY), NAME(EAI_SOCKTYPE), NAME(EAI_SERVICE), NAME(EAI_MEMORY),
+    NAME(EAI_SYSTEM), NAME(EAI_OVERFLOW),
+#ifdef EAI_NODATA
+    NAME(EAI_NODATA),
+#endif
+#ifdef EAI_ADDRFAMILY
+    NAME(EAI_ADDRFAMILY),
+#endif
+};
+
+/* Errno names where the C library cannot say (before glibc 2.32): the
+ * ones socket code meets. */
+static const struct code_name errno_names[] = {
+    NAME(EPERM), NAME(ENOENT), NAME(EINTR), NAME(EIO), NAME(EBADF),
+    NAME(EAGAIN), NAME(ENOMEM), NAME(EACCES), NAME(EFAULT), NAME(EBUSY),
+    NAME(EEXIST), NAME(EINVAL), NAME(ENFILE), NAME(EMFILE), NAME(ENOSPC),
+    NAME(EPIPE), NAME(ERANGE), NAME(ENOTSOCK), NAME(EDESTADDRREQ),
+    NAME(EMSGSIZE), NAME(EPROTOTYPE), NAME(ENOPROTOOPT),
+    NAME(EPROTONOSUPPORT), NAME(EOPNOTSUPP), NAME(EAFNOSUPPORT),
+    NAME(EADDRINUSE), NAME(EADDRNOTAVAIL), NAME(ENETDOWN),
+    NAME(ENETUNREACH), NAME(ECONNABORTED), NAME(ECONNRESET),
+    NAME(ENOBUFS), NAME(EISCONN), NAME(ENOTCONN), NAME(ETIMEDOUT),
+    NAME(ECONNREFUSED), NAME(EHOSTUNREACH), NAME(EALREADY),
+    NAME(EINPROGRESS), NAME(E2BIG), NAME(EOVERFLOW),
+};
+
+static const char *name_in(const struct code_name *t, size_t n, int code)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].code == code)
+            return t[i].name;
+    return NULL;
+}
+
+static const char *errno_name(int e)
+{
+    const char *name = NULL;
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    name = strerrorname_np(e);
+#endif
+    if (name == NULL)
+        name = name_in(errno_names, sizeof errno_names / sizeof errno_names[0], e);
+    return name;
+}
+
+const char *sk_errname(int code)
+{
+    const char *name = NULL;
+
+    if (code >= 0)
+        return "OK";
+    switch (sk_errkind_of(code)) {
+    case SK_ERRKIND_TIMEOUT:
+    case SK_ERRKIND_DATA:
+        name = name_in(sk_names, sizeof sk_names / sizeof sk_names[0], code);
+        break;
+    case SK_ERRKIND_RESOLVER:
+        for (size_t i = 0; i < sizeof eai_names / sizeof eai_names[0]; i++)
+            if (SK_EAI(eai_names[i].code) == code)
+                name = eai_names[i].name;
+        break;
+    case SK_ERRKIND_SYSTEM:
+        if (code > -ERRNO_LIMIT)
+            name = errno_name(-code);
+        break;
+    default:
+        break;
+    }
+    return name != NULL ? name : "UNKNOWN";
 }

@@ -253,7 +253,7 @@ int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len)
     if (s == NULL || (buf == NULL && len > 0))
         return -EINVAL;
     if (len > UINT32_MAX)
-        return -EMSGSIZE;
+        return SK_EMSGSIZE;
     if (s->fd < 0)
         return -EBADF;
     sk_frame_put_len(hdr, (uint32_t)len);

@@ -82,6 +82,20 @@ int sk__sock_sendall_dl(sk_sock *s, const void *buf, size_t len, size_t *sent,
  */
 int sk__put_text(const char *text, size_t len, char *buf, size_t size);
 
+/*
+ * Extensible public structs (sockit.h, "Extensible structs"): their first
+ * member is `size_t size`.  sk__struct_in copies the caller's struct at
+ * `src` (NULL: all zero) into dst[dst_size], the library's own layout:
+ * the fields the caller's size covers, zero for the rest, with dst's size
+ * set to dst_size.  Returns 0, -EINVAL for a size smaller than the size
+ * field itself, or -E2BIG when the caller's struct is larger than dst and
+ * its extra bytes are not all zero.  sk__struct_out copies the library's
+ * src[src_size] out to the caller's struct at `dst`, as much as dst's size
+ * field says it holds (0: src_size), leaving dst's size field as it is.
+ */
+int sk__struct_in(void *dst, size_t dst_size, const void *src);
+void sk__struct_out(void *dst, const void *src, size_t src_size);
+
 /* The largest buffer the reentrant netdb lookups (netdb.c, servdb.c) may
  * grow to before giving up. */
 #define SK__LOOKUP_BUF_MAX (1u << 20)

@@ -22,6 +22,7 @@
  */
 #include "loop/backend.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -640,6 +641,7 @@ int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events, sk_io_cb cb
     sk_io *io;
     int err;
 
+    assert(loop != NULL && io != NULL && cb != NULL);
     events &= SK_READABLE | SK_WRITABLE;
     err = io_admit(loop, fd, events);
     if (err < 0)
@@ -680,6 +682,7 @@ int sk_io_set_events(sk_io *io, unsigned events)
 {
     int op, err;
 
+    assert(io != NULL && io->loop != NULL);
     events &= SK_READABLE | SK_WRITABLE;
     if (io->dead)
         return -EBADF;

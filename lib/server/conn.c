@@ -22,6 +22,7 @@
  */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -44,7 +45,7 @@
 
 /* Fairness bounds per readiness event. */
 #define READS_PER_EVENT 4
-#define DRAIN_ROUNDS 16
+#define DRAIN_ROUNDS SK_SERVER_DRAIN_ROUNDS
 
 /* ---- buffers ------------------------------------------------------------ */
 
@@ -273,6 +274,8 @@ static size_t conn_queue(sk_conn *c, const unsigned char *buf, size_t len)
         len = c->out_cap - c->out_off - c->out_len;
     memcpy(c->out + c->out_off + c->out_len, buf, len);
     c->out_len += (uint32_t)len;
+    /* The output bound the header promises (conn_buffer). */
+    assert(c->out_len <= conn_limit(c));
     return len;
 }
 

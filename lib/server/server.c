@@ -21,10 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_CONN_BUFFER (64 * 1024)
-#define DEFAULT_GRACE 5.0
-#define MAX_THREADS 1024
-#define MAX_CONN_BUFFER (64u * 1024 * 1024)
+#define DEFAULT_CONN_BUFFER SK_SERVER_CONN_BUFFER
+#define DEFAULT_GRACE SK_SERVER_GRACE
+#define MAX_THREADS SK_SERVER_MAX_THREADS
+#define MAX_CONN_BUFFER ((size_t)SK_SERVER_CONN_BUFFER_MAX)
+/* conn.c keeps buffer sizes and offsets in 32 bits. */
+_Static_assert(SK_SERVER_CONN_BUFFER_MAX <= UINT32_MAX / 2, "conn_buffer must fit 32 bits");
+_Static_assert(SK_SERVER_CONN_BUFFER <= SK_SERVER_CONN_BUFFER_MAX, "default above the maximum");
 
 /* ---- logging ---------------------------------------------------------------- */
 
@@ -78,13 +81,13 @@ static int online_cpus(void)
     return n > MAX_THREADS ? MAX_THREADS : (int)n;
 }
 
-/* Copies `in` with the defaults applied.  Returns 0 or -EINVAL. */
+/* Copies `in` with the defaults applied.  Returns 0, -EINVAL or -E2BIG. */
 static int config_apply(sk_server_config *cfg, const sk_server_config *in)
 {
-    if (in != NULL)
-        *cfg = *in;
-    else
-        memset(cfg, 0, sizeof(*cfg));
+    int err = sk__struct_in(cfg, sizeof(*cfg), in);
+
+    if (err < 0)
+        return err;
     if (cfg->threads < 0 || cfg->threads > MAX_THREADS || cfg->max_conns < 0 ||
         cfg->max_per_source < 0 || !(cfg->idle_timeout >= 0.0) || !(cfg->grace >= 0.0) ||
         cfg->idle_timeout > 1e9 || cfg->grace > 1e9 || cfg->conn_buffer > MAX_CONN_BUFFER)
@@ -287,10 +290,10 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
         svc->fds[i] = -1;
     svc->type = type;
     svc->arg = arg;
-    if (th != NULL)
-        svc->tcp = *th;
-    if (uh != NULL)
-        svc->udp = *uh;
+    err = th != NULL ? sk__struct_in(&svc->tcp, sizeof(svc->tcp), th)
+                     : sk__struct_in(&svc->udp, sizeof(svc->udp), uh);
+    if (err < 0)
+        goto fail_fds;
     err = bind_service(srv, svc, addr, flags);
     if (err < 0)
         goto fail_fds;
@@ -483,7 +486,7 @@ void sk_server_shutdown(sk_server *srv)
         sk_loop_wake(srv->workers[i].loop);
 }
 
-void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void *arg)
+int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void *arg)
 {
     for (int i = 0; i < SK__NOTIFY_SLOTS; i++) {
         sk__notify_slot *s = &srv->notify[i];
@@ -495,19 +498,20 @@ void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), voi
         s->arg = arg;
         atomic_store(&s->state, 2);
         sk_loop_wake(srv->workers[0].loop);
-        return;
+        return 0;
     }
+    return -EAGAIN;
 }
 
 /* ---- counters and teardown ---------------------------------------------------------------- */
 
 #define SUM(field) atomic_load_explicit(&w->ctr.field, memory_order_relaxed)
 
-void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
+void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
 {
     int64_t active = atomic_load(&((sk_server *)srv)->active);
+    sk_server_stats st = {.size = sizeof(st)}, *out = &st;
 
-    memset(out, 0, sizeof(*out));
     for (int i = 0; i < srv->nworkers; i++) {
         sk__worker *w = &srv->workers[i];
 
@@ -523,6 +527,7 @@ void sk_server_stats_get(const sk_server *srv, sk_server_stats *out)
         out->read_pauses += SUM(read_pauses);
     }
     out->active = active > 0 ? (uint64_t)active : 0;
+    sk__struct_out(user, &st, sizeof(st));
 }
 
 void sk_server_free(sk_server *srv)

@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#define SK__NOTIFY_SLOTS 16
+#define SK__NOTIFY_SLOTS SK_SERVER_NOTIFY_SLOTS
 
 /* One added address: a TCP or UDP service with its sockets, one per worker
  * (SO_REUSEPORT), or a single socket every worker shares. */

@@ -19,9 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ACCEPT_BATCH 64            /* connections per readiness event */
+#define ACCEPT_BATCH SK_SERVER_ACCEPT_BATCH /* connections per readiness event */
 #define ACCEPT_RETRY_SECONDS 0.1   /* pause after descriptor exhaustion */
-#define LINGER_MS 2000             /* wait for the peer's EOF after ours */
+#define LINGER_MS SK_SERVER_LINGER_MS  /* wait for the peer's EOF after ours */
 
 /* ---- connection lists ------------------------------------------------------ */
 

@@ -16,15 +16,17 @@
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#define UDP_BATCH 32
+#define UDP_BATCH SK_SERVER_UDP_BATCH
 #define UDP_SLOT 65536
 #define UDP_ROUNDS 4          /* batches per readiness event, for fairness */
-#define UDP_MAX_PAYLOAD 65507 /* the largest IPv4 UDP payload */
+#define UDP_MAX_PAYLOAD SK_SERVER_UDP_MAX /* the largest IPv4 UDP payload */
+_Static_assert(UDP_MAX_PAYLOAD <= UDP_SLOT, "a reply must fit its slot");
 
 #if defined(__linux__)
 #define SK__HAVE_MMSG 1
@@ -232,9 +234,11 @@ int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len)
     int slot;
 
     if (len > UDP_MAX_PAYLOAD)
-        return -EMSGSIZE;
+        return SK_EMSGSIZE;
     if (d->replied)
         return -EALREADY;
+    /* One reply per datagram, and a batch holds at most UDP_BATCH. */
+    assert(b->nreply < UDP_BATCH);
     slot = b->nreply++;
     memcpy(b->wbuf + (size_t)slot * UDP_SLOT, buf, len);
     b->wlen[slot] = len;

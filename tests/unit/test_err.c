@@ -144,3 +144,32 @@ SK_TEST(eai_code_conversion)
     /* SK_EAI is sign-agnostic, so codes match on every platform. */
     CHECK_EQ(SK_EAI(-2), SK_EAI(2));
 }
+
+SK_TEST(names)
+{
+    CHECK_STR(sk_errname(0), "OK");
+    CHECK_STR(sk_errname(-ETIMEDOUT), "ETIMEDOUT");
+    CHECK_STR(sk_errname(-ECONNREFUSED), "ECONNREFUSED");
+    CHECK_STR(sk_errname(-EMSGSIZE), "EMSGSIZE");
+    CHECK_STR(sk_errname(SK_ETIMEOUT), "SK_ETIMEOUT");
+    CHECK_STR(sk_errname(SK_EMSGSIZE), "SK_EMSGSIZE");
+    CHECK_STR(sk_errname(SK_EOF), "SK_EOF");
+    CHECK_STR(sk_errname(SK_EAI(EAI_NONAME)), "EAI_NONAME");
+    CHECK_STR(sk_errname(SK_EAI(EAI_AGAIN)), "EAI_AGAIN");
+    CHECK_STR(sk_errname(-4000), "UNKNOWN");
+    CHECK_STR(sk_errname(-20999), "UNKNOWN");
+    CHECK_STR(sk_errname(SK_EAI(999)), "UNKNOWN");
+}
+
+/* The linked library, the header and the build (CMake's project()) agree. */
+SK_TEST(version_is_the_build_version)
+{
+    char hex[32];
+
+    CHECK_STR(sk_version_string(), SK_TEST_CMAKE_VERSION);
+    CHECK_STR(SK_VERSION_STRING, SK_TEST_CMAKE_VERSION);
+    CHECK_EQ(sk_version(), SK_VERSION_HEX);
+    snprintf(hex, sizeof(hex), "%u.%u.%u", sk_version() >> 16, (sk_version() >> 8) & 0xff,
+             sk_version() & 0xff);
+    CHECK_STR(hex, SK_TEST_CMAKE_VERSION);
+}

@@ -735,7 +735,7 @@ SK_TEST(send_msg_bad_input)
 
     make_pair(p, 1.0);
     if (sizeof(size_t) > 4)
-        CHECK_ERR(sk_frame_send_msg(p[1], "x", (size_t)UINT32_MAX + 1), -EMSGSIZE);
+        CHECK_ERR(sk_frame_send_msg(p[1], "x", (size_t)UINT32_MAX + 1), SK_EMSGSIZE);
     sk_sock_close(p[1]);
     CHECK_ERR(sk_frame_send_msg(p[1], "x", 1), -EBADF);
     sk_sock_free(p[0]);

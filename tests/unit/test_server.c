@@ -136,6 +136,10 @@ static const sk_tcp_handler trickle_handler = {
 
 static void udp_echo(sk_dgram *d, const void *data, size_t len, const sk_addr *from)
 {
+    static const char too_big[SK_SERVER_UDP_MAX + 1];
+
+    /* Too big is refused without using up the one reply. */
+    CHECK_ERR(sk_dgram_reply(d, too_big, sizeof(too_big)), SK_EMSGSIZE);
     CHECK_OK(sk_dgram_reply(d, data, len));
     CHECK_ERR(sk_dgram_reply(d, data, len), -EALREADY);
 }
@@ -189,7 +193,7 @@ static void server_stop(struct running *r)
 
 static sk_server_stats stats(struct running *r)
 {
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT;
 
     sk_server_stats_get(r->srv, &st);
     return st;
@@ -420,7 +424,7 @@ static void scenario_echo_load(void)
     enum { CLIENTS = 6 };
     struct stream_job jobs[CLIENTS];
     pthread_t th[CLIENTS];
-    sk_server_stats st;
+    sk_server_stats st = SK_SERVER_STATS_INIT;
 
     server_start(&r, &cfg, &echo_handler, NULL);
     for (int i = 0; i < CLIENTS; i++) {
@@ -926,6 +930,67 @@ SK_TEST(notify_runs_on_worker)
     WAIT_FOR(atomic_load(&notified) == 106, 2.0);
     CHECK_EQ(atomic_load(&notified_off_main), 7);
     server_stop(&r);
+}
+
+SK_TEST(notify_reports_full_queue)
+{
+    sk_server_config cfg = { .threads = 1 };
+    sk_server *srv;
+
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    /* Before sk_server_run nothing runs the requests, so they pile up. */
+    for (int i = 0; i < SK_SERVER_NOTIFY_SLOTS; i++)
+        CHECK_OK(sk_server_notify(srv, notify_cb, &one));
+    CHECK_ERR(sk_server_notify(srv, notify_cb, &one), -EAGAIN);
+    CHECK_ERR(sk_server_notify(srv, notify_cb, &one), -EAGAIN);
+    sk_server_free(srv);
+    CHECK_EQ(atomic_load(&notified), 0);
+}
+
+/* A caller built against a newer sockit.h: its config is larger.  Unknown
+ * fields left zero are accepted; a set one is refused, not ignored. */
+SK_TEST(config_from_newer_header)
+{
+    struct {
+        sk_server_config known;
+        uint64_t future_field;
+    } newer = { .known = { .size = sizeof(newer), .threads = 1 } };
+    sk_server *srv;
+
+    CHECK_OK(sk_server_new(&srv, &newer.known));
+    sk_server_free(srv);
+    newer.future_field = 1;
+    CHECK_ERR(sk_server_new(&srv, &newer.known), -E2BIG);
+    newer.known.size = 2; /* smaller than the size field itself */
+    CHECK_ERR(sk_server_new(&srv, &newer.known), -EINVAL);
+}
+
+/* A caller built against an older sockit.h: its stats struct is shorter,
+ * and the library must not write past it; a newer one gets zeros for the
+ * fields this library lacks. */
+SK_TEST(stats_sized_by_caller)
+{
+    sk_server_config cfg = { .threads = 1 };
+    struct {
+        sk_server_stats st;
+        uint64_t future_field;
+        uint64_t guard;
+    } out;
+    sk_server *srv;
+
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    memset(&out, 0xab, sizeof(out));
+    out.st.size = offsetof(sk_server_stats, refused_limit);
+    sk_server_stats_get(srv, &out.st);
+    CHECK_EQ(out.st.accepted, 0);
+    CHECK_EQ(out.st.refused_limit, UINT64_C(0xabababababababab));
+    memset(&out, 0xab, sizeof(out));
+    out.st.size = sizeof(out.st) + sizeof(out.future_field);
+    sk_server_stats_get(srv, &out.st);
+    CHECK_EQ(out.st.read_pauses, 0);
+    CHECK_EQ(out.future_field, 0);
+    CHECK_EQ(out.guard, UINT64_C(0xabababababababab));
+    sk_server_free(srv);
 }
 
 /* ---- UDP ------------------------------------------------------------------------------------------- */
