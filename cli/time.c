@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "client.h"
+#include "daytime.h"
 #include "rfc868.h"
 
 #include <inttypes.h>
@@ -54,26 +55,16 @@ static int ask(struct client *c, struct time_reply *r)
     return 0;
 }
 
-/* Writes `t` in ctime's layout ("Sat Nov 21 17:31:49 2026"), UTC. */
-static void format_ctime(int64_t t, char *buf, size_t size)
+/* Writes `t` as the daytime line in `style` (proto/daytime.c), without its
+ * CR LF; a time gmtime cannot break down is written as Unix seconds. */
+static void format_time(int64_t t, daytime_style style, char *buf, size_t size)
 {
-    time_t tt = (time_t)t;
-    struct tm tm;
+    int n = daytime_format(t, style, buf, size);
 
-    if (gmtime_r(&tt, &tm) == NULL ||
-        strftime(buf, size, "%a %b %e %H:%M:%S %Y", &tm) == 0)
+    if (n >= 2)
+        buf[n - 2] = '\0';
+    else
         snprintf(buf, size, "%" PRId64 " (Unix time)", t);
-}
-
-/* Writes `t` as RFC 3339 UTC ("2026-11-21T17:31:49Z"). */
-static void format_iso(int64_t t, char *buf, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (gmtime_r(&tt, &tm) == NULL ||
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(buf, size, "%" PRId64, t);
 }
 
 /* Prints `s` as a JSON string (quotes and escapes included). */
@@ -99,7 +90,7 @@ static void print_json(const struct client *c, const struct time_reply *r,
 {
     char iso[64];
 
-    format_iso(server, iso, sizeof(iso));
+    format_time(server, DAYTIME_RFC3339, iso, sizeof(iso));
     printf("{\"server\": ");
     json_string(c->where);
     printf(", \"protocol\": \"%s\", \"value\": %" PRIu32 ", \"server_unix\": %" PRId64
@@ -126,7 +117,7 @@ int cmd_time(int argc, char **argv)
     if (c.json) {
         print_json(&c, &r, server, local);
     } else {
-        format_ctime(server, date, sizeof(date));
+        format_time(server, DAYTIME_CTIME, date, sizeof(date));
         printf("server time is %s\n", date);
         printf("local clock is %" PRId64 " seconds off\n", local - server);
     }
