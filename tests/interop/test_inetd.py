@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: MIT
+"""`sockit serve --inetd SERVICE` under real supervisors: openbsd-inetd,
+run in the foreground (-d) with a test configuration on loopback ports, for
+echo, discard, chargen, daytime, time and qotd over TCP ("nowait": one
+process per connection) and echo, time and daytime over UDP ("wait": one
+process serves datagrams until idle, then exits 0 and inetd listens again),
+with the UDP safety rules in force (no reply to a privileged source port);
+systemd-socket-activate --inetd --accept on IPv6; and by hand, with a pipe
+as standard input.  Every answer is checked byte for byte
+(tests/svccheck.py).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import sktest  # noqa: E402
+import svccheck  # noqa: E402
+
+TCP_SERVICES = ["echo", "discard", "chargen", "daytime", "time", "qotd"]
+UDP_SERVICES = ["echo", "time", "daytime"]
+IDLE = 1.0
+
+
+def find_inetd():
+    path = shutil.which("inetd") or ("/usr/sbin/inetd" if os.path.exists("/usr/sbin/inetd")
+                                     else None)
+    if path is None:
+        raise unittest.SkipTest("openbsd-inetd not installed (scripts/install-deps.sh test "
+                                "installs it as root)")
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("openbsd-inetd runs its services as a named user: needs root")
+    return path
+
+
+class UnderInetd(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        inetd = find_inetd()
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.ports = {}
+        lines = []
+        for proto, services in (("tcp", TCP_SERVICES), ("udp", UDP_SERVICES)):
+            for name in services:
+                port = sktest.free_port()
+                cls.ports[(proto, name)] = port
+                kind, wait = ("stream", "nowait") if proto == "tcp" else ("dgram", "wait")
+                extra = " --idle-timeout %g" % IDLE if proto == "udp" else ""
+                lines.append("127.0.0.1:%d %s %s %s root %s sockit serve --inetd %s -v%s"
+                             % (port, kind, proto, wait, sktest.SOCKIT, name, extra))
+        conf = os.path.join(cls.tmp.name, "inetd.conf")
+        with open(conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        cls.inetd = sktest.Proc([inetd, "-d", conf])
+        for (proto, name), port in cls.ports.items():
+            cls.inetd.wait_line("ADD: 127.0.0.1:%d proto=%s" % (port, proto), stream="err")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.inetd.stop()
+        cls.tmp.cleanup()
+
+    def test_tcp_services_byte_exact(self):
+        for name in TCP_SERVICES:
+            with self.subTest(service=name):
+                svccheck.tcp(self, name, "127.0.0.1", self.ports[("tcp", name)])
+
+    def test_tcp_connections_each_get_their_own_process(self):
+        port = self.ports[("tcp", "echo")]
+        for _ in range(5):
+            svccheck.tcp(self, "echo", "127.0.0.1", port)
+
+    def test_udp_wait_mode_answers_then_exits_when_idle(self):
+        for name in UDP_SERVICES:
+            port = self.ports[("udp", name)]
+            with self.subTest(service=name):
+                # Several datagrams, served by one process.
+                for _ in range(3):
+                    svccheck.udp(self, name, "127.0.0.1", port)
+        # Each of those processes exits 0 once idle; inetd reaps them and
+        # takes the socket back ("restored"), then a new datagram is served.
+        port = self.ports[("udp", "time")]
+        self.inetd.wait_line("restored %d" % port, timeout=IDLE + 5, stream="err")
+        svccheck.udp(self, "time", "127.0.0.1", port)
+
+    def test_udp_safety_rules_apply(self):
+        port = self.ports[("udp", "echo")]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for src in range(700, 1000):
+                try:
+                    s.bind(("127.0.0.1", src))
+                    break
+                except OSError:
+                    continue
+            s.settimeout(1.0)
+            s.sendto(b"from a privileged port", ("127.0.0.1", port))
+            with self.assertRaises(socket.timeout):
+                s.recvfrom(100)
+
+
+class ByHand(unittest.TestCase):
+    def run_inetd(self, service, data=b"", extra=()):
+        return subprocess.run([sktest.SOCKIT, "serve", "--inetd", service] + list(extra),
+                              input=data, capture_output=True, timeout=20)
+
+    def test_pipe_echo(self):
+        data = b"".join(b"line %d of a pipe\n" % i for i in range(2000))
+        r = self.run_inetd("echo", data)
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, data, b""))
+
+    def test_pipe_daytime_time_qotd_discard(self):
+        r = self.run_inetd("daytime")
+        self.assertEqual(r.returncode, 0)
+        svccheck.check_reply(self, "daytime", b"", r.stdout)
+        r = self.run_inetd("time")
+        svccheck.check_reply(self, "time", b"", r.stdout)
+        r = self.run_inetd("qotd")
+        svccheck.check_reply(self, "qotd", b"", r.stdout)
+        r = self.run_inetd("discard", b"dropped\n" * 100)
+        self.assertEqual((r.returncode, r.stdout), (0, b""))
+
+    def test_pipe_chargen_until_reader_goes(self):
+        r = subprocess.run("%s serve --inetd chargen | head -c 100000" % sktest.SOCKIT,
+                           shell=True, capture_output=True, timeout=20)
+        self.assertEqual(r.stdout, sktest.chargen_ref(0, 100000))
+
+    def test_listening_socket_on_stdin_is_refused(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen(1)
+            r = subprocess.run([sktest.SOCKIT, "serve", "--inetd", "echo"], stdin=s.fileno(),
+                               capture_output=True, text=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("sockit: --inetd: standard input is a listening socket", r.stderr)
+
+    def test_unknown_service_is_a_usage_error(self):
+        r = self.run_inetd("ntpx")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"sockit: --inetd: unknown service 'ntpx'", r.stderr)
+
+
+class UnderSystemdAccept(unittest.TestCase):
+    def test_accept_inetd_ipv6(self):
+        sa = sktest.require_program("systemd-socket-activate")
+        host = "::1" if sktest.have_ipv6() else "127.0.0.1"
+        port = sktest.free_port()
+        listen = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+        with sktest.Proc([sa, "--accept", "--inetd", "-l", listen, sktest.SOCKIT, "serve",
+                          "--inetd", "echo"]) as p:
+            p.wait_line("as 3.", stream="err")
+            for _ in range(3):
+                svccheck.tcp(self, "echo", host, port)
+        with sktest.Proc([sa, "--accept", "--inetd", "-l", listen, sktest.SOCKIT, "serve",
+                          "--inetd", "chargen"]) as p:
+            p.wait_line("as 3.", stream="err")
+            svccheck.tcp(self, "chargen", host, port)
+
+
+if __name__ == "__main__":
+    sktest.main()
