@@ -80,9 +80,7 @@ static int service_of_name(const char *name)
     return svc_find(head);
 }
 
-/* The service bound at `port`: a configured port first, then a standard
- * one.  -1 if none. */
-static int service_of_port(int port, const int ports[SVC_COUNT])
+int act_service_of_port(int port, const int ports[SVC_COUNT])
 {
     for (int i = 0; i < SVC_COUNT; i++)
         if (ports[i] == port)
@@ -134,7 +132,7 @@ static int act_place(int fd, const char *name, const int ports[SVC_COUNT], act_f
         return 0;
     a.len = sizeof(a.u);
     port = getsockname(fd, &a.u.sa, &a.len) == 0 ? sk_addr_port(&a) : -1;
-    out->svc = port > 0 ? service_of_port(port, ports) : -1;
+    out->svc = port > 0 ? act_service_of_port(port, ports) : -1;
     if (out->svc >= 0)
         return 0;
     describe(fd, type, desc, sizeof(desc));

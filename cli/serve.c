@@ -43,6 +43,7 @@
 #define SERVE_DEFAULT_MAX_PER_SOURCE 1024
 #define SERVE_DEFAULT_IDLE 300.0
 #define SERVE_INETD_DGRAM_IDLE 10.0 /* --inetd on a datagram socket */
+#define SERVE_INETD_AUTO SVC_COUNT   /* --inetd auto: by the socket's port */
 
 static const char serve_usage[] =
     "usage: sockit serve [--port-base N] [--port SERVICE=PORT]... [--bind ADDR]...\n"
@@ -51,7 +52,7 @@ static const char serve_usage[] =
     "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
     "                    [--user NAME] [-v]\n"
-    "       sockit serve --inetd SERVICE [options]\n";
+    "       sockit serve --inetd SERVICE|auto [options]\n";
 
 static const char serve_help[] =
     "\n"
@@ -105,7 +106,8 @@ static const char serve_help[] =
     "and READY=1 around a SIGHUP reload, STOPPING=1 on SIGINT/SIGTERM.\n"
     "\n"
     "  --inetd SERVICE       serve one service on standard input, as inetd, xinetd\n"
-    "                        and systemd's Accept=yes start it: a connected stream\n"
+    "                        and systemd's Accept=yes start it ('auto': the one\n"
+    "                        whose port the socket has): a connected stream\n"
     "                        socket (inetd 'nowait': exit when the connection\n"
     "                        ends), a bound datagram socket (inetd 'wait': exit\n"
     "                        after --idle-timeout seconds without a datagram,\n"
@@ -126,7 +128,7 @@ typedef struct serve_opts {
     long udp_global; /* -1: the default */
     bool max_conns_set;
     bool idle_set;
-    int inetd_svc; /* --inetd SERVICE, -1 without */
+    int inetd_svc; /* --inetd SERVICE, -1 without, SERVE_INETD_AUTO */
     const char *qotd_file;
     const char *user;
     daytime_style daytime;
@@ -369,7 +371,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     case OPT_DAYTIME:
         return parse_daytime(o, arg);
     case OPT_INETD:
-        o->inetd_svc = svc_find(arg);
+        o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svc_find(arg);
         if (o->inetd_svc < 0) {
             cli_error("--inetd", "unknown service '%s' (known: %s)", arg, service_names());
             return -1;
@@ -846,14 +848,33 @@ out:
     return status;
 }
 
+/* "--inetd auto": the service whose port the socket on stdin has.  Returns
+ * its index, or -1 after printing why. */
+static int inetd_auto(const serve_opts *o, const inetd_stdin *in)
+{
+    char text[SK_ADDRSTRLEN] = "not a socket";
+    int port = in->kind != INETD_PIPE && in->local.len > 0 ? sk_addr_port(&in->local) : -1;
+    int svc = port > 0 ? act_service_of_port(port, o->ports) : -1;
+
+    if (svc >= 0)
+        return svc;
+    if (in->kind != INETD_PIPE && sk_addr_format(&in->local, text, sizeof(text)) < 0)
+        snprintf(text, sizeof(text), "?");
+    cli_error("--inetd auto", "standard input (%s) is on no service's port", text);
+    return -1;
+}
+
 /* --inetd: one service on standard input.  Returns the exit status. */
 static int serve_inetd(const serve_opts *o, const inetd_stdin *in, svc_env *env,
                        const struct passwd *pw)
 {
-    serve_listener l = {.svc = o->inetd_svc, .tcp = false, .bound = in->local};
+    int svc = o->inetd_svc == SERVE_INETD_AUTO ? inetd_auto(o, in) : o->inetd_svc;
+    serve_listener l = {.svc = svc, .tcp = false, .bound = in->local};
     double idle = o->cfg.idle_timeout;
     int status = CLI_EXIT_FAIL;
 
+    if (svc < 0)
+        return CLI_EXIT_FAIL;
     if (in->kind == INETD_DGRAM) {
         env->guard = serve_guard(o, &l, in->local.len > 0 ? 1 : 0);
         if (env->guard == NULL)
@@ -862,7 +883,7 @@ static int serve_inetd(const serve_opts *o, const inetd_stdin *in, svc_env *env,
             idle = SERVE_INETD_DGRAM_IDLE;
     }
     if (pw == NULL || drop_privileges(pw) == 0)
-        status = inetd_serve(in, o->inetd_svc, &o->cfg, env, idle);
+        status = inetd_serve(in, svc, &o->cfg, env, idle);
     svc_udpguard_free(env->guard);
     env->guard = NULL;
     return status;

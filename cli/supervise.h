@@ -51,6 +51,10 @@ typedef struct act_fd {
  */
 int act_take_fds(act_fd *out, int max, const int ports[SVC_COUNT]);
 
+/* The service at `port`: one of `ports` (the configured ones) first, then a
+ * standard port.  -1 if none. */
+int act_service_of_port(int port, const int ports[SVC_COUNT]);
+
 /* ---- readiness notification ------------------------------------------------ */
 
 /*

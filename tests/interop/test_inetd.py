@@ -161,6 +161,27 @@ class UnderSystemdAccept(unittest.TestCase):
             p.wait_line("as 3.", stream="err")
             svccheck.tcp(self, "chargen", host, port)
 
+    def test_accept_auto_picks_the_service_by_port(self):
+        # One socket for several services, as dist/systemd/sockit-inetd.socket.
+        sa = sktest.require_program("systemd-socket-activate")
+        base = sktest.free_port_base()
+        argv = [sa, "--accept", "--inetd"]
+        for off in (13, 37, 7):
+            argv += ["-l", "127.0.0.1:%d" % (base + off)]
+        with sktest.Proc(argv + [sktest.SOCKIT, "serve", "--inetd", "auto", "--port-base",
+                                 base]) as p:
+            p.wait_line("as 5.", stream="err")
+            svccheck.tcp(self, "daytime", "127.0.0.1", base + 13)
+            svccheck.tcp(self, "time", "127.0.0.1", base + 37)
+            svccheck.tcp(self, "echo", "127.0.0.1", base + 7)
+
+    def test_auto_without_a_socket_is_refused(self):
+        r = subprocess.run([sktest.SOCKIT, "serve", "--inetd", "auto"], input=b"x",
+                           capture_output=True, timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"sockit: --inetd auto: standard input (not a socket) is on no "
+                      b"service's port", r.stderr)
+
 
 if __name__ == "__main__":
     sktest.main()
