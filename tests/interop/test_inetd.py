@@ -10,7 +10,9 @@ as standard input.  Every answer is checked byte for byte
 (tests/svccheck.py).
 """
 
+import getpass
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -39,24 +41,43 @@ def find_inetd():
     return path
 
 
+def inetd_conf_from_example(ports):
+    """dist/inetd.conf.example, its lines for the services in `ports`
+    ((proto, name) -> port) moved to 127.0.0.1:port, running the built
+    sockit as the current user, UDP with a short idle timeout."""
+    out = []
+    with open(os.path.join(sktest.SOURCE, "dist", "inetd.conf.example")) as f:
+        for line in f:
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            key = (fields[2], fields[0])
+            if key not in ports:
+                continue
+            fields[0] = "127.0.0.1:%d" % ports[key]
+            fields[4] = getpass.getuser()
+            fields[5] = sktest.SOCKIT
+            fields.append("-v")
+            if fields[2] == "udp":
+                fields += ["--idle-timeout", "%g" % IDLE]
+            out.append(" ".join(fields))
+    return "\n".join(out) + "\n"
+
+
 class UnderInetd(unittest.TestCase):
+    """openbsd-inetd running dist/inetd.conf.example's entries."""
+
     @classmethod
     def setUpClass(cls):
         inetd = find_inetd()
         cls.tmp = tempfile.TemporaryDirectory()
         cls.ports = {}
-        lines = []
         for proto, services in (("tcp", TCP_SERVICES), ("udp", UDP_SERVICES)):
             for name in services:
-                port = sktest.free_port()
-                cls.ports[(proto, name)] = port
-                kind, wait = ("stream", "nowait") if proto == "tcp" else ("dgram", "wait")
-                extra = " --idle-timeout %g" % IDLE if proto == "udp" else ""
-                lines.append("127.0.0.1:%d %s %s %s root %s sockit serve --inetd %s -v%s"
-                             % (port, kind, proto, wait, sktest.SOCKIT, name, extra))
+                cls.ports[(proto, name)] = sktest.free_port()
         conf = os.path.join(cls.tmp.name, "inetd.conf")
         with open(conf, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(inetd_conf_from_example(cls.ports))
         cls.inetd = sktest.Proc([inetd, "-d", conf])
         for (proto, name), port in cls.ports.items():
             cls.inetd.wait_line("ADD: 127.0.0.1:%d proto=%s" % (port, proto), stream="err")
@@ -102,6 +123,64 @@ class UnderInetd(unittest.TestCase):
             s.sendto(b"from a privileged port", ("127.0.0.1", port))
             with self.assertRaises(socket.timeout):
                 s.recvfrom(100)
+
+
+ENTRY = re.compile(r"service (\w+)\n\{\n(.*?)\n\}", re.S)
+
+
+def xinetd_entries():
+    """(name, body) of every entry in dist/xinetd.d/sockit."""
+    with open(os.path.join(sktest.SOURCE, "dist", "xinetd.d", "sockit")) as f:
+        return ENTRY.findall(f.read())
+
+
+def entry_proto(body):
+    return re.search(r"protocol\s*=\s*(\w+)", body).group(1)
+
+
+def xinetd_conf_from_example(ports):
+    """dist/xinetd.d/sockit with its entries moved to 127.0.0.1 on `ports`
+    ((proto, name) -> port), enabled, running the built sockit as the
+    current user, UDP with a short idle timeout."""
+    out = []
+    for name, body in xinetd_entries():
+        port = ports[(entry_proto(body), name)]
+        body = re.sub(r"port\s*=\s*\d+", "port = %d\n\tbind = 127.0.0.1" % port, body)
+        body = re.sub(r"user\s*=\s*\w+", "user = " + getpass.getuser(), body)
+        body = re.sub(r"disable\s*=\s*yes", "disable = no", body)
+        body = re.sub(r"flags\s*=\s*IPv6", "", body)
+        body = body.replace("/usr/bin/sockit", sktest.SOCKIT)
+        body = body.replace("--idle-timeout 10", "--idle-timeout %g" % IDLE)
+        out.append("service %s\n{\n%s\n}\n" % (name, body))
+    return "\n".join(out)
+
+
+class UnderXinetd(unittest.TestCase):
+    """xinetd running dist/xinetd.d/sockit's entries."""
+
+    def test_example_entries(self):
+        xinetd = sktest.require_program("xinetd")
+        if os.geteuid() != 0:
+            self.skipTest("xinetd runs its services as a named user: needs root")
+        keys = [(entry_proto(body), name) for name, body in xinetd_entries()]
+        ports = {k: sktest.free_port() for k in keys}
+        conf_text = xinetd_conf_from_example(ports)
+        with tempfile.TemporaryDirectory() as tmp:
+            conf = os.path.join(tmp, "xinetd.conf")
+            with open(conf, "w") as f:
+                f.write(conf_text)
+            log = os.path.join(tmp, "log")
+            with sktest.Proc([xinetd, "-dontfork", "-f", conf, "-filelog", log,
+                              "-pidfile", os.path.join(tmp, "pid")]):
+                for (proto, name), port in ports.items():
+                    if proto == "tcp":
+                        sktest.wait_port(port)
+                for (proto, name), port in ports.items():
+                    with self.subTest(service=name, proto=proto):
+                        if proto == "tcp":
+                            svccheck.tcp(self, name, "127.0.0.1", port)
+                        else:
+                            svccheck.udp(self, name, "127.0.0.1", port)
 
 
 class ByHand(unittest.TestCase):
