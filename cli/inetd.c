@@ -50,19 +50,24 @@ static uint64_t mono_ms(void)
 
 /* ---- what is on standard input ------------------------------------------------ */
 
-/* inetd hands the connection over as stdin, stdout and stderr alike: then a
- * log line on stderr would become part of the reply. */
-static void quiet_stderr_if_socket(void)
+/*
+ * inetd hands the connection over as stdin, stdout and stderr alike.  The
+ * server works on descriptor 0 only: descriptor 2 must not carry log lines
+ * into the reply, and descriptor 1 must not keep the socket open after the
+ * server closed it (a reset would then not reach the peer).  Both are
+ * pointed at /dev/null when they are that same socket.
+ */
+static void detach_dup(int fd)
 {
-    struct stat s0, s2;
+    struct stat s0, sx;
     int null;
 
-    if (fstat(0, &s0) != 0 || fstat(2, &s2) != 0 || s0.st_dev != s2.st_dev ||
-        s0.st_ino != s2.st_ino || !S_ISSOCK(s0.st_mode))
+    if (fstat(0, &s0) != 0 || fstat(fd, &sx) != 0 || s0.st_dev != sx.st_dev ||
+        s0.st_ino != sx.st_ino || !S_ISSOCK(s0.st_mode))
         return;
     null = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (null >= 0) {
-        dup2(null, 2);
+        dup2(null, fd);
         close(null);
     }
 }
@@ -97,7 +102,8 @@ int inetd_probe(inetd_stdin *in)
     in->local.len = sizeof(in->local.u);
     if (getsockname(0, &in->local.u.sa, &in->local.len) != 0)
         in->local.len = 0;
-    quiet_stderr_if_socket();
+    detach_dup(1);
+    detach_dup(2);
     return 0;
 }
 

@@ -91,10 +91,11 @@ typedef struct inetd_stdin {
 } inetd_stdin;
 
 /*
- * Looks at descriptor 0.  When descriptor 2 is the same socket (inetd
- * passes the connection as stdin, stdout and stderr alike), stderr is sent
- * to /dev/null so that no log line can mix into the protocol's bytes.
- * Returns 0, or -1 after printing why (a listening socket, or no fd 0).
+ * Looks at descriptor 0.  Descriptors 1 and 2 that are the same socket
+ * (inetd passes the connection as stdin, stdout and stderr alike) are
+ * pointed at /dev/null, so that no log line can mix into the protocol's
+ * bytes and closing descriptor 0 really closes the connection.  Returns 0,
+ * or -1 after printing why (a listening socket, or no fd 0).
  */
 int inetd_probe(inetd_stdin *in);
 
