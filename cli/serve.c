@@ -9,6 +9,11 @@
  *                   service, protocol), drop root, print the listening lines
  *   signals         SIGINT/SIGTERM shut the server down (drain, exit 0);
  *                   SIGHUP rereads the quote file on a worker thread
+ *   supervisors     under socket activation the inherited descriptors
+ *                   replace binding; READY=1 / RELOADING=1 / STOPPING=1 go
+ *                   to NOTIFY_SOCKET; --inetd serves standard input
+ *                   (the protocols themselves: cli/activation.c,
+ *                   cli/notify.c, cli/inetd.c)
  *
  * The services themselves live in services/; this file only decides what
  * to serve where.  Log lines go to stderr, one event per line, key=value.
@@ -17,6 +22,7 @@
 
 #include "services.h"
 #include "sockit.h"
+#include "supervise.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +42,8 @@
 #define SERVE_DEFAULT_MAX_CONNS 10000
 #define SERVE_DEFAULT_MAX_PER_SOURCE 1024
 #define SERVE_DEFAULT_IDLE 300.0
+#define SERVE_INETD_DGRAM_IDLE 10.0 /* --inetd on a datagram socket */
+#define SERVE_INETD_AUTO SVC_COUNT   /* --inetd auto: by the socket's port */
 
 static const char serve_usage[] =
     "usage: sockit serve [--port-base N] [--port SERVICE=PORT]... [--bind ADDR]...\n"
@@ -43,7 +51,8 @@ static const char serve_usage[] =
     "                    [--max-conns N] [--max-per-source N] [--idle-timeout SECONDS]\n"
     "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
-    "                    [--user NAME] [-v]\n";
+    "                    [--user NAME] [-v]\n"
+    "       sockit serve --inetd SERVICE|auto [options]\n";
 
 static const char serve_help[] =
     "\n"
@@ -88,8 +97,25 @@ static const char serve_help[] =
     "rate-limited per client address and in total, and never larger than 512\n"
     "bytes (echo: never larger than the request).\n"
     "\n"
-    "Exit status: 0 after SIGINT/SIGTERM, 1 on a run-time failure (e.g. a port\n"
-    "in use), 2 on a usage error.\n";
+    "Socket activation (systemd): when LISTEN_PID is this process, the LISTEN_FDS\n"
+    "descriptors from 3 on are served instead of binding (--bind, --services,\n"
+    "--no-tcp and --no-udp then do not apply); each one's service is its\n"
+    "LISTEN_FDNAMES name ('echo', 'echo-v6', 'time.udp': the part before '-' or\n"
+    "'.') or else its port (a --port/--port-base port, or a standard one).  With\n"
+    "NOTIFY_SOCKET set, READY=1 is sent once every listener is ready, RELOADING=1\n"
+    "and READY=1 around a SIGHUP reload, STOPPING=1 on SIGINT/SIGTERM.\n"
+    "\n"
+    "  --inetd SERVICE       serve one service on standard input, as inetd, xinetd\n"
+    "                        and systemd's Accept=yes start it ('auto': the one\n"
+    "                        whose port the socket has): a connected stream\n"
+    "                        socket (inetd 'nowait': exit when the connection\n"
+    "                        ends), a bound datagram socket (inetd 'wait': exit\n"
+    "                        after --idle-timeout seconds without a datagram,\n"
+    "                        default 10), or a pipe or terminal (stream services,\n"
+    "                        over standard input and output)\n"
+    "\n"
+    "Exit status: 0 after SIGINT/SIGTERM (or when an --inetd service is done), 1\n"
+    "on a run-time failure (e.g. a port in use), 2 on a usage error.\n";
 
 /* What the command line asked for. */
 typedef struct serve_opts {
@@ -101,6 +127,8 @@ typedef struct serve_opts {
     long udp_limit;
     long udp_global; /* -1: the default */
     bool max_conns_set;
+    bool idle_set;
+    int inetd_svc; /* --inetd SERVICE, -1 without, SERVE_INETD_AUTO */
     const char *qotd_file;
     const char *user;
     daytime_style daytime;
@@ -140,7 +168,7 @@ static void serve_log(const char *fmt, ...)
 enum {
     OPT_PORT_BASE = 256, OPT_PORT, OPT_BIND, OPT_SERVICES, OPT_NO_TCP, OPT_NO_UDP,
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
-    OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE,
+    OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
 };
 
 static const struct option serve_longopts[] = {
@@ -160,6 +188,7 @@ static const struct option serve_longopts[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"daytime-format", required_argument, NULL, OPT_DAYTIME},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"inetd", required_argument, NULL, OPT_INETD},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -178,6 +207,7 @@ static void serve_defaults(serve_opts *o)
     o->cfg.max_conns = SERVE_DEFAULT_MAX_CONNS;
     o->cfg.max_per_source = SERVE_DEFAULT_MAX_PER_SOURCE;
     o->cfg.idle_timeout = SERVE_DEFAULT_IDLE;
+    o->inetd_svc = -1;
 }
 
 /* Names the services for error messages. */
@@ -273,6 +303,7 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
         o->max_conns_set |= opt == OPT_MAX_CONNS;
         return 0;
     case OPT_IDLE:
+        o->idle_set = true;
         return cli_parse_seconds("--idle-timeout", arg, 1e7, &o->cfg.idle_timeout);
     case OPT_GRACE:
         if (cli_parse_seconds("--grace", arg, 3600, &s) < 0)
@@ -339,6 +370,13 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         return 0;
     case OPT_DAYTIME:
         return parse_daytime(o, arg);
+    case OPT_INETD:
+        o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svc_find(arg);
+        if (o->inetd_svc < 0) {
+            cli_error("--inetd", "unknown service '%s' (known: %s)", arg, service_names());
+            return -1;
+        }
+        return 0;
     case 'v':
         o->cfg.verbose = true;
         return 0;
@@ -586,6 +624,35 @@ static int bind_all(sk_server *srv, const serve_opts *o, const serve_bind *b, in
     return n;
 }
 
+/*
+ * Serves the descriptors socket activation passed instead of binding.
+ * Returns how many (0 when the process was not socket-activated: bind as
+ * usual), or -1 after printing why.
+ */
+static int adopt_all(sk_server *srv, const serve_opts *o, svc_env *env, serve_listener *ls)
+{
+    static act_fd fds[ACT_MAX_FDS];
+    int n = act_take_fds(fds, ACT_MAX_FDS, o->ports);
+
+    for (int i = 0; i < n; i++) {
+        const svc_service *s = &svc_table[fds[i].svc];
+        char what[48];
+        int rc = fds[i].tcp ? sk_server_adopt_tcp(srv, fds[i].fd, s->tcp, env, &ls[i].bound)
+                            : sk_server_adopt_udp(srv, fds[i].fd, s->udp, env, &ls[i].bound);
+
+        if (rc < 0) {
+            snprintf(what, sizeof(what), "LISTEN_FDS: descriptor %d", fds[i].fd);
+            cli_error_code(what, rc);
+            return -1;
+        }
+        ls[i].svc = fds[i].svc;
+        ls[i].tcp = fds[i].tcp;
+        serve_log("event=activation fd=%d service=%s proto=%s by=%s", fds[i].fd, s->name,
+                  fds[i].tcp ? "tcp" : "udp", fds[i].by_name ? "name" : "port");
+    }
+    return n;
+}
+
 static int announce(const serve_listener *ls, int n)
 {
     char text[SK_ADDRSTRLEN];
@@ -642,7 +709,9 @@ static int drop_privileges(const struct passwd *pw)
 
 /* ---- signals ------------------------------------------------------------------ */
 
-/* Runs on a worker thread after SIGHUP. */
+/* Runs on a worker thread after SIGHUP; the supervisor hears RELOADING=1
+ * before and READY=1 after, whatever the outcome (a bad file keeps the old
+ * quotes, so the service stays ready). */
 static void reload_quotes(sk_server *srv, void *arg)
 {
     svc_env *env = arg;
@@ -650,8 +719,10 @@ static void reload_quotes(sk_server *srv, void *arg)
     int rc;
 
     (void)srv;
+    notify_reloading();
     if (svc_qotd_path(env->qotd) == NULL) {
         serve_log("event=reload quotes=builtin note=\"no --qotd-file to reread\"");
+        notify_send("READY=1");
         return;
     }
     rc = svc_qotd_reload(env->qotd, err, sizeof(err));
@@ -660,6 +731,16 @@ static void reload_quotes(sk_server *srv, void *arg)
                   svc_qotd_count(env->qotd));
     else
         serve_log("event=reload file=%s quotes=%d", svc_qotd_path(env->qotd), rc);
+    notify_send("READY=1");
+}
+
+/* Runs on worker 0 once the workers run: every listener is registered with
+ * its loop, and the sockets were listening before that. */
+static void tell_ready(sk_server *srv, void *arg)
+{
+    (void)srv;
+    (void)arg;
+    notify_send("READY=1");
 }
 
 static svc_env *serve_env_for_signal;
@@ -672,10 +753,12 @@ static void on_signal(int sig)
         return;
     /* A full queue (-EAGAIN) means reloads are already pending, and the
      * next of them rereads the file: nothing is lost by dropping this one. */
-    if (sig == SIGHUP)
+    if (sig == SIGHUP) {
         (void)sk_server_notify(srv, reload_quotes, serve_env_for_signal);
-    else
+    } else {
+        notify_send("STOPPING=1");
         sk_server_shutdown(srv);
+    }
 }
 
 static void set_signals(bool on)
@@ -731,7 +814,9 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         cli_error_code("serve", rc);
         return CLI_EXIT_FAIL;
     }
-    nl = bind_all(srv, o, binds, nb, env, ls);
+    nl = adopt_all(srv, o, env, ls);
+    if (nl == 0)
+        nl = bind_all(srv, o, binds, nb, env, ls);
     if (nl < 0 || (pw != NULL && drop_privileges(pw) < 0))
         goto out;
     /* The handlers read env->guard only once the server runs. */
@@ -743,6 +828,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     set_signals(true);
     if (announce(ls, nl) < 0)
         goto out_signals;
+    sk_server_notify(srv, tell_ready, NULL);
     serve_log("event=start listeners=%d threads=%ld udp_limit=%ld", nl,
               o->cfg.threads ? (long)o->cfg.threads : sysconf(_SC_NPROCESSORS_ONLN),
               o->udp_limit);
@@ -764,11 +850,53 @@ out:
     return status;
 }
 
+/* "--inetd auto": the service whose port the socket on stdin has.  Returns
+ * its index, or -1 after printing why. */
+static int inetd_auto(const serve_opts *o, const inetd_stdin *in)
+{
+    char text[SK_ADDRSTRLEN] = "not a socket";
+    int port = in->kind != INETD_PIPE && in->local.len > 0 ? sk_addr_port(&in->local) : -1;
+    int svc = port > 0 ? act_service_of_port(port, o->ports) : -1;
+
+    if (svc >= 0)
+        return svc;
+    if (in->kind != INETD_PIPE && sk_addr_format(&in->local, text, sizeof(text)) < 0)
+        snprintf(text, sizeof(text), "?");
+    cli_error("--inetd auto", "standard input (%s) is on no service's port", text);
+    return -1;
+}
+
+/* --inetd: one service on standard input.  Returns the exit status. */
+static int serve_inetd(const serve_opts *o, const inetd_stdin *in, svc_env *env,
+                       const struct passwd *pw)
+{
+    int svc = o->inetd_svc == SERVE_INETD_AUTO ? inetd_auto(o, in) : o->inetd_svc;
+    serve_listener l = {.svc = svc, .tcp = false, .bound = in->local};
+    double idle = o->cfg.idle_timeout;
+    int status = CLI_EXIT_FAIL;
+
+    if (svc < 0)
+        return CLI_EXIT_FAIL;
+    if (in->kind == INETD_DGRAM) {
+        env->guard = serve_guard(o, &l, in->local.len > 0 ? 1 : 0);
+        if (env->guard == NULL)
+            return CLI_EXIT_FAIL;
+        if (!o->idle_set)
+            idle = SERVE_INETD_DGRAM_IDLE;
+    }
+    if (pw == NULL || drop_privileges(pw) == 0)
+        status = inetd_serve(in, svc, &o->cfg, env, idle);
+    svc_udpguard_free(env->guard);
+    env->guard = NULL;
+    return status;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     serve_opts o;
     svc_env env = {0};
     struct passwd pwbuf;
+    inetd_stdin in;
     char pwmem[4096], err[256];
     int status = serve_parse(&o, argc, argv), rc;
 
@@ -776,6 +904,11 @@ int cmd_serve(int argc, char **argv)
         return status;
     if (o.user != NULL && lookup_user(o.user, &pwbuf, pwmem, sizeof(pwmem)) < 0)
         return CLI_EXIT_USAGE;
+    /* In inetd mode stderr may be the connection: look before logging. */
+    if (o.inetd_svc >= 0 && inetd_probe(&in) < 0)
+        return CLI_EXIT_FAIL;
+    if (o.inetd_svc < 0 && notify_open() < 0)
+        return CLI_EXIT_FAIL;
     raise_nofile(&o);
     env.daytime_format = o.daytime;
     rc = svc_qotd_new(&env.qotd, o.qotd_file, err, sizeof(err));
@@ -785,7 +918,11 @@ int cmd_serve(int argc, char **argv)
         cli_error(what, "%s", err);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
-    status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
+    if (o.inetd_svc >= 0)
+        status = serve_inetd(&o, &in, &env, o.user != NULL ? &pwbuf : NULL);
+    else
+        status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
     svc_qotd_free(env.qotd);
+    notify_close();
     return status;
 }

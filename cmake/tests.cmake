@@ -58,3 +58,9 @@ set_target_properties(addrinfo_shared PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAK
 add_test(NAME shared.addrinfo COMMAND addrinfo_shared localhost 80)
 set_tests_properties(shared.addrinfo PROPERTIES TIMEOUT 30
                      PASS_REGULAR_EXPRESSION "127\\.0\\.0\\.1")
+
+# The Debian package build (tests/interop/test_package.py) is a full build
+# of its own in a temporary copy: give it more time than the others.
+if(TEST interop.package)
+  set_tests_properties(interop.package PROPERTIES TIMEOUT 900)
+endif()

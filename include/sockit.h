@@ -1027,6 +1027,45 @@ SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
 SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_udp_handler *h, void *arg, sk_addr *bound);
 
+/* ---- Adopting descriptors: socket activation and inetd (issue 12) ---------- */
+
+/*
+ * Serves a TCP service on `fd`, a stream socket another party created and
+ * bound (systemd's socket activation passes them from descriptor 3 on).
+ * A socket not yet listening is put into the listening state (backlog
+ * SOMAXCONN); its family and options (IPV6_V6ONLY and the rest) are left as
+ * they are.  Every worker shares the one socket: it is never re-bound with
+ * SO_REUSEPORT.  The descriptor is made close-on-exec and non-blocking; from
+ * a successful call on the server owns it (closed when sk_server_run ends or
+ * by sk_server_free); after a failure it is still the caller's, open.  `h`,
+ * `arg` and `bound` (the socket's address) as in sk_server_add_tcp.  Call
+ * before sk_server_run.  Errors: -EBADF, -ENOTSOCK (a pipe, a file),
+ * -EPROTOTYPE (not SOCK_STREAM), -EINVAL (NULL handler), -EBUSY (the server
+ * has run), -ENOMEM, or the -errno of listen(2).
+ */
+SK_API int sk_server_adopt_tcp(sk_server *srv, int fd, const sk_tcp_handler *h, void *arg,
+                               sk_addr *bound);
+
+/* The same for a UDP service on a bound datagram socket (-EPROTOTYPE unless
+ * SOCK_DGRAM). */
+SK_API int sk_server_adopt_udp(sk_server *srv, int fd, const sk_udp_handler *h, void *arg,
+                               sk_addr *bound);
+
+/*
+ * Serves `fd`, one connected stream socket (inetd's "nowait" entries and
+ * systemd's Accept=yes hand one over as standard input; a Unix socketpair
+ * end works too), as a single connection of a TCP service: it is admitted,
+ * logged and opened (on_open) on worker 0 when sk_server_run starts, and
+ * from then on behaves as an accepted connection (limits, idle timeout,
+ * graceful close).  The server keeps running after the connection ends; a
+ * handler's on_close may call sk_server_shutdown.  Ownership as
+ * sk_server_adopt_tcp.  Errors: as sk_server_adopt_tcp, and -EINVAL for a
+ * listening socket, -ENOTCONN for an unconnected one.
+ */
+SK_API int sk_server_adopt_conn(sk_server *srv, int fd, const sk_tcp_handler *h, void *arg);
+
+/* ---- end of the adopting block --------------------------------------------- */
+
 /*
  * Starts the workers and blocks until the server has shut down (see
  * sk_server_shutdown), then closes the listening sockets.  A server runs

@@ -3,13 +3,16 @@
 # Installs what sockit needs from Debian, when run as root with apt.
 #   install-deps.sh build   the compiler toolchain and cmake
 #   install-deps.sh test    the third-party peers the tests use
+# openbsd-inetd is not in the list: Debian lets one inet-superserver in, and
+# installing it removes xinetd (which the benchmarks and the client interop
+# tests use); tests/interop/test_inetd.py runs under whichever is there.
 # Without root or apt it installs nothing and says so; the tests that need a
 # missing program then report themselves skipped with the reason.
 set -u
 what=${1:-test}
 case "$what" in
   build) pkgs="build-essential cmake python3" ;;
-  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev" ;;
+  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev" ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
@@ -32,6 +35,8 @@ if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; th
   apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1 ||
     echo "install-deps: apt-get could not install:$missing (tests needing them will skip)" >&2
 fi
-# xinetd's package starts a system daemon; the tests run their own instance.
+# xinetd's (or openbsd-inetd's) package starts a system daemon; the tests
+# run their own instances, on loopback ports.
 if [ -x /etc/init.d/xinetd ]; then /etc/init.d/xinetd stop >/dev/null 2>&1 || true; fi
+if [ -x /etc/init.d/openbsd-inetd ]; then /etc/init.d/openbsd-inetd stop >/dev/null 2>&1 || true; fi
 exit 0

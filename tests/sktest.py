@@ -148,10 +148,10 @@ class Proc:
     Stopped (SIGTERM, then SIGKILL) by stop() or when used as a context.
     """
 
-    def __init__(self, argv, stdin=subprocess.DEVNULL, env=None):
+    def __init__(self, argv, stdin=subprocess.DEVNULL, env=None, pass_fds=()):
         self.argv = [str(a) for a in argv]
         self.p = subprocess.Popen(self.argv, stdin=stdin, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=env)
+                                  stderr=subprocess.PIPE, env=env, pass_fds=pass_fds)
         self._out, self._err = [], []
         self._cv = threading.Condition()
         self._threads = [threading.Thread(target=self._pump, args=(self.p.stdout, self._out), daemon=True),

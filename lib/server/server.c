@@ -10,6 +10,11 @@
  * sk_server_shutdown and sk_server_notify are async-signal-safe: each
  * worker's wake callback looks at the shutdown flag, and worker 0 also runs
  * the pending notifications.
+ *
+ * A service's descriptors are bound here (sk_server_add_tcp/udp) or adopted
+ * from whoever created them (lib/server/adopt.c checks them and calls
+ * sk__server_add_fd): then one descriptor is shared by every worker, or, for
+ * an adopted connection, worker 0 alone serves it.
  */
 #include "server.h"
 
@@ -266,14 +271,30 @@ static int services_push(sk_server *srv, sk__service *svc)
     return 0;
 }
 
-static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
-                       const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
-                       sk_addr *bound)
+/* Puts an adopted descriptor in the service's slots: the same one for every
+ * worker, or (a connection) for worker 0 only. */
+static void adopt_fds(sk_server *srv, sk__service *svc, int fd, enum sk__adopt how,
+                      const sk_addr *local, const sk_addr *peer)
+{
+    svc->conn = how == SK__ADOPT_CONN;
+    svc->shared = !svc->conn;
+    for (int i = 0; i < srv->nworkers; i++)
+        svc->fds[i] = svc->conn && i > 0 ? -1 : fd;
+    svc->bound = *local;
+    if (peer != NULL)
+        svc->peer = *peer;
+}
+
+/* Adds a service bound at `addr`, or (addr NULL) on the adopted `fd`. */
+static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, int flags,
+                       enum sk__adopt how, const sk_tcp_handler *th,
+                       const sk_udp_handler *uh, void *arg, const sk_addr *local,
+                       const sk_addr *peer, sk_addr *bound)
 {
     sk__service *svc;
-    int err;
+    int err = 0;
 
-    if (addr == NULL || (th == NULL && uh == NULL) ||
+    if ((addr == NULL) == (local == NULL) || (th == NULL && uh == NULL) ||
         (flags & ~(SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY)))
         return -EINVAL;
     if (atomic_load(&srv->state) != 0)
@@ -294,7 +315,10 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
                      : sk__struct_in(&svc->udp, sizeof(svc->udp), uh);
     if (err < 0)
         goto fail_fds;
-    err = bind_service(srv, svc, addr, flags);
+    if (addr != NULL)
+        err = bind_service(srv, svc, addr, flags);
+    else
+        adopt_fds(srv, svc, fd, how, local, peer);
     if (err < 0)
         goto fail_fds;
     err = services_push(srv, svc);
@@ -305,7 +329,9 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
     return 0;
 
 fail_bound:
-    close_service_fds(srv, svc);
+    /* An adopted descriptor goes back to the caller open. */
+    if (addr != NULL)
+        close_service_fds(srv, svc);
 fail_fds:
     free(svc->fds);
 fail_svc:
@@ -316,13 +342,28 @@ fail_svc:
 int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
                       const sk_tcp_handler *h, void *arg, sk_addr *bound)
 {
-    return add_service(srv, SOCK_STREAM, addr, flags, h, NULL, arg, bound);
+    if (addr == NULL)
+        return -EINVAL;
+    return add_service(srv, SOCK_STREAM, addr, -1, flags, SK__ADOPT_LISTENER, h, NULL, arg,
+                       NULL, NULL, bound);
 }
 
 int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
                       const sk_udp_handler *h, void *arg, sk_addr *bound)
 {
-    return add_service(srv, SOCK_DGRAM, addr, flags, NULL, h, arg, bound);
+    if (addr == NULL)
+        return -EINVAL;
+    return add_service(srv, SOCK_DGRAM, addr, -1, flags, SK__ADOPT_LISTENER, NULL, h, arg,
+                       NULL, NULL, bound);
+}
+
+int sk__server_add_fd(sk_server *srv, int type, int fd, enum sk__adopt how,
+                      const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
+                      const sk_addr *local, const sk_addr *peer)
+{
+    if (fd < 0 || local == NULL)
+        return -EINVAL;
+    return add_service(srv, type, NULL, fd, 0, how, th, uh, arg, local, peer, NULL);
 }
 
 /* ---- workers ------------------------------------------------------------------------ */
@@ -410,7 +451,9 @@ static int worker_start_listeners(sk__worker *w)
         l->svc = srv->services[i];
         l->fd = l->svc->fds[w->index];
         w->nlisteners = i + 1;
-        if (l->svc->type == SOCK_STREAM)
+        if (l->svc->conn)
+            err = l->fd >= 0 ? sk__tcp_conn_start(l) : 0;
+        else if (l->svc->type == SOCK_STREAM)
             err = sk__tcp_listener_start(l);
         else
             err = sk__udp_listener_start(l);

@@ -31,6 +31,8 @@ typedef struct sk__service {
     sk_addr bound;
     int *fds;    /* nworkers entries; all equal when shared */
     bool shared;
+    bool conn;   /* fds[0] is one adopted connection, not a listener */
+    sk_addr peer; /* the adopted connection's peer (conn only) */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -192,6 +194,18 @@ void sk__server_log(const sk_server *srv, const char *fmt, ...)
  * between are counted and reported with the next one. */
 void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_addr *addr);
 
+/* How sk__server_add_fd uses an adopted descriptor. */
+enum sk__adopt { SK__ADOPT_LISTENER, SK__ADOPT_CONN };
+
+/* Adds a service on `fd`, a descriptor lib/server/adopt.c has checked,
+ * whose address is `local`: a listener (TCP) or bound socket (UDP) shared
+ * by every worker, or one connected stream socket for worker 0
+ * (SK__ADOPT_CONN, from `peer`).  Takes `fd` on success only.  Errors:
+ * -EINVAL, -EBUSY, -ENOMEM. */
+int sk__server_add_fd(sk_server *srv, int type, int fd, enum sk__adopt how,
+                      const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
+                      const sk_addr *local, const sk_addr *peer);
+
 /* Called by a worker whenever one of its connections is gone: a stopping
  * worker stops its loop once the last one has. */
 void sk__worker_check_done(sk__worker *w);
@@ -247,6 +261,11 @@ void sk__worker_conn_bury(sk_conn *c);
 
 /* Starts accepting on `l` (a TCP listener).  Returns 0 or -errno. */
 int sk__tcp_listener_start(sk__listener *l);
+
+/* Starts the adopted connection of `l` (a service with `conn` set) on the
+ * worker's first loop iteration, so that its on_open runs on the worker
+ * thread.  Returns 0 or -errno. */
+int sk__tcp_conn_start(sk__listener *l);
 
 /* Shutdown: stop reading, finish the input already read, and close every
  * connection gracefully (flush, then end of stream). */

@@ -3,7 +3,8 @@
  * lib/server/tcp.c - a worker's TCP side: accepting (in batches, with a pause
  * and a timed retry when descriptors run out), the worker's connection
  * lists with their idle and linger timeouts, the reaper that runs on_close
- * after a connection has gone, and shutdown.
+ * after a connection has gone, and shutdown.  An adopted connection (inetd)
+ * enters through the same door as an accepted one, on the first iteration.
  *
  * Timeouts cost O(1) per event: connections sit on an LRU list (moved to
  * the tail on progress), so the head is always the first to go idle, and one
@@ -251,16 +252,48 @@ static void listener_cb(sk_io *io, int fd, unsigned events, void *arg)
     }
 }
 
-int sk__tcp_listener_start(sk__listener *l)
+/* The receive buffer the worker's connections share, made on first use. */
+static int worker_scratch(sk__worker *w)
 {
-    sk__worker *w = l->w;
-
     if (w->scratch == NULL) {
         w->scratch = malloc(w->srv->cfg.conn_buffer);
         if (w->scratch == NULL)
             return -ENOMEM;
     }
+    return 0;
+}
+
+int sk__tcp_listener_start(sk__listener *l)
+{
+    sk__worker *w = l->w;
+
+    if (worker_scratch(w) < 0)
+        return -ENOMEM;
     return sk_io_start(w->loop, &l->io, l->fd, SK_READABLE, listener_cb, l);
+}
+
+/* The worker's first iteration: the adopted connection joins it as if just
+ * accepted (limits, log line, on_open).  From here the connection owns the
+ * descriptor. */
+static void adopted_conn_cb(sk_timer *t, void *arg)
+{
+    sk__listener *l = arg;
+    int fd = l->fd;
+
+    sk_timer_stop(t);
+    l->retry = NULL;
+    l->fd = -1;
+    l->svc->fds[l->w->index] = -1;
+    sk__conn_accept(l, fd, &l->svc->peer);
+}
+
+int sk__tcp_conn_start(sk__listener *l)
+{
+    sk__worker *w = l->w;
+
+    if (worker_scratch(w) < 0)
+        return -ENOMEM;
+    return sk_timer_start(w->loop, &l->retry, 0, 0, adopted_conn_cb, l);
 }
 
 /* ---- shutdown ------------------------------------------------------------------------ */
