@@ -641,7 +641,6 @@ int sk_io_start(sk_loop *loop, sk_io **out, int fd, unsigned events, sk_io_cb cb
     sk_io *io;
     int err;
 
-    assert(loop != NULL && io != NULL && cb != NULL);
     events &= SK_READABLE | SK_WRITABLE;
     err = io_admit(loop, fd, events);
     if (err < 0)
@@ -664,6 +663,8 @@ int sk__io_start_embedded(sk_loop *loop, sk_io *io, int fd, unsigned events,
 {
     int err;
 
+    /* Internal callers only: the server framework always passes these. */
+    assert(loop != NULL && io != NULL && cb != NULL);
     events &= SK_READABLE | SK_WRITABLE;
     err = io_admit(loop, fd, events);
     if (err < 0)
