@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- Histogram ------------------------------------------------------------ */
 
@@ -36,8 +37,13 @@
  * log-spaced buckets of 1024 linear sub-buckets each, HDR-histogram style:
  * every value is stored within 1/1024 (about 0.1%, three significant digits)
  * of its true value, values below 2048 exactly.  Values up to 2^42 - 1 (73
- * minutes in nanoseconds) fit; larger ones are clamped.  Fixed memory, no
- * per-sample storage; O(1) to record, O(slots) to query.
+ * minutes in nanoseconds) fit; larger ones are clamped.  Fixed memory (270
+ * KiB), no per-sample storage; O(1) to record, O(slots) to query.
+ *
+ * The stated relative error, BENCH_HIST_REL_ERROR, holds over the whole
+ * range the reports use (1 us to 60 s and beyond, in nanoseconds): a value
+ * read back (a percentile, a CSV row) is the top of its slot, at most
+ * value * BENCH_HIST_REL_ERROR above the true one and never below it.
  */
 #define BENCH_HIST_SUB_BITS 11
 #define BENCH_HIST_SUB_COUNT (1u << BENCH_HIST_SUB_BITS)
@@ -46,6 +52,7 @@
 #define BENCH_HIST_MAX ((UINT64_C(1) << BENCH_HIST_MAX_BITS) - 1)
 #define BENCH_HIST_SLOTS \
     (BENCH_HIST_SUB_COUNT + (BENCH_HIST_MAX_BITS - BENCH_HIST_SUB_BITS) * BENCH_HIST_HALF)
+#define BENCH_HIST_REL_ERROR (1.0 / BENCH_HIST_HALF)
 
 typedef struct bench_hist {
     uint64_t count;
@@ -64,6 +71,15 @@ void bench_hist_merge(bench_hist *into, const bench_hist *from);
  * the histogram is empty. */
 uint64_t bench_hist_percentile(const bench_hist *h, double p);
 double bench_hist_mean(const bench_hist *h);
+/*
+ * Writes the whole distribution as CSV for plotting: a header line
+ * `value_us,count,cumulative_fraction`, then one row per non-empty slot in
+ * increasing order: the slot's value (its top, capped at the maximum) in
+ * microseconds when values are nanoseconds (value / 1000), how many values
+ * it holds, and the fraction of all values at or below it.  The counts sum
+ * to h->count.  Returns 0 or -errno from the stream.
+ */
+int bench_hist_write_csv(const bench_hist *h, FILE *f);
 /* The slot a value lands in, and the range of values a slot stands for. */
 size_t bench_hist_index(uint64_t value);
 uint64_t bench_hist_lowest(size_t index);

@@ -90,6 +90,7 @@ static const struct {
     {90.0, "p90", "p90"},
     {99.0, "p99", "p99"},
     {99.9, "p99_9", "p99.9"},
+    {99.99, "p99_99", "p99.99"},
 };
 
 #define NPERCENTILES (sizeof(percentiles) / sizeof(percentiles[0]))
