@@ -135,13 +135,19 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
     churn_state *st = s->t->state;
 
     (void)fd;
-    (void)events;
     if (!s->established) {
         uint64_t now = bench_now_ns();
         s->established = true;
         s->est_at = now;
         if (!slot_established(s, now))
             return;
+        /* Writable alone: established, nothing to read yet (an error
+         * would have come as readable too).  Read from now on. */
+        if (!(events & SK_READABLE)) {
+            note_connected(s);
+            sk_io_set_events(io, SK_READABLE);
+            return;
+        }
     }
     for (;;) {
         ssize_t n = sk_sock_recv(s->sock, st->buf, sizeof(st->buf), 0);

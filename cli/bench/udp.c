@@ -39,6 +39,7 @@
 /* --rate: at most this many overdue datagrams per slot per wake-up, so one
  * slot far behind cannot starve the rest of the loop. */
 #define BURST 64
+#define RATE_READS 16
 
 typedef struct udp_slot {
     bench_thread *t;
@@ -230,9 +231,10 @@ static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
     first_answer(s, seq, n, bench_now_ns());
 }
 
-/* One recv per readiness event: a slot expects one reply at a time, so a
- * second call would almost always only report EAGAIN.  The loop is level
- * triggered, so a late reply queued behind the current one brings us back. */
+/* Closed loop: one recv per readiness event: a slot expects one reply at a
+ * time, so a second call would almost always only report EAGAIN.  The loop
+ * is level triggered, so a late reply queued behind the current one brings
+ * us back.  With --rate several replies may be queued: up to RATE_READS. */
 static void on_io(sk_io *io, int fd, unsigned events, void *arg)
 {
     udp_slot *s = arg;
@@ -242,19 +244,21 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
     (void)io;
     (void)fd;
     (void)events;
-    n = sk_sock_recv(s->sock, st->buf, RECV_SIZE, 0);
-    if (n == -EAGAIN)
-        return;
-    if (n < 0) {
-        /* Port unreachable and friends: the datagram in flight is not
-         * coming back.  Try again at the next tick, not in a spin. */
-        bench_error(s->t, BENCH_ERR_CONN, "socket %ld: recv from %s: %s", s->id,
-                    s->t->cfg->target_text, sk_strerror((int)n));
-        s->outstanding = false;
-        s->retry = true;
-        return;
+    for (int reads = s->t->cfg->rate > 0 ? RATE_READS : 1; reads > 0; reads--) {
+        n = sk_sock_recv(s->sock, st->buf, RECV_SIZE, 0);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0) {
+            /* Port unreachable and friends: the datagram in flight is not
+             * coming back.  Try again at the next tick, not in a spin. */
+            bench_error(s->t, BENCH_ERR_CONN, "socket %ld: recv from %s: %s", s->id,
+                        s->t->cfg->target_text, sk_strerror((int)n));
+            s->outstanding = false;
+            s->retry = s->t->cfg->rate <= 0;
+            return;
+        }
+        on_reply(s, st->buf, (size_t)n);
     }
-    on_reply(s, st->buf, (size_t)n);
 }
 
 static int slot_open(udp_slot *s)

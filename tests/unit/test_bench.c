@@ -632,3 +632,29 @@ SK_TEST(hist_csv_sums_to_count)
     fclose(f);
     free(h);
 }
+
+/* --rate: the schedule of all connections together is evenly spaced at
+ * 1/rate, each connection every conns/rate, starting at t_start. */
+SK_TEST(pace_schedule_evenly_spaced)
+{
+    bench_config *cfg = calloc(1, sizeof(*cfg));
+    const long conns = 7;
+    uint64_t prev = 0;
+
+    CHECK(cfg != NULL);
+    cfg->conns = conns;
+    cfg->rate = 1000.0; /* 1 ms apart in total, 7 ms per connection */
+    cfg->t_start = UINT64_C(5000000000);
+    CHECK_EQ(bench_sched(cfg, 0, 0), cfg->t_start);
+    for (uint64_t i = 0; i < 7000; i++) {
+        uint64_t at = bench_sched(cfg, (long)(i % conns), i / conns);
+        uint64_t want = cfg->t_start + i * UINT64_C(1000000);
+        CHECK_INT(at + 1, >=, want);
+        CHECK_INT(at, <=, want + 1);
+        if (i > 0)
+            CHECK_INT(at, >, prev);
+        prev = at;
+    }
+    CHECK_EQ(bench_sched(cfg, 3, 10) - bench_sched(cfg, 3, 9), UINT64_C(7000000));
+    free(cfg);
+}
