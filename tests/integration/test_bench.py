@@ -6,9 +6,12 @@ time-style send-and-close server, a UDP echo server) for a second or so with
 a few connections, and its --json report is checked: operations counted, no
 errors, percentiles in order.  Servers that misbehave on purpose (flip one
 byte at a known stream offset, add a byte, close early, reset, answer
-empty, duplicate or corrupt a datagram, drop datagrams) must make it report
-the fault and exit 1 - except for dropped datagrams, which are counted as
-lost and do not fail the run.  A server that never answers fails every
+empty, corrupt or truncate a datagram) must make it report the fault and
+exit 1 - except for dropped and duplicated datagrams, which are counted (lost,
+duplicates) and do not fail the run.  The open-loop cases (--rate): a server
+that stalls 0.5 s every 2 s shows at p99; a UDP peer that drops, duplicates
+and reorders by sequence number gets exactly the counts its rule implies;
+connect latency, --interval rows and the --histogram CSV add up.  A server that never answers fails every
 operation by its timeout, within a bounded run time.  Usage errors exit 2,
 and the progress line appears only when standard error is a terminal.
 Last, every mode runs against `sockit serve` itself.
@@ -667,7 +670,8 @@ class OpenLoop(BenchCase):
         self.assertGreater(lat["samples"], 0, rep)
         self.assertLessEqual(lat["p50"], lat["p99"], lat)
         self.assertLessEqual(lat["p99"], lat["max"], lat)
-        self.assertLessEqual(lat["p50"], rep["latency_us"]["p50"] + 1, rep)
+        # The handshake is part of the cycle.
+        self.assertLessEqual(lat["p50"], rep["latency_us"]["p99"], rep)
         self.assertGreater(only["ops"], 0, only)
         self.assertEqual(only["errors"], 0, only)
         self.assertEqual(only["connect_latency_us"]["samples"], only["ops"], only)
