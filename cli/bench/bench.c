@@ -138,17 +138,19 @@ static const struct option long_options[] = {
 /* --rate: a positive number of operations per second, up to 100 million. */
 static int parse_rate(const char *arg, double *out)
 {
+    bool plain = *arg != '\0';
     char *end;
-    double v;
+    double v = 0;
 
+    /* Plain decimals only: strtod would also take "inf", "nan" and hex. */
     for (const char *p = arg; *p; p++)
-        if (!isdigit((unsigned char)*p) && *p != '.')
-            arg = ""; /* plain decimals only: no "inf", "nan" or hex */
+        plain &= isdigit((unsigned char)*p) || *p == '.';
     errno = 0;
-    v = strtod(arg, &end);
-    if (end == arg || *end != '\0' || errno != 0 || !(v > 0) || v > 1e8) {
+    if (plain)
+        v = strtod(arg, &end);
+    if (!plain || *end != '\0' || errno != 0 || !(v > 0) || v > 1e8) {
         cli_error("--rate", "'%s' is not a rate of operations per second (more than 0, "
-                  "at most 1e8)", arg);
+                  "at most 100000000)", arg);
         return -1;
     }
     *out = v;

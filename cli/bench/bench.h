@@ -168,8 +168,9 @@ typedef struct bench_stats {
     uint64_t conn_errors; /* connect failures, resets, unexpected closes */
     uint64_t data_errors; /* wrong, missing, extra, unexpected bytes/datagrams */
     uint64_t timeouts;    /* TCP operations unanswered within the timeout */
-    uint64_t lost;        /* UDP datagrams unanswered within the timeout */
-    uint64_t late;        /* UDP replies arriving after being counted lost */
+    uint64_t lost;        /* UDP: sent - received, filled in by the report */
+    uint64_t late;        /* UDP: answers after the slot gave up on them, or
+                           * older than the slot's window */
     uint64_t reply_min;   /* connect: reply sizes */
     uint64_t reply_max;
     uint64_t measure_end; /* when this thread's measurement really ended */

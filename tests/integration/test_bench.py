@@ -777,13 +777,25 @@ class Usage(unittest.TestCase):
         self.check_usage("udp", "127.0.0.1", "7", "--size", "7")
         self.check_usage("udp", "127.0.0.1", "7", "--size", "70000")
         self.check_usage("echo", "127.0.0.1", "7", "--no-such-option")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "-5")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "abc")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "inf")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "1e9")
+        self.check_usage("stream", "127.0.0.1", "7", "--rate", "100")
+        self.check_usage("echo", "127.0.0.1", "7", "--interval", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--interval", "x")
+        self.check_usage("echo", "127.0.0.1", "7", "--duration", "100", "--interval",
+                         "0.00001")
+        self.check_usage("echo", "127.0.0.1", "7", "--histogram", "")
+        self.check_usage("stream", "127.0.0.1", "7", "--histogram", "h.csv")
 
     def test_help(self):
         r = bench("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("usage: sockit bench echo|stream|connect|udp HOST PORT", r.stdout)
         for opt in ("--conns", "--size", "--duration", "--threads", "--json", "--warmup",
-                    "--timeout", "--expect"):
+                    "--timeout", "--expect", "--rate", "--interval", "--histogram"):
             self.assertIn(opt, r.stdout)
 
     def test_unresolvable_host_is_runtime_error(self):
