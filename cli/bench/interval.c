@@ -169,8 +169,10 @@ static void print_row(const bench_config *cfg, const bench_ival_row *r, bool fir
     printf("%7.2f-%-9.2f %10llu %12.1f %10.3f", r->start_s, r->end_s,
            (unsigned long long)r->ops, len > 0 ? (double)r->ops / len : 0.0,
            len > 0 ? (double)r->bytes / 1e6 / len : 0.0);
-    if (cfg->mode != BENCH_STREAM)
+    if (cfg->mode != BENCH_STREAM && r->ops > 0)
         printf(" %12.1f", (double)r->p99 / 1e3);
+    else if (cfg->mode != BENCH_STREAM)
+        printf(" %12s", "-");
     printf("\n");
     fflush(stdout);
 }
