@@ -25,6 +25,7 @@ PEERS = {
     "rawecho": ("rawecho.c", []),
     "uvecho": ("uvecho.c", ["-luv"]),
     "uringecho": ("uringecho.c", []),
+    "udpecho_plain": ("udpecho_plain.c", []),
     "holdconns": ("holdconns.c", []),
     "syscalls": ("syscalls.c", ["-I" + os.path.join(ROOT, "include"),
                                 "{build}/libsockit.a", "-lpthread"]),

@@ -14,6 +14,7 @@
 #include "bench.h"
 #include "cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -32,7 +33,8 @@
 static const char usage_text[] =
     "usage: sockit bench echo|stream|connect|udp HOST PORT [--conns N] [--size BYTES]\n"
     "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
-    "                    [--threads N] [--expect BYTES] [-4|-6] [--json]\n"
+    "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
+    "                    [--histogram FILE] [-4|-6] [--json]\n"
     "\n"
     "Loads a server and measures it, verifying every byte that comes back.\n"
     "  echo     N connections, each with one SIZE-byte message in flight (ping-pong);\n"
@@ -41,8 +43,8 @@ static const char usage_text[] =
     "           echo back; throughput only\n"
     "  connect  N concurrent connect / read until closed / close cycles, for\n"
     "           services that answer and close (time, daytime, qotd)\n"
-    "  udp      N datagrams of SIZE bytes in flight; a datagram unanswered within\n"
-    "           the timeout is counted lost (not an error) and replaced\n"
+    "  udp      N datagrams of SIZE bytes in flight, each with a sequence number;\n"
+    "           lost, duplicate and reordered datagrams are counted (not errors)\n"
     "\n"
     "options:\n"
     "  --conns N         connections (udp: datagrams in flight)       [16]\n"
@@ -52,6 +54,12 @@ static const char usage_text[] =
     "  --timeout S       per operation; then a TCP operation fails     [5; udp 1]\n"
     "  --threads N       threads, each with its own event loop         [CPUs]\n"
     "  --expect BYTES    connect: every reply must be exactly this long\n"
+    "                    (0: connect only, close once established)\n"
+    "  --rate N          open loop: N operations per second in total on a fixed\n"
+    "                    schedule (echo, connect, udp); latency counts from each\n"
+    "                    operation's scheduled time; late sends are reported\n"
+    "  --interval S      also report ops, MB/s and p99 every S seconds\n"
+    "  --histogram FILE  write the latency distribution as CSV (microseconds)\n"
     "  -4, -6            use IPv4 or IPv6 only\n"
     "  --json            print one JSON object instead of the table\n"
     "  -h, --help        show this text\n"
@@ -105,6 +113,9 @@ enum {
     OPT_TIMEOUT,
     OPT_THREADS,
     OPT_EXPECT,
+    OPT_RATE,
+    OPT_INTERVAL,
+    OPT_HISTOGRAM,
     OPT_JSON
 };
 
@@ -116,10 +127,35 @@ static const struct option long_options[] = {
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"threads", required_argument, NULL, OPT_THREADS},
     {"expect", required_argument, NULL, OPT_EXPECT},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"interval", required_argument, NULL, OPT_INTERVAL},
+    {"histogram", required_argument, NULL, OPT_HISTOGRAM},
     {"json", no_argument, NULL, OPT_JSON},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* --rate: a positive number of operations per second, up to 100 million. */
+static int parse_rate(const char *arg, double *out)
+{
+    bool plain = *arg != '\0';
+    char *end;
+    double v = 0;
+
+    /* Plain decimals only: strtod would also take "inf", "nan" and hex. */
+    for (const char *p = arg; *p; p++)
+        plain &= isdigit((unsigned char)*p) || *p == '.';
+    errno = 0;
+    if (plain)
+        v = strtod(arg, &end);
+    if (!plain || *end != '\0' || errno != 0 || !(v > 0) || v > 1e8) {
+        cli_error("--rate", "'%s' is not a rate of operations per second (more than 0, "
+                  "at most 100000000)", arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 /* Applies one option.  Returns 0, -1 after printing a usage error, or 1
  * for --help. */
@@ -140,6 +176,17 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
         return cli_parse_seconds("--warmup", arg, 3600, &cfg->warmup);
     case OPT_TIMEOUT:
         return cli_parse_seconds("--timeout", arg, 3600, &cfg->timeout);
+    case OPT_RATE:
+        return parse_rate(arg, &cfg->rate);
+    case OPT_INTERVAL:
+        return cli_parse_seconds("--interval", arg, 86400, &cfg->interval);
+    case OPT_HISTOGRAM:
+        if (*arg == '\0') {
+            cli_error("--histogram", "needs a file name");
+            return -1;
+        }
+        cfg->histogram = arg;
+        return 0;
     case OPT_JSON:
         cfg->json = true;
         return 0;
@@ -172,6 +219,16 @@ static int finish_config(bench_config *cfg, bool size_given)
         return usage_error("--size", "does not apply to the connect mode");
     if (!size_given)
         cfg->size = cfg->mode == BENCH_STREAM ? 16384 : 64;
+    if (cfg->rate > 0 && cfg->mode == BENCH_STREAM)
+        return usage_error("--rate", "does not apply to the stream mode");
+    if (cfg->interval > 0 && cfg->duration / cfg->interval > 1e6)
+        return usage_error("--interval", "more than a million intervals in --duration");
+    if (cfg->histogram != NULL && cfg->mode == BENCH_STREAM)
+        return usage_error("--histogram", "the stream mode measures no latencies");
+    if (cfg->interval == 0)
+        return usage_error("--interval", "must be more than 0");
+    if (cfg->interval < 0)
+        cfg->interval = 0;
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
         return usage_error("--size", "a datagram must hold 8 to 65507 bytes");
     if (cfg->threads <= 0) {
@@ -193,6 +250,7 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
     cfg->duration = 10.0;
     cfg->timeout = -1.0;
     cfg->expect = -1;
+    cfg->interval = -1.0;
     cfg->family = AF_UNSPEC;
     optind = 1;
     opterr = 0; /* our own messages, in the "sockit: what: why" form */
@@ -329,6 +387,7 @@ static bool supervise(bench_config *cfg, bench_thread *threads, long n)
 
     while (!all_done(threads, n)) {
         uint64_t now = bench_now_ns();
+        bench_ival_collect(cfg, threads, n, false);
         if (interrupted)
             atomic_store(&cfg->stop, true);
         if (now > cfg->t_hard + GIVE_UP_NS)
@@ -346,8 +405,11 @@ static bool supervise(bench_config *cfg, bench_thread *threads, long n)
 
 static void free_threads(bench_thread *threads, long n)
 {
-    for (long i = 0; i < n; i++)
+    for (long i = 0; i < n; i++) {
         free(threads[i].hist);
+        free(threads[i].conn_hist);
+        free(threads[i].ival_hist);
+    }
     free(threads);
 }
 
@@ -375,6 +437,27 @@ static long start_threads(bench_config *cfg, bench_thread *threads)
     return n;
 }
 
+/* The thread's histograms: latencies always, connect latencies in the
+ * connect mode, the current interval's with --interval.  0 or -1. */
+static int alloc_hists(const bench_config *cfg, bench_thread *t)
+{
+    bench_hist **want[3] = {&t->hist, NULL, NULL};
+
+    if (cfg->mode == BENCH_CONNECT)
+        want[1] = &t->conn_hist;
+    if (cfg->interval > 0)
+        want[2] = &t->ival_hist;
+    for (int i = 0; i < 3; i++) {
+        if (want[i] == NULL)
+            continue;
+        *want[i] = malloc(sizeof(bench_hist));
+        if (*want[i] == NULL)
+            return -1;
+        bench_hist_init(*want[i]);
+    }
+    return 0;
+}
+
 static int run(bench_config *cfg)
 {
     bench_thread *threads = calloc((size_t)cfg->threads, sizeof(*threads));
@@ -383,12 +466,11 @@ static int run(bench_config *cfg)
 
     if (threads == NULL)
         goto nomem;
-    for (long i = 0; i < cfg->threads; i++) {
-        threads[i].hist = malloc(sizeof(*threads[i].hist));
-        if (threads[i].hist == NULL)
+    for (long i = 0; i < cfg->threads; i++)
+        if (alloc_hists(cfg, &threads[i]) < 0)
             goto nomem;
-        bench_hist_init(threads[i].hist);
-    }
+    if (bench_ival_init(cfg) < 0)
+        goto nomem;
     set_timeline(cfg);
     started = start_threads(cfg, threads);
     if (!supervise(cfg, threads, started)) {
@@ -398,13 +480,16 @@ static int run(bench_config *cfg)
     }
     for (long i = 0; i < started; i++)
         pthread_join(threads[i].tid, NULL);
+    bench_ival_collect(cfg, threads, started, true);
     status = started == cfg->threads ? bench_report(cfg, threads, started) : CLI_EXIT_FAIL;
     free_threads(threads, cfg->threads);
+    bench_ival_free(cfg);
     return status;
 nomem:
     cli_error("bench", "out of memory");
     if (threads != NULL)
         free_threads(threads, cfg->threads);
+    bench_ival_free(cfg);
     return CLI_EXIT_FAIL;
 }
 

@@ -6,6 +6,8 @@
  *   hist.c     log-bucketed latency histogram (HDR style)
  *   payload.c  deterministic per-connection byte streams and their check
  *   thread.c   one event loop per thread: phases, timers, counters
+ *   pace.c     --rate: the open-loop schedule and its precise wake-ups
+ *   interval.c --interval: per-interval counts handed from threads to the report
  *   tcp.c      the echo and stream drivers
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver
@@ -28,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* ---- Histogram ------------------------------------------------------------ */
 
@@ -36,8 +39,13 @@
  * log-spaced buckets of 1024 linear sub-buckets each, HDR-histogram style:
  * every value is stored within 1/1024 (about 0.1%, three significant digits)
  * of its true value, values below 2048 exactly.  Values up to 2^42 - 1 (73
- * minutes in nanoseconds) fit; larger ones are clamped.  Fixed memory, no
- * per-sample storage; O(1) to record, O(slots) to query.
+ * minutes in nanoseconds) fit; larger ones are clamped.  Fixed memory (270
+ * KiB), no per-sample storage; O(1) to record, O(slots) to query.
+ *
+ * The stated relative error, BENCH_HIST_REL_ERROR, holds over the whole
+ * range the reports use (1 us to 60 s and beyond, in nanoseconds): a value
+ * read back (a percentile, a CSV row) is the top of its slot, at most
+ * value * BENCH_HIST_REL_ERROR above the true one and never below it.
  */
 #define BENCH_HIST_SUB_BITS 11
 #define BENCH_HIST_SUB_COUNT (1u << BENCH_HIST_SUB_BITS)
@@ -46,6 +54,7 @@
 #define BENCH_HIST_MAX ((UINT64_C(1) << BENCH_HIST_MAX_BITS) - 1)
 #define BENCH_HIST_SLOTS \
     (BENCH_HIST_SUB_COUNT + (BENCH_HIST_MAX_BITS - BENCH_HIST_SUB_BITS) * BENCH_HIST_HALF)
+#define BENCH_HIST_REL_ERROR (1.0 / BENCH_HIST_HALF)
 
 typedef struct bench_hist {
     uint64_t count;
@@ -64,6 +73,15 @@ void bench_hist_merge(bench_hist *into, const bench_hist *from);
  * the histogram is empty. */
 uint64_t bench_hist_percentile(const bench_hist *h, double p);
 double bench_hist_mean(const bench_hist *h);
+/*
+ * Writes the whole distribution as CSV for plotting: a header line
+ * `value_us,count,cumulative_fraction`, then one row per non-empty slot in
+ * increasing order: the slot's value (its top, capped at the maximum) in
+ * microseconds when values are nanoseconds (value / 1000), how many values
+ * it holds, and the fraction of all values at or below it.  The counts sum
+ * to h->count.  Returns 0 or -errno from the stream.
+ */
+int bench_hist_write_csv(const bench_hist *h, FILE *f);
 /* The slot a value lands in, and the range of values a slot stands for. */
 size_t bench_hist_index(uint64_t value);
 uint64_t bench_hist_lowest(size_t index);
@@ -129,6 +147,9 @@ typedef struct bench_config {
     double duration;
     double warmup;
     double timeout;   /* per operation */
+    double rate;      /* --rate: operations per second in total, 0 = closed loop */
+    double interval;  /* --interval: seconds per report line, 0 = none */
+    const char *histogram; /* --histogram: CSV file for the distribution */
     bool json;
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
@@ -136,6 +157,7 @@ typedef struct bench_config {
     uint64_t t_end;      /* end of measurement */
     uint64_t t_hard;     /* every loop stops by then */
     atomic_bool stop;    /* SIGINT: end the measurement now */
+    struct bench_ivals *ivals; /* --interval (cli/bench/interval.c) */
 } bench_config;
 
 /* What one thread counted; merged at the end. */
@@ -146,11 +168,22 @@ typedef struct bench_stats {
     uint64_t conn_errors; /* connect failures, resets, unexpected closes */
     uint64_t data_errors; /* wrong, missing, extra, unexpected bytes/datagrams */
     uint64_t timeouts;    /* TCP operations unanswered within the timeout */
-    uint64_t lost;        /* UDP datagrams unanswered within the timeout */
-    uint64_t late;        /* UDP replies arriving after being counted lost */
+    uint64_t lost;        /* UDP: sent - received, filled in by the report */
+    uint64_t late;        /* UDP: answers after the slot gave up on them, or
+                           * older than the slot's window */
     uint64_t reply_min;   /* connect: reply sizes */
     uint64_t reply_max;
     uint64_t measure_end; /* when this thread's measurement really ended */
+    /* --rate, for sends scheduled inside the measurement window: */
+    uint64_t sched_sends;  /* sends made on the schedule */
+    uint64_t late_sends;   /* sent > BENCH_LATE_NS after schedule while free to go */
+    uint64_t worst_late;   /* the largest such lateness, ns */
+    uint64_t waited_sends; /* the schedule came while the previous op was out */
+    /* udp (sequence accounting, datagrams sent in the window): */
+    uint64_t sent;         /* datagrams sent */
+    uint64_t received;     /* distinct datagrams answered */
+    uint64_t duplicates;   /* replies to a datagram already answered */
+    uint64_t reordered;    /* first replies after a higher sequence's reply */
     /* The first error this thread saw: when, and what. */
     bool has_first;
     uint64_t first_ns;
@@ -166,6 +199,9 @@ typedef struct bench_driver {
     int (*start)(bench_thread *t);
     /* The measurement ended: issue no new operations. */
     void (*drain)(bench_thread *t);
+    /* --rate: the pacer fired; start what the schedule says is due by
+     * `now` and ask for the next wake-up with bench_pace_at. */
+    void (*pace)(bench_thread *t, uint64_t now);
     /* Periodic: fail or retire operations older than the timeout, retry
      * failed slots.  Returns true when nothing is outstanding any more.
      * A driver that can do nothing more (every connection failed for good)
@@ -194,6 +230,17 @@ struct bench_thread {
     bool finished;    /* the driver has nothing left to do (all connections gone) */
     bench_stats stats;
     bench_hist *hist;
+    bench_hist *conn_hist; /* connect mode: connect latencies */
+    /* --rate: the pacer (cli/bench/pace.c), a timerfd on the loop. */
+    int pace_fd;
+    sk_io *pace_io;
+    uint64_t pace_armed; /* when it fires, 0 when disarmed */
+    /* --interval: this thread's share of the current interval. */
+    bench_hist *ival_hist;
+    uint64_t ival_index;
+    uint64_t ival_ops;
+    uint64_t ival_bytes;
+    atomic_uint_fast64_t ival_done; /* intervals before this one are handed over */
     /* Copies for the progress line, written by this thread only. */
     atomic_uint_fast64_t live_ops;
     atomic_uint_fast64_t live_bytes;
@@ -201,12 +248,62 @@ struct bench_thread {
     atomic_bool done;
 };
 
+/* ---- The open-loop schedule (cli/bench/pace.c) ---------------------------- */
+
+/*
+ * With --rate R, connection (or UDP slot) c of C sends its k-th operation
+ * (k = 0, 1, ...) at t_start + (c + k * C) / R seconds: R per second in
+ * total, each connection every C / R seconds, the connections evenly
+ * staggered.  Latency is measured from that scheduled time.  A send that
+ * leaves more than BENCH_LATE_NS after its time while its connection was
+ * free to send means the generator fell behind, and is counted; one that
+ * waited for the previous reply is the server's delay, part of the latency.
+ */
+#define BENCH_LATE_NS UINT64_C(1000000)
+
+uint64_t bench_sched(const bench_config *cfg, long conn, uint64_t k);
+/* Opens the thread's pacer (a no-op without --rate).  0 or -errno. */
+int bench_pace_open(bench_thread *t);
+void bench_pace_close(bench_thread *t);
+/* Asks for the driver's pace callback at `when` (or earlier). */
+void bench_pace_at(bench_thread *t, uint64_t when);
+/* Counts a send scheduled at `sched` that leaves at `now`; `waited` when
+ * the connection still awaited its previous reply at that time. */
+void bench_pace_note(bench_thread *t, uint64_t sched, uint64_t now, bool waited);
+
+/* ---- Per-interval reports (cli/bench/interval.c) -------------------------- */
+
+/* One finished interval, as reported. */
+typedef struct bench_ival_row {
+    double start_s, end_s; /* from the start of the measurement */
+    uint64_t ops, bytes;
+    uint64_t p99;          /* ns; 0 without latencies */
+} bench_ival_row;
+
+/* Sets up cfg->ivals for --interval (a no-op without it).  0 or -ENOMEM. */
+int bench_ival_init(bench_config *cfg);
+void bench_ival_free(bench_config *cfg);
+/* Thread side: counts an operation that completed at `now` inside the
+ * window (latency < 0: none), and hands finished intervals over. */
+void bench_ival_count(bench_thread *t, uint64_t now, int64_t latency, uint64_t ops,
+                      uint64_t bytes);
+void bench_ival_tick(bench_thread *t, uint64_t now);
+void bench_ival_thread_end(bench_thread *t);
+/* Supervisor side: turns every interval all threads have handed over into
+ * a row (printed at once in the table mode).  `final` after the threads
+ * ended: every interval up to the end of the measurement. */
+void bench_ival_collect(bench_config *cfg, bench_thread *threads, long n, bool final);
+/* The rows so far. */
+const bench_ival_row *bench_ival_rows(const bench_config *cfg, size_t *n);
+
 /* Thread runner (cli/bench/thread.c). */
 void *bench_thread_main(void *arg);
 uint64_t bench_now_ns(void);
 /* Counts one operation finished at `now` that took `latency` ns and brought
  * `bytes` verified bytes; recorded only inside the measurement window. */
 void bench_count_op(bench_thread *t, uint64_t now, uint64_t latency, uint64_t bytes);
+/* Connect mode: one connect latency (SYN sent to established, ns). */
+void bench_count_connect(bench_thread *t, uint64_t now, uint64_t latency);
 /* Counts `ops` operations without latencies and `bytes` verified bytes
  * (stream mode), again only inside the window. */
 void bench_count_bytes(bench_thread *t, uint64_t now, uint64_t ops, uint64_t bytes);

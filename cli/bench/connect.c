@@ -11,6 +11,13 @@
  * failed connect is an error.  The content cannot be checked (it is the
  * server's clock or quote); the sizes are reported instead.
  *
+ * The connect latency (SYN sent to established) is a second histogram: a
+ * cycle watches for writability too until its first event, which is when
+ * the handshake completed (a refused connect shows up at the first recv
+ * instead, and records nothing).  --expect 0 makes a cycle connect only:
+ * established, then closed at once (any TCP port will do).  With --rate a
+ * cycle starts at its scheduled time, and both latencies count from it.
+ *
  * The socket object and its watcher are the library's and cost one small
  * allocation each per cycle; the connect, read and close system calls
  * dominate by far.
@@ -28,8 +35,14 @@ typedef struct churn_slot {
     sk_io *io;
     long id;
     uint64_t started;   /* when this cycle's connect began */
+    uint64_t sched;     /* when it was due: started, or its --rate time */
     uint64_t got;       /* reply bytes so far */
+    uint64_t k;         /* --rate: the number of the next cycle on the schedule */
     bool retry;         /* the last cycle failed: wait for the next tick */
+    bool pending;       /* --rate: idle until cycle k's time */
+    bool established;   /* the first event came: the handshake is done */
+    bool timed;         /* this cycle's connect latency is recorded */
+    uint64_t est_at;    /* when the first event came */
 } churn_slot;
 
 typedef struct churn_state {
@@ -46,7 +59,8 @@ static void slot_close(churn_slot *s)
     s->sock = NULL;
 }
 
-static void slot_begin(churn_slot *s);
+static void slot_begin(churn_slot *s, uint64_t now, uint64_t sched);
+static void slot_next(churn_slot *s, uint64_t now);
 
 /* Ends a cycle with an error; the slot tries again at the next tick, so a
  * refusing server does not make the loop spin. */
@@ -76,11 +90,43 @@ static void slot_eof(churn_slot *s)
             st->reply_min = s->got;
         if (s->got > st->reply_max)
             st->reply_max = s->got;
-        bench_count_op(s->t, now, now - s->started, s->got);
+        bench_count_op(s->t, now, now - s->sched, s->got);
     }
     slot_close(s);
     if (!s->t->draining)
-        slot_begin(s);
+        slot_next(s, now);
+}
+
+/* The first event of a cycle: the handshake has completed (or failed, which
+ * the first recv reports).  Connect-only cycles end here. */
+static bool slot_established(churn_slot *s, uint64_t now)
+{
+    int rc;
+
+    if (s->t->cfg->expect != 0)
+        return true;
+    rc = bench_sock_connected(s->sock);
+    if (rc < 0) {
+        slot_fail(s, BENCH_ERR_CONN, "connect", rc);
+        return false;
+    }
+    s->t->stats.connects++;
+    bench_count_connect(s->t, now, now - s->sched);
+    bench_count_op(s->t, now, now - s->sched, 0);
+    slot_close(s);
+    if (!s->t->draining)
+        slot_next(s, now);
+    return false;
+}
+
+/* The first recv of a cycle did not fail: the handshake that completed at
+ * the first event (s->started then) is a connect latency sample. */
+static void note_connected(churn_slot *s)
+{
+    if (s->timed)
+        return;
+    s->timed = true;
+    bench_count_connect(s->t, s->est_at, s->est_at - s->sched);
 }
 
 static void on_io(sk_io *io, int fd, unsigned events, void *arg)
@@ -88,13 +134,29 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
     churn_slot *s = arg;
     churn_state *st = s->t->state;
 
-    (void)io;
     (void)fd;
-    (void)events;
+    if (!s->established) {
+        uint64_t now = bench_now_ns();
+        s->established = true;
+        s->est_at = now;
+        if (!slot_established(s, now))
+            return;
+        /* Writable alone: established, nothing to read yet (an error
+         * would have come as readable too).  Read from now on. */
+        if (!(events & SK_READABLE)) {
+            note_connected(s);
+            sk_io_set_events(io, SK_READABLE);
+            return;
+        }
+    }
     for (;;) {
         ssize_t n = sk_sock_recv(s->sock, st->buf, sizeof(st->buf), 0);
-        if (n == -EAGAIN)
+        if (n >= 0 || n == -EAGAIN)
+            note_connected(s);
+        if (n == -EAGAIN) {
+            sk_io_set_events(io, SK_READABLE);
             return;
+        }
         if (n == 0) {
             slot_eof(s);
             return;
@@ -113,22 +175,75 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
 
 /* Starts one cycle.  The connect's outcome arrives as readability: data,
  * end of stream, or the error (refused, reset) on the first recv. */
-static void slot_begin(churn_slot *s)
+static void slot_begin(churn_slot *s, uint64_t now, uint64_t sched)
 {
     int rc;
 
     s->retry = false;
+    s->pending = false;
+    s->established = false;
+    s->timed = false;
     s->got = 0;
-    s->started = bench_now_ns();
+    s->started = now;
+    s->sched = sched;
     rc = bench_sock_connect(s->t->cfg, SOCK_STREAM, &s->sock);
     if (rc < 0 && rc != -EINPROGRESS) {
         s->sock = NULL;
         slot_fail(s, BENCH_ERR_CONN, "connect", rc);
         return;
     }
-    rc = sk_io_start(s->t->loop, &s->io, sk_sock_fileno(s->sock), SK_READABLE, on_io, s);
+    rc = sk_io_start(s->t->loop, &s->io, sk_sock_fileno(s->sock), SK_READABLE | SK_WRITABLE,
+                     on_io, s);
     if (rc < 0)
         slot_fail(s, BENCH_ERR_CONN, "watch", rc);
+}
+
+/* Starts the next cycle: now (closed loop), or at its --rate time: now if
+ * that has passed (the slot was busy: the server's delay), else when the
+ * pacer fires. */
+static void slot_next(churn_slot *s, uint64_t now)
+{
+    uint64_t at;
+
+    if (s->t->cfg->rate <= 0) {
+        slot_begin(s, now, now);
+        return;
+    }
+    at = bench_sched(s->t->cfg, s->id, s->k);
+    s->retry = false;
+    if (at > now) {
+        s->pending = true;
+        bench_pace_at(s->t, at);
+        return;
+    }
+    s->k++;
+    bench_pace_note(s->t, at, now, true);
+    slot_begin(s, now, at);
+}
+
+/* --rate: starts the idle slots whose time has come.  O(slots). */
+static void churn_pace(bench_thread *t, uint64_t now)
+{
+    churn_state *st = t->state;
+    uint64_t next = 0;
+
+    for (long i = 0; i < t->nconns; i++) {
+        churn_slot *s = &st->slots[i];
+        uint64_t at;
+        if (!s->pending)
+            continue;
+        at = bench_sched(t->cfg, s->id, s->k);
+        if (at > now) {
+            if (next == 0 || at < next)
+                next = at;
+            continue;
+        }
+        s->k++;
+        bench_pace_note(t, at, now, false);
+        slot_begin(s, now, at);
+    }
+    if (next != 0)
+        bench_pace_at(t, next);
 }
 
 static int churn_start(bench_thread *t)
@@ -144,7 +259,7 @@ static int churn_start(bench_thread *t)
     for (long i = 0; i < t->nconns; i++) {
         st->slots[i].t = t;
         st->slots[i].id = t->first_conn + i;
-        slot_begin(&st->slots[i]);
+        slot_next(&st->slots[i], bench_now_ns());
     }
     return 0;
 }
@@ -165,9 +280,11 @@ static bool churn_tick(bench_thread *t, uint64_t now)
         churn_slot *s = &st->slots[i];
         if (s->sock == NULL) {
             if (s->retry && !t->draining)
-                slot_begin(s);
+                slot_next(s, now);
         } else if (now - s->started >= timeout) {
-            slot_fail(s, BENCH_ERR_TIMEOUT, "no end of stream in time", SK_ETIMEOUT);
+            slot_fail(s, BENCH_ERR_TIMEOUT,
+                      s->established ? "no end of stream in time" : "connect timed out",
+                      SK_ETIMEOUT);
         }
         if (s->sock != NULL)
             idle = false;
@@ -190,6 +307,7 @@ static void churn_finish(bench_thread *t)
 const bench_driver bench_driver_connect = {
     .start = churn_start,
     .drain = churn_drain,
+    .pace = churn_pace,
     .tick = churn_tick,
     .finish = churn_finish,
 };

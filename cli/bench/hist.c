@@ -11,6 +11,7 @@
  */
 #include "bench.h"
 
+#include <errno.h>
 #include <string.h>
 
 void bench_hist_init(bench_hist *h)
@@ -124,4 +125,24 @@ uint64_t bench_hist_percentile(const bench_hist *h, double p)
 double bench_hist_mean(const bench_hist *h)
 {
     return h->count ? (double)h->sum / (double)h->count : 0.0;
+}
+
+int bench_hist_write_csv(const bench_hist *h, FILE *f)
+{
+    uint64_t seen = 0;
+
+    fprintf(f, "value_us,count,cumulative_fraction\n");
+    for (size_t i = 0; i < BENCH_HIST_SLOTS && seen < h->count; i++) {
+        uint64_t v = bench_hist_highest(i);
+        if (h->slots[i] == 0)
+            continue;
+        if (v > h->max)
+            v = h->max;
+        seen += h->slots[i];
+        fprintf(f, "%.3f,%llu,%.9f\n", (double)v / 1e3, (unsigned long long)h->slots[i],
+                (double)seen / (double)h->count);
+    }
+    if (fflush(f) != 0 || ferror(f))
+        return -(errno ? errno : EIO);
+    return 0;
 }

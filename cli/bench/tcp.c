@@ -7,7 +7,10 @@
  *
  *  echo:   one message of `size` bytes in flight per connection; a message
  *          is done when all of its bytes are back, and its round trip is one
- *          latency sample.  The next message starts right away.
+ *          latency sample.  The next message starts right away, or with
+ *          --rate at its scheduled time (cli/bench/pace.c): right after the
+ *          reply when that time has passed already, else when the pacer
+ *          fires; its latency counts from the scheduled time.
  *  stream: the connection writes `size`-byte blocks as fast as the socket
  *          takes them and reads the echo concurrently; an operation is one
  *          block returned in full.  No latencies (they would measure queue
@@ -44,6 +47,9 @@ typedef struct tcp_conn {
     uint64_t rx_off;   /* stream bytes received and verified */
     uint64_t msg_end;  /* echo: stream offset where the current message ends */
     uint64_t since;    /* connect start, echo message start, or stream's last progress */
+    uint64_t sched;    /* --rate: when the current message was scheduled */
+    uint64_t k;        /* --rate: the number of the next message on the schedule */
+    bool pending;      /* --rate: idle until message k's time */
 } tcp_conn;
 
 typedef struct tcp_state {
@@ -145,11 +151,38 @@ static bool conn_write(tcp_conn *c)
     return true;
 }
 
-static void start_message(tcp_conn *c, uint64_t now)
+static void start_message(tcp_conn *c, uint64_t now, uint64_t sched)
 {
     c->msg_end = c->tx_off + size_of(c);
     c->since = now;
+    c->sched = sched;
     conn_write(c);
+}
+
+/* --rate: sends message k now if its time has come (it waited for the
+ * connection: the server's delay, which its latency includes), else waits
+ * for the pacer. */
+static void schedule_next(tcp_conn *c, uint64_t now)
+{
+    uint64_t at = bench_sched(c->t->cfg, c->id, c->k);
+
+    if (at > now) {
+        c->pending = true;
+        bench_pace_at(c->t, at);
+        return;
+    }
+    c->k++;
+    bench_pace_note(c->t, at, now, true);
+    start_message(c, now, at);
+}
+
+/* Starts the next message: now (closed loop) or on the schedule. */
+static void next_message(tcp_conn *c, uint64_t now)
+{
+    if (c->t->cfg->rate > 0)
+        schedule_next(c, now);
+    else
+        start_message(c, now, now);
 }
 
 /* Reports the first byte of buf[0..n) that is not the stream's, if any.
@@ -185,9 +218,9 @@ static void received(tcp_conn *c, size_t n, uint64_t now)
     }
     if (c->rx_off < c->msg_end)
         return;
-    bench_count_op(c->t, now, now - c->since, size_of(c));
+    bench_count_op(c->t, now, now - c->sched, size_of(c));
     if (!c->t->draining)
-        start_message(c, now);
+        next_message(c, now);
 }
 
 /* Handles one recv result.  Returns false when reading must stop. */
@@ -260,7 +293,7 @@ static void conn_connected(tcp_conn *c)
     else if (is_stream(c))
         conn_write(c);
     else
-        start_message(c, now);
+        next_message(c, now);
 }
 
 static void on_io(sk_io *io, int fd, unsigned events, void *arg)
@@ -318,6 +351,34 @@ static int tcp_start(bench_thread *t)
         conn_open(c);
     }
     return 0;
+}
+
+/* --rate: starts the idle connections whose time has come (late if the
+ * pacer woke us after it: the generator's delay) and asks for the next
+ * wake-up.  O(connections of the thread) per call. */
+static void tcp_pace(bench_thread *t, uint64_t now)
+{
+    tcp_state *st = t->state;
+    uint64_t next = 0;
+
+    for (long i = 0; i < t->nconns; i++) {
+        tcp_conn *c = &st->conns[i];
+        uint64_t at;
+        if (!c->pending || c->phase != PHASE_RUNNING)
+            continue;
+        at = bench_sched(t->cfg, c->id, c->k);
+        if (at > now) {
+            if (next == 0 || at < next)
+                next = at;
+            continue;
+        }
+        c->pending = false;
+        c->k++;
+        bench_pace_note(t, at, now, false);
+        start_message(c, now, at);
+    }
+    if (next != 0)
+        bench_pace_at(t, next);
 }
 
 /* The measurement is over: stop writing and close what owes nothing. */
@@ -404,6 +465,7 @@ static void tcp_finish(bench_thread *t)
 const bench_driver bench_driver_tcp = {
     .start = tcp_start,
     .drain = tcp_drain,
+    .pace = tcp_pace,
     .tick = tcp_tick,
     .finish = tcp_finish,
 };

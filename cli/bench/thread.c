@@ -41,8 +41,15 @@ void bench_count_op(bench_thread *t, uint64_t now, uint64_t latency, uint64_t by
     t->stats.ops++;
     t->stats.bytes += bytes;
     bench_hist_record(t->hist, latency);
+    bench_ival_count(t, now, (int64_t)latency, 1, bytes);
     atomic_store_explicit(&t->live_ops, t->stats.ops, memory_order_relaxed);
     atomic_store_explicit(&t->live_bytes, t->stats.bytes, memory_order_relaxed);
+}
+
+void bench_count_connect(bench_thread *t, uint64_t now, uint64_t latency)
+{
+    if (in_window(t, now) && t->conn_hist != NULL)
+        bench_hist_record(t->conn_hist, latency);
 }
 
 void bench_count_bytes(bench_thread *t, uint64_t now, uint64_t ops, uint64_t bytes)
@@ -51,6 +58,7 @@ void bench_count_bytes(bench_thread *t, uint64_t now, uint64_t ops, uint64_t byt
         return;
     t->stats.ops += ops;
     t->stats.bytes += bytes;
+    bench_ival_count(t, now, -1, ops, bytes);
     atomic_store_explicit(&t->live_ops, t->stats.ops, memory_order_relaxed);
     atomic_store_explicit(&t->live_bytes, t->stats.bytes, memory_order_relaxed);
 }
@@ -136,6 +144,7 @@ static void on_tick(sk_timer *timer, void *arg)
     if (!t->draining &&
         (now >= t->cfg->t_end || atomic_load_explicit(&t->cfg->stop, memory_order_relaxed)))
         begin_drain(t, now);
+    bench_ival_tick(t, now);
     idle = t->driver->tick(t, now);
     if (t->finished && !t->draining)
         begin_drain(t, now);
@@ -156,6 +165,9 @@ static int thread_setup(bench_thread *t)
     rc = sk_timer_start(t->loop, &t->tick, TICK_SECONDS, TICK_SECONDS, on_tick, t);
     if (rc < 0)
         return rc;
+    rc = bench_pace_open(t);
+    if (rc < 0)
+        return rc;
     return t->driver->start(t);
 }
 
@@ -164,6 +176,7 @@ void *bench_thread_main(void *arg)
     bench_thread *t = arg;
     int rc;
 
+    t->pace_fd = -1;
     rc = thread_setup(t);
     if (rc == 0)
         rc = sk_loop_run(t->loop);
@@ -173,8 +186,10 @@ void *bench_thread_main(void *arg)
         uint64_t now = bench_now_ns();
         t->stats.measure_end = now < t->cfg->t_end ? now : t->cfg->t_end;
     }
+    bench_ival_thread_end(t);
     if (t->state != NULL)
         t->driver->finish(t);
+    bench_pace_close(t);
     sk_loop_free(t->loop);
     t->loop = NULL;
     atomic_store(&t->done, true);

@@ -1,19 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/bench/udp.c - the datagram ping-pong driver of `sockit bench`.
+ * cli/bench/udp.c - the datagram driver of `sockit bench`.
  *
- * Each of the thread's slots owns a connected UDP socket and keeps exactly
- * one datagram in flight.  A datagram is an 8-byte big-endian sequence
- * number followed by bytes of a stream seeded by (slot, sequence), so a
- * reply is checked against the datagram it claims to answer.
+ * Each of the thread's slots owns a connected UDP socket: one flow.  A
+ * datagram is an 8-byte big-endian sequence number (1, 2, ... per flow)
+ * followed by bytes of a stream seeded by (slot, sequence), so a reply is
+ * checked against the datagram it claims to answer; a wrong size or byte,
+ * or a sequence never sent, is an error.
  *
- * A datagram unanswered within the timeout is counted lost and the slot
- * moves on to a new sequence number.  Loss is normal for UDP and does not
- * fail the run; a reply whose bytes or size are wrong, a second reply to
- * the same datagram, or a reply to a datagram never sent is an error.  A
- * reply that arrives after its datagram was counted lost is "late" (still
- * checked).  The slot remembers the fate of its last 64 datagrams; a reply
- * older than that is counted late without the duplicate check.
+ * Closed loop (no --rate): one datagram in flight per slot; a datagram
+ * unanswered within the timeout is given up on and the slot moves on to
+ * the next sequence.  A reply that comes after that is "late": it is not
+ * lost, but it is not a latency sample either.  With --rate each slot
+ * sends on its schedule (cli/bench/pace.c) whatever came back, and every
+ * first reply is a latency sample from its scheduled time.
+ *
+ * Accounting, over the datagrams sent inside the measurement window (the
+ * drain waits up to the timeout after the last send for their replies):
+ *   lost       sent and never answered by the end of the run;
+ *   duplicate  an answer to a datagram already answered (each extra copy);
+ *   reordered  a first answer that arrives after the answer to a higher
+ *              sequence of the same flow.
+ * Each slot remembers which of its last W sequences were answered in a
+ * bitmap (W = 1024, more with --rate: four timeouts' worth of sends); an
+ * answer older than that is counted late and its datagram stays lost.
+ * Loss, duplicates and reordering are normal for UDP and do not fail the
+ * run.  O(1) per datagram.
  */
 #include "bench.h"
 
@@ -22,7 +34,12 @@
 
 #define HEADER 8
 #define RECV_SIZE 65536
-#define FATE_WINDOW 64
+#define MIN_WINDOW 1024u
+#define MAX_WINDOW (1u << 22)
+/* --rate: at most this many overdue datagrams per slot per wake-up, so one
+ * slot far behind cannot starve the rest of the loop. */
+#define BURST 64
+#define RATE_READS 16
 
 typedef struct udp_slot {
     bench_thread *t;
@@ -31,15 +48,22 @@ typedef struct udp_slot {
     long id;
     uint64_t seed;
     uint64_t seq;        /* sequence number of the datagram sent last */
-    uint64_t answered;   /* bit i: datagram seq - i got its reply */
-    uint64_t sent_at;
-    bool outstanding;    /* datagram `seq` awaits its reply */
-    bool retry;          /* sending failed: try again at the next tick */
+    uint64_t *answered;  /* bit (s % W): datagram s got its first answer */
+    uint64_t highest;    /* the highest sequence answered */
+    uint64_t first_in;   /* first and last sequences sent in the window */
+    uint64_t last_in;
+    uint64_t sent_all;   /* datagrams sent and answered over the whole run */
+    uint64_t answered_all;
+    uint64_t sent_at;    /* when datagram `seq` went out */
+    uint64_t k;          /* --rate: the next datagram's place on the schedule */
+    bool outstanding;    /* closed loop: datagram `seq` awaits its reply */
+    bool retry;          /* closed loop: sending failed or timed out */
 } udp_slot;
 
 typedef struct udp_state {
     udp_slot *slots;
     unsigned char *buf;
+    uint64_t window;     /* W, a power of two */
 } udp_state;
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -62,24 +86,63 @@ static uint64_t dgram_seed(const udp_slot *s, uint64_t seq)
     return bench_payload_seed(s->seed, seq);
 }
 
-/* Sends datagram seq + 1.  Failures are counted and retried at the tick. */
-static void slot_send_next(udp_slot *s)
+static uint64_t window_of(const udp_slot *s)
+{
+    return ((udp_state *)s->t->state)->window;
+}
+
+static bool bit_get(const udp_slot *s, uint64_t seq)
+{
+    uint64_t i = seq & (window_of(s) - 1);
+
+    return (s->answered[i / 64] >> (i % 64)) & 1;
+}
+
+static void bit_put(udp_slot *s, uint64_t seq, bool on)
+{
+    uint64_t i = seq & (window_of(s) - 1), m = UINT64_C(1) << (i % 64);
+
+    s->answered[i / 64] = on ? s->answered[i / 64] | m : s->answered[i / 64] & ~m;
+}
+
+static bool in_window(const bench_thread *t, uint64_t when)
+{
+    return !t->draining && when >= t->cfg->t_measure && when < t->cfg->t_end;
+}
+
+/*
+ * Sends datagram seq + 1, due at `due` (now in the closed loop).  Returns
+ * false when the send failed: counted; the closed loop retries at the tick,
+ * the open loop moves on (the datagram was never sent, so it is not lost).
+ */
+static bool slot_send_next(udp_slot *s, uint64_t due)
 {
     udp_state *st = s->t->state;
     size_t size = (size_t)s->t->cfg->size;
     ssize_t n;
 
     s->seq++;
-    s->answered <<= 1;
+    bit_put(s, s->seq, false);
     put_be64(st->buf, s->seq);
     bench_payload_fill(dgram_seed(s, s->seq), HEADER, st->buf + HEADER, size - HEADER);
     s->sent_at = bench_now_ns();
     n = sk_sock_send(s->sock, st->buf, size, 0);
     s->retry = n < 0;
     s->outstanding = n >= 0;
-    if (n < 0 && n != -EAGAIN)
-        bench_error(s->t, BENCH_ERR_CONN, "socket %ld: send to %s: %s", s->id,
-                    s->t->cfg->target_text, sk_strerror((int)n));
+    if (n < 0) {
+        if (n != -EAGAIN || s->t->cfg->rate > 0)
+            bench_error(s->t, BENCH_ERR_CONN, "socket %ld: send to %s: %s", s->id,
+                        s->t->cfg->target_text, sk_strerror((int)n));
+        return false;
+    }
+    s->sent_all++;
+    if (in_window(s->t, due)) {
+        if (s->first_in == 0)
+            s->first_in = s->seq;
+        s->last_in = s->seq;
+        s->t->stats.sent++;
+    }
+    return true;
 }
 
 /* Checks a reply's size and bytes against datagram `seq`. */
@@ -104,26 +167,43 @@ static bool reply_ok(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t
     return false;
 }
 
-/* A reply to an older datagram: duplicate (error) or late (counted). */
-static void old_reply(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n)
+static bool measured(const udp_slot *s, uint64_t seq)
 {
-    uint64_t age = s->seq - seq;
+    return s->first_in != 0 && seq >= s->first_in && seq <= s->last_in;
+}
 
-    if (age < FATE_WINDOW && (s->answered >> age) & 1) {
-        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: second reply to datagram %llu", s->id,
-                    (unsigned long long)seq);
+/* The first answer to datagram seq: its accounting and, when it is the
+ * one the slot waits for or with --rate, its latency. */
+static void first_answer(udp_slot *s, uint64_t seq, size_t n, uint64_t now)
+{
+    const bench_config *cfg = s->t->cfg;
+
+    bit_put(s, seq, true);
+    s->answered_all++;
+    if (measured(s, seq)) {
+        s->t->stats.received++;
+        if (seq < s->highest)
+            s->t->stats.reordered++;
+    }
+    if (seq > s->highest)
+        s->highest = seq;
+    if (cfg->rate > 0) {
+        bench_count_op(s->t, now, now - bench_sched(cfg, s->id, seq - 1), n);
         return;
     }
-    if (!reply_ok(s, seq, buf, n))
+    if (seq != s->seq || !s->outstanding) {
+        s->t->stats.late++;
         return;
-    if (age < FATE_WINDOW)
-        s->answered |= UINT64_C(1) << age;
-    s->t->stats.late++;
+    }
+    s->outstanding = false;
+    bench_count_op(s->t, now, now - s->sent_at, n);
+    if (!s->t->draining)
+        slot_send_next(s, now);
 }
 
 static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
 {
-    uint64_t seq, now;
+    uint64_t seq;
 
     if (n < HEADER) {
         bench_error(s->t, BENCH_ERR_DATA, "socket %ld: reply of %zu bytes, shorter than a header",
@@ -131,29 +211,30 @@ static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
         return;
     }
     seq = get_be64(buf);
-    if (seq > s->seq) {
+    if (seq > s->seq || seq == 0) {
         bench_error(s->t, BENCH_ERR_DATA,
                     "socket %ld: reply to datagram %llu, which was never sent (latest %llu)",
                     s->id, (unsigned long long)seq, (unsigned long long)s->seq);
         return;
     }
-    if (seq != s->seq || !s->outstanding) {
-        old_reply(s, seq, buf, n);
-        return;
-    }
-    s->outstanding = false;
     if (!reply_ok(s, seq, buf, n))
         return;
-    s->answered |= 1;
-    now = bench_now_ns();
-    bench_count_op(s->t, now, now - s->sent_at, n);
-    if (!s->t->draining)
-        slot_send_next(s);
+    if (s->seq - seq >= window_of(s)) {
+        s->t->stats.late++; /* too old to tell: its datagram stays lost */
+        return;
+    }
+    if (bit_get(s, seq)) {
+        if (measured(s, seq))
+            s->t->stats.duplicates++;
+        return;
+    }
+    first_answer(s, seq, n, bench_now_ns());
 }
 
-/* One recv per readiness event: a slot expects one reply at a time, so a
- * second call would almost always only report EAGAIN.  The loop is level
- * triggered, so a late reply queued behind the current one brings us back. */
+/* Closed loop: one recv per readiness event: a slot expects one reply at a
+ * time, so a second call would almost always only report EAGAIN.  The loop
+ * is level triggered, so a late reply queued behind the current one brings
+ * us back.  With --rate several replies may be queued: up to RATE_READS. */
 static void on_io(sk_io *io, int fd, unsigned events, void *arg)
 {
     udp_slot *s = arg;
@@ -163,24 +244,32 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
     (void)io;
     (void)fd;
     (void)events;
-    n = sk_sock_recv(s->sock, st->buf, RECV_SIZE, 0);
-    if (n == -EAGAIN)
-        return;
-    if (n < 0) {
-        /* Port unreachable and friends: the datagram in flight is not
-         * coming back.  Try again at the next tick, not in a spin. */
-        bench_error(s->t, BENCH_ERR_CONN, "socket %ld: recv from %s: %s", s->id,
-                    s->t->cfg->target_text, sk_strerror((int)n));
-        s->outstanding = false;
-        s->retry = true;
-        return;
+    for (int reads = s->t->cfg->rate > 0 ? RATE_READS : 1; reads > 0; reads--) {
+        n = sk_sock_recv(s->sock, st->buf, RECV_SIZE, 0);
+        if (n == -EAGAIN)
+            return;
+        if (n < 0) {
+            /* Port unreachable and friends: the datagram in flight is not
+             * coming back.  Try again at the next tick, not in a spin. */
+            bench_error(s->t, BENCH_ERR_CONN, "socket %ld: recv from %s: %s", s->id,
+                        s->t->cfg->target_text, sk_strerror((int)n));
+            s->outstanding = false;
+            s->retry = s->t->cfg->rate <= 0;
+            return;
+        }
+        on_reply(s, st->buf, (size_t)n);
     }
-    on_reply(s, st->buf, (size_t)n);
 }
 
 static int slot_open(udp_slot *s)
 {
-    int rc = bench_sock_connect(s->t->cfg, SOCK_DGRAM, &s->sock);
+    udp_state *st = s->t->state;
+    int rc;
+
+    s->answered = calloc(st->window / 64, sizeof(uint64_t));
+    if (s->answered == NULL)
+        return -ENOMEM;
+    rc = bench_sock_connect(s->t->cfg, SOCK_DGRAM, &s->sock);
 
     if (rc < 0) {
         bench_error(s->t, BENCH_ERR_CONN, "socket %ld: connect to %s: %s", s->id,
@@ -191,14 +280,28 @@ static int slot_open(udp_slot *s)
     return sk_io_start(s->t->loop, &s->io, sk_sock_fileno(s->sock), SK_READABLE, on_io, s);
 }
 
+/* W: 1024 sequences, or with --rate four timeouts' worth of one slot's
+ * sends, rounded up to a power of two and capped (512 KiB per slot). */
+static uint64_t window_size(const bench_config *cfg)
+{
+    double want = cfg->rate > 0 ? 4.0 * cfg->rate / (double)cfg->conns * cfg->timeout : 0;
+    uint64_t w = MIN_WINDOW;
+
+    while ((double)w < want && w < MAX_WINDOW)
+        w <<= 1;
+    return w;
+}
+
 static int udp_start(bench_thread *t)
 {
     udp_state *st = calloc(1, sizeof(*st));
+    uint64_t now = bench_now_ns();
     int rc;
 
     if (st == NULL)
         return -ENOMEM;
     t->state = st;
+    st->window = window_size(t->cfg);
     st->slots = calloc((size_t)t->nconns, sizeof(*st->slots));
     st->buf = malloc(RECV_SIZE);
     if (st->slots == NULL || st->buf == NULL)
@@ -211,9 +314,38 @@ static int udp_start(bench_thread *t)
         rc = slot_open(s);
         if (rc < 0)
             return rc;
-        slot_send_next(s);
+        if (t->cfg->rate > 0)
+            bench_pace_at(t, bench_sched(t->cfg, s->id, 0));
+        else
+            slot_send_next(s, now);
     }
     return 0;
+}
+
+/* --rate: sends every datagram whose time has come, whatever came back
+ * (a late wake-up is the generator's delay), and asks for the next one.
+ * O(slots) per call. */
+static void udp_pace(bench_thread *t, uint64_t now)
+{
+    udp_state *st = t->state;
+    uint64_t next = 0;
+
+    for (long i = 0; i < t->nconns; i++) {
+        udp_slot *s = &st->slots[i];
+        uint64_t at = bench_sched(t->cfg, s->id, s->k);
+        /* The schedule ends with the measurement: the datagrams sent are
+         * exactly those scheduled inside it (with no warm-up, 1..N). */
+        for (int burst = 0; at <= now && at < t->cfg->t_end && burst < BURST; burst++) {
+            bench_pace_note(t, at, now, false);
+            s->k++;
+            slot_send_next(s, at);
+            at = bench_sched(t->cfg, s->id, s->k);
+        }
+        if (at < t->cfg->t_end && (next == 0 || at < next))
+            next = at;
+    }
+    if (next != 0)
+        bench_pace_at(t, next);
 }
 
 static void udp_drain(bench_thread *t)
@@ -221,6 +353,9 @@ static void udp_drain(bench_thread *t)
     (void)t;
 }
 
+/* Closed loop: gives up on datagrams unanswered within the timeout and
+ * retries failed sends.  Idle once every datagram is answered or the last
+ * one went out a timeout ago. */
 static bool udp_tick(bench_thread *t, uint64_t now)
 {
     udp_state *st = t->state;
@@ -231,13 +366,11 @@ static bool udp_tick(bench_thread *t, uint64_t now)
         udp_slot *s = &st->slots[i];
         if (s->outstanding && now - s->sent_at >= timeout) {
             s->outstanding = false;
-            if (s->sent_at >= t->cfg->t_measure)
-                t->stats.lost++;
-            s->retry = true;
+            s->retry = t->cfg->rate <= 0;
         }
-        if (s->retry && !t->draining)
-            slot_send_next(s);
-        if (s->outstanding)
+        if (s->retry && !t->draining && t->cfg->rate <= 0)
+            slot_send_next(s, now);
+        if (s->answered_all < s->sent_all && now - s->sent_at < timeout)
             idle = false;
     }
     return idle;
@@ -251,6 +384,7 @@ static void udp_finish(bench_thread *t)
         if (st->slots[i].io != NULL)
             sk_io_stop(st->slots[i].io);
         sk_sock_free(st->slots[i].sock);
+        free(st->slots[i].answered);
     }
     free(st->slots);
     free(st->buf);
@@ -261,6 +395,7 @@ static void udp_finish(bench_thread *t)
 const bench_driver bench_driver_udp = {
     .start = udp_start,
     .drain = udp_drain,
+    .pace = udp_pace,
     .tick = udp_tick,
     .finish = udp_finish,
 };

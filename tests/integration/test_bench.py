@@ -6,9 +6,12 @@ time-style send-and-close server, a UDP echo server) for a second or so with
 a few connections, and its --json report is checked: operations counted, no
 errors, percentiles in order.  Servers that misbehave on purpose (flip one
 byte at a known stream offset, add a byte, close early, reset, answer
-empty, duplicate or corrupt a datagram, drop datagrams) must make it report
-the fault and exit 1 - except for dropped datagrams, which are counted as
-lost and do not fail the run.  A server that never answers fails every
+empty, corrupt or truncate a datagram) must make it report the fault and
+exit 1 - except for dropped and duplicated datagrams, which are counted (lost,
+duplicates) and do not fail the run.  The open-loop cases (--rate): a server
+that stalls 0.5 s every 2 s shows at p99; a UDP peer that drops, duplicates
+and reorders by sequence number gets exactly the counts its rule implies;
+connect latency, --interval rows and the --histogram CSV add up.  A server that never answers fails every
 operation by its timeout, within a bounded run time.  Usage errors exit 2,
 and the progress line appears only when standard error is a terminal.
 Last, every mode runs against `sockit serve` itself.
@@ -22,6 +25,7 @@ import socket
 import socketserver
 import struct
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -485,14 +489,16 @@ class Faults(BenchCase):
         self.assertIn("byte 20", rep["first_error"])
 
     def test_udp_duplicate_reply(self):
+        """A second copy of a reply is counted as a duplicate, not an error."""
         srv = UDPEcho(lambda n, data: [data, data] if n == 30 else [data])
         try:
             rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 1, "--duration",
-                                "0.5", "--threads", 1, expect_rc=1)
+                                "0.5", "--threads", 1)
         finally:
             srv.close()
-        self.assertEqual(rep["data_errors"], 1, rep)
-        self.assertIn("second reply", rep["first_error"])
+        self.assertEqual(rep["data_errors"], 0, rep)
+        self.assertEqual(rep["udp"]["duplicates"], 1, rep)
+        self.assertEqual(rep["udp"]["reordered"], 0, rep)
 
     def test_udp_truncated_reply(self):
         srv = UDPEcho(lambda n, data: [data[:-1]] if n == 10 else [data])
@@ -513,6 +519,190 @@ class Faults(BenchCase):
             srv.close()
         self.check_clean(rep)
         self.assertGreater(rep["lost"], 0, rep)
+
+
+class StallingEchoHandler(socketserver.BaseRequestHandler):
+    """Echoes, except that the whole server stalls for 0.5 s once every 2 s:
+    bytes received in the last half second of each 2 s period since the
+    server started are echoed only when the period ends."""
+
+    def handle(self):
+        t0 = self.server.opts["t0"]
+        sock = self.request
+        while True:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            phase = (time.monotonic() - t0) % 2.0
+            if phase >= 1.5:
+                time.sleep(2.0 - phase)
+            try:
+                sock.sendall(data)
+            except OSError:
+                return
+
+
+class SequenceMangler:
+    """A UDP echo for one flow that works on bench's sequence numbers (the
+    first 8 bytes, big-endian), so what bench must count is known exactly.
+    For a datagram with sequence s:
+      s % 10 == 0                  dropped (never answered)
+      else s % 7 == 0              answered twice in a row
+      else s % 5 == 0              held, and answered right after the replies
+                                   to the next datagram (s + 1); if none comes
+                                   within 1 s, answered alone
+      else                         answered once.
+    With sequences 1..N sent in order, bench must report
+      lost       = #{s <= N: s % 10 == 0}
+      duplicates = #{s <= N: s % 7 == 0, s % 10 != 0}
+      reordered  = #{s < N: s % 5 == 0, s % 10 != 0, s % 7 != 0}."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        held = None
+        while self.running:
+            self.sock.settimeout(1.0 if held else 0.2)
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except socket.timeout:
+                if held:
+                    self.sock.sendto(*held)
+                    held = None
+                continue
+            except OSError:
+                return
+            s = struct.unpack(">Q", data[:8])[0]
+            if s % 10 == 0:
+                replies = []
+            elif s % 7 == 0:
+                replies = [data, data]
+            elif s % 5 == 0:
+                replies = []
+            else:
+                replies = [data]
+            for r in replies:
+                self.sock.sendto(r, peer)
+            if held:
+                self.sock.sendto(*held)
+                held = None
+            if s % 5 == 0 and s % 10 != 0 and s % 7 != 0:
+                held = (data, peer)
+
+    def close(self):
+        self.running = False
+        self.thread.join(3)
+        self.sock.close()
+
+
+class OpenLoop(BenchCase):
+    """--rate: latencies from the scheduled send time, so a server stall
+    shows; UDP loss, duplicates and reordering counted exactly."""
+
+    def test_stall_visible_at_p99_with_rate(self):
+        srv = serve_tcp(StallingEchoHandler, t0=time.monotonic())
+        try:
+            # 3 s at 200/s from about 0.1 s into the server's life: the stall
+            # from 1.5 s to 2 s holds back about 100 of the 600 scheduled
+            # messages by up to 0.5 s, far more than 1%.
+            rep = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--threads", 1, "--rate", 200, "--duration", 3)
+            closed = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                   "--threads", 1, "--duration", 3)
+        finally:
+            stop_tcp(srv)
+        self.check_clean(rep)
+        self.check_clean(closed)
+        self.assertEqual(rep["schema"], "sockit-bench/2")
+        self.assertGreaterEqual(rep["latency_us"]["p99"], 100000, rep)
+        self.assertGreater(rep["latency_us"]["p99_99"], 0, rep)
+        self.assertEqual(rep["rate"]["target_per_s"], 200, rep)
+        self.assertGreater(rep["rate"]["waited_sends"], 0, rep)
+        self.assertIn("late_sends", rep["rate"])
+        self.assertIn("worst_late_us", rep["rate"])
+        self.assertIsNone(closed["rate"], closed)
+        # Closed loop hides the stall behind a handful of slow messages; not
+        # asserted (a timing of the machine), only shown.
+        print("p99 open loop %.0f us, closed loop %.0f us"
+              % (rep["latency_us"]["p99"], closed["latency_us"]["p99"]))
+
+    def test_udp_loss_duplicates_reordering_exact(self):
+        srv = SequenceMangler()
+        try:
+            rep = self.run_json("udp", "127.0.0.1", srv.port, "--conns", 1, "--threads", 1,
+                                "--rate", 200, "--duration", 2, "--timeout", 2)
+        finally:
+            srv.close()
+        udp = rep["udp"]
+        n = udp["sent"]
+        self.assertGreater(n, 100, rep)
+        seqs = range(1, n + 1)
+        lost = sum(1 for s in seqs if s % 10 == 0)
+        dups = sum(1 for s in seqs if s % 7 == 0 and s % 10 != 0)
+        reord = sum(1 for s in seqs if s < n and s % 5 == 0 and s % 10 and s % 7)
+        self.assertEqual((udp["lost"], udp["duplicates"], udp["reordered"]),
+                         (lost, dups, reord), rep)
+        self.assertEqual(udp["received"], n - lost, rep)
+        self.assertEqual(rep["lost"], lost, rep)
+        self.assertEqual(rep["errors"], 0, rep)
+
+    def test_connect_latency_and_rate(self):
+        srv = serve_tcp(ReplyHandler, reply=b"hello\r\n")
+        try:
+            rep = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--threads", 1, "--rate", 50, "--duration", 1)
+            only = self.run_json("connect", "127.0.0.1", srv.server_address[1], "--conns", 1,
+                                 "--threads", 1, "--expect", 0, "--duration", "0.5")
+        finally:
+            stop_tcp(srv)
+        self.assertEqual(rep["errors"], 0, rep)
+        self.assertEqual(rep["ops"], rep["latency_us"]["samples"], rep)
+        lat = rep["connect_latency_us"]
+        self.assertGreater(lat["samples"], 0, rep)
+        self.assertLessEqual(lat["p50"], lat["p99"], lat)
+        self.assertLessEqual(lat["p99"], lat["max"], lat)
+        # The handshake is part of the cycle.
+        self.assertLessEqual(lat["p50"], rep["latency_us"]["p99"], rep)
+        self.assertGreater(only["ops"], 0, only)
+        self.assertEqual(only["errors"], 0, only)
+        self.assertEqual(only["connect_latency_us"]["samples"], only["ops"], only)
+
+    def test_interval_rows_and_histogram_csv(self):
+        srv = serve_tcp(EchoHandler)
+        fd, path = tempfile.mkstemp(suffix=".csv", prefix="bench-hist-")
+        os.close(fd)
+        try:
+            rep = self.run_json("echo", "127.0.0.1", srv.server_address[1], "--conns", 2,
+                                "--threads", 1, "--duration", "1.2", "--interval", "0.5",
+                                "--histogram", path)
+            with open(path) as f:
+                lines = f.read().splitlines()
+        finally:
+            stop_tcp(srv)
+            if os.path.exists(path):
+                os.unlink(path)
+        self.check_clean(rep)
+        self.assertEqual(lines[0], "value_us,count,cumulative_fraction")
+        rows = [l.split(",") for l in lines[1:]]
+        self.assertEqual(sum(int(r[1]) for r in rows), rep["ops"])
+        self.assertEqual(float(rows[-1][2]), 1.0)
+        ivals = rep["intervals"]
+        self.assertEqual(rep["interval_s"], 0.5)
+        self.assertEqual(len(ivals), 3, ivals)
+        self.assertEqual(sum(i["ops"] for i in ivals), rep["ops"], rep)
+        self.assertAlmostEqual(ivals[-1]["end_s"], rep["elapsed_s"], places=2)
+        for i in ivals:
+            for key in ("start_s", "end_s", "ops", "ops_per_s", "mb_per_s", "p99_us"):
+                self.assertIn(key, i)
 
 
 class AgainstServe(BenchCase):
@@ -587,13 +777,25 @@ class Usage(unittest.TestCase):
         self.check_usage("udp", "127.0.0.1", "7", "--size", "7")
         self.check_usage("udp", "127.0.0.1", "7", "--size", "70000")
         self.check_usage("echo", "127.0.0.1", "7", "--no-such-option")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "-5")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "abc")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "inf")
+        self.check_usage("echo", "127.0.0.1", "7", "--rate", "1e9")
+        self.check_usage("stream", "127.0.0.1", "7", "--rate", "100")
+        self.check_usage("echo", "127.0.0.1", "7", "--interval", "0")
+        self.check_usage("echo", "127.0.0.1", "7", "--interval", "x")
+        self.check_usage("echo", "127.0.0.1", "7", "--duration", "100", "--interval",
+                         "0.00001")
+        self.check_usage("echo", "127.0.0.1", "7", "--histogram", "")
+        self.check_usage("stream", "127.0.0.1", "7", "--histogram", "h.csv")
 
     def test_help(self):
         r = bench("--help")
         self.assertEqual(r.returncode, 0)
         self.assertIn("usage: sockit bench echo|stream|connect|udp HOST PORT", r.stdout)
         for opt in ("--conns", "--size", "--duration", "--threads", "--json", "--warmup",
-                    "--timeout", "--expect"):
+                    "--timeout", "--expect", "--rate", "--interval", "--histogram"):
             self.assertIn(opt, r.stdout)
 
     def test_unresolvable_host_is_runtime_error(self):

@@ -7,7 +7,10 @@ with the ratios and the verdicts computed from them.
 Only the harness is checked here.  Whether sockit meets its targets is a
 matter of a full run on an otherwise idle machine (bench/README.md): with
 half-second measurements on a loaded test box the ratios mean nothing, so
-no ratio is asserted, only that each one was computed and judged.  Skipped
+no ratio is asserted, only that each one was computed and judged, and
+that the server's CPU per operation is reported both ways (its process, its
+core) with the load generator core's busy share, and every verdict names
+the basis it was judged on.  Skipped
 on sanitizer builds and when a peer's package is missing.
 """
 
@@ -22,7 +25,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 SCRIPT = os.path.join(sktest.SOURCE, "bench", "compare")
-SCENARIOS = ["echo50", "latency", "stream", "churn", "udp", "idle"]
+SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "idle"]
+BASES = ("server core cost", "rate", "p99")
 IDLE_COUNT = 300
 
 
@@ -75,7 +79,7 @@ class CompareHarness(unittest.TestCase):
         self.assertEqual([sc["name"] for sc in self.report["scenarios"]], SCENARIOS)
 
     def test_every_peer_measured(self):
-        for name in ("echo50", "latency", "stream", "churn", "udp"):
+        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp"):
             sc = self.scenario(name)
             for peer, samples in sc["samples"].items():
                 self.assertEqual(len(samples), 1, (name, peer))
@@ -86,6 +90,14 @@ class CompareHarness(unittest.TestCase):
                 self.assertGreater(s["cli_cpu"], 0, (name, peer, s))
                 self.assertGreater(s["srv_cpu"] or 0, 0, (name, peer, s))
                 self.assertIsNotNone(s.get("steal"), (name, peer, s))
+                # Both costs per operation and both cores' busy shares.
+                for key in ("srv_core", "cli_core"):
+                    self.assertIsNotNone(s.get(key), (name, peer, key, s))
+                    self.assertGreaterEqual(s[key], 0, (name, peer, key, s))
+                    self.assertLessEqual(s[key], 100.5, (name, peer, key, s))
+                if name != "stream":
+                    for key in ("srv_us_op", "core_us_op"):
+                        self.assertGreater(s.get(key) or 0, 0, (name, peer, key, s))
                 # sockit bench checks every byte: a peer that answered
                 # wrongly would be an error, not a rate.
                 self.assertEqual(s["errors"], 0, (name, peer, s))
@@ -98,11 +110,27 @@ class CompareHarness(unittest.TestCase):
                     continue
                 self.assertIsNotNone(check["ratio"], (sc["name"], check))
                 self.assertGreater(check["ratio"], 0, (sc["name"], check))
-                if check["metric"] == "p99":
+                self.assertIn(check["basis"], BASES, (sc["name"], check))
+                if check["kind"] == "cost":
+                    busy = check["client_core_busy"] > 90
+                    self.assertEqual(check["basis"], "server core cost" if busy else "rate",
+                                     (sc["name"], check))
+                if check["basis"] == "p99":
                     want = check["ratio"] <= check["bound"]
                 else:
                     want = check["ratio"] >= check["bound"]
                 self.assertEqual(check["ok"], want, (sc["name"], check))
+
+    def test_new_targets_present(self):
+        kinds = {(sc["name"], c["peer"], c.get("kind")) for sc in self.report["scenarios"]
+                 for c in sc["checks"]}
+        for want in (("echo50", "raw", "cost"), ("echo50", "libuv", "cost"),
+                     ("echo50", "xinetd", "cost"), ("udp", "plain", "cost"),
+                     ("udp", "plain", "rate"), ("churn", "xinetd", "cost"),
+                     ("openloop", "raw", "p99")):
+            self.assertIn(want, kinds)
+        self.assertIn("plain", self.scenario("udp")["samples"])
+        self.assertGreater(self.scenario("openloop")["rate_per_s"], 0)
 
     def test_idle_connections_held_and_echoed(self):
         res = self.scenario("idle")["result"]

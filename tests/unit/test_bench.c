@@ -566,3 +566,95 @@ SK_TEST(payload_detects_whole_block_shift)
         }
     }
 }
+
+/* Values spread log-uniformly from 1 us to 60 s (in nanoseconds), each
+ * recorded once: the k-th smallest comes back as the percentile of rank k
+ * within the stated relative error, and never below its true value. */
+SK_TEST(hist_known_values_within_stated_error)
+{
+    enum { N = 2000 };
+    static uint64_t values[N];
+    bench_hist *h = new_hist();
+    double v = 1000.0;
+
+    /* 1.0091^1999 is about 7e7: from 1 us past 60 s in 0.91% steps. */
+    for (int i = 0; i < N; i++, v *= 1.0091)
+        values[i] = (uint64_t)v;
+    for (int i = 0; i < N; i++)
+        bench_hist_record(h, values[i]);
+    CHECK(BENCH_HIST_REL_ERROR <= 0.01);
+    for (int i = 0; i < N; i++) {
+        double p = 100.0 * (i + 0.5) / N; /* rank i + 1 */
+        uint64_t got = bench_hist_percentile(h, p);
+        double err = ((double)got - (double)values[i]) / (double)values[i];
+        if (got < values[i] || err > BENCH_HIST_REL_ERROR)
+            sk_test_fail(__FILE__, __LINE__, "value %d: recorded %llu, got back %llu (%.5f)",
+                         i, (unsigned long long)values[i], (unsigned long long)got, err);
+    }
+    CHECK_EQ(h->max, values[N - 1]);
+    CHECK_INT(values[N - 1], >=, UINT64_C(60000000000));
+    free(h);
+}
+
+/* The CSV holds one row per non-empty slot; its counts sum to the number
+ * of values, the cumulative fraction rises to exactly 1, and every value
+ * (microseconds) is within the relative error of what was recorded. */
+SK_TEST(hist_csv_sums_to_count)
+{
+    bench_hist *h = new_hist();
+    FILE *f = tmpfile();
+    uint64_t rnd = 5, total = 0;
+    double last_frac = 0, value;
+    unsigned long long count;
+    char line[256];
+    int rows = 0;
+
+    CHECK(f != NULL);
+    for (int i = 0; i < 50000; i++)
+        bench_hist_record(h, 1000 + next_random(&rnd) % UINT64_C(5000000000));
+    CHECK_EQ(bench_hist_write_csv(h, f), 0);
+    rewind(f);
+    CHECK(fgets(line, sizeof(line), f) != NULL);
+    CHECK(strcmp(line, "value_us,count,cumulative_fraction\n") == 0);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        double frac;
+        CHECK_INT(sscanf(line, "%lf,%llu,%lf", &value, &count, &frac), ==, 3);
+        CHECK_INT(count, >, 0);
+        CHECK(frac > last_frac);
+        CHECK(value >= 1.0 && value <= 5000001.0);
+        total += count;
+        last_frac = frac;
+        rows++;
+    }
+    CHECK_EQ(total, h->count);
+    CHECK(last_frac == 1.0);
+    CHECK_INT(rows, >, 100);
+    fclose(f);
+    free(h);
+}
+
+/* --rate: the schedule of all connections together is evenly spaced at
+ * 1/rate, each connection every conns/rate, starting at t_start. */
+SK_TEST(pace_schedule_evenly_spaced)
+{
+    bench_config *cfg = calloc(1, sizeof(*cfg));
+    const long conns = 7;
+    uint64_t prev = 0;
+
+    CHECK(cfg != NULL);
+    cfg->conns = conns;
+    cfg->rate = 1000.0; /* 1 ms apart in total, 7 ms per connection */
+    cfg->t_start = UINT64_C(5000000000);
+    CHECK_EQ(bench_sched(cfg, 0, 0), cfg->t_start);
+    for (uint64_t i = 0; i < 7000; i++) {
+        uint64_t at = bench_sched(cfg, (long)(i % conns), i / conns);
+        uint64_t want = cfg->t_start + i * UINT64_C(1000000);
+        CHECK_INT(at + 1, >=, want);
+        CHECK_INT(at, <=, want + 1);
+        if (i > 0)
+            CHECK_INT(at, >, prev);
+        prev = at;
+    }
+    CHECK_EQ(bench_sched(cfg, 3, 10) - bench_sched(cfg, 3, 9), UINT64_C(7000000));
+    free(cfg);
+}
