@@ -988,6 +988,73 @@ SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
 /* Frees a server that is not running (closes its sockets).  NULL is allowed. */
 SK_API void sk_server_free(sk_server *srv);
 
+/* ====================================================================== */
+/* PROXY protocol and address allow-lists                                 */
+/* ====================================================================== */
+
+/*
+ * The PROXY protocol (HAProxy's doc/proxy-protocol.txt): a load balancer
+ * starts each TCP connection it opens to a backend with a header naming the
+ * client's addresses, as one text line (version 1, send-proxy) or a binary
+ * block (version 2, send-proxy-v2).  sk_proxy_parse reads either; the
+ * server framework uses it for every connection when
+ * sk_server_config.proxy_protocol is set.
+ */
+
+#define SK_PROXY_V1_MAX 107             /* longest v1 line, CR LF included */
+#define SK_PROXY_V2_MAX (16 + 65535)    /* longest v2 header */
+
+#define SK_PROXY_CMD_PROXY 1  /* relayed: src/dst are the client's (when family is set) */
+#define SK_PROXY_CMD_LOCAL 0  /* v2 LOCAL: the balancer's own connection (health check) */
+
+/* What a header says.  Zeroed by every sk_proxy_parse call; meaningful only
+ * when it succeeds. */
+typedef struct sk_proxy_header {
+    int version;          /* 1 or 2 */
+    int command;          /* SK_PROXY_CMD_PROXY or SK_PROXY_CMD_LOCAL (v2 only) */
+    int family;           /* AF_INET, AF_INET6, AF_UNIX, or AF_UNSPEC when the
+                             header carries no addresses (v1 UNKNOWN, v2 LOCAL or
+                             UNSPEC): then use the connection's own addresses */
+    sk_addr src, dst;     /* the client and the address it connected to (len 0
+                             when family is AF_UNSPEC) */
+    bool crc32c;          /* v2: a CRC32C TLV was present and matched */
+    size_t tlv_offset;    /* v2: where the TLVs start in the header, and */
+    size_t tlv_length;    /* how many bytes they take (all walked and bounded) */
+} sk_proxy_header;
+
+/*
+ * Parses the PROXY header at the start of buf[len] (the version is told by
+ * the first byte).  Strict: v1 needs the exact syntax (single spaces, CR LF,
+ * no leading zeros, addresses of the named family, ports 0..65535, at most
+ * SK_PROXY_V1_MAX bytes); v2 needs the signature, version 2, command LOCAL
+ * or PROXY, and for PROXY family INET, INET6 or UNIX over STREAM (or
+ * UNSPEC/UNSPEC) with a block long enough for the addresses; its TLVs must
+ * each fit in the block, and a CRC32C TLV must match.  Other TLVs are
+ * skipped.  Allocates nothing and keeps no state: call it again with the
+ * longer prefix when more bytes arrive.  Returns the header's length in
+ * bytes (the payload follows it), SK_ENEED when buf holds a valid but
+ * incomplete prefix, or -EPROTO when it cannot be a valid header.
+ */
+SK_API int sk_proxy_parse(sk_proxy_header *out, const void *buf, size_t len);
+
+/* An IPv4 or IPv6 network: an address and a prefix length. */
+typedef struct sk_cidr {
+    int family;               /* AF_INET or AF_INET6 */
+    unsigned char addr[16];   /* network bytes (4 used for AF_INET), host bits 0 */
+    int prefix;               /* 0..32 or 0..128 */
+} sk_cidr;
+
+/*
+ * Parses "10.0.0.0/8", "::1/128", or a bare address (a host: /32 or /128).
+ * Host bits beyond the prefix are cleared.  Errors: SK_EBADADDR.
+ */
+SK_API int sk_cidr_parse(sk_cidr *out, const char *text);
+
+/* True when `a` (AF_INET or AF_INET6) lies in `net`.  An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) matches as the IPv4 address, and the other way
+ * round.  Other families never match. */
+SK_API bool sk_cidr_match(const sk_cidr *net, const sk_addr *a);
+
 #ifdef __cplusplus
 }
 #endif
