@@ -914,6 +914,24 @@ typedef struct sk_server_config {
      * Called from the worker threads, possibly at the same time. */
     void (*log)(void *log_arg, const char *line);
     void *log_arg;
+
+    /* PROXY protocol (see sk_proxy_parse).  With proxy_protocol set, every
+     * TCP connection must start with a v1 or v2 header (never optional) from
+     * a peer in proxy_from, before on_open runs and before any byte is sent:
+     * a peer outside the list is closed at once; a header that is invalid,
+     * or not complete within proxy_timeout, closes the connection.  Those
+     * are counted (sk_server_stats) and logged as "event=proxy result=R
+     * peer=A", at most once a second per worker, whatever `verbose` says.
+     * A header with addresses makes them the connection's: sk_conn_peer is
+     * the client and sk_conn_local the address it connected to; the
+     * per-source limit counts the client, and the verbose lines add
+     * "via=A" (the proxy).  LOCAL and UNKNOWN headers (health checks) keep
+     * the connection's own addresses.  UDP services are not affected. */
+    bool proxy_protocol;
+    double proxy_timeout;            /* seconds; 0: 3 */
+    const struct sk_cidr *proxy_from; /* networks allowed to send headers
+                                         (copied); NULL: 127.0.0.0/8 and ::1 */
+    size_t proxy_from_count;         /* entries in proxy_from (at most 4096) */
 } sk_server_config;
 
 /* Counters, summed over the workers (approximate while running). */
@@ -929,6 +947,14 @@ typedef struct sk_server_stats {
     uint64_t bytes_in;        /* TCP bytes received */
     uint64_t bytes_out;       /* TCP bytes sent */
     uint64_t read_pauses;     /* times reading a peer paused for backpressure */
+
+    /* PROXY protocol (sk_server_config.proxy_protocol). */
+    uint64_t refused_proxy_source; /* peer not in proxy_from: closed at once */
+    uint64_t proxy_proxied;   /* headers that carried the client's addresses */
+    uint64_t proxy_local;     /* LOCAL or UNKNOWN headers: own addresses kept */
+    uint64_t proxy_invalid;   /* malformed headers (closed, nothing sent) */
+    uint64_t proxy_timeout;   /* not complete within proxy_timeout (closed) */
+    uint64_t proxy_truncated; /* the peer ended its stream mid-header (closed) */
 } sk_server_stats;
 
 /* Creates a server with `cfg` (NULL: defaults), with its worker loops (two
@@ -984,6 +1010,18 @@ SK_API void sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *ar
 
 /* Fills *out with the current counters.  Any thread, any time. */
 SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
+
+/*
+ * Fills *out with the counters of one service: `index` counts the
+ * successful sk_server_add_tcp and sk_server_add_udp calls from 0, in
+ * order.  `active` is the service's open connections (those admitted and
+ * not yet closed; a connection still waiting for its PROXY header is not
+ * yet one).  Counters never go backwards.  Any thread, any time; costs the
+ * workers nothing (their per-worker counters are summed here, O(threads)).
+ * Returns 0 or -ENOENT (no such service).
+ */
+SK_API int sk_server_stats_get_service(const sk_server *srv, size_t index,
+                                       sk_server_stats *out);
 
 /* Frees a server that is not running (closes its sockets).  NULL is allowed. */
 SK_API void sk_server_free(sk_server *srv);

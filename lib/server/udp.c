@@ -143,23 +143,24 @@ static int batch_send(int fd, sk__udp_batch *b, int first)
 
 /* Sends every queued reply.  One that fails is skipped; once the socket
  * would block, the rest are dropped.  Both are counted. */
-static void batch_flush(sk__worker *w, int fd, sk__udp_batch *b)
+static void batch_flush(sk__worker *w, const sk__service *svc, int fd, sk__udp_batch *b)
 {
+    sk__counters *ctr = sk__ctr(svc, w);
     int sent = 0;
 
     while (sent < b->nreply) {
         int n = batch_send(fd, b, sent);
 
         if (n > 0) {
-            SK__COUNT(w, datagrams_out, (uint64_t)n);
+            SK__COUNT(ctr, datagrams_out, (uint64_t)n);
             sent += n;
             continue;
         }
         if (n == -EAGAIN || n == -EWOULDBLOCK || n == -ENOBUFS || n == 0) {
-            SK__COUNT(w, datagrams_dropped, (uint64_t)(b->nreply - sent));
+            SK__COUNT(ctr, datagrams_dropped, (uint64_t)(b->nreply - sent));
             break;
         }
-        SK__COUNT(w, datagrams_dropped, 1);
+        SK__COUNT(ctr, datagrams_dropped, 1);
         sk__server_log_error(w, "sendto", n, &b->to[sent]);
         sent++;
     }
@@ -182,7 +183,7 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
                 sk__server_log_error(w, "recvfrom", n, &l->svc->bound);
             return;
         }
-        SK__COUNT(w, datagrams_in, (uint64_t)n);
+        SK__COUNT(sk__ctr(l->svc, w), datagrams_in, (uint64_t)n);
         b->nreply = 0;
         for (int i = 0; i < n && l->svc->udp.on_datagram != NULL; i++) {
             sk_dgram d = { w, l->svc, &b->from[i], false };
@@ -190,7 +191,7 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
             l->svc->udp.on_datagram(&d, b->rbuf + (size_t)i * UDP_SLOT, b->rlen[i],
                                     &b->from[i]);
         }
-        batch_flush(w, fd, b);
+        batch_flush(w, l->svc, fd, b);
         if (n < UDP_BATCH)
             return;
     }
