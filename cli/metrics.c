@@ -527,6 +527,21 @@ static void *metrics_main(void *arg)
     return NULL;
 }
 
+int metrics_parse_addr(const char *where, sk_addr *out)
+{
+    int rc;
+
+    if (strchr(where, '/') != NULL)
+        rc = sk_addr_from_unix(out, where);
+    else
+        rc = sk_addr_parse(out, where, -1);
+    if (rc < 0) {
+        cli_error("--metrics", "'%s' is neither ADDR:PORT nor a socket path", where);
+        return -1;
+    }
+    return 0;
+}
+
 /* Parses `where` and opens the listening socket. */
 static int metrics_listen(serve_metrics *m, const char *where)
 {
@@ -534,14 +549,8 @@ static int metrics_listen(serve_metrics *m, const char *where)
     sk_sock *s;
     int rc, fd;
 
-    if (strchr(where, '/') != NULL)
-        rc = sk_addr_from_unix(&addr, where);
-    else
-        rc = sk_addr_parse(&addr, where, -1);
-    if (rc < 0) {
-        cli_error("--metrics", "'%s' is neither ADDR:PORT nor a socket path", where);
+    if (metrics_parse_addr(where, &addr) < 0)
         return -1;
-    }
     rc = sk_create_server(&s, &addr, SOCK_STREAM, 64, 0);
     if (rc < 0) {
         cli_error("--metrics", "%s: %s", where, sk_strerror(rc));

@@ -24,6 +24,10 @@ typedef struct metrics_service {
     bool tcp;
 } metrics_service;
 
+/* Parses a --metrics value: "ADDR:PORT", "[V6]:PORT", or a Unix socket
+ * path (one containing '/').  Returns 0, or -1 after printing why. */
+int metrics_parse_addr(const char *where, sk_addr *out);
+
 /*
  * Binds `where` ("ADDR:PORT", "[V6]:PORT", or a Unix socket path: one
  * containing '/') and starts serving the counters of `srv` (and the UDP

@@ -394,9 +394,12 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         return 0;
     case OPT_PROXY_FROM:
         return parse_proxy_from(o, arg);
-    case OPT_METRICS:
+    case OPT_METRICS: {
+        sk_addr check;
+
         o->metrics = arg;
-        return 0;
+        return metrics_parse_addr(arg, &check);
+    }
     case 'v':
         o->cfg.verbose = true;
         return 0;
