@@ -47,7 +47,7 @@ typedef struct mconn {
     int fd;              /* -1: slot free */
     sk_io *io;
     sk_timer *deadline;
-    uint64_t opened_ms;
+    uint64_t seq;        /* order of acceptance: the lowest is the oldest */
     char req[METRICS_REQ_MAX];
     size_t req_len;
     char *out;           /* the response, malloc'ed */
@@ -67,6 +67,7 @@ struct serve_metrics {
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     pthread_t thread;
     bool started;
+    uint64_t accepted;
     mconn conns[METRICS_MAX_CONNS];
 };
 
@@ -483,7 +484,7 @@ static mconn *mconn_slot(serve_metrics *m)
     for (int i = 0; i < METRICS_MAX_CONNS; i++) {
         if (m->conns[i].fd < 0)
             return &m->conns[i];
-        if (m->conns[i].opened_ms < oldest->opened_ms)
+        if (m->conns[i].seq < oldest->seq)
             oldest = &m->conns[i];
     }
     mconn_close(oldest);
@@ -506,7 +507,7 @@ static void accept_cb(sk_io *io, int fd, unsigned events, void *arg)
         memset(c, 0, sizeof(*c));
         c->m = m;
         c->fd = cfd;
-        c->opened_ms = sk_loop_now_ms(m->loop);
+        c->seq = ++m->accepted;
         if (sk_io_start(m->loop, &c->io, cfd, SK_READABLE, mconn_cb, c) < 0 ||
             sk_timer_start(m->loop, &c->deadline, METRICS_DEADLINE, 0, deadline_cb, c) < 0) {
             sk_io_stop(c->io);
