@@ -80,11 +80,13 @@ class Metrics(unittest.TestCase):
                 for i in range(5):
                     u.sendto(b"", ("127.0.0.1", base + 37))
                     self.assertEqual(len(u.recvfrom(100)[0]), 4)
-            # Closes are counted when the server sees them: wait for them.
+            # A worker counts a close, or a reply sent, just after the
+            # client may have seen it: poll until the figures settle.
             deadline = time.monotonic() + 20
             while True:
                 m = pp.parse_metrics(pp.scrape(maddr)[2])
-                if pp.metric_sum(m, "sockit_connections_open") == 0 or \
+                if (pp.metric_sum(m, "sockit_connections_open") == 0 and
+                        pp.metric_sum(m, "sockit_datagrams_sent_total") == 5) or \
                         time.monotonic() > deadline:
                     break
                 time.sleep(0.05)
