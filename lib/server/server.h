@@ -275,7 +275,7 @@ static inline void sk__worker_conn_touch(sk_conn *c)
 {
     sk__worker *w = c->w;
 
-    if (c->flags & (SK__C_LINGER | SK__C_DEAD))
+    if (c->flags & (SK__C_LINGER | SK__C_DEAD | SK__C_PROXY_WAIT))
         return;
     c->last_ms = sk_loop_now_ms(w->loop);
     if (w->lru_tail != c && w->idle_ms > 0)
