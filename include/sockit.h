@@ -866,6 +866,12 @@ SK_API void *sk_conn_arg(const sk_conn *c);
 /* The loop the connection runs on (for timers and timestamps). */
 SK_API sk_loop *sk_conn_loop(const sk_conn *c);
 
+/* The proxy a connection came through (the balancer that sent its PROXY
+ * header, see sk_server_config.proxy_protocol), or NULL when the peer is
+ * the connection's own (no header, or a LOCAL or UNKNOWN one).  Valid
+ * until on_close returns. */
+SK_API const sk_addr *sk_conn_via(const sk_conn *c);
+
 /* One received datagram handed to a UDP handler. */
 typedef struct sk_dgram sk_dgram;
 

@@ -1019,3 +1019,8 @@ sk_loop *sk_conn_loop(const sk_conn *c)
 {
     return c->w->loop;
 }
+
+const sk_addr *sk_conn_via(const sk_conn *c)
+{
+    return (c->flags & SK__C_VIA) && c->addrs != NULL ? &c->addrs->via : NULL;
+}

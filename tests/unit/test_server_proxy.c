@@ -22,13 +22,19 @@
 
 /* ---- the handler ---------------------------------------------------------- */
 
-static char opened_peer[SK_ADDRSTRLEN], opened_local[SK_ADDRSTRLEN];
+static char opened_peer[SK_ADDRSTRLEN], opened_local[SK_ADDRSTRLEN], opened_via[SK_ADDRSTRLEN];
 static atomic_int opens;
 
 static void greet_open(sk_conn *c)
 {
+    const sk_addr *via = sk_conn_via(c);
+
     sk_addr_format(sk_conn_peer(c), opened_peer, sizeof(opened_peer));
     sk_addr_format(sk_conn_local(c), opened_local, sizeof(opened_local));
+    if (via != NULL)
+        sk_addr_format(via, opened_via, sizeof(opened_via));
+    else
+        strcpy(opened_via, "none");
     atomic_fetch_add(&opens, 1);
     sk_conn_write(c, "G\n", 2);
 }
@@ -162,6 +168,7 @@ SK_TEST(v1_header_names_the_client)
     expect_bytes(fd, "G\nhello");
     CHECK_STR(opened_peer, "192.0.2.1:5000");
     CHECK_STR(opened_local, "198.51.100.7:8007");
+    CHECK(strncmp(opened_via, "127.0.0.1:", 10) == 0);
     close(fd);
     WAIT_FOR(svc_stats(&r).active == 0, 10);
     CHECK_EQ(svc_stats(&r).proxy_proxied, 1);
@@ -197,6 +204,7 @@ SK_TEST(v2_header_in_single_bytes_and_local)
     CHECK_EQ(send(fd, local, sizeof(local), MSG_NOSIGNAL), (ssize_t)sizeof(local));
     expect_bytes(fd, "G\n");
     CHECK(strncmp(opened_peer, "127.0.0.1:", 10) == 0); /* its own address */
+    CHECK_STR(opened_via, "none");
     close(fd);
     WAIT_FOR(svc_stats(&r).proxy_local == 1, 10);
     CHECK_EQ(svc_stats(&r).proxy_proxied, 1);
