@@ -152,6 +152,7 @@ static size_t collect(serve_metrics *m, group_stats *g)
         s->datagrams_in += st.datagrams_in;
         s->datagrams_out += st.datagrams_out;
         s->datagrams_dropped += st.datagrams_dropped;
+        s->datagrams_refused += st.datagrams_refused;
         s->proxy_proxied += st.proxy_proxied;
         s->proxy_local += st.proxy_local;
         s->proxy_invalid += st.proxy_invalid;
@@ -243,7 +244,11 @@ static void render_udp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
     family(t, "sockit_datagrams_sent_total", "counter", "UDP replies sent.");
     SAMPLES(t, m, g, n, false, "sockit_datagrams_sent_total", "", datagrams_out);
     family(t, "sockit_datagrams_dropped_total", "counter",
-           "UDP replies dropped by the server: send (socket full or send error).");
+           "UDP datagrams left without a reply: guard (refused by the reflection and "
+           "rate guard; sockit_udp_guard_dropped_total has the reasons), send (reply "
+           "dropped: socket full or send error).");
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"guard\"",
+            datagrams_refused);
     SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"send\"",
             datagrams_dropped);
     if (m->guard == NULL)

@@ -898,6 +898,13 @@ SK_API int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len);
 SK_API void *sk_dgram_arg(const sk_dgram *d);
 SK_API sk_loop *sk_dgram_loop(const sk_dgram *d);
 
+/* Records that the handler leaves the datagram unanswered on purpose (a
+ * policy such as a rate limit or a reflection guard), so that the
+ * service's datagrams_refused counter says so.  Once per datagram: a
+ * second call, or one after sk_dgram_reply, is ignored, and a reply after
+ * it fails with -EALREADY. */
+SK_API void sk_dgram_drop(sk_dgram *d);
+
 /* Server-wide settings.  Zero-initialised means the defaults below. */
 typedef struct sk_server_config {
     int threads;          /* worker threads; 0: one per online CPU (max 1024) */
@@ -961,6 +968,7 @@ typedef struct sk_server_stats {
     uint64_t proxy_invalid;   /* malformed headers (closed, nothing sent) */
     uint64_t proxy_timeout;   /* not complete within proxy_timeout (closed) */
     uint64_t proxy_truncated; /* the peer ended its stream mid-header (closed) */
+    uint64_t datagrams_refused; /* left unanswered by the handler (sk_dgram_drop) */
 } sk_server_stats;
 
 /* Creates a server with `cfg` (NULL: defaults), with its worker loops (two

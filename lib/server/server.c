@@ -615,6 +615,7 @@ static void stats_add_service(const sk_server *srv, const sk__service *svc,
         out->proxy_invalid += SUM(proxy_invalid);
         out->proxy_timeout += SUM(proxy_timeout);
         out->proxy_truncated += SUM(proxy_truncated);
+        out->datagrams_refused += SUM(datagrams_refused);
     }
     out->accepted += accepted;
     out->active += accepted > closed ? accepted - closed : 0;

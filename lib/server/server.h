@@ -39,6 +39,7 @@ typedef struct sk__counters {
     _Atomic uint64_t refused_proxy_source;
     _Atomic uint64_t proxy_proxied, proxy_local, proxy_invalid, proxy_timeout,
         proxy_truncated;
+    _Atomic uint64_t datagrams_refused; /* sk_dgram_drop */
 } sk__counters;
 
 #define SK__COUNT(ctr, field, n)                                                \

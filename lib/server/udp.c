@@ -34,7 +34,7 @@ struct sk_dgram {
     sk__worker *w;
     sk__service *svc;
     const sk_addr *from;
-    bool replied;
+    bool replied; /* or dropped on purpose (sk_dgram_drop) */
 };
 
 typedef struct sk__udp_batch {
@@ -247,6 +247,14 @@ int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len)
 void *sk_dgram_arg(const sk_dgram *d)
 {
     return d->svc->arg;
+}
+
+void sk_dgram_drop(sk_dgram *d)
+{
+    if (d->replied)
+        return;
+    d->replied = true;
+    SK__COUNT(sk__ctr(d->svc, d->w), datagrams_refused, 1);
 }
 
 sk_loop *sk_dgram_loop(const sk_dgram *d)

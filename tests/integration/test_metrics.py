@@ -107,6 +107,38 @@ class Metrics(unittest.TestCase):
             self.assertIn(" bytes_in=2300 ", stop)
             self.assertIn(" datagrams_in=5 ", stop)
 
+    def test_guard_drops_per_service(self):
+        # --udp-limit 1: a burst of 2, then one a second; of 20 quick
+        # datagrams most are refused by the guard, each counted once.
+        base = sktest.free_port_base()
+        maddr = ("127.0.0.1", sktest.free_port())
+        with sktest.Proc([sktest.SOCKIT, "serve", "--port-base", base, "--bind", "127.0.0.1",
+                          "--no-tcp", "--threads", "1", "--udp-limit", "1",
+                          "--metrics", "%s:%d" % maddr]) as srv:
+            srv.wait_line("service=time proto=udp")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+                for i in range(20):
+                    u.sendto(b"x%d" % i, ("127.0.0.1", base + 7))
+            deadline = time.monotonic() + 20
+            while True:
+                m = pp.parse_metrics(pp.scrape(maddr)[2])
+                got = lambda name, **kw: pp.metric_sum(m, name, service="echo", proto="udp", **kw)
+                received = got("sockit_datagrams_received_total")
+                answered = got("sockit_datagrams_sent_total")
+                guard = got("sockit_datagrams_dropped_total", reason="guard")
+                send = got("sockit_datagrams_dropped_total", reason="send")
+                if (received == 20 and answered + guard + send == 20) or \
+                        time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(received, 20)
+            self.assertEqual(answered + guard + send, 20)
+            self.assertGreaterEqual(guard, 10)
+            self.assertEqual(pp.metric_sum(m, "sockit_udp_guard_dropped_total",
+                                           reason="rate_source"), guard)
+            self.assertEqual(pp.metric_sum(m, "sockit_datagrams_dropped_total",
+                                           service="time", reason="guard"), 0)
+
     def test_build_info_and_start_time(self):
         m = pp.parse_metrics(self.scrape())
         info = [k for k in m if k[0] == "sockit_build_info"]
