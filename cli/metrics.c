@@ -122,6 +122,7 @@ static void tb_printf(textbuf *t, const char *fmt, ...)
 typedef struct group_stats {
     size_t first;
     sk_server_stats st;
+    uint64_t refused_header; /* invalid + timeout + truncated PROXY headers */
 } group_stats;
 
 static size_t collect(serve_metrics *m, group_stats *g)
@@ -179,78 +180,76 @@ static void samples(textbuf *t, serve_metrics *m, const group_stats *g, size_t n
 
         if (s->tcp != tcp)
             continue;
-        memcpy(&v, (const char *)&g[k].st + offset, sizeof(v));
+        memcpy(&v, (const char *)&g[k] + offset, sizeof(v));
         tb_printf(t, "%s{service=\"%s\",proto=\"%s\"%s} %llu\n", name, s->name,
                   tcp ? "tcp" : "udp", extra, (unsigned long long)v);
     }
 }
 
+/* `field` names a member of group_stats (st.accepted, refused_header). */
 #define SAMPLES(t, m, g, n, tcp, name, extra, field)                                   \
-    samples(t, m, g, n, tcp, name, extra, offsetof(sk_server_stats, field))
+    samples(t, m, g, n, tcp, name, extra, offsetof(group_stats, field))
 
-/* The header-failure refusals, summed: they get one reason. */
-static void fold_proxy_refusals(group_stats *g, size_t n)
+/* The header failures are one refusal reason. */
+static void sum_header_refusals(group_stats *g, size_t n)
 {
-    for (size_t k = 0; k < n; k++) {
-        sk_server_stats *s = &g[k].st;
-
-        /* read_pauses is not reported; it carries the sum here. */
-        s->read_pauses = s->proxy_invalid + s->proxy_timeout + s->proxy_truncated;
-    }
+    for (size_t k = 0; k < n; k++)
+        g[k].refused_header = g[k].st.proxy_invalid + g[k].st.proxy_timeout +
+                              g[k].st.proxy_truncated;
 }
 
 static void render_tcp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
 {
     family(t, "sockit_connections_total", "counter",
            "TCP connections admitted (after the limits and any PROXY header).");
-    SAMPLES(t, m, g, n, true, "sockit_connections_total", "", accepted);
+    SAMPLES(t, m, g, n, true, "sockit_connections_total", "", st.accepted);
     family(t, "sockit_connections_refused_total", "counter",
            "TCP connections closed before service: limit (max-conns, max-per-source), "
            "proxy_source (peer not in --proxy-from), proxy_header (invalid, late or "
            "truncated PROXY header).");
     SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"limit\"",
-            refused_limit);
+            st.refused_limit);
     SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"proxy_source\"",
-            refused_proxy_source);
+            st.refused_proxy_source);
     SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"proxy_header\"",
-            read_pauses);
+            refused_header);
     family(t, "sockit_connections_open", "gauge", "TCP connections open now.");
-    SAMPLES(t, m, g, n, true, "sockit_connections_open", "", active);
+    SAMPLES(t, m, g, n, true, "sockit_connections_open", "", st.active);
     family(t, "sockit_connections_idle_closed_total", "counter",
            "TCP connections closed by the idle timeout.");
-    SAMPLES(t, m, g, n, true, "sockit_connections_idle_closed_total", "", idle_closed);
+    SAMPLES(t, m, g, n, true, "sockit_connections_idle_closed_total", "", st.idle_closed);
     family(t, "sockit_bytes_received_total", "counter",
            "TCP payload bytes received (PROXY headers not included).");
-    SAMPLES(t, m, g, n, true, "sockit_bytes_received_total", "", bytes_in);
+    SAMPLES(t, m, g, n, true, "sockit_bytes_received_total", "", st.bytes_in);
     family(t, "sockit_bytes_sent_total", "counter", "TCP bytes sent.");
-    SAMPLES(t, m, g, n, true, "sockit_bytes_sent_total", "", bytes_out);
+    SAMPLES(t, m, g, n, true, "sockit_bytes_sent_total", "", st.bytes_out);
     family(t, "sockit_proxy_headers_total", "counter",
            "PROXY protocol headers by result: proxy (client address taken), local "
            "(LOCAL or UNKNOWN: own addresses), invalid, timeout, truncated.");
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"proxy\"", proxy_proxied);
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"local\"", proxy_local);
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"proxy\"", st.proxy_proxied);
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"local\"", st.proxy_local);
     SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"invalid\"",
-            proxy_invalid);
+            st.proxy_invalid);
     SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"timeout\"",
-            proxy_timeout);
+            st.proxy_timeout);
     SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"truncated\"",
-            proxy_truncated);
+            st.proxy_truncated);
 }
 
 static void render_udp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
 {
     family(t, "sockit_datagrams_received_total", "counter", "UDP datagrams received.");
-    SAMPLES(t, m, g, n, false, "sockit_datagrams_received_total", "", datagrams_in);
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_received_total", "", st.datagrams_in);
     family(t, "sockit_datagrams_sent_total", "counter", "UDP replies sent.");
-    SAMPLES(t, m, g, n, false, "sockit_datagrams_sent_total", "", datagrams_out);
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_sent_total", "", st.datagrams_out);
     family(t, "sockit_datagrams_dropped_total", "counter",
            "UDP datagrams left without a reply: guard (refused by the reflection and "
            "rate guard; sockit_udp_guard_dropped_total has the reasons), send (reply "
            "dropped: socket full or send error).");
     SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"guard\"",
-            datagrams_refused);
+            st.datagrams_refused);
     SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"send\"",
-            datagrams_dropped);
+            st.datagrams_dropped);
     if (m->guard == NULL)
         return;
     family(t, "sockit_udp_guard_dropped_total", "counter",
@@ -271,7 +270,7 @@ int metrics_render(serve_metrics *m, char **out, size_t *len)
     if (g == NULL)
         return -ENOMEM;
     n = collect(m, g);
-    fold_proxy_refusals(g, n);
+    sum_header_refusals(g, n);
     render_tcp(&t, m, g, n);
     render_udp(&t, m, g, n);
     family(&t, "sockit_build_info", "gauge", "The running sockit's version.");

@@ -498,8 +498,11 @@ static void conn_on_eof(sk_conn *c)
     }
 }
 
+/* Why a PROXY header was refused (the "result" of the log line). */
+enum proxy_failure { PROXY_INVALID, PROXY_TIMEOUT, PROXY_TRUNCATED };
+
 static void conn_proxy_input(sk_conn *c, const unsigned char *fresh, size_t n);
-static void conn_proxy_fail(sk_conn *c, const char *result);
+static void conn_proxy_fail(sk_conn *c, enum proxy_failure why);
 
 static void conn_on_readable(sk_conn *c)
 {
@@ -518,7 +521,7 @@ static void conn_on_readable(sk_conn *c)
             return;
         }
         if (n == 0 && (c->flags & SK__C_PROXY_WAIT)) {
-            conn_proxy_fail(c, "truncated");
+            conn_proxy_fail(c, PROXY_TRUNCATED);
             return;
         }
         if (n == 0) {
@@ -727,25 +730,29 @@ static bool proxy_source_allowed(const sk_server *srv, const sk_addr *peer)
 
 /* Counts, logs (rate-limited) and closes a connection whose header failed;
  * nothing was sent on it and on_open never ran. */
-static void conn_proxy_fail(sk_conn *c, const char *result)
+static void conn_proxy_fail(sk_conn *c, enum proxy_failure why)
 {
+    static const char *const names[] = {
+        [PROXY_INVALID] = "invalid", [PROXY_TIMEOUT] = "timeout",
+        [PROXY_TRUNCATED] = "truncated",
+    };
     sk__counters *ctr = conn_ctr(c);
     sk_addr peer;
 
-    if (strcmp(result, "invalid") == 0)
+    if (why == PROXY_INVALID)
         SK__COUNT(ctr, proxy_invalid, 1);
-    else if (strcmp(result, "timeout") == 0)
+    else if (why == PROXY_TIMEOUT)
         SK__COUNT(ctr, proxy_timeout, 1);
     else
         SK__COUNT(ctr, proxy_truncated, 1);
     conn_peer_addr(c, &peer);
-    sk__server_log_proxy(c->w, result, &peer);
+    sk__server_log_proxy(c->w, names[why], &peer);
     sk__conn_close_now(c, SK__R_ERROR);
 }
 
 void sk__conn_proxy_expire(sk_conn *c)
 {
-    conn_proxy_fail(c, "timeout");
+    conn_proxy_fail(c, PROXY_TIMEOUT);
 }
 
 /* Makes the header's addresses the connection's: the client becomes the
@@ -826,7 +833,7 @@ static void conn_proxy_input(sk_conn *c, const unsigned char *fresh, size_t n)
     if (rc == SK_ENEED && c->in_len < limit)
         return;
     if (rc < 0) {
-        conn_proxy_fail(c, "invalid");
+        conn_proxy_fail(c, PROXY_INVALID);
         return;
     }
     conn_proxy_done(c, &h, (size_t)rc);
