@@ -14,11 +14,15 @@
  *                   to NOTIFY_SOCKET; --inetd serves standard input
  *                   (the protocols themselves: cli/activation.c,
  *                   cli/notify.c, cli/inetd.c)
+ *   behind a proxy  --proxy-protocol, --proxy-from, --proxy-timeout fill the
+ *                   server config (the framework reads the headers);
+ *                   --metrics starts cli/metrics.c's endpoint
  *
  * The services themselves live in services/; this file only decides what
  * to serve where.  Log lines go to stderr, one event per line, key=value.
  */
 #include "cli.h"
+#include "metrics.h"
 
 #include "services.h"
 #include "sockit.h"
@@ -44,6 +48,7 @@
 #define SERVE_DEFAULT_IDLE 300.0
 #define SERVE_INETD_DGRAM_IDLE 10.0 /* --inetd on a datagram socket */
 #define SERVE_INETD_AUTO SVC_COUNT   /* --inetd auto: by the socket's port */
+#define SERVE_MAX_PROXY_FROM 64
 
 static const char serve_usage[] =
     "usage: sockit serve [--port-base N] [--port SERVICE=PORT]... [--bind ADDR]...\n"
@@ -51,7 +56,8 @@ static const char serve_usage[] =
     "                    [--max-conns N] [--max-per-source N] [--idle-timeout SECONDS]\n"
     "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
-    "                    [--user NAME] [-v]\n"
+    "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
+    "                    [--metrics ADDR:PORT|PATH] [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n";
 
 static const char serve_help[] =
@@ -88,6 +94,16 @@ static const char serve_help[] =
     "                        rfc3339 ('2026-11-21T17:31:49Z')\n"
     "  --grace SECONDS       on SIGINT/SIGTERM, let responses in flight finish for\n"
     "                        this long (default 5)\n"
+    "  --proxy-protocol      every TCP connection must start with a PROXY protocol\n"
+    "                        header, v1 or v2 (HAProxy's send-proxy, send-proxy-v2):\n"
+    "                        the client it names is the peer for the limits and\n"
+    "                        the logs; no service byte is sent before it\n"
+    "  --proxy-from CIDR     accept headers only from this network (repeatable;\n"
+    "                        default 127.0.0.0/8 and ::1); others are closed\n"
+    "  --proxy-timeout SECONDS  close a connection whose header is not complete in\n"
+    "                        this time (default 3)\n"
+    "  --metrics ADDR:PORT|PATH  serve Prometheus metrics at GET /metrics over HTTP\n"
+    "                        on this address, or on a Unix socket path (with a '/')\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -132,6 +148,10 @@ typedef struct serve_opts {
     const char *qotd_file;
     const char *user;
     daytime_style daytime;
+    sk_cidr proxy_from[SERVE_MAX_PROXY_FROM];
+    int nproxy_from;
+    bool proxy_timeout_set;
+    const char *metrics;
     sk_server_config cfg;
 } serve_opts;
 
@@ -169,6 +189,7 @@ enum {
     OPT_PORT_BASE = 256, OPT_PORT, OPT_BIND, OPT_SERVICES, OPT_NO_TCP, OPT_NO_UDP,
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
+    OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
 };
 
 static const struct option serve_longopts[] = {
@@ -189,6 +210,10 @@ static const struct option serve_longopts[] = {
     {"daytime-format", required_argument, NULL, OPT_DAYTIME},
     {"grace", required_argument, NULL, OPT_GRACE},
     {"inetd", required_argument, NULL, OPT_INETD},
+    {"proxy-protocol", no_argument, NULL, OPT_PROXY},
+    {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
+    {"proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -311,12 +336,37 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
         /* The framework reads 0 as "the default"; a tiny grace is "none". */
         o->cfg.grace = s > 0 ? s : 1e-3;
         return 0;
+    case OPT_PROXY_TIMEOUT:
+        if (cli_parse_seconds("--proxy-timeout", arg, 3600, &s) < 0)
+            return -1;
+        if (s <= 0) {
+            cli_error("--proxy-timeout", "'%s' is not a positive number of seconds", arg);
+            return -1;
+        }
+        o->cfg.proxy_timeout = s;
+        o->proxy_timeout_set = true;
+        return 0;
     case OPT_UDP_LIMIT:
         return cli_parse_long("--udp-limit", arg, 0, 100000000, &o->udp_limit);
     case OPT_UDP_GLOBAL:
         return cli_parse_long("--udp-global-limit", arg, 0, 1000000000, &o->udp_global);
     }
     return -1;
+}
+
+/* "--proxy-from 10.0.0.0/8": one more network allowed to send headers. */
+static int parse_proxy_from(serve_opts *o, const char *arg)
+{
+    if (o->nproxy_from == SERVE_MAX_PROXY_FROM) {
+        cli_error("--proxy-from", "at most %d networks", SERVE_MAX_PROXY_FROM);
+        return -1;
+    }
+    if (sk_cidr_parse(&o->proxy_from[o->nproxy_from], arg) < 0) {
+        cli_error("--proxy-from", "'%s' is not an address or ADDR/PREFIX", arg);
+        return -1;
+    }
+    o->nproxy_from++;
+    return 0;
 }
 
 static int parse_daytime(serve_opts *o, const char *arg)
@@ -377,6 +427,17 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
             return -1;
         }
         return 0;
+    case OPT_PROXY:
+        o->cfg.proxy_protocol = true;
+        return 0;
+    case OPT_PROXY_FROM:
+        return parse_proxy_from(o, arg);
+    case OPT_METRICS: {
+        sk_addr check;
+
+        o->metrics = arg;
+        return metrics_parse_addr(arg, &check);
+    }
     case 'v':
         o->cfg.verbose = true;
         return 0;
@@ -421,6 +482,12 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
     }
     if (check_ports(o) < 0)
         return CLI_EXIT_USAGE;
+    if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set)) {
+        cli_error("serve", "--proxy-from and --proxy-timeout need --proxy-protocol");
+        return CLI_EXIT_USAGE;
+    }
+    o->cfg.proxy_from = o->nproxy_from > 0 ? o->proxy_from : NULL;
+    o->cfg.proxy_from_count = (size_t)o->nproxy_from;
     return -1;
 }
 
@@ -776,15 +843,24 @@ static void set_signals(bool on)
 
 /* ---- the command ---------------------------------------------------------------- */
 
-static void log_stop(sk_server *srv, svc_udpguard *g)
+static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
 {
+    char proxied[256] = "";
     sk_server_stats st = SK_SERVER_STATS_INIT;
 
     sk_server_stats_get(srv, &st);
+    if (proxy)
+        snprintf(proxied, sizeof(proxied),
+                 " refused_proxy_source=%llu proxy_proxied=%llu proxy_local=%llu "
+                 "proxy_invalid=%llu proxy_timeout=%llu proxy_truncated=%llu",
+                 (unsigned long long)st.refused_proxy_source,
+                 (unsigned long long)st.proxy_proxied, (unsigned long long)st.proxy_local,
+                 (unsigned long long)st.proxy_invalid, (unsigned long long)st.proxy_timeout,
+                 (unsigned long long)st.proxy_truncated);
     serve_log("event=stop accepted=%llu refused_limit=%llu accept_errors=%llu "
               "idle_closed=%llu bytes_in=%llu bytes_out=%llu datagrams_in=%llu "
               "datagrams_out=%llu datagrams_dropped=%llu udp_dropped_port=%llu "
-              "udp_dropped_address=%llu udp_dropped_rate=%llu",
+              "udp_dropped_address=%llu udp_dropped_rate=%llu%s",
               (unsigned long long)st.accepted, (unsigned long long)st.refused_limit,
               (unsigned long long)st.accept_errors, (unsigned long long)st.idle_closed,
               (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
@@ -794,7 +870,24 @@ static void log_stop(sk_server *srv, svc_udpguard *g)
                                    svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
               (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
               (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
-                                   svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)));
+                                   svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)),
+              proxied);
+}
+
+/* Starts the --metrics endpoint, naming each listener's service. */
+static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_listener *ls,
+                               int nl, svc_udpguard *g, serve_metrics **out)
+{
+    static metrics_service svcs[SERVE_MAX_BINDS * SVC_COUNT * 2];
+
+    *out = NULL;
+    if (o->metrics == NULL)
+        return 0;
+    for (int i = 0; i < nl; i++) {
+        svcs[i].name = svc_table[ls[i].svc].name;
+        svcs[i].tcp = ls[i].tcp;
+    }
+    return metrics_start(out, o->metrics, srv, svcs, (size_t)nl, g);
 }
 
 /* Binds, drops root, announces, serves until a signal.  Returns the exit
@@ -804,6 +897,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     static serve_bind binds[SERVE_MAX_BINDS];
     static serve_listener ls[SERVE_MAX_BINDS * SVC_COUNT * 2];
     sk_server *srv = NULL;
+    serve_metrics *metrics = NULL;
     int nb, nl, rc, status = CLI_EXIT_FAIL;
 
     nb = serve_addresses(o, binds);
@@ -817,18 +911,22 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     nl = adopt_all(srv, o, env, ls);
     if (nl == 0)
         nl = bind_all(srv, o, binds, nb, env, ls);
-    if (nl < 0 || (pw != NULL && drop_privileges(pw) < 0))
+    if (nl < 0)
         goto out;
     /* The handlers read env->guard only once the server runs. */
     env->guard = serve_guard(o, ls, nl);
     if (env->guard == NULL)
+        goto out;
+    /* Bound before root is dropped, like the services. */
+    if (serve_metrics_start(o, srv, ls, nl, env->guard, &metrics) < 0 ||
+        (pw != NULL && drop_privileges(pw) < 0))
         goto out;
     serve_env_for_signal = env;
     serve_srv = srv;
     set_signals(true);
     if (announce(ls, nl) < 0)
         goto out_signals;
-    sk_server_notify(srv, tell_ready, NULL);
+    (void)sk_server_notify(srv, tell_ready, NULL);
     serve_log("event=start listeners=%d threads=%ld udp_limit=%ld", nl,
               o->cfg.threads ? (long)o->cfg.threads : sysconf(_SC_NPROCESSORS_ONLN),
               o->udp_limit);
@@ -837,13 +935,14 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         cli_error_code("serve", rc);
         goto out_signals;
     }
-    log_stop(srv, env->guard);
+    log_stop(srv, env->guard, o->cfg.proxy_protocol);
     status = CLI_EXIT_OK;
 
 out_signals:
     set_signals(false);
     serve_srv = NULL;
 out:
+    metrics_stop(metrics);
     sk_server_free(srv);
     svc_udpguard_free(env->guard);
     env->guard = NULL;

@@ -921,6 +921,12 @@ SK_API void *sk_conn_arg(const sk_conn *c);
 /* The loop the connection runs on (for timers and timestamps). */
 SK_API sk_loop *sk_conn_loop(const sk_conn *c);
 
+/* The proxy a connection came through (the balancer that sent its PROXY
+ * header, see sk_server_config.proxy_protocol), or NULL when the peer is
+ * the connection's own (no header, or a LOCAL or UNKNOWN one).  Valid
+ * until on_close returns. */
+SK_API const sk_addr *sk_conn_via(const sk_conn *c);
+
 /* One received datagram handed to a UDP handler. */
 typedef struct sk_dgram sk_dgram;
 
@@ -951,6 +957,13 @@ SK_API int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len);
 SK_API void *sk_dgram_arg(const sk_dgram *d);
 SK_API sk_loop *sk_dgram_loop(const sk_dgram *d);
 
+/* Records that the handler leaves the datagram unanswered on purpose (a
+ * policy such as a rate limit or a reflection guard), so that the
+ * service's datagrams_refused counter says so.  Once per datagram: a
+ * second call, or one after sk_dgram_reply, is ignored, and a reply after
+ * it fails with -EALREADY. */
+SK_API void sk_dgram_drop(sk_dgram *d);
+
 /* Server-wide settings.  Zero-initialised means the defaults below. */
 typedef struct sk_server_config {
     size_t size;          /* sizeof(sk_server_config), or 0 for the 0.2
@@ -978,6 +991,24 @@ typedef struct sk_server_config {
      * Called from the worker threads, possibly at the same time. */
     void (*log)(void *log_arg, const char *line);
     void *log_arg;
+
+    /* PROXY protocol (see sk_proxy_parse).  With proxy_protocol set, every
+     * TCP connection must start with a v1 or v2 header (never optional) from
+     * a peer in proxy_from, before on_open runs and before any byte is sent:
+     * a peer outside the list is closed at once; a header that is invalid,
+     * or not complete within proxy_timeout, closes the connection.  Those
+     * are counted (sk_server_stats) and logged as "event=proxy result=R
+     * peer=A", at most once a second per worker, whatever `verbose` says.
+     * A header with addresses makes them the connection's: sk_conn_peer is
+     * the client and sk_conn_local the address it connected to; the
+     * per-source limit counts the client, and the verbose lines add
+     * "via=A" (the proxy).  LOCAL and UNKNOWN headers (health checks) keep
+     * the connection's own addresses.  UDP services are not affected. */
+    bool proxy_protocol;
+    double proxy_timeout;            /* seconds; 0: 3 */
+    const struct sk_cidr *proxy_from; /* networks allowed to send headers
+                                         (copied); NULL: 127.0.0.0/8 and ::1 */
+    size_t proxy_from_count;         /* entries in proxy_from (at most 4096) */
 } sk_server_config;
 
 /* Counters, summed over the workers (approximate while running). */
@@ -995,6 +1026,15 @@ typedef struct sk_server_stats {
     uint64_t bytes_in;        /* TCP bytes received */
     uint64_t bytes_out;       /* TCP bytes sent */
     uint64_t read_pauses;     /* times reading a peer paused for backpressure */
+
+    /* PROXY protocol (sk_server_config.proxy_protocol). */
+    uint64_t refused_proxy_source; /* peer not in proxy_from: closed at once */
+    uint64_t proxy_proxied;   /* headers that carried the client's addresses */
+    uint64_t proxy_local;     /* LOCAL or UNKNOWN headers: own addresses kept */
+    uint64_t proxy_invalid;   /* malformed headers (closed, nothing sent) */
+    uint64_t proxy_timeout;   /* not complete within proxy_timeout (closed) */
+    uint64_t proxy_truncated; /* the peer ended its stream mid-header (closed) */
+    uint64_t datagrams_refused; /* left unanswered by the handler (sk_dgram_drop) */
 } sk_server_stats;
 
 /* Initialisers that set the size field: `sk_server_config cfg =
@@ -1103,8 +1143,87 @@ SK_API int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg
  * time. */
 SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
 
+/*
+ * Fills *out with the counters of one service: `index` counts the
+ * successful sk_server_add_tcp and sk_server_add_udp calls from 0, in
+ * order.  `active` is the service's open connections (those admitted and
+ * not yet closed; a connection still waiting for its PROXY header is not
+ * yet one).  Counters never go backwards.  Any thread, any time; costs the
+ * workers nothing (their per-worker counters are summed here, O(threads)).
+ * Returns 0 or -ENOENT (no such service).
+ */
+SK_API int sk_server_stats_get_service(const sk_server *srv, size_t index,
+                                       sk_server_stats *out);
+
 /* Frees a server that is not running (closes its sockets).  NULL is allowed. */
 SK_API void sk_server_free(sk_server *srv);
+
+/* ====================================================================== */
+/* PROXY protocol and address allow-lists                                 */
+/* ====================================================================== */
+
+/*
+ * The PROXY protocol (HAProxy's doc/proxy-protocol.txt): a load balancer
+ * starts each TCP connection it opens to a backend with a header naming the
+ * client's addresses, as one text line (version 1, send-proxy) or a binary
+ * block (version 2, send-proxy-v2).  sk_proxy_parse reads either; the
+ * server framework uses it for every connection when
+ * sk_server_config.proxy_protocol is set.
+ */
+
+#define SK_PROXY_V1_MAX 107             /* longest v1 line, CR LF included */
+#define SK_PROXY_V2_MAX (16 + 65535)    /* longest v2 header */
+
+#define SK_PROXY_CMD_PROXY 1  /* relayed: src/dst are the client's (when family is set) */
+#define SK_PROXY_CMD_LOCAL 0  /* v2 LOCAL: the balancer's own connection (health check) */
+
+/* What a header says.  Zeroed by every sk_proxy_parse call; meaningful only
+ * when it succeeds. */
+typedef struct sk_proxy_header {
+    int version;          /* 1 or 2 */
+    int command;          /* SK_PROXY_CMD_PROXY or SK_PROXY_CMD_LOCAL (v2 only) */
+    int family;           /* AF_INET, AF_INET6, AF_UNIX, or AF_UNSPEC when the
+                             header carries no addresses (v1 UNKNOWN, v2 LOCAL or
+                             UNSPEC): then use the connection's own addresses */
+    sk_addr src, dst;     /* the client and the address it connected to (len 0
+                             when family is AF_UNSPEC) */
+    bool crc32c;          /* v2: a CRC32C TLV was present and matched */
+    size_t tlv_offset;    /* v2: where the TLVs start in the header, and */
+    size_t tlv_length;    /* how many bytes they take (all walked and bounded) */
+} sk_proxy_header;
+
+/*
+ * Parses the PROXY header at the start of buf[len] (the version is told by
+ * the first byte).  Strict: v1 needs the exact syntax (single spaces, CR LF,
+ * no leading zeros, addresses of the named family, ports 0..65535, at most
+ * SK_PROXY_V1_MAX bytes); v2 needs the signature, version 2, command LOCAL
+ * or PROXY, and for PROXY family INET, INET6 or UNIX over STREAM (or
+ * UNSPEC/UNSPEC) with a block long enough for the addresses; its TLVs must
+ * each fit in the block, and a CRC32C TLV must match.  Other TLVs are
+ * skipped.  Allocates nothing and keeps no state: call it again with the
+ * longer prefix when more bytes arrive.  Returns the header's length in
+ * bytes (the payload follows it), SK_ENEED when buf holds a valid but
+ * incomplete prefix, or -EPROTO when it cannot be a valid header.
+ */
+SK_API int sk_proxy_parse(sk_proxy_header *out, const void *buf, size_t len);
+
+/* An IPv4 or IPv6 network: an address and a prefix length. */
+typedef struct sk_cidr {
+    int family;               /* AF_INET or AF_INET6 */
+    unsigned char addr[16];   /* network bytes (4 used for AF_INET), host bits 0 */
+    int prefix;               /* 0..32 or 0..128 */
+} sk_cidr;
+
+/*
+ * Parses "10.0.0.0/8", "::1/128", or a bare address (a host: /32 or /128).
+ * Host bits beyond the prefix are cleared.  Errors: SK_EBADADDR.
+ */
+SK_API int sk_cidr_parse(sk_cidr *out, const char *text);
+
+/* True when `a` (AF_INET or AF_INET6) lies in `net`.  An IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d) matches as the IPv4 address, and the other way
+ * round.  Other families never match. */
+SK_API bool sk_cidr_match(const sk_cidr *net, const sk_addr *a);
 
 #ifdef __cplusplus
 }

@@ -88,8 +88,11 @@ bool svc_udp_admit(sk_dgram *d, const sk_addr *from)
 
     if (env == NULL || env->guard == NULL)
         return true;
-    return svc_udpguard_check(env->guard, from, sk_loop_now_ms(sk_dgram_loop(d))) ==
-           SVC_UDP_PASS;
+    if (svc_udpguard_check(env->guard, from, sk_loop_now_ms(sk_dgram_loop(d))) ==
+        SVC_UDP_PASS)
+        return true;
+    sk_dgram_drop(d); /* counted per service too (the metrics) */
+    return false;
 }
 
 bool svc_udp_send(sk_dgram *d, const sk_addr *from, const void *reply, size_t len,
@@ -103,6 +106,7 @@ bool svc_udp_send(sk_dgram *d, const sk_addr *from, const void *reply, size_t le
         if (env != NULL && env->guard != NULL)
             svc_udpguard_count(env->guard, SVC_UDP_DROP_SIZE, from,
                                sk_loop_now_ms(sk_dgram_loop(d)));
+        sk_dgram_drop(d);
         return false;
     }
     return sk_dgram_reply(d, reply, len) == 0;

@@ -19,6 +19,15 @@
  * was left unconsumed while output was pending), so a peer that sends but
  * does not read is throttled by TCP flow control, and no byte is lost or
  * reordered: kept input is always offered before newer input.
+ *
+ * With cfg.proxy_protocol a connection starts on the worker's pending list
+ * (admitted under max_conns only, if its peer is in the allow-list): its
+ * reads go into the input buffer and are handed to sk_proxy_parse until a
+ * header is complete (conn_proxy_input).  Then the header's client address
+ * replaces the peer, the per-source limit is applied to it, on_open runs,
+ * and the bytes that came after the header are offered to on_data as kept
+ * input.  An invalid header, a timeout or an early end of stream closes the
+ * connection before on_open, so no service byte is ever sent.
  */
 #include "server.h"
 
@@ -26,6 +35,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -80,6 +90,11 @@ static void buf_release(unsigned char **buf, uint32_t *cap)
 static size_t conn_limit(const sk_conn *c)
 {
     return c->w->conn_buffer;
+}
+
+static sk__counters *conn_ctr(const sk_conn *c)
+{
+    return sk__ctr(c->svc, c->w);
 }
 
 /* ---- addresses ------------------------------------------------------------ */
@@ -161,6 +176,9 @@ static void conn_fail(sk_conn *c, int err)
 {
     if (c->flags & SK__C_DEAD)
         return;
+    /* The connection ended before its PROXY header was complete. */
+    if (c->flags & SK__C_PROXY_WAIT)
+        SK__COUNT(conn_ctr(c), proxy_truncated, 1);
     c->error = err;
     sk__conn_close_now(c, SK__R_ERROR);
 }
@@ -180,7 +198,7 @@ static void conn_update_events(sk_conn *c)
         ev |= SK_WRITABLE;
     if (!(ev & SK_READABLE) && conn_backed_up(c) && !(c->flags & SK__C_PAUSED)) {
         c->flags |= SK__C_PAUSED;
-        SK__COUNT(c->w, read_pauses, 1);
+        SK__COUNT(conn_ctr(c), read_pauses, 1);
     } else if (ev & SK_READABLE) {
         c->flags &= ~SK__C_PAUSED;
     }
@@ -196,7 +214,7 @@ static void conn_update_events(sk_conn *c)
 static void conn_sent(sk_conn *c, size_t n)
 {
     c->bytes_out += n;
-    SK__COUNT(c->w, bytes_out, n);
+    SK__COUNT(conn_ctr(c), bytes_out, n);
     sk__worker_conn_touch(c);
 }
 
@@ -315,17 +333,29 @@ void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason)
         conn_finish_close(c);
 }
 
-/* Gives back the admission taken for the peer; the address is only looked
- * at by the per-source limit. */
+/* Gives back the admission taken for the connection; the address is only
+ * looked at when a per-source slot is held. */
 static void conn_release_limits(const sk_conn *c)
 {
-    sk_addr peer;
+    if (c->flags & SK__C_SOURCE) {
+        sk_addr peer;
 
-    if (c->w->srv->cfg.max_per_source > 0)
         conn_peer_addr(c, &peer);
-    else
-        peer.len = 0;
-    sk__limits_release(c->w->srv, &peer);
+        sk__limits_release_source(c->w->srv, &peer);
+    }
+    sk__limits_release_total(c->w->srv);
+}
+
+/* " via=A" for a connection that came through a proxy, else "". */
+static const char *conn_via(const sk_conn *c, char *buf, size_t size)
+{
+    char text[SK_ADDRSTRLEN] = "?";
+
+    if (!(c->flags & SK__C_VIA) || c->addrs == NULL)
+        return "";
+    sk_addr_format(&c->addrs->via, text, sizeof(text));
+    snprintf(buf, size, " via=%s", text);
+    return buf;
 }
 
 static const char *const reason_names[] = {
@@ -338,7 +368,7 @@ static const char *const reason_names[] = {
  * as one port may carry connections to several services at once. */
 static void log_close(const sk_conn *c)
 {
-    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?";
+    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?", via[SK_ADDRSTRLEN + 8];
     const char *reason = reason_names[c->reason];
     sk_addr addr;
 
@@ -346,13 +376,15 @@ static void log_close(const sk_conn *c)
     sk_addr_format(&addr, peer, sizeof(peer));
     sk_addr_format(sk_conn_local(c), local, sizeof(local));
     if (c->error != 0)
-        sk__server_log(c->w->srv, "event=close peer=%s local=%s bytes_in=%llu bytes_out=%llu "
-                       "reason=%s error=\"%s\"", peer, local, (unsigned long long)c->bytes_in,
+        sk__server_log(c->w->srv, "event=close peer=%s local=%s%s bytes_in=%llu "
+                       "bytes_out=%llu reason=%s error=\"%s\"", peer, local,
+                       conn_via(c, via, sizeof(via)), (unsigned long long)c->bytes_in,
                        (unsigned long long)c->bytes_out, reason, sk_strerror(c->error));
     else
-        sk__server_log(c->w->srv, "event=close peer=%s local=%s bytes_in=%llu bytes_out=%llu "
-                       "reason=%s", peer, local, (unsigned long long)c->bytes_in,
-                       (unsigned long long)c->bytes_out, reason);
+        sk__server_log(c->w->srv, "event=close peer=%s local=%s%s bytes_in=%llu "
+                       "bytes_out=%llu reason=%s", peer, local, conn_via(c, via, sizeof(via)),
+                       (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+                       reason);
 }
 
 void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason)
@@ -368,8 +400,12 @@ void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason)
     close(c->io.fd);
     c->io.fd = -1;
     conn_release_limits(c);
-    if (c->w->srv->cfg.verbose)
-        log_close(c);
+    /* A connection refused before on_open (PROXY) was never counted open. */
+    if (c->flags & SK__C_OPENED) {
+        SK__COUNT(conn_ctr(c), closed, 1);
+        if (c->w->srv->cfg.verbose)
+            log_close(c);
+    }
     sk__worker_conn_bury(c);
 }
 
@@ -465,6 +501,12 @@ static void conn_on_eof(sk_conn *c)
     }
 }
 
+/* Why a PROXY header was refused (the "result" of the log line). */
+enum proxy_failure { PROXY_INVALID, PROXY_TIMEOUT, PROXY_TRUNCATED };
+
+static void conn_proxy_input(sk_conn *c, const unsigned char *fresh, size_t n);
+static void conn_proxy_fail(sk_conn *c, enum proxy_failure why);
+
 static void conn_on_readable(sk_conn *c)
 {
     unsigned char *scratch = c->w->scratch;
@@ -481,15 +523,23 @@ static void conn_on_readable(sk_conn *c)
                 conn_fail(c, -errno);
             return;
         }
+        if (n == 0 && (c->flags & SK__C_PROXY_WAIT)) {
+            conn_proxy_fail(c, PROXY_TRUNCATED);
+            return;
+        }
         if (n == 0) {
             conn_on_eof(c);
+            return;
+        }
+        if (c->flags & SK__C_PROXY_WAIT) {
+            conn_proxy_input(c, scratch, (size_t)n);
             return;
         }
         /* Input after our end of stream is dropped unseen and uncounted. */
         if (c->flags & SK__C_WR_SHUT)
             continue;
         c->bytes_in += (size_t)n;
-        SK__COUNT(c->w, bytes_in, (uint64_t)n);
+        SK__COUNT(conn_ctr(c), bytes_in, (uint64_t)n);
         sk__worker_conn_touch(c);
         conn_consume(c, scratch, (size_t)n);
         /* A short read most likely emptied the socket; level-triggered
@@ -580,22 +630,22 @@ static void conn_io_cb(sk_io *io, int fd, unsigned events, void *arg)
 
 static void log_open(sk_conn *c)
 {
-    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?";
-
+    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?", via[SK_ADDRSTRLEN + 8];
     sk_addr addr;
 
     conn_peer_addr(c, &addr);
     sk_addr_format(&addr, peer, sizeof(peer));
     sk_addr_format(sk_conn_local(c), local, sizeof(local));
-    sk__server_log(c->w->srv, "event=open peer=%s local=%s", peer, local);
+    sk__server_log(c->w->srv, "event=open peer=%s local=%s%s", peer, local,
+                   conn_via(c, via, sizeof(via)));
 }
 
-static void log_refuse(sk__worker *w, const sk_addr *peer)
+static void log_refuse(sk__worker *w, const sk_addr *peer, const char *via)
 {
     char text[SK_ADDRSTRLEN] = "?";
 
     sk_addr_format(peer, text, sizeof(text));
-    sk__server_log(w->srv, "event=refuse peer=%s reason=limit", text);
+    sk__server_log(w->srv, "event=refuse peer=%s%s reason=limit", text, via);
 }
 
 /* SO_NOSIGPIPE where sends cannot carry MSG_NOSIGNAL; TCP_NODELAY comes
@@ -639,20 +689,206 @@ static void conn_open(sk_conn *c)
         conn_set_nodelay(c);
 }
 
+/* The connection is admitted: count it, log it, run on_open. */
+static void conn_start(sk_conn *c)
+{
+    SK__COUNT(conn_ctr(c), accepted, 1);
+    if (c->w->srv->cfg.verbose)
+        log_open(c);
+    c->flags |= SK__C_OPENED;
+    if (c->svc->tcp.on_open != NULL) {
+        conn_open(c);
+        return;
+    }
+    conn_settle(c);
+}
+
+/* Applies the per-source limit to the connection's peer (the client, for a
+ * proxied one).  Returns 0, or -EAGAIN after counting and logging. */
+static int conn_admit_source(sk_conn *c)
+{
+    char via[SK_ADDRSTRLEN + 8];
+    sk_addr peer;
+
+    conn_peer_addr(c, &peer);
+    if (sk__limits_admit_source(c->w->srv, &peer) < 0) {
+        SK__COUNT(conn_ctr(c), refused_limit, 1);
+        if (c->w->srv->cfg.verbose)
+            log_refuse(c->w, &peer, conn_via(c, via, sizeof(via)));
+        return -EAGAIN;
+    }
+    c->flags |= SK__C_SOURCE;
+    return 0;
+}
+
+/* ---- the PROXY header ---------------------------------------------------------- */
+
+static bool proxy_source_allowed(const sk_server *srv, const sk_addr *peer)
+{
+    for (size_t i = 0; i < srv->nproxy_from; i++)
+        if (sk_cidr_match(&srv->proxy_from[i], peer))
+            return true;
+    return false;
+}
+
+/* Counts, logs (rate-limited) and closes a connection whose header failed;
+ * nothing was sent on it and on_open never ran. */
+static void conn_proxy_fail(sk_conn *c, enum proxy_failure why)
+{
+    static const char *const names[] = {
+        [PROXY_INVALID] = "invalid", [PROXY_TIMEOUT] = "timeout",
+        [PROXY_TRUNCATED] = "truncated",
+    };
+    sk__counters *ctr = conn_ctr(c);
+    sk_addr peer;
+
+    if (why == PROXY_INVALID)
+        SK__COUNT(ctr, proxy_invalid, 1);
+    else if (why == PROXY_TIMEOUT)
+        SK__COUNT(ctr, proxy_timeout, 1);
+    else
+        SK__COUNT(ctr, proxy_truncated, 1);
+    conn_peer_addr(c, &peer);
+    sk__server_log_proxy(c->w, names[why], &peer);
+    sk__conn_close_now(c, SK__R_ERROR);
+}
+
+void sk__conn_proxy_expire(sk_conn *c)
+{
+    conn_proxy_fail(c, PROXY_TIMEOUT);
+}
+
+/* Makes the header's addresses the connection's: the client becomes the
+ * peer, the address it connected to the local one, and the proxy "via". */
+static int conn_set_client(sk_conn *c, const sk_proxy_header *h)
+{
+    sk_addr via;
+
+    conn_peer_addr(c, &via);
+    if (c->addrs == NULL) {
+        c->addrs = calloc(1, sizeof(*c->addrs));
+        if (c->addrs == NULL)
+            return -ENOMEM;
+    }
+    c->addrs->via = via;
+    c->addrs->peer = h->src;
+    c->addrs->local = h->dst;
+    if (h->family == AF_INET)
+        c->peer.in4 = h->src.u.in4;
+    else if (h->family == AF_INET6)
+        c->peer.in6 = h->src.u.in6;
+    else
+        c->peer.sa.sa_family = AF_UNSPEC; /* a Unix-domain client: in addrs only */
+    c->flags |= SK__C_LOCAL | SK__C_VIA;
+    return 0;
+}
+
+/*
+ * The header is in: the first `hlen` bytes of the input buffer.  Applies
+ * it, moves the connection to the LRU list, runs the per-source limit on
+ * the real client and on_open, then offers what followed the header.
+ */
+static void conn_proxy_done(sk_conn *c, const sk_proxy_header *h, size_t hlen)
+{
+    size_t rest = c->in_len - hlen;
+
+    if (h->family != AF_UNSPEC) {
+        if (conn_set_client(c, h) < 0) {
+            conn_fail(c, -ENOMEM);
+            return;
+        }
+        SK__COUNT(conn_ctr(c), proxy_proxied, 1);
+    } else {
+        SK__COUNT(conn_ctr(c), proxy_local, 1);
+    }
+    memmove(c->in, c->in + hlen, rest);
+    c->in_len = (uint32_t)rest;
+    if (rest == 0)
+        buf_release(&c->in, &c->in_cap);
+    c->bytes_in += rest;
+    SK__COUNT(conn_ctr(c), bytes_in, rest);
+    sk__worker_conn_unpend(c);
+    if (conn_admit_source(c) < 0) {
+        sk__conn_close_now(c, SK__R_CLOSED);
+        return;
+    }
+    conn_start(c);
+    if (c->in_len > 0 && !(c->flags & (SK__C_DEAD | SK__C_CLOSING)))
+        conn_consume(c, NULL, 0);
+}
+
+/* Appends newly read bytes to the input buffer and tries the header.  The
+ * buffer is bounded by conn_buffer (and a header by SK_PROXY_V2_MAX): a
+ * header that does not fit is refused as invalid. */
+static void conn_proxy_input(sk_conn *c, const unsigned char *fresh, size_t n)
+{
+    size_t limit = conn_limit(c) < SK_PROXY_V2_MAX ? conn_limit(c) : SK_PROXY_V2_MAX;
+    sk_proxy_header h;
+    int rc;
+
+    if (buf_reserve(&c->in, &c->in_cap, c->in_len + n, conn_limit(c)) < 0) {
+        conn_fail(c, -ENOMEM);
+        return;
+    }
+    memcpy(c->in + c->in_len, fresh, n);
+    c->in_len += (uint32_t)n;
+    rc = sk_proxy_parse(&h, c->in, c->in_len);
+    if (rc == SK_ENEED && c->in_len < limit)
+        return;
+    if (rc < 0) {
+        conn_proxy_fail(c, PROXY_INVALID);
+        return;
+    }
+    conn_proxy_done(c, &h, (size_t)rc);
+}
+
+/* ---- admission ------------------------------------------------------------------ */
+
+/*
+ * The limits, before anything is allocated, so a flood of refused
+ * connections costs little.  With the PROXY protocol the peer must be in
+ * the allow-list, and only the total limit applies now: the per-source one
+ * waits for the client's address.  Returns 0, or -1 after counting,
+ * logging and closing `fd`.
+ */
+static int conn_admit(sk__listener *l, int fd, const sk_addr *peer)
+{
+    sk__worker *w = l->w;
+    sk_server *srv = w->srv;
+    bool proxied = srv->cfg.proxy_protocol;
+
+    if (proxied && !proxy_source_allowed(srv, peer)) {
+        SK__COUNT(sk__ctr(l->svc, w), refused_proxy_source, 1);
+        sk__server_log_proxy(w, "forbidden", peer);
+        close(fd);
+        return -1;
+    }
+    if (sk__limits_admit_total(srv) < 0)
+        goto refuse;
+    if (!proxied && sk__limits_admit_source(srv, peer) < 0) {
+        sk__limits_release_total(srv);
+        goto refuse;
+    }
+    return 0;
+
+refuse:
+    SK__COUNT(sk__ctr(l->svc, w), refused_limit, 1);
+    if (srv->cfg.verbose)
+        log_refuse(w, peer, "");
+    close(fd);
+    return -1;
+}
+
 void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
 {
     sk__worker *w = l->w;
     sk_server *srv = w->srv;
+    bool proxied = srv->cfg.proxy_protocol;
     sk_conn *c;
     int err;
 
-    if (sk__limits_admit(srv, peer) < 0) {
-        SK__COUNT(w, refused_limit, 1);
-        if (srv->cfg.verbose)
-            log_refuse(w, peer);
-        close(fd);
+    if (conn_admit(l, fd, peer) < 0)
         return;
-    }
     c = calloc(1, sizeof(*c) + l->svc->tcp.conn_size);
     if (c == NULL) {
         err = -ENOMEM;
@@ -667,23 +903,22 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
     err = sk__io_start_embedded(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
     if (err < 0)
         goto fail_conn;
-    sk__worker_conn_link(w, c);
-    SK__COUNT(w, accepted, 1);
-    if (srv->cfg.verbose)
-        log_open(c);
-    c->flags |= SK__C_OPENED;
-    if (l->svc->tcp.on_open != NULL) {
-        conn_open(c);
+    if (proxied) {
+        sk__worker_conn_link_pending(w, c);
         return;
     }
-    conn_settle(c);
+    c->flags |= SK__C_SOURCE;
+    sk__worker_conn_link(w, c);
+    conn_start(c);
     return;
 
 fail_conn:
     free(c->addrs);
     free(c);
 fail_admitted:
-    sk__limits_release(srv, peer);
+    if (!proxied)
+        sk__limits_release_source(srv, peer);
+    sk__limits_release_total(srv);
     close(fd);
     sk__server_log_error(w, "accept", err, peer);
 }
@@ -793,4 +1028,9 @@ void *sk_conn_arg(const sk_conn *c)
 sk_loop *sk_conn_loop(const sk_conn *c)
 {
     return c->w->loop;
+}
+
+const sk_addr *sk_conn_via(const sk_conn *c)
+{
+    return (c->flags & SK__C_VIA) && c->addrs != NULL ? &c->addrs->via : NULL;
 }

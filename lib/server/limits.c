@@ -2,7 +2,9 @@
 /*
  * lib/server/limits.c - admission limits for the server framework: the total
  * number of open connections (one atomic counter) and the number per source
- * address (a chained hash of address -> count under a mutex).
+ * address (a chained hash of address -> count under a mutex).  They are
+ * taken separately: with the PROXY protocol the total is taken at accept,
+ * the per-source slot once the header has named the client.
  *
  * Both are touched only when a connection is accepted or closed, never per
  * byte, so a mutex is cheap enough.  An IPv4 peer seen through a dual-stack
@@ -131,35 +133,41 @@ static void source_put(sk_server *srv, const sk_addr *peer)
     }
 }
 
-int sk__limits_admit(sk_server *srv, const sk_addr *peer)
+int sk__limits_admit_total(sk_server *srv)
 {
     int64_t prev = atomic_fetch_add(&srv->active, 1);
-    int err = 0;
 
     if (srv->cfg.max_conns > 0 && prev >= srv->cfg.max_conns) {
         atomic_fetch_sub(&srv->active, 1);
         return -EAGAIN;
     }
-    if (srv->cfg.max_per_source > 0) {
-        pthread_mutex_lock(&srv->sources_lock);
-        err = source_take(srv, peer);
-        pthread_mutex_unlock(&srv->sources_lock);
-        if (err < 0) {
-            atomic_fetch_sub(&srv->active, 1);
-            return -EAGAIN;
-        }
-    }
     return 0;
 }
 
-void sk__limits_release(sk_server *srv, const sk_addr *peer)
+void sk__limits_release_total(sk_server *srv)
 {
-    if (srv->cfg.max_per_source > 0) {
-        pthread_mutex_lock(&srv->sources_lock);
-        source_put(srv, peer);
-        pthread_mutex_unlock(&srv->sources_lock);
-    }
     atomic_fetch_sub(&srv->active, 1);
+}
+
+int sk__limits_admit_source(sk_server *srv, const sk_addr *peer)
+{
+    int err;
+
+    if (srv->cfg.max_per_source <= 0)
+        return 0;
+    pthread_mutex_lock(&srv->sources_lock);
+    err = source_take(srv, peer);
+    pthread_mutex_unlock(&srv->sources_lock);
+    return err < 0 ? -EAGAIN : 0;
+}
+
+void sk__limits_release_source(sk_server *srv, const sk_addr *peer)
+{
+    if (srv->cfg.max_per_source <= 0)
+        return;
+    pthread_mutex_lock(&srv->sources_lock);
+    source_put(srv, peer);
+    pthread_mutex_unlock(&srv->sources_lock);
 }
 
 void sk__limits_free(sk_server *srv)

@@ -33,6 +33,8 @@
 /* conn.c keeps buffer sizes and offsets in 32 bits. */
 _Static_assert(SK_SERVER_CONN_BUFFER_MAX <= UINT32_MAX / 2, "conn_buffer must fit 32 bits");
 _Static_assert(SK_SERVER_CONN_BUFFER <= SK_SERVER_CONN_BUFFER_MAX, "default above the maximum");
+#define DEFAULT_PROXY_TIMEOUT 3.0
+#define MAX_PROXY_FROM 4096
 
 /* ---- logging ---------------------------------------------------------------- */
 
@@ -75,6 +77,24 @@ void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_add
     w->errors_unlogged = 0;
 }
 
+/* One line per second per worker at most: a balancer that sends garbage,
+ * or a scanner, must not flood the log. */
+void sk__server_log_proxy(sk__worker *w, const char *result, const sk_addr *peer)
+{
+    uint64_t now = sk_loop_now_ms(w->loop);
+    char text[SK_ADDRSTRLEN] = "?";
+
+    if (w->last_proxy_log_ms != 0 && now - w->last_proxy_log_ms < 1000) {
+        w->proxy_unlogged++;
+        return;
+    }
+    w->last_proxy_log_ms = now ? now : 1;
+    sk_addr_format(peer, text, sizeof(text));
+    sk__server_log(w->srv, "event=proxy result=%s peer=%s suppressed=%llu", result, text,
+                   (unsigned long long)w->proxy_unlogged);
+    w->proxy_unlogged = 0;
+}
+
 /* ---- creation ----------------------------------------------------------------- */
 
 static int online_cpus(void)
@@ -95,8 +115,13 @@ static int config_apply(sk_server_config *cfg, const sk_server_config *in)
         return err;
     if (cfg->threads < 0 || cfg->threads > MAX_THREADS || cfg->max_conns < 0 ||
         cfg->max_per_source < 0 || !(cfg->idle_timeout >= 0.0) || !(cfg->grace >= 0.0) ||
-        cfg->idle_timeout > 1e9 || cfg->grace > 1e9 || cfg->conn_buffer > MAX_CONN_BUFFER)
+        cfg->idle_timeout > 1e9 || cfg->grace > 1e9 || cfg->conn_buffer > MAX_CONN_BUFFER ||
+        !(cfg->proxy_timeout >= 0.0) || cfg->proxy_timeout > 1e6 ||
+        cfg->proxy_from_count > MAX_PROXY_FROM ||
+        (cfg->proxy_from_count > 0 && cfg->proxy_from == NULL))
         return -EINVAL;
+    if (cfg->proxy_timeout == 0.0)
+        cfg->proxy_timeout = DEFAULT_PROXY_TIMEOUT;
     if (cfg->threads == 0)
         cfg->threads = online_cpus();
     if (cfg->conn_buffer == 0)
@@ -108,6 +133,29 @@ static int config_apply(sk_server_config *cfg, const sk_server_config *in)
 
 static void worker_wake_cb(sk_loop *loop, void *arg);
 
+/* Copies the PROXY allow-list (the default: loopback, IPv4 and IPv6) into
+ * the server, so the caller's array need not outlive the call. */
+static int proxy_from_copy(sk_server *srv)
+{
+    const sk_cidr *from = srv->cfg.proxy_from;
+    size_t n = srv->cfg.proxy_from_count;
+    sk_cidr loopback[2];
+
+    if (n == 0) {
+        sk_cidr_parse(&loopback[0], "127.0.0.0/8");
+        sk_cidr_parse(&loopback[1], "::1/128");
+        from = loopback;
+        n = 2;
+    }
+    srv->proxy_from = malloc(n * sizeof(*from));
+    if (srv->proxy_from == NULL)
+        return -ENOMEM;
+    memcpy(srv->proxy_from, from, n * sizeof(*from));
+    srv->nproxy_from = n;
+    srv->cfg.proxy_from = NULL; /* the caller's; not kept */
+    return 0;
+}
+
 int sk_server_new(sk_server **out, const sk_server_config *cfg)
 {
     sk_server *srv = calloc(1, sizeof(*srv));
@@ -116,6 +164,8 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
     if (srv == NULL)
         return -ENOMEM;
     err = config_apply(&srv->cfg, cfg);
+    if (err == 0)
+        err = proxy_from_copy(srv);
     if (err < 0)
         goto fail_srv;
     srv->nworkers = srv->cfg.threads;
@@ -127,6 +177,9 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
     err = -pthread_mutex_init(&srv->sources_lock, NULL);
     if (err < 0)
         goto fail_srv;
+    err = -pthread_mutex_init(&srv->services_lock, NULL);
+    if (err < 0)
+        goto fail_sources;
     srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
     if (srv->workers == NULL) {
         err = -ENOMEM;
@@ -139,6 +192,7 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
         w->index = i;
         w->idle_ms = (uint64_t)(srv->cfg.idle_timeout * 1000.0);
         w->conn_buffer = srv->cfg.conn_buffer;
+        w->proxy_ms = (uint64_t)(srv->cfg.proxy_timeout * 1000.0);
         err = sk_loop_new(&w->loop);
         if (err < 0)
             goto fail_loops;
@@ -152,8 +206,11 @@ fail_loops:
         sk_loop_free(srv->workers[i].loop);
     free(srv->workers);
 fail_mutex:
+    pthread_mutex_destroy(&srv->services_lock);
+fail_sources:
     pthread_mutex_destroy(&srv->sources_lock);
 fail_srv:
+    free(srv->proxy_from);
     free(srv);
     return err;
 }
@@ -256,18 +313,41 @@ static int bind_service(sk_server *srv, sk__service *svc, const sk_addr *addr, i
     return 0;
 }
 
+/* Under services_lock: the stats readers may walk the array meanwhile. */
 static int services_push(sk_server *srv, sk__service *svc)
 {
+    int err = 0;
+
+    pthread_mutex_lock(&srv->services_lock);
     if (srv->nservices == srv->capservices) {
         size_t cap = srv->capservices ? srv->capservices * 2 : 8;
         sk__service **p = realloc(srv->services, cap * sizeof(*p));
 
         if (p == NULL)
-            return -ENOMEM;
-        srv->services = p;
-        srv->capservices = cap;
+            err = -ENOMEM;
+        else {
+            srv->services = p;
+            srv->capservices = cap;
+        }
     }
-    srv->services[srv->nservices++] = svc;
+    if (err == 0) {
+        svc->index = srv->nservices;
+        srv->services[srv->nservices++] = svc;
+    }
+    pthread_mutex_unlock(&srv->services_lock);
+    return err;
+}
+
+/* One counter block per worker, each on its own cache lines. */
+static int service_counters(sk_server *srv, sk__service *svc)
+{
+    size_t size = (size_t)srv->nworkers * sizeof(sk__counters);
+
+    _Static_assert(sizeof(sk__counters) % 64 == 0, "counter blocks fill whole lines");
+    svc->ctr = aligned_alloc(64, size);
+    if (svc->ctr == NULL)
+        return -ENOMEM;
+    memset(svc->ctr, 0, size);
     return 0;
 }
 
@@ -309,6 +389,9 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, in
     }
     for (int i = 0; i < srv->nworkers; i++)
         svc->fds[i] = -1;
+    err = service_counters(srv, svc);
+    if (err < 0)
+        goto fail_fds;
     svc->type = type;
     svc->arg = arg;
     err = th != NULL ? sk__struct_in(&svc->tcp, sizeof(svc->tcp), th)
@@ -333,6 +416,7 @@ fail_bound:
     if (addr != NULL)
         close_service_fds(srv, svc);
 fail_fds:
+    free(svc->ctr);
     free(svc->fds);
 fail_svc:
     free(svc);
@@ -548,17 +632,21 @@ int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void
 
 /* ---- counters and teardown ---------------------------------------------------------------- */
 
-#define SUM(field) atomic_load_explicit(&w->ctr.field, memory_order_relaxed)
+#define SUM(field) atomic_load_explicit(&ctr->field, memory_order_relaxed)
 
-void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
+/* Adds service `svc`'s counters, over the workers, to *out.  `closed` is
+ * read before `accepted` for each worker, and each worker counts a close
+ * after its open, so open = accepted - closed is never negative. */
+static void stats_add_service(const sk_server *srv, const sk__service *svc,
+                              sk_server_stats *out)
 {
-    int64_t active = atomic_load(&((sk_server *)srv)->active);
-    sk_server_stats st = {.size = sizeof(st)}, *out = &st;
+    uint64_t closed = 0, accepted = 0;
 
     for (int i = 0; i < srv->nworkers; i++) {
-        sk__worker *w = &srv->workers[i];
+        const sk__counters *ctr = &svc->ctr[i];
 
-        out->accepted += SUM(accepted);
+        closed += SUM(closed);
+        accepted += SUM(accepted);
         out->refused_limit += SUM(refused_limit);
         out->accept_errors += SUM(accept_errors);
         out->idle_closed += SUM(idle_closed);
@@ -568,9 +656,47 @@ void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
         out->bytes_in += SUM(bytes_in);
         out->bytes_out += SUM(bytes_out);
         out->read_pauses += SUM(read_pauses);
+        out->refused_proxy_source += SUM(refused_proxy_source);
+        out->proxy_proxied += SUM(proxy_proxied);
+        out->proxy_local += SUM(proxy_local);
+        out->proxy_invalid += SUM(proxy_invalid);
+        out->proxy_timeout += SUM(proxy_timeout);
+        out->proxy_truncated += SUM(proxy_truncated);
+        out->datagrams_refused += SUM(datagrams_refused);
     }
+    out->accepted += accepted;
+    out->active += accepted > closed ? accepted - closed : 0;
+}
+
+void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
+{
+    sk_server *m = (sk_server *)srv;
+    int64_t active = atomic_load(&m->active);
+    sk_server_stats st = {.size = sizeof(st)}, *out = &st;
+
+    pthread_mutex_lock(&m->services_lock);
+    for (size_t i = 0; i < srv->nservices; i++)
+        stats_add_service(srv, srv->services[i], out);
+    pthread_mutex_unlock(&m->services_lock);
+    /* Server-wide, connections waiting for a PROXY header are open too. */
     out->active = active > 0 ? (uint64_t)active : 0;
     sk__struct_out(user, &st, sizeof(st));
+}
+
+int sk_server_stats_get_service(const sk_server *srv, size_t index, sk_server_stats *user)
+{
+    sk_server *m = (sk_server *)srv;
+    sk_server_stats st = {.size = sizeof(st)};
+    int err = 0;
+
+    pthread_mutex_lock(&m->services_lock);
+    if (index < srv->nservices)
+        stats_add_service(srv, srv->services[index], &st);
+    else
+        err = -ENOENT;
+    pthread_mutex_unlock(&m->services_lock);
+    sk__struct_out(user, &st, sizeof(st));
+    return err;
 }
 
 void sk_server_free(sk_server *srv)
@@ -588,11 +714,14 @@ void sk_server_free(sk_server *srv)
     for (size_t i = 0; i < srv->nservices; i++) {
         close_service_fds(srv, srv->services[i]);
         free(srv->services[i]->fds);
+        free(srv->services[i]->ctr);
         free(srv->services[i]);
     }
     free(srv->services);
     free(srv->workers);
     sk__limits_free(srv);
     pthread_mutex_destroy(&srv->sources_lock);
+    pthread_mutex_destroy(&srv->services_lock);
+    free(srv->proxy_from);
     free(srv);
 }

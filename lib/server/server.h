@@ -9,6 +9,11 @@
  * except the counters (read by sk_server_stats_get from any thread, hence
  * relaxed atomics written only by their owner) and what lib/server/limits.c
  * guards with its mutex.
+ *
+ * Counters are kept per service and per worker (sk__service.ctr[worker]),
+ * each block on its own cache lines, so a worker's counting never touches a
+ * line another worker writes, and a reader sums them (per service for the
+ * metrics, over all services for sk_server_stats_get).
  */
 #ifndef SOCKIT_SERVER_H
 #define SOCKIT_SERVER_H
@@ -21,10 +26,33 @@
 
 #define SK__NOTIFY_SLOTS SK_SERVER_NOTIFY_SLOTS
 
+/* Per-worker counters of one service: written by the worker with relaxed
+ * load+store (no locked instruction), read by anyone.  Aligned so that two
+ * workers' blocks never share a cache line. */
+typedef struct sk__counters {
+    _Alignas(64) _Atomic uint64_t accepted;
+    _Atomic uint64_t closed; /* connections that were accepted and are gone */
+    _Atomic uint64_t refused_limit, accept_errors, idle_closed;
+    _Atomic uint64_t datagrams_in, datagrams_out, datagrams_dropped;
+    _Atomic uint64_t bytes_in, bytes_out, read_pauses;
+    /* PROXY protocol (cfg.proxy_protocol). */
+    _Atomic uint64_t refused_proxy_source;
+    _Atomic uint64_t proxy_proxied, proxy_local, proxy_invalid, proxy_timeout,
+        proxy_truncated;
+    _Atomic uint64_t datagrams_refused; /* sk_dgram_drop */
+} sk__counters;
+
+#define SK__COUNT(ctr, field, n)                                                \
+    atomic_store_explicit(&(ctr)->field,                                        \
+                          atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n), \
+                          memory_order_relaxed)
+
 /* One added address: a TCP or UDP service with its sockets, one per worker
  * (SO_REUSEPORT), or a single socket every worker shares. */
 typedef struct sk__service {
     int type; /* SOCK_STREAM or SOCK_DGRAM */
+    size_t index; /* order of addition: sk_server_stats_get_service's index */
+    sk__counters *ctr; /* one block per worker */
     sk_tcp_handler tcp;
     sk_udp_handler udp;
     void *arg;
@@ -44,19 +72,6 @@ typedef struct sk__listener {
     sk_timer *retry; /* re-arms accepting after descriptor exhaustion */
 } sk__listener;
 
-/* Per-worker counters: written by the worker with relaxed load+store (no
- * locked instruction), read by anyone. */
-typedef struct sk__counters {
-    _Atomic uint64_t accepted, refused_limit, accept_errors, idle_closed;
-    _Atomic uint64_t datagrams_in, datagrams_out, datagrams_dropped;
-    _Atomic uint64_t bytes_in, bytes_out, read_pauses;
-} sk__counters;
-
-#define SK__COUNT(w, field, n)                                                  \
-    atomic_store_explicit(&(w)->ctr.field,                                      \
-                          atomic_load_explicit(&(w)->ctr.field, memory_order_relaxed) + (n), \
-                          memory_order_relaxed)
-
 struct sk__udp_batch;
 
 /* Connection flags. */
@@ -74,6 +89,9 @@ enum {
     SK__C_STOP_SEEN = 1u << 10, /* visited by the worker's shutdown walk */
     SK__C_NODELAY = 1u << 11,   /* TCP_NODELAY is set (or not a TCP peer) */
     SK__C_OPENING = 1u << 12,   /* in on_open: sends carry MSG_MORE */
+    SK__C_PROXY_WAIT = 1u << 13, /* waiting for the PROXY header (pending list) */
+    SK__C_SOURCE = 1u << 14,    /* holds a per-source admission slot */
+    SK__C_VIA = 1u << 15,       /* came through a proxy: addrs->via is the balancer */
 };
 
 /* Why a connection closed, for the log line (index into the reason names). */
@@ -95,6 +113,7 @@ typedef union sk__inet_addr {
 typedef struct sk__conn_addrs {
     sk_addr peer;
     sk_addr local;
+    sk_addr via; /* the proxy's address, when SK__C_VIA is set */
 } sk__conn_addrs;
 
 /*
@@ -138,6 +157,10 @@ typedef struct sk__worker {
      * first.  Both lists have one timeout each, so their heads expire first. */
     sk_conn *lru_head, *lru_tail;
     sk_conn *linger_head, *linger_tail;
+    /* Connections waiting for their PROXY header, oldest first (one
+     * timeout, cfg.proxy_timeout, like the linger list). */
+    sk_conn *pending_head, *pending_tail;
+    uint64_t proxy_ms;
     size_t nconns;
     uint64_t idle_ms;        /* cfg.idle_timeout in ms; 0: no idle timeout */
     size_t conn_buffer;      /* cfg.conn_buffer, one load nearer */
@@ -154,8 +177,15 @@ typedef struct sk__worker {
     struct sk__udp_batch *udp;
     uint64_t last_error_log_ms;
     uint64_t errors_unlogged;
-    sk__counters ctr;
+    uint64_t last_proxy_log_ms;
+    uint64_t proxy_unlogged;
 } sk__worker;
+
+/* The counters worker `w` writes for service `svc`. */
+static inline sk__counters *sk__ctr(const sk__service *svc, const sk__worker *w)
+{
+    return &svc->ctr[w->index];
+}
 
 typedef struct sk__notify_slot {
     atomic_int state; /* 0 free, 1 being filled, 2 ready, 3 being run */
@@ -171,6 +201,9 @@ struct sk_server {
     sk__worker *workers;
     sk__service **services;
     size_t nservices, capservices;
+    pthread_mutex_t services_lock; /* the array, against stats readers */
+    sk_cidr *proxy_from;           /* cfg.proxy_from, copied (or loopback) */
+    size_t nproxy_from;
 
     atomic_int shutdown;
     atomic_int state; /* 0 new, 1 running, 2 finished */
@@ -206,6 +239,10 @@ int sk__server_add_fd(sk_server *srv, int type, int fd, enum sk__adopt how,
                       const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
                       const sk_addr *local, const sk_addr *peer);
 
+/* Logs a PROXY protocol refusal ("event=proxy result=R peer=A"), at most
+ * once a second per worker, whatever cfg.verbose says. */
+void sk__server_log_proxy(sk__worker *w, const char *result, const sk_addr *peer);
+
 /* Called by a worker whenever one of its connections is gone: a stopping
  * worker stops its loop once the last one has. */
 void sk__worker_check_done(sk__worker *w);
@@ -227,6 +264,10 @@ void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason);
  * input is still offered as output drains, then it closes gracefully. */
 void sk__conn_shutdown(sk_conn *c);
 
+/* A connection's PROXY header did not arrive within cfg.proxy_timeout:
+ * counts it and closes it (nothing was sent). */
+void sk__conn_proxy_expire(sk_conn *c);
+
 /* Releases a dead connection: runs on_close and frees it. */
 void sk__conn_release(sk_conn *c);
 
@@ -234,6 +275,11 @@ void sk__conn_release(sk_conn *c);
 
 /* Puts a new connection on the worker's LRU list. */
 void sk__worker_conn_link(sk__worker *w, sk_conn *c);
+
+/* Puts a new connection on the pending list (waiting for its PROXY header),
+ * and moves it from there to the LRU list once the header is in. */
+void sk__worker_conn_link_pending(sk__worker *w, sk_conn *c);
+void sk__worker_conn_unpend(sk_conn *c);
 
 /* Moves `c` to the tail of the worker's LRU list. */
 void sk__worker_conn_requeue(sk_conn *c);
@@ -244,7 +290,7 @@ static inline void sk__worker_conn_touch(sk_conn *c)
 {
     sk__worker *w = c->w;
 
-    if (c->flags & (SK__C_LINGER | SK__C_DEAD))
+    if (c->flags & (SK__C_LINGER | SK__C_DEAD | SK__C_PROXY_WAIT))
         return;
     c->last_ms = sk_loop_now_ms(w->loop);
     if (w->lru_tail != c && w->idle_ms > 0)
@@ -284,12 +330,16 @@ void sk__udp_worker_free(sk__worker *w);
 
 /* ---- lib/server/limits.c ---- */
 
-/* Admits a connection from `peer` under max_conns and max_per_source.
- * Returns 0, or -EAGAIN when a limit refuses it (nothing is held then). */
-int sk__limits_admit(sk_server *srv, const sk_addr *peer);
+/* Admits a connection under max_conns.  Returns 0, or -EAGAIN when the
+ * limit refuses it (nothing is held then). */
+int sk__limits_admit_total(sk_server *srv);
+void sk__limits_release_total(sk_server *srv);
 
-/* Releases what sk__limits_admit took for `peer`. */
-void sk__limits_release(sk_server *srv, const sk_addr *peer);
+/* Admits a connection from `peer` under max_per_source (the client's
+ * address: known only after the PROXY header when there is one).  Returns
+ * 0, or -EAGAIN. */
+int sk__limits_admit_source(sk_server *srv, const sk_addr *peer);
+void sk__limits_release_source(sk_server *srv, const sk_addr *peer);
 
 void sk__limits_free(sk_server *srv);
 

@@ -9,8 +9,9 @@
  * Timeouts cost O(1) per event: connections sit on an LRU list (moved to
  * the tail on progress), so the head is always the first to go idle, and one
  * timer per worker is armed for the earliest deadline.  The linger list
- * (connections waiting for the peer's end of stream after ours) is in
- * arrival order with one fixed timeout, so the same holds for it.
+ * (connections waiting for the peer's end of stream after ours) and the
+ * pending list (connections waiting for their PROXY header) are in arrival
+ * order with one fixed timeout each, so the same holds for them.
  */
 #define _GNU_SOURCE /* accept4 */
 #include "server.h"
@@ -67,6 +68,8 @@ static void arm_expiry(sk__worker *w)
         due = w->lru_head->last_ms + idle;
     if (w->linger_head != NULL && w->linger_head->last_ms + LINGER_MS < due)
         due = w->linger_head->last_ms + LINGER_MS;
+    if (w->pending_head != NULL && w->pending_head->last_ms + w->proxy_ms < due)
+        due = w->pending_head->last_ms + w->proxy_ms;
     if (due == UINT64_MAX)
         return;
     if (w->expiry_due_ms != 0 && w->expiry_due_ms <= due)
@@ -89,9 +92,11 @@ static void expiry_cb(sk_timer *t, void *arg)
 
     w->expiry_due_ms = 0;
     while (idle > 0 && w->lru_head != NULL && now - w->lru_head->last_ms >= idle) {
-        SK__COUNT(w, idle_closed, 1);
+        SK__COUNT(sk__ctr(w->lru_head->svc, w), idle_closed, 1);
         sk__conn_close_now(w->lru_head, SK__R_IDLE);
     }
+    while (w->pending_head != NULL && now - w->pending_head->last_ms >= w->proxy_ms)
+        sk__conn_proxy_expire(w->pending_head);
     while (w->linger_head != NULL && now - w->linger_head->last_ms >= LINGER_MS)
         sk__conn_close_now(w->linger_head, SK__R_CLOSED);
     arm_expiry(w);
@@ -102,6 +107,26 @@ void sk__worker_conn_link(sk__worker *w, sk_conn *c)
     c->last_ms = sk_loop_now_ms(w->loop);
     list_append(&w->lru_head, &w->lru_tail, c);
     w->nconns++;
+    arm_expiry(w);
+}
+
+void sk__worker_conn_link_pending(sk__worker *w, sk_conn *c)
+{
+    c->last_ms = sk_loop_now_ms(w->loop);
+    c->flags |= SK__C_PROXY_WAIT;
+    list_append(&w->pending_head, &w->pending_tail, c);
+    w->nconns++;
+    arm_expiry(w);
+}
+
+void sk__worker_conn_unpend(sk_conn *c)
+{
+    sk__worker *w = c->w;
+
+    list_remove(&w->pending_head, &w->pending_tail, c);
+    c->flags &= ~SK__C_PROXY_WAIT;
+    c->last_ms = sk_loop_now_ms(w->loop);
+    list_append(&w->lru_head, &w->lru_tail, c);
     arm_expiry(w);
 }
 
@@ -148,6 +173,8 @@ void sk__worker_conn_bury(sk_conn *c)
 
     if (c->flags & SK__C_LINGER)
         list_remove(&w->linger_head, &w->linger_tail, c);
+    else if (c->flags & SK__C_PROXY_WAIT)
+        list_remove(&w->pending_head, &w->pending_tail, c);
     else
         list_remove(&w->lru_head, &w->lru_tail, c);
     w->nconns--;
@@ -214,7 +241,7 @@ static void accept_pause(sk__listener *l, int err)
     sk__worker *w = l->w;
     int rc;
 
-    SK__COUNT(w, accept_errors, 1);
+    SK__COUNT(sk__ctr(l->svc, w), accept_errors, 1);
     sk__server_log_error(w, "accept", err, &l->svc->bound);
     if (l->retry == NULL)
         rc = sk_timer_start(w->loop, &l->retry, ACCEPT_RETRY_SECONDS, 0, retry_cb, l);
@@ -247,7 +274,7 @@ static void listener_cb(sk_io *io, int fd, unsigned events, void *arg)
             continue;
         /* The connection died in the queue (ECONNABORTED), or a firewall
          * rule refused it (EPERM): the next one may be fine. */
-        SK__COUNT(l->w, accept_errors, 1);
+        SK__COUNT(sk__ctr(l->svc, l->w), accept_errors, 1);
         sk__server_log_error(l->w, "accept", cfd, &l->svc->bound);
     }
 }
@@ -303,8 +330,12 @@ int sk__tcp_conn_start(sk__listener *l)
  * already seen. */
 void sk__tcp_worker_shutdown(sk__worker *w)
 {
-    sk_conn *c = w->lru_head;
+    sk_conn *c;
 
+    /* No request has started on a connection still without its header. */
+    while (w->pending_head != NULL)
+        sk__conn_close_now(w->pending_head, SK__R_SHUTDOWN);
+    c = w->lru_head;
     while (c != NULL) {
         sk_conn *next = c->next;
 
@@ -328,6 +359,7 @@ static void abort_list(sk_conn *c)
 
 void sk__tcp_worker_abort_all(sk__worker *w)
 {
+    abort_list(w->pending_head);
     abort_list(w->lru_head);
     abort_list(w->linger_head);
 }

@@ -36,7 +36,7 @@ struct sk_dgram {
     sk__worker *w;
     sk__service *svc;
     const sk_addr *from;
-    bool replied;
+    bool replied; /* or dropped on purpose (sk_dgram_drop) */
 };
 
 typedef struct sk__udp_batch {
@@ -145,23 +145,24 @@ static int batch_send(int fd, sk__udp_batch *b, int first)
 
 /* Sends every queued reply.  One that fails is skipped; once the socket
  * would block, the rest are dropped.  Both are counted. */
-static void batch_flush(sk__worker *w, int fd, sk__udp_batch *b)
+static void batch_flush(sk__worker *w, const sk__service *svc, int fd, sk__udp_batch *b)
 {
+    sk__counters *ctr = sk__ctr(svc, w);
     int sent = 0;
 
     while (sent < b->nreply) {
         int n = batch_send(fd, b, sent);
 
         if (n > 0) {
-            SK__COUNT(w, datagrams_out, (uint64_t)n);
+            SK__COUNT(ctr, datagrams_out, (uint64_t)n);
             sent += n;
             continue;
         }
         if (n == -EAGAIN || n == -EWOULDBLOCK || n == -ENOBUFS || n == 0) {
-            SK__COUNT(w, datagrams_dropped, (uint64_t)(b->nreply - sent));
+            SK__COUNT(ctr, datagrams_dropped, (uint64_t)(b->nreply - sent));
             break;
         }
-        SK__COUNT(w, datagrams_dropped, 1);
+        SK__COUNT(ctr, datagrams_dropped, 1);
         sk__server_log_error(w, "sendto", n, &b->to[sent]);
         sent++;
     }
@@ -184,7 +185,7 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
                 sk__server_log_error(w, "recvfrom", n, &l->svc->bound);
             return;
         }
-        SK__COUNT(w, datagrams_in, (uint64_t)n);
+        SK__COUNT(sk__ctr(l->svc, w), datagrams_in, (uint64_t)n);
         b->nreply = 0;
         for (int i = 0; i < n && l->svc->udp.on_datagram != NULL; i++) {
             sk_dgram d = { w, l->svc, &b->from[i], false };
@@ -192,7 +193,7 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
             l->svc->udp.on_datagram(&d, b->rbuf + (size_t)i * UDP_SLOT, b->rlen[i],
                                     &b->from[i]);
         }
-        batch_flush(w, fd, b);
+        batch_flush(w, l->svc, fd, b);
         if (n < UDP_BATCH)
             return;
     }
@@ -250,6 +251,14 @@ int sk_dgram_reply(sk_dgram *d, const void *buf, size_t len)
 void *sk_dgram_arg(const sk_dgram *d)
 {
     return d->svc->arg;
+}
+
+void sk_dgram_drop(sk_dgram *d)
+{
+    if (d->replied)
+        return;
+    d->replied = true;
+    SK__COUNT(sk__ctr(d->svc, d->w), datagrams_refused, 1);
 }
 
 sk_loop *sk_dgram_loop(const sk_dgram *d)

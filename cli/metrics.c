@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli/metrics.c - `sockit serve --metrics ADDR:PORT|PATH`: the counters in
+ * the Prometheus text format (version 0.0.4), served over HTTP/1.1 at
+ * GET /metrics.
+ *
+ *   render     one scrape: sk_server_stats_get_service for every added
+ *              service, summed per (service, protocol), plus the UDP
+ *              guard's drops, the build version and the process start time
+ *   request    the request head: "GET /metrics HTTP/1.x" gets 200, any other
+ *              well-formed request 404, anything else 400
+ *   endpoint   a thread of its own with its own sk_loop, so a scrape (or an
+ *              abusive client) never runs on a worker: one request per
+ *              connection, at most METRICS_REQ_MAX bytes of head, the whole
+ *              exchange within METRICS_DEADLINE seconds, at most
+ *              METRICS_MAX_CONNS connections (a new one evicts the oldest,
+ *              so a slowloris cannot lock scrapers out)
+ *
+ * Reading the counters costs the workers nothing: they write per-worker
+ * counters with plain relaxed stores, and a scrape sums them.  A scrape is
+ * O(services x threads).
+ */
+#define _GNU_SOURCE /* accept4 */
+#include "metrics.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define METRICS_MAX_CONNS 16
+#define METRICS_REQ_MAX 4096
+#define METRICS_DEADLINE 5.0
+
+/* One scrape connection. */
+typedef struct mconn {
+    serve_metrics *m;
+    int fd;              /* -1: slot free */
+    sk_io *io;
+    sk_timer *deadline;
+    uint64_t seq;        /* order of acceptance: the lowest is the oldest */
+    char req[METRICS_REQ_MAX];
+    size_t req_len;
+    char *out;           /* the response, malloc'ed */
+    size_t out_len, out_off;
+    bool draining;       /* response sent, our side shut: wait for the peer's EOF */
+} mconn;
+
+struct serve_metrics {
+    sk_server *srv;
+    svc_udpguard *guard;
+    metrics_service *svcs;
+    size_t nsvcs;
+    double start_time;   /* Unix time, for process_start_time_seconds */
+    sk_loop *loop;
+    int listen_fd;
+    sk_io *listen_io;
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    pthread_t thread;
+    bool started;
+    uint64_t accepted;
+    mconn conns[METRICS_MAX_CONNS];
+};
+
+/* ---- a growing text buffer ------------------------------------------------ */
+
+typedef struct textbuf {
+    char *p;
+    size_t len, cap;
+    int err;
+} textbuf;
+
+static void tb_printf(textbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void tb_printf(textbuf *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (t->err)
+        return;
+    for (;;) {
+        size_t room = t->cap - t->len;
+
+        va_start(ap, fmt);
+        n = vsnprintf(t->p ? t->p + t->len : NULL, room, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->err = -EINVAL;
+            return;
+        }
+        if ((size_t)n < room) {
+            t->len += (size_t)n;
+            return;
+        }
+        size_t cap = t->cap ? t->cap * 2 : 16384;
+        while (cap - t->len <= (size_t)n)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (p == NULL) {
+            t->err = -ENOMEM;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+}
+
+/* ---- render ------------------------------------------------------------------ */
+
+/* The counters of every added service, summed per (name, protocol): the
+ * first entry of each group is its representative. */
+typedef struct group_stats {
+    size_t first;
+    sk_server_stats st = SK_SERVER_STATS_INIT;
+    uint64_t refused_header; /* invalid + timeout + truncated PROXY headers */
+} group_stats;
+
+static size_t collect(serve_metrics *m, group_stats *g)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < m->nsvcs; i++) {
+        sk_server_stats st = SK_SERVER_STATS_INIT;
+        size_t k;
+
+        if (sk_server_stats_get_service(m->srv, i, &st) < 0)
+            continue;
+        for (k = 0; k < n; k++)
+            if (strcmp(m->svcs[g[k].first].name, m->svcs[i].name) == 0 &&
+                m->svcs[g[k].first].tcp == m->svcs[i].tcp)
+                break;
+        if (k == n) {
+            memset(&g[n], 0, sizeof(g[n]));
+            g[n++].first = i;
+        }
+        sk_server_stats *s = &g[k].st;
+        s->accepted += st.accepted;
+        s->active += st.active;
+        s->refused_limit += st.refused_limit;
+        s->refused_proxy_source += st.refused_proxy_source;
+        s->bytes_in += st.bytes_in;
+        s->bytes_out += st.bytes_out;
+        s->datagrams_in += st.datagrams_in;
+        s->datagrams_out += st.datagrams_out;
+        s->datagrams_dropped += st.datagrams_dropped;
+        s->datagrams_refused += st.datagrams_refused;
+        s->proxy_proxied += st.proxy_proxied;
+        s->proxy_local += st.proxy_local;
+        s->proxy_invalid += st.proxy_invalid;
+        s->proxy_timeout += st.proxy_timeout;
+        s->proxy_truncated += st.proxy_truncated;
+        s->idle_closed += st.idle_closed;
+        s->accept_errors += st.accept_errors;
+    }
+    return n;
+}
+
+static void family(textbuf *t, const char *name, const char *type, const char *help)
+{
+    tb_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per group of protocol `tcp`, with an optional extra label. */
+static void samples(textbuf *t, serve_metrics *m, const group_stats *g, size_t n, bool tcp,
+                    const char *name, const char *extra, size_t offset)
+{
+    for (size_t k = 0; k < n; k++) {
+        const metrics_service *s = &m->svcs[g[k].first];
+        uint64_t v;
+
+        if (s->tcp != tcp)
+            continue;
+        memcpy(&v, (const char *)&g[k] + offset, sizeof(v));
+        tb_printf(t, "%s{service=\"%s\",proto=\"%s\"%s} %llu\n", name, s->name,
+                  tcp ? "tcp" : "udp", extra, (unsigned long long)v);
+    }
+}
+
+/* `field` names a member of group_stats (st.accepted, refused_header). */
+#define SAMPLES(t, m, g, n, tcp, name, extra, field)                                   \
+    samples(t, m, g, n, tcp, name, extra, offsetof(group_stats, field))
+
+/* The header failures are one refusal reason. */
+static void sum_header_refusals(group_stats *g, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        g[k].refused_header = g[k].st.proxy_invalid + g[k].st.proxy_timeout +
+                              g[k].st.proxy_truncated;
+}
+
+static void render_tcp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
+{
+    family(t, "sockit_connections_total", "counter",
+           "TCP connections admitted (after the limits and any PROXY header).");
+    SAMPLES(t, m, g, n, true, "sockit_connections_total", "", st.accepted);
+    family(t, "sockit_connections_refused_total", "counter",
+           "TCP connections closed before service: limit (max-conns, max-per-source), "
+           "proxy_source (peer not in --proxy-from), proxy_header (invalid, late or "
+           "truncated PROXY header).");
+    SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"limit\"",
+            st.refused_limit);
+    SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"proxy_source\"",
+            st.refused_proxy_source);
+    SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"proxy_header\"",
+            refused_header);
+    family(t, "sockit_connections_open", "gauge", "TCP connections open now.");
+    SAMPLES(t, m, g, n, true, "sockit_connections_open", "", st.active);
+    family(t, "sockit_connections_idle_closed_total", "counter",
+           "TCP connections closed by the idle timeout.");
+    SAMPLES(t, m, g, n, true, "sockit_connections_idle_closed_total", "", st.idle_closed);
+    family(t, "sockit_bytes_received_total", "counter",
+           "TCP payload bytes received (PROXY headers not included).");
+    SAMPLES(t, m, g, n, true, "sockit_bytes_received_total", "", st.bytes_in);
+    family(t, "sockit_bytes_sent_total", "counter", "TCP bytes sent.");
+    SAMPLES(t, m, g, n, true, "sockit_bytes_sent_total", "", st.bytes_out);
+    family(t, "sockit_proxy_headers_total", "counter",
+           "PROXY protocol headers by result: proxy (client address taken), local "
+           "(LOCAL or UNKNOWN: own addresses), invalid, timeout, truncated.");
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"proxy\"", st.proxy_proxied);
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"local\"", st.proxy_local);
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"invalid\"",
+            st.proxy_invalid);
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"timeout\"",
+            st.proxy_timeout);
+    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"truncated\"",
+            st.proxy_truncated);
+}
+
+static void render_udp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
+{
+    family(t, "sockit_datagrams_received_total", "counter", "UDP datagrams received.");
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_received_total", "", st.datagrams_in);
+    family(t, "sockit_datagrams_sent_total", "counter", "UDP replies sent.");
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_sent_total", "", st.datagrams_out);
+    family(t, "sockit_datagrams_dropped_total", "counter",
+           "UDP datagrams left without a reply: guard (refused by the reflection and "
+           "rate guard; sockit_udp_guard_dropped_total has the reasons), send (reply "
+           "dropped: socket full or send error).");
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"guard\"",
+            st.datagrams_refused);
+    SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"send\"",
+            st.datagrams_dropped);
+    if (m->guard == NULL)
+        return;
+    family(t, "sockit_udp_guard_dropped_total", "counter",
+           "UDP datagrams answered with nothing by the reflection guard, all UDP "
+           "services together, by reason.");
+    for (int v = 1; v < SVC_UDP_NVERDICTS; v++)
+        tb_printf(t, "sockit_udp_guard_dropped_total{reason=\"%s\"} %llu\n",
+                  svc_udp_verdict_name((svc_udp_verdict)v),
+                  (unsigned long long)svc_udpguard_dropped(m->guard, (svc_udp_verdict)v));
+}
+
+int metrics_render(serve_metrics *m, char **out, size_t *len)
+{
+    group_stats *g = calloc(m->nsvcs ? m->nsvcs : 1, sizeof(*g));
+    textbuf t = {0};
+    size_t n;
+
+    if (g == NULL)
+        return -ENOMEM;
+    n = collect(m, g);
+    sum_header_refusals(g, n);
+    render_tcp(&t, m, g, n);
+    render_udp(&t, m, g, n);
+    family(&t, "sockit_build_info", "gauge", "The running sockit's version.");
+    tb_printf(&t, "sockit_build_info{version=\"%s\"} 1\n", SK_VERSION_STRING);
+    family(&t, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.");
+    tb_printf(&t, "process_start_time_seconds %.3f\n", m->start_time);
+    free(g);
+    if (t.err) {
+        free(t.p);
+        return t.err;
+    }
+    *out = t.p;
+    *len = t.len;
+    return 0;
+}
+
+/* ---- request -------------------------------------------------------------------- */
+
+/* The end of the head (a blank line), or NULL. */
+static const char *head_end(const char *buf, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (buf[i] != '\n')
+            continue;
+        if (buf[i + 1] == '\n')
+            return buf + i + 2;
+        if (i + 2 < len && buf[i + 1] == '\r' && buf[i + 2] == '\n')
+            return buf + i + 3;
+    }
+    return NULL;
+}
+
+static bool token_ok(const char *s, size_t n, bool upper)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (upper ? !(ch >= 'A' && ch <= 'Z') : (ch <= ' ' || ch >= 0x7f))
+            return false;
+    }
+    return true;
+}
+
+int metrics_request_status(const char *buf, size_t len)
+{
+    const char *end = head_end(buf, len), *eol, *sp1, *sp2;
+    size_t line;
+
+    if (end == NULL)
+        return 0;
+    eol = memchr(buf, '\n', len);
+    line = (size_t)(eol - buf);
+    if (line > 0 && buf[line - 1] == '\r')
+        line--;
+    sp1 = memchr(buf, ' ', line);
+    if (sp1 == NULL)
+        return 400;
+    sp2 = memchr(sp1 + 1, ' ', line - (size_t)(sp1 + 1 - buf));
+    if (sp2 == NULL || !token_ok(buf, (size_t)(sp1 - buf), true) ||
+        !token_ok(sp1 + 1, (size_t)(sp2 - sp1 - 1), false))
+        return 400;
+    if ((size_t)(buf + line - (sp2 + 1)) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 ||
+        (sp2[8] != '0' && sp2[8] != '1'))
+        return 400;
+    if (sp1 - buf == 3 && memcmp(buf, "GET", 3) == 0) {
+        size_t tlen = (size_t)(sp2 - sp1 - 1);
+
+        if ((tlen == 8 && memcmp(sp1 + 1, "/metrics", 8) == 0) ||
+            (tlen > 8 && memcmp(sp1 + 1, "/metrics?", 9) == 0))
+            return 200;
+    }
+    return 404;
+}
+
+/* ---- endpoint: connections -------------------------------------------------------- */
+
+static void mconn_close(mconn *c)
+{
+    if (c->fd < 0)
+        return;
+    sk_io_stop(c->io);
+    sk_timer_stop(c->deadline);
+    close(c->fd);
+    free(c->out);
+    c->io = NULL;
+    c->deadline = NULL;
+    c->out = NULL;
+    c->fd = -1;
+}
+
+static void deadline_cb(sk_timer *t, void *arg)
+{
+    (void)t;
+    mconn_close(arg);
+}
+
+/* Builds the response for `status` into c->out. */
+static int mconn_respond(mconn *c, int status)
+{
+    static const char *const reasons[] = { "OK", "Bad Request", "Not Found" };
+    const char *reason = status == 200 ? reasons[0] : status == 400 ? reasons[1] : reasons[2];
+    char *body = NULL, head[256];
+    size_t blen = 0;
+    int hlen, err = 0;
+
+    if (status == 200)
+        err = metrics_render(c->m, &body, &blen);
+    if (err < 0) {
+        status = 500;
+        reason = "Internal Server Error";
+    }
+    if (status != 200) {
+        free(body);
+        body = NULL;
+        blen = strlen(reason) + 1;
+    }
+    hlen = snprintf(head, sizeof(head),
+                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                    "Connection: close\r\n\r\n", status, reason,
+                    status == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+                                  : "text/plain; charset=utf-8", blen);
+    c->out = malloc((size_t)hlen + blen);
+    if (c->out == NULL) {
+        free(body);
+        return -ENOMEM;
+    }
+    memcpy(c->out, head, (size_t)hlen);
+    if (body != NULL) {
+        memcpy(c->out + hlen, body, blen);
+    } else {
+        memcpy(c->out + hlen, reason, blen - 1);
+        c->out[hlen + blen - 1] = '\n';
+    }
+    free(body);
+    c->out_len = (size_t)hlen + blen;
+    c->out_off = 0;
+    return 0;
+}
+
+/* Sends what the socket takes; once all is out, ends our side and waits
+ * (within the deadline) for the peer's end, so that unread request bytes
+ * cannot make the kernel reset the response away. */
+static void mconn_write(mconn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            mconn_close(c);
+            return;
+        }
+        c->out_off += (size_t)n;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->draining = true;
+    if (sk_io_set_events(c->io, SK_READABLE) < 0)
+        mconn_close(c);
+}
+
+static void mconn_read(mconn *c)
+{
+    char sink[512];
+    ssize_t n;
+    int status;
+
+    if (c->draining) {
+        n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            mconn_close(c);
+        return;
+    }
+    n = recv(c->fd, c->req + c->req_len, sizeof(c->req) - c->req_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {
+        mconn_close(c);
+        return;
+    }
+    c->req_len += (size_t)n;
+    status = metrics_request_status(c->req, c->req_len);
+    if (status == 0 && c->req_len < sizeof(c->req))
+        return;
+    if (mconn_respond(c, status == 0 ? 400 : status) < 0 ||
+        sk_io_set_events(c->io, SK_WRITABLE) < 0) {
+        mconn_close(c);
+        return;
+    }
+    mconn_write(c);
+}
+
+static void mconn_cb(sk_io *io, int fd, unsigned events, void *arg)
+{
+    mconn *c = arg;
+
+    (void)io;
+    (void)fd;
+    if (c->out != NULL && !c->draining && (events & SK_WRITABLE))
+        mconn_write(c);
+    else if (events & SK_READABLE)
+        mconn_read(c);
+}
+
+/* A free slot, or the oldest connection's, closed. */
+static mconn *mconn_slot(serve_metrics *m)
+{
+    mconn *oldest = &m->conns[0];
+
+    for (int i = 0; i < METRICS_MAX_CONNS; i++) {
+        if (m->conns[i].fd < 0)
+            return &m->conns[i];
+        if (m->conns[i].seq < oldest->seq)
+            oldest = &m->conns[i];
+    }
+    mconn_close(oldest);
+    return oldest;
+}
+
+static void accept_cb(sk_io *io, int fd, unsigned events, void *arg)
+{
+    serve_metrics *m = arg;
+
+    (void)io;
+    (void)events;
+    for (int i = 0; i < METRICS_MAX_CONNS; i++) {
+        int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        mconn *c;
+
+        if (cfd < 0)
+            return; /* EAGAIN, or an error the next event retries */
+        c = mconn_slot(m);
+        memset(c, 0, sizeof(*c));
+        c->m = m;
+        c->fd = cfd;
+        c->seq = ++m->accepted;
+        if (sk_io_start(m->loop, &c->io, cfd, SK_READABLE, mconn_cb, c) < 0 ||
+            sk_timer_start(m->loop, &c->deadline, METRICS_DEADLINE, 0, deadline_cb, c) < 0) {
+            sk_io_stop(c->io);
+            c->io = NULL;
+            close(cfd);
+            c->fd = -1;
+        }
+    }
+}
+
+/* ---- endpoint: lifetime ------------------------------------------------------------- */
+
+static void *metrics_main(void *arg)
+{
+    serve_metrics *m = arg;
+
+    sk_loop_run(m->loop);
+    return NULL;
+}
+
+int metrics_parse_addr(const char *where, sk_addr *out)
+{
+    int rc;
+
+    if (strchr(where, '/') != NULL)
+        rc = sk_addr_from_unix(out, where);
+    else
+        rc = sk_addr_parse(out, where, -1);
+    if (rc < 0) {
+        cli_error("--metrics", "'%s' is neither ADDR:PORT nor a socket path", where);
+        return -1;
+    }
+    return 0;
+}
+
+/* Parses `where` and opens the listening socket. */
+static int metrics_listen(serve_metrics *m, const char *where)
+{
+    sk_addr addr;
+    sk_sock *s;
+    int rc, fd;
+
+    if (metrics_parse_addr(where, &addr) < 0)
+        return -1;
+    rc = sk_create_server(&s, &addr, SOCK_STREAM, 64, 0);
+    if (rc < 0) {
+        cli_error("--metrics", "%s: %s", where, sk_strerror(rc));
+        return -1;
+    }
+    fd = sk_sock_detach(s);
+    sk_sock_free(s);
+    if (fd < 0 || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        cli_error("--metrics", "%s: cannot set up the socket", where);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    m->listen_fd = fd;
+    if (addr.u.sa.sa_family == AF_UNIX && addr.u.un.sun_path[0] != '\0')
+        snprintf(m->unix_path, sizeof(m->unix_path), "%s", addr.u.un.sun_path);
+    return 0;
+}
+
+static int metrics_thread_start(serve_metrics *m)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    rc = pthread_create(&m->thread, NULL, metrics_main, m);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    m->started = rc == 0;
+    return -rc;
+}
+
+int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
+                  const metrics_service *svcs, size_t n, svc_udpguard *guard)
+{
+    serve_metrics *m = calloc(1, sizeof(*m));
+    struct timespec now;
+
+    if (m == NULL)
+        goto nomem;
+    m->listen_fd = -1;
+    for (int i = 0; i < METRICS_MAX_CONNS; i++)
+        m->conns[i].fd = -1;
+    m->srv = srv;
+    m->guard = guard;
+    m->nsvcs = n;
+    m->svcs = malloc((n ? n : 1) * sizeof(*svcs));
+    if (m->svcs == NULL)
+        goto nomem;
+    memcpy(m->svcs, svcs, n * sizeof(*svcs));
+    clock_gettime(CLOCK_REALTIME, &now);
+    m->start_time = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+    if (metrics_listen(m, where) < 0)
+        goto fail;
+    if (sk_loop_new(&m->loop) < 0 ||
+        sk_io_start(m->loop, &m->listen_io, m->listen_fd, SK_READABLE, accept_cb, m) < 0 ||
+        metrics_thread_start(m) < 0) {
+        cli_error("--metrics", "%s: cannot start the endpoint", where);
+        goto fail;
+    }
+    *out = m;
+    return 0;
+
+nomem:
+    cli_error("--metrics", "out of memory");
+fail:
+    metrics_stop(m);
+    return -1;
+}
+
+void metrics_stop(serve_metrics *m)
+{
+    if (m == NULL)
+        return;
+    if (m->started) {
+        sk_loop_stop(m->loop);
+        pthread_join(m->thread, NULL);
+    }
+    for (int i = 0; i < METRICS_MAX_CONNS; i++)
+        mconn_close(&m->conns[i]);
+    sk_io_stop(m->listen_io);
+    sk_loop_free(m->loop);
+    if (m->listen_fd >= 0)
+        close(m->listen_fd);
+    if (m->unix_path[0] != '\0')
+        unlink(m->unix_path);
+    free(m->svcs);
+    free(m);
+}
