@@ -121,7 +121,7 @@ static void tb_printf(textbuf *t, const char *fmt, ...)
  * first entry of each group is its representative. */
 typedef struct group_stats {
     size_t first;
-    sk_server_stats st = SK_SERVER_STATS_INIT;
+    sk_server_stats st;
     uint64_t refused_header; /* invalid + timeout + truncated PROXY headers */
 } group_stats;
 

@@ -1144,7 +1144,8 @@ SK_API int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg
 SK_API void sk_server_stats_get(const sk_server *srv, sk_server_stats *out);
 
 /*
- * Fills *out with the counters of one service: `index` counts the
+ * Fills *out with the counters of one service (as many fields as out->size
+ * covers, as sk_server_stats_get does): `index` counts the
  * successful sk_server_add_tcp and sk_server_add_udp calls from 0, in
  * order.  `active` is the service's open connections (those admitted and
  * not yet closed; a connection still waiting for its PROXY header is not
