@@ -270,8 +270,10 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
     sk__service *svc;
     int err;
 
-    if (addr == NULL || (th == NULL && uh == NULL) ||
-        (flags & ~(SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY)))
+    int allowed = SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY |
+                  (type == SOCK_DGRAM ? SK_SERVER_RXTIME : 0);
+
+    if (addr == NULL || (th == NULL && uh == NULL) || (flags & ~allowed))
         return -EINVAL;
     if (atomic_load(&srv->state) != 0)
         return -EBUSY;
@@ -291,9 +293,13 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int flags,
         svc->tcp = *th;
     if (uh != NULL)
         svc->udp = *uh;
-    err = bind_service(srv, svc, addr, flags);
+    svc->rxtime = (flags & SK_SERVER_RXTIME) != 0;
+    err = bind_service(srv, svc, addr, flags & ~SK_SERVER_RXTIME);
     if (err < 0)
         goto fail_fds;
+    for (int i = 0; svc->rxtime && i < srv->nworkers; i++)
+        if (i == 0 || !svc->shared)
+            sk__udp_enable_rxtime(svc->fds[i]);
     err = services_push(srv, svc);
     if (err < 0)
         goto fail_bound;

@@ -31,6 +31,7 @@ typedef struct sk__service {
     sk_addr bound;
     int *fds;    /* nworkers entries; all equal when shared */
     bool shared;
+    bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -262,6 +263,11 @@ void sk__tcp_worker_free(sk__worker *w);
 
 int sk__udp_listener_start(sk__listener *l);
 void sk__udp_worker_free(sk__worker *w);
+
+/* Asks the kernel to timestamp what arrives on `fd` (SO_TIMESTAMPNS where
+ * the system has it; elsewhere nothing, and udp.c reads the clock after
+ * each batch instead). */
+void sk__udp_enable_rxtime(int fd);
 
 /* ---- lib/server/limits.c ---- */
 

@@ -1334,3 +1334,77 @@ SK_TEST(accessors_timer_and_abort)
     close(ufd);
     server_stop(&r);
 }
+
+/* Replies with what sk_dgram_rxtime says: its return code and the time. */
+static void rxtime_datagram(sk_dgram *d, const void *data, size_t len, const sk_addr *from)
+{
+    struct timespec ts = {0, 0};
+    int64_t out[3];
+
+    (void)data;
+    (void)len;
+    (void)from;
+    out[0] = sk_dgram_rxtime(d, &ts);
+    out[1] = ts.tv_sec;
+    out[2] = ts.tv_nsec;
+    CHECK_OK(sk_dgram_reply(d, out, sizeof(out)));
+}
+
+static const sk_udp_handler rxtime_udp = { .on_datagram = rxtime_datagram };
+
+static double realtime_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Sends one datagram to `to`; returns the reply's three numbers and the
+ * wall clock just before the send and just after the reply. */
+static void rxtime_ask(const sk_addr *to, int64_t out[3], double *before, double *after)
+{
+    struct timeval tv = { 5, 0 };
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    *before = realtime_now();
+    CHECK_EQ(sendto(fd, "t", 1, 0, &to->u.sa, to->len), 1);
+    CHECK_EQ(recv(fd, out, 3 * sizeof(int64_t), 0), 3 * sizeof(int64_t));
+    *after = realtime_now();
+    close(fd);
+}
+
+SK_TEST(udp_rxtime_opt_in)
+{
+    sk_server_config cfg = { .threads = 2 };
+    sk_server *srv;
+    sk_addr any, with, without;
+    struct running r;
+    int64_t got[3];
+    double before, after, rx;
+
+    loopback(&any);
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    CHECK_ERR(sk_server_add_tcp(srv, &any, SK_SERVER_RXTIME, &accessor_handler, NULL, NULL),
+              -EINVAL);
+    CHECK_OK(sk_server_add_udp(srv, &any, SK_SERVER_RXTIME, &rxtime_udp, NULL, &with));
+    CHECK_OK(sk_server_add_udp(srv, &any, 0, &rxtime_udp, NULL, &without));
+    memset(&r, 0, sizeof(r));
+    r.srv = srv;
+    CHECK_EQ(pthread_create(&r.thread, NULL, run_thread, &r), 0);
+
+    for (int i = 0; i < 3; i++) {
+        rxtime_ask(&with, got, &before, &after);
+        CHECK_EQ(got[0], 0);
+        rx = (double)got[1] + (double)got[2] / 1e9;
+        CHECK_INT(got[2], >=, 0);
+        CHECK_INT(got[2], <, 1000000000);
+        /* Between our send and the reply (the kernel stamps the arrival);
+         * 1 ms of slack for the two clocks' rounding. */
+        CHECK_TIME(rx - before, -1e-3, after - before + 1e-3);
+    }
+    rxtime_ask(&without, got, &before, &after);
+    CHECK_EQ(got[0], -ENOENT);
+    server_stop(&r);
+}
