@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/serve.c - `sockit serve`: the six simple services as one daemon.
+ * cli/serve.c - `sockit serve`: the six simple services and NTP as one daemon.
  *
  *   options         parse the command line into a serve_opts (usage errors
  *                   exit 2 before anything is bound)
@@ -43,24 +43,26 @@ static const char serve_usage[] =
     "                    [--max-conns N] [--max-per-source N] [--idle-timeout SECONDS]\n"
     "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
-    "                    [--user NAME] [-v]\n";
+    "                    [--ntp-stratum N] [--ntp-unsynced] [--user NAME] [-v]\n";
 
 static const char serve_help[] =
     "\n"
     "Serve the simple services echo (RFC 862), discard (RFC 863), daytime (RFC 867),\n"
-    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, IPv4\n"
-    "and IPv6.  Prints one line per listening socket when ready, e.g.\n"
+    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, and\n"
+    "ntp (an SNTPv4 server, RFC 5905/4330) over UDP, IPv4 and IPv6.  Prints one\n"
+    "line per listening socket when ready, e.g.\n"
     "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
     "\n"
     "options:\n"
     "  --port-base N         serve each service at N + its standard port (default\n"
     "                        8000: echo 8007, discard 8009, daytime 8013, qotd 8017,\n"
-    "                        chargen 8019, time 8037); 0 gives the standard ports\n"
+    "                        chargen 8019, time 8037, ntp 8123); 0 gives the\n"
+    "                        standard ports\n"
     "  --port SERVICE=PORT   put one service on its own port (repeatable)\n"
     "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
     "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
     "                        the system has no IPv6\n"
-    "  --services LIST       comma-separated services to run (default all six)\n"
+    "  --services LIST       comma-separated services to run (default all seven)\n"
     "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
     "  --threads N           worker threads (default 0: one per CPU)\n"
     "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
@@ -79,6 +81,12 @@ static const char serve_help[] =
     "                        rfc3339 ('2026-11-21T17:31:49Z')\n"
     "  --grace SECONDS       on SIGINT/SIGTERM, let responses in flight finish for\n"
     "                        this long (default 5)\n"
+    "  --ntp-stratum N       ntp: declare the local clock a reference of stratum N\n"
+    "                        (1..15, refid LOCL, leap 0), like chrony's 'local\n"
+    "                        stratum'; by default ntp follows the kernel: leap 3 and\n"
+    "                        stratum 16 while the kernel says its clock is\n"
+    "                        unsynchronised, else stratum 3, refid KERN\n"
+    "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -86,7 +94,9 @@ static const char serve_help[] =
     "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
     "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
     "rate-limited per client address and in total, and never larger than 512\n"
-    "bytes (echo: never larger than the request).\n"
+    "bytes (echo and ntp: never larger than the request).  ntp answers only\n"
+    "client (mode 3) requests, also from source port 123, and tells a client over\n"
+    "its rate limit to slow down (RATE kiss-o'-death) at most every 4 seconds.\n"
     "\n"
     "Exit status: 0 after SIGINT/SIGTERM, 1 on a run-time failure (e.g. a port\n"
     "in use), 2 on a usage error.\n";
@@ -104,6 +114,7 @@ typedef struct serve_opts {
     const char *qotd_file;
     const char *user;
     daytime_style daytime;
+    svc_ntp_config ntp;
     sk_server_config cfg;
 } serve_opts;
 
@@ -140,7 +151,8 @@ static void serve_log(const char *fmt, ...)
 enum {
     OPT_PORT_BASE = 256, OPT_PORT, OPT_BIND, OPT_SERVICES, OPT_NO_TCP, OPT_NO_UDP,
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
-    OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE,
+    OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_NTP_STRATUM,
+    OPT_NTP_UNSYNCED,
 };
 
 static const struct option serve_longopts[] = {
@@ -160,6 +172,8 @@ static const struct option serve_longopts[] = {
     {"user", required_argument, NULL, OPT_USER},
     {"daytime-format", required_argument, NULL, OPT_DAYTIME},
     {"grace", required_argument, NULL, OPT_GRACE},
+    {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
+    {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -183,7 +197,7 @@ static void serve_defaults(serve_opts *o)
 /* Names the services for error messages. */
 static const char *service_names(void)
 {
-    return "echo, discard, daytime, qotd, chargen, time";
+    return "echo, discard, daytime, qotd, chargen, time, ntp";
 }
 
 /* "--services echo,time": a non-empty list of known names. */
@@ -284,6 +298,11 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
         return cli_parse_long("--udp-limit", arg, 0, 100000000, &o->udp_limit);
     case OPT_UDP_GLOBAL:
         return cli_parse_long("--udp-global-limit", arg, 0, 1000000000, &o->udp_global);
+    case OPT_NTP_STRATUM:
+        if (cli_parse_long("--ntp-stratum", arg, 1, NTP_STRATUM_MAX, &v) < 0)
+            return -1;
+        o->ntp.stratum = (int)v;
+        return 0;
     }
     return -1;
 }
@@ -308,7 +327,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
 
     switch (opt) {
     case OPT_PORT_BASE:
-        if (cli_parse_long("--port-base", arg, 0, 65535 - 37, &v) < 0)
+        if (cli_parse_long("--port-base", arg, 0, 65535 - NTP_PORT, &v) < 0)
             return -1;
         for (int i = 0; i < SVC_COUNT; i++)
             if (!overridden[i])
@@ -339,11 +358,34 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         return 0;
     case OPT_DAYTIME:
         return parse_daytime(o, arg);
+    case OPT_NTP_UNSYNCED:
+        o->ntp.unsynced = true;
+        return 0;
     case 'v':
         o->cfg.verbose = true;
         return 0;
     }
     return parse_number_opt(o, opt, arg);
+}
+
+/* True when service i runs over TCP (when asked) and UDP (when asked). */
+static bool serves_tcp(const serve_opts *o, int i)
+{
+    return o->selected[i] && o->tcp && svc_table[i].tcp != NULL;
+}
+
+static bool serves_udp(const serve_opts *o, int i)
+{
+    return o->selected[i] && o->udp && svc_table[i].udp != NULL;
+}
+
+/* False when the options select only UDP-only services without UDP. */
+static bool serves_something(const serve_opts *o)
+{
+    for (int i = 0; i < SVC_COUNT; i++)
+        if (serves_tcp(o, i) || serves_udp(o, i))
+            return true;
+    return false;
 }
 
 /*
@@ -379,6 +421,10 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
     }
     if (!o->tcp && !o->udp) {
         cli_error("serve", "--no-tcp and --no-udp leave nothing to serve");
+        return CLI_EXIT_USAGE;
+    }
+    if (!serves_something(o)) {
+        cli_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
         return CLI_EXIT_USAGE;
     }
     if (check_ports(o) < 0)
@@ -554,7 +600,8 @@ static int bind_one(sk_server *srv, const serve_bind *b, int svc, bool tcp, int 
     if (tcp)
         rc = sk_server_add_tcp(srv, &addr, b->flags, svc_table[svc].tcp, env, bound);
     else
-        rc = sk_server_add_udp(srv, &addr, b->flags, svc_table[svc].udp, env, bound);
+        rc = sk_server_add_udp(srv, &addr, b->flags | svc_table[svc].udp_flags,
+                               svc_table[svc].udp, env, bound);
     if (rc < 0) {
         if (sk_addr_format(&addr, text, sizeof(text)) < 0)
             snprintf(text, sizeof(text), "?");
@@ -576,7 +623,7 @@ static int bind_all(sk_server *srv, const serve_opts *o, const serve_bind *b, in
         for (int s = 0; s < SVC_COUNT; s++)
             for (int p = 0; p < 2; p++) {
                 bool tcp = p == 0;
-                if (!o->selected[s] || (tcp ? !o->tcp : !o->udp))
+                if (tcp ? !serves_tcp(o, s) : !serves_udp(o, s))
                     continue;
                 if (bind_one(srv, &b[a], s, tcp, o->ports[s], env, &ls[n].bound) < 0)
                     return -1;
@@ -691,6 +738,22 @@ static void set_signals(bool on)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* The ntp service's own counters, when it ran. */
+static void log_ntp(const serve_opts *o, const svc_ntp *n)
+{
+    int i = svc_find("ntp");
+
+    if (n == NULL || !serves_udp(o, i))
+        return;
+    serve_log("event=ntp_stats replied=%llu kod_rate=%llu dropped_short=%llu "
+              "dropped_version=%llu dropped_mode=%llu",
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_REPLIED),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KOD_RATE),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_SHORT),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_VERSION),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_MODE));
+}
+
 static void log_stop(sk_server *srv, svc_udpguard *g)
 {
     sk_server_stats st;
@@ -750,6 +813,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         goto out_signals;
     }
     log_stop(srv, env->guard);
+    log_ntp(o, env->ntp);
     status = CLI_EXIT_OK;
 
 out_signals:
@@ -776,14 +840,21 @@ int cmd_serve(int argc, char **argv)
         return CLI_EXIT_USAGE;
     raise_nofile(&o);
     env.daytime_format = o.daytime;
+    rc = svc_ntp_new(&env.ntp, &o.ntp);
+    if (rc < 0) {
+        cli_error_code("serve", rc);
+        return CLI_EXIT_FAIL;
+    }
     rc = svc_qotd_new(&env.qotd, o.qotd_file, err, sizeof(err));
     if (rc < 0) {
         char what[PATH_MAX + 16];
         snprintf(what, sizeof(what), "--qotd-file %s", o.qotd_file);
         cli_error(what, "%s", err);
+        svc_ntp_free(env.ntp);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
     svc_qotd_free(env.qotd);
+    svc_ntp_free(env.ntp);
     return status;
 }

@@ -595,14 +595,19 @@ SK_TEST(udpguard_log_is_rate_limited)
 
 SK_TEST(service_table)
 {
-    static const char *const names[] = {"echo", "discard", "daytime", "qotd", "chargen", "time"};
-    static const int ports[] = {7, 9, 13, 17, 19, 37};
+    static const char *const names[] = {"echo", "discard", "daytime", "qotd", "chargen",
+                                        "time", "ntp"};
+    static const int ports[] = {7, 9, 13, 17, 19, 37, 123};
 
     for (int i = 0; i < SVC_COUNT; i++) {
+        bool ntp = strcmp(names[i], "ntp") == 0;
+
         CHECK_STR(svc_table[i].name, names[i]);
         CHECK_EQ(svc_table[i].std_port, ports[i]);
         CHECK_EQ(svc_find(names[i]), i);
-        CHECK(svc_table[i].tcp != NULL && svc_table[i].udp != NULL);
+        /* ntp is UDP only and the one service that wants receive times. */
+        CHECK((svc_table[i].tcp != NULL) == !ntp && svc_table[i].udp != NULL);
+        CHECK_EQ(svc_table[i].udp_flags, ntp ? SK_SERVER_RXTIME : 0);
         CHECK(svc_table[i].udp->on_datagram != NULL);
     }
     CHECK_EQ(svc_find("ECHO"), -1);
