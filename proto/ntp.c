@@ -185,7 +185,23 @@ ntp_sample ntp_sample_compute(uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t4
     return s;
 }
 
-char *ntp_refid_format(const unsigned char refid[4], unsigned stratum, char out[16])
+/* True when the four bytes read as a name: capitals and digits, a letter
+ * among them. */
+static bool refid_is_name(const unsigned char refid[4])
+{
+    bool letter = false;
+
+    for (int i = 0; i < 4; i++) {
+        if (refid[i] >= 'A' && refid[i] <= 'Z')
+            letter = true;
+        else if (refid[i] < '0' || refid[i] > '9')
+            return false;
+    }
+    return letter;
+}
+
+char *ntp_refid_format(const unsigned char refid[4], unsigned stratum,
+                       char out[NTP_REFID_TEXT])
 {
     size_t n = 0;
 
@@ -200,6 +216,13 @@ char *ntp_refid_format(const unsigned char refid[4], unsigned stratum, char out[
             if (v >= 10)
                 out[n++] = (char)('0' + v / 10 % 10);
             out[n++] = (char)('0' + v % 10);
+        }
+        if (refid_is_name(refid)) {
+            out[n++] = ' ';
+            out[n++] = '(';
+            memcpy(out + n, refid, 4);
+            n += 4;
+            out[n++] = ')';
         }
     } else {
         for (int i = 0; i < 4 && refid[i] != 0; i++)

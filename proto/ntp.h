@@ -139,12 +139,19 @@ typedef struct ntp_sample {
 
 ntp_sample ntp_sample_compute(uint64_t t1, uint64_t t2, uint64_t t3, uint64_t t4);
 
+/* Room for any refid text, with its NUL. */
+#define NTP_REFID_TEXT 24
+
 /*
- * Writes the refid as text into out[16]: for stratum 0 and 1 the kiss code
- * or source name (the ASCII letters up to the first NUL, other bytes as
- * '.'), for stratum 2 and up a dotted IPv4 address (an IPv6 server's refid
- * is a hash, shown the same way).  Returns `out`.
+ * Writes the refid as text into out[NTP_REFID_TEXT]: for stratum 0 and 1
+ * the kiss code or source name (the ASCII characters up to the first NUL,
+ * other bytes as '.'), for stratum 2 and up a dotted IPv4 address (an IPv6
+ * server's refid is a hash, shown the same way), followed by the four
+ * characters in parentheses when all are capital letters or digits, with a
+ * letter among them ("76.79.67.76 (LOCL)": a lab server's local clock).
+ * Returns `out`.
  */
-char *ntp_refid_format(const unsigned char refid[4], unsigned stratum, char out[16]);
+char *ntp_refid_format(const unsigned char refid[4], unsigned stratum,
+                       char out[NTP_REFID_TEXT]);
 
 #endif /* SOCKIT_PROTO_NTP_H */

@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n = fuzz_left(&in);
     unsigned char *b = fuzz_memdup(data + in.pos, n);
     ntp_packet p;
-    char refid[16];
+    char refid[NTP_REFID_TEXT];
 
     check_codec(b, n, &p);
     check_server(b, n);

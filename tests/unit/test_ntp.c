@@ -226,7 +226,7 @@ SK_TEST(short_format)
 
 SK_TEST(refid_text)
 {
-    char out[16];
+    char out[NTP_REFID_TEXT];
 
     CHECK_STR(ntp_refid_format((const unsigned char *)"LOCL", 1, out), "LOCL");
     CHECK_STR(ntp_refid_format((const unsigned char *)"RATE", 0, out), "RATE");
@@ -236,4 +236,9 @@ SK_TEST(refid_text)
               "192.0.2.1");
     CHECK_STR(ntp_refid_format((const unsigned char *)"\xff\xff\xff\xff", 2, out),
               "255.255.255.255");
+    /* A name at stratum 2 and up is shown beside the address. */
+    CHECK_STR(ntp_refid_format((const unsigned char *)"LOCL", 8, out), "76.79.67.76 (LOCL)");
+    CHECK_STR(ntp_refid_format((const unsigned char *)"GPS1", 2, out), "71.80.83.49 (GPS1)");
+    CHECK_STR(ntp_refid_format((const unsigned char *)"1234", 2, out), "49.50.51.52");
+    CHECK_STR(ntp_refid_format((const unsigned char *)"Locl", 2, out), "76.111.99.108");
 }
