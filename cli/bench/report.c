@@ -99,13 +99,13 @@ static void print_table(const bench_config *cfg, const summary *sm)
     const bench_stats *s = &sm->s;
 
     printf("sockit bench %s %s: %ld %s, %ld thread%s, ", cfg->mode_name, cfg->target_text,
-           cfg->conns, cfg->mode == BENCH_UDP ? "in flight" : "connections", cfg->threads,
+           cfg->conns, BENCH_IS_DGRAM(cfg->mode) ? "in flight" : "connections", cfg->threads,
            cfg->threads == 1 ? "" : "s");
     if (cfg->mode == BENCH_CONNECT)
         printf("%.2f s\n", sm->seconds);
     else
         printf("%ld-byte %s, %.2f s\n", cfg->size,
-               cfg->mode == BENCH_STREAM ? "writes" : cfg->mode == BENCH_UDP ? "datagrams"
+               cfg->mode == BENCH_STREAM ? "writes" : BENCH_IS_DGRAM(cfg->mode) ? "datagrams"
                                                                              : "messages",
                sm->seconds);
     printf("  %-14s %llu (%.1f/s)\n", "operations", (unsigned long long)s->ops,
@@ -126,9 +126,9 @@ static void print_table(const bench_config *cfg, const summary *sm)
     if (cfg->mode == BENCH_CONNECT && s->reply_max > 0)
         printf("  %-14s %llu..%llu bytes\n", "reply sizes", (unsigned long long)s->reply_min,
                (unsigned long long)s->reply_max);
-    printf("  %-14s %llu opened\n", cfg->mode == BENCH_UDP ? "sockets" : "connections",
+    printf("  %-14s %llu opened\n", BENCH_IS_DGRAM(cfg->mode) ? "sockets" : "connections",
            (unsigned long long)s->connects);
-    if (cfg->mode == BENCH_UDP)
+    if (BENCH_IS_DGRAM(cfg->mode))
         printf("  %-14s %llu lost, %llu late (loss is not an error)\n", "datagrams",
                (unsigned long long)s->lost, (unsigned long long)s->late);
     printf("  %-14s %llu (connection %llu, data %llu, timeouts %llu)\n", "errors",

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/bench/udp.c - the datagram ping-pong driver of `sockit bench`.
+ * cli/bench/udp.c - the datagram ping-pong driver of `sockit bench`, for
+ * the udp and ntp modes.
  *
  * Each of the thread's slots owns a connected UDP socket and keeps exactly
- * one datagram in flight.  A datagram is an 8-byte big-endian sequence
- * number followed by bytes of a stream seeded by (slot, sequence), so a
- * reply is checked against the datagram it claims to answer.
+ * one datagram in flight.  In udp mode a datagram is an 8-byte big-endian
+ * sequence number followed by bytes of a stream seeded by (slot, sequence),
+ * so a reply is checked against the datagram it claims to answer.  In ntp
+ * mode it is an NTP client request whose transmit timestamp holds the
+ * slot's tag and the sequence number (cli/bench/ntp.c), and the reply's
+ * origin must give them back.  A mode is three functions (dgram_proto):
+ * make a datagram, read which one a reply answers, check the reply.
  *
  * A datagram unanswered within the timeout is counted lost and the slot
  * moves on to a new sequence number.  Loss is normal for UDP and does not
@@ -37,9 +42,21 @@ typedef struct udp_slot {
     bool retry;          /* sending failed: try again at the next tick */
 } udp_slot;
 
+/* What a mode sends and accepts. */
+typedef struct dgram_proto {
+    /* Writes datagram `seq` into buf; returns its size. */
+    size_t (*make)(udp_slot *s, uint64_t seq, unsigned char *buf);
+    /* The sequence number a reply claims to answer (at most s->seq is
+     * trusted by the caller), or false after counting why not. */
+    bool (*seq_of)(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq);
+    /* Checks the rest of a reply to datagram `seq`; false after counting. */
+    bool (*check)(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n);
+} dgram_proto;
+
 typedef struct udp_state {
     udp_slot *slots;
     unsigned char *buf;
+    const dgram_proto *proto;
 } udp_state;
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -62,17 +79,78 @@ static uint64_t dgram_seed(const udp_slot *s, uint64_t seq)
     return bench_payload_seed(s->seed, seq);
 }
 
+/* ---- udp mode: sequence number and payload ---------------------------------- */
+
+static size_t payload_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    size_t size = (size_t)s->t->cfg->size;
+
+    put_be64(buf, seq);
+    bench_payload_fill(dgram_seed(s, seq), HEADER, buf + HEADER, size - HEADER);
+    return size;
+}
+
+static bool payload_seq_of(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq)
+{
+    if (n < HEADER) {
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: reply of %zu bytes, shorter than a header",
+                    s->id, n);
+        return false;
+    }
+    *seq = get_be64(buf);
+    return true;
+}
+
+static bool reply_ok(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n);
+
+static const dgram_proto payload_proto = {payload_make, payload_seq_of, reply_ok};
+
+/* ---- ntp mode: client requests -------------------------------------------------- */
+
+static size_t ntp_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    bench_ntp_request(s->seed, seq, buf);
+    return BENCH_NTP_SIZE;
+}
+
+/* The sequence number carries only its low 32 bits: the one nearest
+ * below the latest sent is meant. */
+static bool ntp_seq_of(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq)
+{
+    uint32_t low;
+    const char *why = bench_ntp_reply(s->seed, buf, n, &low);
+
+    if (why != NULL) {
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: %s", s->id, why);
+        return false;
+    }
+    *seq = s->seq - (uint32_t)((uint32_t)s->seq - low);
+    return true;
+}
+
+static bool ntp_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n)
+{
+    (void)s;
+    (void)seq;
+    (void)buf;
+    (void)n;
+    return true; /* ntp_seq_of checked everything */
+}
+
+static const dgram_proto ntp_proto = {ntp_make, ntp_seq_of, ntp_check};
+
+/* ---- the slots ------------------------------------------------------------------- */
+
 /* Sends datagram seq + 1.  Failures are counted and retried at the tick. */
 static void slot_send_next(udp_slot *s)
 {
     udp_state *st = s->t->state;
-    size_t size = (size_t)s->t->cfg->size;
+    size_t size;
     ssize_t n;
 
     s->seq++;
     s->answered <<= 1;
-    put_be64(st->buf, s->seq);
-    bench_payload_fill(dgram_seed(s, s->seq), HEADER, st->buf + HEADER, size - HEADER);
+    size = st->proto->make(s, s->seq, st->buf);
     s->sent_at = bench_now_ns();
     n = sk_sock_send(s->sock, st->buf, size, 0);
     s->retry = n < 0;
@@ -114,7 +192,7 @@ static void old_reply(udp_slot *s, uint64_t seq, const unsigned char *buf, size_
                     (unsigned long long)seq);
         return;
     }
-    if (!reply_ok(s, seq, buf, n))
+    if (!((udp_state *)s->t->state)->proto->check(s, seq, buf, n))
         return;
     if (age < FATE_WINDOW)
         s->answered |= UINT64_C(1) << age;
@@ -123,14 +201,11 @@ static void old_reply(udp_slot *s, uint64_t seq, const unsigned char *buf, size_
 
 static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
 {
+    const dgram_proto *proto = ((udp_state *)s->t->state)->proto;
     uint64_t seq, now;
 
-    if (n < HEADER) {
-        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: reply of %zu bytes, shorter than a header",
-                    s->id, n);
+    if (!proto->seq_of(s, buf, n, &seq))
         return;
-    }
-    seq = get_be64(buf);
     if (seq > s->seq) {
         bench_error(s->t, BENCH_ERR_DATA,
                     "socket %ld: reply to datagram %llu, which was never sent (latest %llu)",
@@ -142,7 +217,7 @@ static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
         return;
     }
     s->outstanding = false;
-    if (!reply_ok(s, seq, buf, n))
+    if (!proto->check(s, seq, buf, n))
         return;
     s->answered |= 1;
     now = bench_now_ns();
@@ -199,6 +274,7 @@ static int udp_start(bench_thread *t)
     if (st == NULL)
         return -ENOMEM;
     t->state = st;
+    st->proto = t->cfg->mode == BENCH_NTP ? &ntp_proto : &payload_proto;
     st->slots = calloc((size_t)t->nconns, sizeof(*st->slots));
     st->buf = malloc(RECV_SIZE);
     if (st->slots == NULL || st->buf == NULL)
