@@ -395,13 +395,16 @@ class ServeNtp(unittest.TestCase):
         if a.getsockname()[0] == b.getsockname()[0]:
             self.skipTest("cannot bind two loopback addresses")
         a.settimeout(0.05)
+        started = time.monotonic()
         for i in range(100):
             a.sendto(header(xmt=1000 + i), ("127.0.0.1", self.port))
         replies, kods = self.drain(a)
         # Bursts of 2 plus about one a second: a few times, on a slow box.
         self.assertGreaterEqual(len(replies), 1)
         self.assertLessEqual(len(replies), 10)
-        self.assertEqual(len(kods), 1, "one RATE kiss-o'-death per 4 s")
+        # One RATE kiss-o'-death per 4 s (two if this box stalled that long).
+        self.assertGreaterEqual(len(kods), 1)
+        self.assertLessEqual(len(kods), 1 if time.monotonic() - started < 3.5 else 2)
         k = parse(kods[0])
         self.assertEqual((k["stratum"], k["refid"], k["mode"], k["li"]), (0, b"RATE", 4, 3))
         self.assertGreaterEqual(k["org"], 1000)  # echoes one of our nonces
@@ -411,7 +414,8 @@ class ServeNtp(unittest.TestCase):
         for i in range(30):
             a.sendto(header(xmt=2000 + i), ("127.0.0.1", self.port))
         replies2, kods2 = self.drain(a)
-        self.assertEqual(kods2, [])
+        if time.monotonic() - started < 3.5:
+            self.assertEqual(kods2, [])
         self.assertLessEqual(len(replies2), 5)
 
     def drain(self, s, quiet=0.5):

@@ -73,7 +73,7 @@ def start_serve(args, nlines):
 
 
 class ServeAll(unittest.TestCase):
-    """One daemon with all six services on 127.0.0.1 and ::1."""
+    """One daemon with all seven services on 127.0.0.1 and ::1."""
 
     @classmethod
     def setUpClass(cls):
