@@ -272,6 +272,23 @@ static ntp_outcome kiss(const ntp_opts *o, const ntp_packet *p)
     return NTP_KOD_OTHER;
 }
 
+/* A random, non-zero 64-bit nonce: getrandom, or where that fails, the
+ * clocks mixed (still unpredictable enough to tell our replies apart). */
+static uint64_t random_nonce(void)
+{
+    uint64_t v = 0;
+    struct timespec a, b;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v) || v == 0) {
+        clock_gettime(CLOCK_REALTIME, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        v = ((uint64_t)a.tv_nsec << 32 ^ (uint64_t)b.tv_nsec ^ (uint64_t)a.tv_sec) *
+            UINT64_C(0x9E3779B97F4A7C15);
+        v ^= v >> 29;
+    }
+    return v != 0 ? v : 1;
+}
+
 /* Sends one request to `to` and waits up to o->timeout for its reply. */
 static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, ntp_result *r)
 {
@@ -279,14 +296,12 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
     ntp_packet q = {0};
     struct timespec t1, t4;
     double deadline = mono_now() + o->timeout;
-    uint64_t nonce = 0;
+    uint64_t nonce = random_nonce();
     ssize_t sent;
     char addr[SK_ADDRSTRLEN];
 
     /* A random transmit timestamp (as chrony sends) is the nonce; our real
      * T1 stays here and is never disclosed. */
-    while (nonce == 0 && getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce))
-        ;
     q.version = NTP_VERSION;
     q.mode = NTP_MODE_CLIENT;
     q.transmit = nonce;
