@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 SCRIPT = os.path.join(sktest.SOURCE, "bench", "compare")
-SCENARIOS = ["echo50", "latency", "stream", "churn", "udp", "idle"]
+SCENARIOS = ["echo50", "latency", "stream", "churn", "udp", "ntp", "idle"]
 IDLE_COUNT = 300
 
 
@@ -33,6 +33,8 @@ def missing_peers():
             why.append(program)
     if shutil.which("xinetd") is None and not os.path.exists("/usr/sbin/xinetd"):
         why.append("xinetd")
+    if shutil.which("chronyd") is None and not os.path.exists("/usr/sbin/chronyd"):
+        why.append("chrony")
     if not os.path.exists("/usr/include/uv.h"):
         why.append("libuv1-dev")
     return why
@@ -75,7 +77,7 @@ class CompareHarness(unittest.TestCase):
         self.assertEqual([sc["name"] for sc in self.report["scenarios"]], SCENARIOS)
 
     def test_every_peer_measured(self):
-        for name in ("echo50", "latency", "stream", "churn", "udp"):
+        for name in ("echo50", "latency", "stream", "churn", "udp", "ntp"):
             sc = self.scenario(name)
             for peer, samples in sc["samples"].items():
                 self.assertEqual(len(samples), 1, (name, peer))
