@@ -29,8 +29,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/timex.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/timex.h>
+#endif
 
 #define NTP_MIN_PRECISION -24 /* reading the clock costs ~100 ns anyway */
 #define NTP_SELF_REFRESH_MS 1000
@@ -95,10 +97,13 @@ struct kernel_clock {
     double maxerror;
 };
 
+/* Where the kernel's state cannot be read (no adjtimex), the clock is
+ * taken as unsynchronised: we never claim what we cannot know. */
 static struct kernel_clock kernel_clock_read(void)
 {
+    struct kernel_clock k = {false, NTP_LEAP_UNSYNC, SVC_NTP_MAX_DISP};
+#ifdef __linux__
     struct timex tx;
-    struct kernel_clock k = {false, NTP_LEAP_UNSYNC, 16.0};
     int state;
 
     memset(&tx, 0, sizeof(tx)); /* modes 0: read only, never set */
@@ -109,6 +114,7 @@ static struct kernel_clock kernel_clock_read(void)
     k.leap = (tx.status & STA_INS) ? NTP_LEAP_ADD
              : (tx.status & STA_DEL) ? NTP_LEAP_DEL : NTP_LEAP_NONE;
     k.maxerror = (double)tx.maxerror / 1e6;
+#endif
     return k;
 }
 
