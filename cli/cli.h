@@ -20,6 +20,7 @@
 /* Subcommands: each gets argv with argv[0] the subcommand's name. */
 int cmd_serve(int argc, char **argv);
 int cmd_time(int argc, char **argv);
+int cmd_ntp(int argc, char **argv);
 int cmd_daytime(int argc, char **argv);
 int cmd_qotd(int argc, char **argv);
 int cmd_echo(int argc, char **argv);

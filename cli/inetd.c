@@ -288,9 +288,14 @@ static int inetd_add(sk_server *srv, const inetd_stdin *in, int svc, svc_env *en
 
     inner_tcp = svc_table[svc].tcp;
     inner_udp = svc_table[svc].udp;
+    if (in->kind == INETD_DGRAM ? inner_udp == NULL : inner_tcp == NULL) {
+        cli_error("--inetd", "%s has no %s service", svc_table[svc].name,
+                  in->kind == INETD_DGRAM ? "datagram" : "stream");
+        return -1;
+    }
     if (in->kind == INETD_DGRAM) {
         uh->on_datagram = dgram_on_datagram;
-        rc = sk_server_adopt_udp(srv, 0, uh, env, NULL);
+        rc = sk_server_adopt_udp(srv, 0, svc_table[svc].udp_flags, uh, env, NULL);
     } else {
         *th = *inner_tcp;
         th->on_close = stream_on_close;

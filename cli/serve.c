@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/serve.c - `sockit serve`: the six simple services as one daemon.
+ * cli/serve.c - `sockit serve`: the six simple services and NTP as one daemon.
  *
  *   options         parse the command line into a serve_opts (usage errors
  *                   exit 2 before anything is bound)
@@ -57,25 +57,28 @@ static const char serve_usage[] =
     "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
     "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
-    "                    [--metrics ADDR:PORT|PATH] [--user NAME] [-v]\n"
+    "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
+    "                    [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n";
 
 static const char serve_help[] =
     "\n"
     "Serve the simple services echo (RFC 862), discard (RFC 863), daytime (RFC 867),\n"
-    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, IPv4\n"
-    "and IPv6.  Prints one line per listening socket when ready, e.g.\n"
+    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, and\n"
+    "ntp (an SNTPv4 server, RFC 5905/4330) over UDP, IPv4 and IPv6.  Prints one\n"
+    "line per listening socket when ready, e.g.\n"
     "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
     "\n"
     "options:\n"
     "  --port-base N         serve each service at N + its standard port (default\n"
     "                        8000: echo 8007, discard 8009, daytime 8013, qotd 8017,\n"
-    "                        chargen 8019, time 8037); 0 gives the standard ports\n"
+    "                        chargen 8019, time 8037, ntp 8123); 0 gives the\n"
+    "                        standard ports\n"
     "  --port SERVICE=PORT   put one service on its own port (repeatable)\n"
     "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
     "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
     "                        the system has no IPv6\n"
-    "  --services LIST       comma-separated services to run (default all six)\n"
+    "  --services LIST       comma-separated services to run (default all seven)\n"
     "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
     "  --threads N           worker threads (default 0: one per CPU)\n"
     "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
@@ -104,6 +107,12 @@ static const char serve_help[] =
     "                        this time (default 3)\n"
     "  --metrics ADDR:PORT|PATH  serve Prometheus metrics at GET /metrics over HTTP\n"
     "                        on this address, or on a Unix socket path (with a '/')\n"
+    "  --ntp-stratum N       ntp: declare the local clock a reference of stratum N\n"
+    "                        (1..15, refid LOCL, leap 0), like chrony's 'local\n"
+    "                        stratum'; by default ntp follows the kernel: leap 3 and\n"
+    "                        stratum 16 while the kernel says its clock is\n"
+    "                        unsynchronised, else stratum 3, refid KERN\n"
+    "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -111,7 +120,9 @@ static const char serve_help[] =
     "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
     "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
     "rate-limited per client address and in total, and never larger than 512\n"
-    "bytes (echo: never larger than the request).\n"
+    "bytes (echo and ntp: never larger than the request).  ntp answers only\n"
+    "client (mode 3) requests, also from source port 123, and tells a client over\n"
+    "its rate limit to slow down (RATE kiss-o'-death) at most every 4 seconds.\n"
     "\n"
     "Socket activation (systemd): when LISTEN_PID is this process, the LISTEN_FDS\n"
     "descriptors from 3 on are served instead of binding (--bind, --services,\n"
@@ -152,6 +163,7 @@ typedef struct serve_opts {
     int nproxy_from;
     bool proxy_timeout_set;
     const char *metrics;
+    svc_ntp_config ntp;
     sk_server_config cfg;
 } serve_opts;
 
@@ -190,6 +202,7 @@ enum {
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED,
 };
 
 static const struct option serve_longopts[] = {
@@ -214,6 +227,8 @@ static const struct option serve_longopts[] = {
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
     {"proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT},
     {"metrics", required_argument, NULL, OPT_METRICS},
+    {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
+    {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -238,7 +253,7 @@ static void serve_defaults(serve_opts *o)
 /* Names the services for error messages. */
 static const char *service_names(void)
 {
-    return "echo, discard, daytime, qotd, chargen, time";
+    return "echo, discard, daytime, qotd, chargen, time, ntp";
 }
 
 /* "--services echo,time": a non-empty list of known names. */
@@ -350,6 +365,11 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
         return cli_parse_long("--udp-limit", arg, 0, 100000000, &o->udp_limit);
     case OPT_UDP_GLOBAL:
         return cli_parse_long("--udp-global-limit", arg, 0, 1000000000, &o->udp_global);
+    case OPT_NTP_STRATUM:
+        if (cli_parse_long("--ntp-stratum", arg, 1, NTP_STRATUM_MAX, &v) < 0)
+            return -1;
+        o->ntp.stratum = (int)v;
+        return 0;
     }
     return -1;
 }
@@ -389,7 +409,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
 
     switch (opt) {
     case OPT_PORT_BASE:
-        if (cli_parse_long("--port-base", arg, 0, 65535 - 37, &v) < 0)
+        if (cli_parse_long("--port-base", arg, 0, 65535 - NTP_PORT, &v) < 0)
             return -1;
         for (int i = 0; i < SVC_COUNT; i++)
             if (!overridden[i])
@@ -438,11 +458,34 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         o->metrics = arg;
         return metrics_parse_addr(arg, &check);
     }
+    case OPT_NTP_UNSYNCED:
+        o->ntp.unsynced = true;
+        return 0;
     case 'v':
         o->cfg.verbose = true;
         return 0;
     }
     return parse_number_opt(o, opt, arg);
+}
+
+/* True when service i runs over TCP (when asked) and UDP (when asked). */
+static bool serves_tcp(const serve_opts *o, int i)
+{
+    return o->selected[i] && o->tcp && svc_table[i].tcp != NULL;
+}
+
+static bool serves_udp(const serve_opts *o, int i)
+{
+    return o->selected[i] && o->udp && svc_table[i].udp != NULL;
+}
+
+/* False when the options select only UDP-only services without UDP. */
+static bool serves_something(const serve_opts *o)
+{
+    for (int i = 0; i < SVC_COUNT; i++)
+        if (serves_tcp(o, i) || serves_udp(o, i))
+            return true;
+    return false;
 }
 
 /*
@@ -478,6 +521,10 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
     }
     if (!o->tcp && !o->udp) {
         cli_error("serve", "--no-tcp and --no-udp leave nothing to serve");
+        return CLI_EXIT_USAGE;
+    }
+    if (!serves_something(o)) {
+        cli_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
         return CLI_EXIT_USAGE;
     }
     if (check_ports(o) < 0)
@@ -659,7 +706,8 @@ static int bind_one(sk_server *srv, const serve_bind *b, int svc, bool tcp, int 
     if (tcp)
         rc = sk_server_add_tcp(srv, &addr, b->flags, svc_table[svc].tcp, env, bound);
     else
-        rc = sk_server_add_udp(srv, &addr, b->flags, svc_table[svc].udp, env, bound);
+        rc = sk_server_add_udp(srv, &addr, b->flags | svc_table[svc].udp_flags,
+                               svc_table[svc].udp, env, bound);
     if (rc < 0) {
         if (sk_addr_format(&addr, text, sizeof(text)) < 0)
             snprintf(text, sizeof(text), "?");
@@ -681,7 +729,7 @@ static int bind_all(sk_server *srv, const serve_opts *o, const serve_bind *b, in
         for (int s = 0; s < SVC_COUNT; s++)
             for (int p = 0; p < 2; p++) {
                 bool tcp = p == 0;
-                if (!o->selected[s] || (tcp ? !o->tcp : !o->udp))
+                if (tcp ? !serves_tcp(o, s) : !serves_udp(o, s))
                     continue;
                 if (bind_one(srv, &b[a], s, tcp, o->ports[s], env, &ls[n].bound) < 0)
                     return -1;
@@ -704,11 +752,17 @@ static int adopt_all(sk_server *srv, const serve_opts *o, svc_env *env, serve_li
     for (int i = 0; i < n; i++) {
         const svc_service *s = &svc_table[fds[i].svc];
         char what[48];
-        int rc = fds[i].tcp ? sk_server_adopt_tcp(srv, fds[i].fd, s->tcp, env, &ls[i].bound)
-                            : sk_server_adopt_udp(srv, fds[i].fd, s->udp, env, &ls[i].bound);
+        int rc;
 
+        snprintf(what, sizeof(what), "LISTEN_FDS: descriptor %d", fds[i].fd);
+        if (fds[i].tcp ? s->tcp == NULL : s->udp == NULL) {
+            cli_error(what, "%s has no %s service", s->name, fds[i].tcp ? "TCP" : "UDP");
+            return -1;
+        }
+        rc = fds[i].tcp ? sk_server_adopt_tcp(srv, fds[i].fd, s->tcp, env, &ls[i].bound)
+                        : sk_server_adopt_udp(srv, fds[i].fd, s->udp_flags, s->udp, env,
+                                              &ls[i].bound);
         if (rc < 0) {
-            snprintf(what, sizeof(what), "LISTEN_FDS: descriptor %d", fds[i].fd);
             cli_error_code(what, rc);
             return -1;
         }
@@ -843,6 +897,22 @@ static void set_signals(bool on)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* The ntp service's own counters, when it ran. */
+static void log_ntp(const serve_opts *o, const svc_ntp *n)
+{
+    int i = svc_find("ntp");
+
+    if (n == NULL || !serves_udp(o, i))
+        return;
+    serve_log("event=ntp_stats replied=%llu kod_rate=%llu dropped_short=%llu "
+              "dropped_version=%llu dropped_mode=%llu",
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_REPLIED),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KOD_RATE),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_SHORT),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_VERSION),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_MODE));
+}
+
 static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
 {
     char proxied[256] = "";
@@ -936,6 +1006,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         goto out_signals;
     }
     log_stop(srv, env->guard, o->cfg.proxy_protocol);
+    log_ntp(o, env->ntp);
     status = CLI_EXIT_OK;
 
 out_signals:
@@ -1010,11 +1081,17 @@ int cmd_serve(int argc, char **argv)
         return CLI_EXIT_FAIL;
     raise_nofile(&o);
     env.daytime_format = o.daytime;
+    rc = svc_ntp_new(&env.ntp, &o.ntp);
+    if (rc < 0) {
+        cli_error_code("serve", rc);
+        return CLI_EXIT_FAIL;
+    }
     rc = svc_qotd_new(&env.qotd, o.qotd_file, err, sizeof(err));
     if (rc < 0) {
         char what[PATH_MAX + 16];
         snprintf(what, sizeof(what), "--qotd-file %s", o.qotd_file);
         cli_error(what, "%s", err);
+        svc_ntp_free(env.ntp);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (o.inetd_svc >= 0)
@@ -1023,5 +1100,6 @@ int cmd_serve(int argc, char **argv)
         status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
     svc_qotd_free(env.qotd);
     notify_close();
+    svc_ntp_free(env.ntp);
     return status;
 }

@@ -56,6 +56,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -964,6 +965,17 @@ SK_API sk_loop *sk_dgram_loop(const sk_dgram *d);
  * it fails with -EALREADY. */
 SK_API void sk_dgram_drop(sk_dgram *d);
 
+/*
+ * The datagram's receive time on CLOCK_REALTIME (for a time server's
+ * receive timestamp): the kernel's timestamp of its arrival
+ * (SO_TIMESTAMPNS) when the service was added with SK_SERVER_RXTIME; where
+ * the system gives none, the clock read right after its batch was
+ * received.  Returns 0, or -ENOENT when the service was added without
+ * SK_SERVER_RXTIME (timestamps cost a little per datagram, so they are
+ * opt-in).
+ */
+SK_API int sk_dgram_rxtime(const sk_dgram *d, struct timespec *out);
+
 /* Server-wide settings.  Zero-initialised means the defaults below. */
 typedef struct sk_server_config {
     size_t size;          /* sizeof(sk_server_config), or 0 for the 0.2
@@ -1063,7 +1075,11 @@ SK_API int sk_server_new(sk_server **out, const sk_server_config *cfg);
 SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_tcp_handler *h, void *arg, sk_addr *bound);
 
-/* The same for a UDP service. */
+/* sk_server_add_udp only: record each datagram's receive time, for
+ * sk_dgram_rxtime.  (A value apart from the sk_create_server flags.) */
+#define SK_SERVER_RXTIME 0x100
+
+/* The same for a UDP service; `flags` may also hold SK_SERVER_RXTIME. */
 SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_udp_handler *h, void *arg, sk_addr *bound);
 
@@ -1087,9 +1103,11 @@ SK_API int sk_server_adopt_tcp(sk_server *srv, int fd, const sk_tcp_handler *h, 
                                sk_addr *bound);
 
 /* The same for a UDP service on a bound datagram socket (-EPROTOTYPE unless
- * SOCK_DGRAM). */
-SK_API int sk_server_adopt_udp(sk_server *srv, int fd, const sk_udp_handler *h, void *arg,
-                               sk_addr *bound);
+ * SOCK_DGRAM).  `flags` may hold SK_SERVER_RXTIME (as for sk_server_add_udp;
+ * any other flag is -EINVAL): the socket's family and options are otherwise
+ * left as they are. */
+SK_API int sk_server_adopt_udp(sk_server *srv, int fd, int flags, const sk_udp_handler *h,
+                               void *arg, sk_addr *bound);
 
 /*
  * Serves `fd`, one connected stream socket (inetd's "nowait" entries and

@@ -12,7 +12,7 @@ set -u
 what=${1:-test}
 case "$what" in
   build) pkgs="build-essential cmake python3" ;;
-  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus" ;;
+  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony" ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
@@ -39,4 +39,15 @@ fi
 # run their own instances, on loopback ports.
 if [ -x /etc/init.d/xinetd ]; then /etc/init.d/xinetd stop >/dev/null 2>&1 || true; fi
 if [ -x /etc/init.d/openbsd-inetd ]; then /etc/init.d/openbsd-inetd stop >/dev/null 2>&1 || true; fi
+# So does chrony's: the tests need only its binary (chronyd -Q / -x on
+# loopback ports, never touching the clock).  Stop the daemon only when this
+# run installed it, so a machine's own time service is left alone.
+case " $missing " in
+  *" chrony "*)
+    if command -v systemctl >/dev/null && systemctl is-active -q chrony 2>/dev/null; then
+      systemctl stop chrony >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/chrony ]; then
+      /etc/init.d/chrony stop >/dev/null 2>&1 || true
+    fi ;;
+esac
 exit 0

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * services/services.h - the six simple services (RFC 862-868) as handlers
- * on libsockit's server framework, and what they share.  The protocol
- * facts themselves (the chargen pattern, the RFC 868 value, the daytime
- * line, the quote file format) are in proto/.
+ * services/services.h - the six simple services (RFC 862-868) and NTP (RFC
+ * 5905/4330, UDP only) as handlers on libsockit's server framework, and
+ * what they share.  The protocol facts themselves (the chargen pattern,
+ * the RFC 868 value, the daytime line, the quote file format, the NTP
+ * header) are in proto/.
  *
  * Every handler gets a `svc_env` as its `arg` (sk_server_add_tcp/udp): the
  * daemon's run-time settings, the quote store and the UDP guard.  The
  * handlers never touch a descriptor; they only call sk_conn_* and sk_dgram_*.
  *
- *   svc_table          the six services: name, standard port, handlers
+ *   svc_table          the seven services: name, standard port, handlers
  *   qotd               the quote store (built-in or a fortune file,
  *                      reloadable while the server runs)
+ *   ntp                the NTP server's settings and drop counters
  *   udpguard           the reflection/amplification rules every UDP
  *                      handler applies before it replies
  *   oneshot            "send one message, then close" for TCP
@@ -23,6 +25,7 @@
 
 #include "chargen.h"
 #include "daytime.h"
+#include "ntp.h"
 #include "qotd.h"
 #include "rfc868.h"
 
@@ -35,27 +38,30 @@
 
 typedef struct svc_qotd svc_qotd;
 typedef struct svc_udpguard svc_udpguard;
+typedef struct svc_ntp svc_ntp;
 
 /* What the handlers read through their `arg`.  Read-only while serving. */
 typedef struct svc_env {
     daytime_style daytime_format;
     svc_qotd *qotd;        /* NULL: the built-in quotes */
     svc_udpguard *guard;   /* NULL: no UDP safety rules (tests only) */
+    svc_ntp *ntp;          /* NULL: NTP defaults, drops not counted */
 } svc_env;
 
 /* ---- the service table ------------------------------------------------- */
 
 typedef struct svc_service {
     const char *name;          /* "echo", ... */
-    int std_port;              /* 7, 9, 19, 17, 13, 37 */
-    const sk_tcp_handler *tcp;
+    int std_port;              /* 7, 9, 19, 17, 13, 37, 123 */
+    const sk_tcp_handler *tcp; /* NULL: UDP only (ntp) */
     const sk_udp_handler *udp;
+    int udp_flags;             /* extra sk_server_add_udp flags (SK_SERVER_RXTIME) */
 } svc_service;
 
-#define SVC_COUNT 6
+#define SVC_COUNT 7
 
-/* The six services in the order echo, discard, daytime, qotd, chargen, time
- * (ascending standard port). */
+/* The seven services in the order echo, discard, daytime, qotd, chargen,
+ * time, ntp (ascending standard port). */
 extern const svc_service svc_table[SVC_COUNT];
 
 /* Returns the index in svc_table of `name`, or -1. */
@@ -64,7 +70,7 @@ int svc_find(const char *name);
 extern const sk_tcp_handler svc_echo_tcp, svc_discard_tcp, svc_chargen_tcp,
     svc_qotd_tcp, svc_daytime_tcp, svc_time_tcp;
 extern const sk_udp_handler svc_echo_udp, svc_discard_udp, svc_chargen_udp,
-    svc_qotd_udp, svc_daytime_udp, svc_time_udp;
+    svc_qotd_udp, svc_daytime_udp, svc_time_udp, svc_ntp_udp;
 
 /* The reply bound of the UDP services but echo (RFC 864 and 865 say 512). */
 #define SVC_UDP_MAX 512
@@ -111,6 +117,60 @@ void svc_qotd_free(svc_qotd *q);
  * last one. */
 const char *svc_qotd_builtin(size_t i);
 
+/* ---- ntp (RFC 5905 server side, as RFC 4330 describes it) ------------- */
+
+/*
+ * What the server says about its clock.  By default it follows the
+ * kernel (adjtimex, reread at most once a second per thread):
+ *   - kernel unsynchronised (STA_UNSYNC or TIME_ERROR): LI 3, stratum 16,
+ *     refid 0, reference timestamp 0, root delay 0, root dispersion
+ *     SVC_NTP_MAX_DISP (clients refuse such a server);
+ *   - kernel synchronised by some NTP daemon: LI from the kernel's leap
+ *     flags, stratum SVC_NTP_KERNEL_STRATUM (the daemon's own stratum is
+ *     not visible to us), refid "KERN", reference timestamp the current
+ *     second, root delay 0, root dispersion the kernel's maximum error.
+ * `stratum` 1..15 (--ntp-stratum) declares the local clock a reference, as
+ * chrony's `local stratum` does: LI 0 (or the kernel's leap flags), that
+ * stratum, refid "LOCL", root delay 0, root dispersion SVC_NTP_LOCAL_DISP.
+ * `unsynced` forces the unsynchronised answer (for tests).
+ * Precision is log2 of the clock's resolution, but never below -24.
+ */
+typedef struct svc_ntp_config {
+    int stratum;   /* 0: follow the kernel; 1..15: local reference */
+    bool unsynced; /* always say LI 3, stratum 16 */
+} svc_ntp_config;
+
+#define SVC_NTP_KERNEL_STRATUM 3
+#define SVC_NTP_LOCAL_DISP 0.001 /* seconds */
+#define SVC_NTP_MAX_DISP 16.0    /* seconds: RFC 5905's MAXDISP */
+/* A source over its rate limit gets at most one RATE kiss-o'-death per
+ * this many milliseconds; its other requests are dropped. */
+#define SVC_NTP_KISS_INTERVAL_MS 4000
+
+/* Why the ntp service dropped a datagram (the guard counts its own). */
+typedef enum svc_ntp_counter {
+    SVC_NTP_REPLIED = 0,
+    SVC_NTP_DROP_SHORT,   /* < 48 bytes */
+    SVC_NTP_DROP_VERSION, /* version 0 or 5..7 */
+    SVC_NTP_DROP_MODE,    /* not mode 3 (control, private, server, ...) */
+    SVC_NTP_KOD_RATE,     /* rate-limited, answered with a RATE KoD */
+    SVC_NTP_NCOUNTERS
+} svc_ntp_counter;
+
+/* Creates the NTP settings.  Errors: -EINVAL (stratum out of 0..15), -ENOMEM. */
+int svc_ntp_new(svc_ntp **out, const svc_ntp_config *cfg);
+void svc_ntp_free(svc_ntp *n);
+
+/* Count of `c` so far (all threads). */
+uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c);
+
+/*
+ * What the server would say about itself now (leap, stratum, precision,
+ * root delay and dispersion, refid, reference timestamp), per the rules
+ * above.  `now` is the current time; `n` may be NULL (defaults).
+ */
+void svc_ntp_self(const svc_ntp *n, const struct timespec *now, ntp_packet *self);
+
 /* ---- UDP guard ----------------------------------------------------------- */
 
 /* Why a datagram got no reply. */
@@ -155,6 +215,22 @@ void svc_udpguard_free(svc_udpguard *g);
  */
 svc_udp_verdict svc_udpguard_check(svc_udpguard *g, const sk_addr *from,
                                    uint64_t now_ms);
+
+/* svc_udpguard_check, except that source port `allow_port` is exempt from
+ * the port rules (ntp answers port 123: NTP servers send their client
+ * requests from it).  The address rules and rate limits still apply. */
+svc_udp_verdict svc_udpguard_check_allow(svc_udpguard *g, const sk_addr *from,
+                                         uint64_t now_ms, int allow_port);
+
+/*
+ * After a per-source rate-limit drop (SVC_UDP_DROP_SOURCE) of a datagram
+ * from `from`: returns true at most once per `interval_ms` for that source,
+ * and only when the global bucket has a token to spend, meaning the caller
+ * may send one small "slow down" reply (NTP's RATE kiss-o'-death) instead
+ * of nothing.
+ */
+bool svc_udpguard_kiss(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
+                       uint64_t interval_ms);
 
 /* Counts a drop decided by the caller (e.g. SVC_UDP_DROP_SIZE) and logs it. */
 void svc_udpguard_count(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,

@@ -1,19 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * services/table.c - the six simple services by name and standard port, for the
- * daemon to choose from.
+ * services/table.c - the seven services by name and standard port, for the
+ * daemon to choose from.  ntp is UDP only and wants receive timestamps.
  */
 #include "services.h"
 
 #include <string.h>
 
 const svc_service svc_table[SVC_COUNT] = {
-    {"echo", 7, &svc_echo_tcp, &svc_echo_udp},
-    {"discard", 9, &svc_discard_tcp, &svc_discard_udp},
-    {"daytime", 13, &svc_daytime_tcp, &svc_daytime_udp},
-    {"qotd", 17, &svc_qotd_tcp, &svc_qotd_udp},
-    {"chargen", 19, &svc_chargen_tcp, &svc_chargen_udp},
-    {"time", 37, &svc_time_tcp, &svc_time_udp},
+    {"echo", 7, &svc_echo_tcp, &svc_echo_udp, 0},
+    {"discard", 9, &svc_discard_tcp, &svc_discard_udp, 0},
+    {"daytime", 13, &svc_daytime_tcp, &svc_daytime_udp, 0},
+    {"qotd", 17, &svc_qotd_tcp, &svc_qotd_udp, 0},
+    {"chargen", 19, &svc_chargen_tcp, &svc_chargen_udp, 0},
+    {"time", 37, &svc_time_tcp, &svc_time_udp, 0},
+    {"ntp", 123, NULL, &svc_ntp_udp, SK_SERVER_RXTIME},
 };
 
 int svc_find(const char *name)

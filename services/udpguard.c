@@ -23,6 +23,11 @@
  *
  * Every drop is counted per reason and logged at most once per reason per
  * second, with the number of drops not logged in between.
+ *
+ * Two additions serve NTP: one source port may be exempted from the port
+ * rules (svc_udpguard_check_allow: ntp answers port 123), and a source
+ * over its limit may be told to slow down once in a while
+ * (svc_udpguard_kiss, remembered in the source's entry).
  */
 #include "services.h"
 
@@ -42,6 +47,7 @@ typedef struct guard_entry {
     unsigned char key[16]; /* IPv6 form; IPv4 as v4-mapped */
     double tokens;
     uint64_t last_ms; /* last refill; 0 marks a free slot */
+    uint64_t kiss_ms; /* last svc_udpguard_kiss granted; 0: never */
 } guard_entry;
 
 /* What one thread owns: its table and its drop counters. */
@@ -287,6 +293,7 @@ static guard_entry *entry_find(svc_udpguard *g, guard_thread *t,
     }
     memcpy(victim->key, key, 16);
     victim->tokens = g->cfg.per_source_burst;
+    victim->kiss_ms = 0;
     /* 0 marks a free slot, so a clock reading of 0 is stored as 1. */
     victim->last_ms = now_ms ? now_ms : 1;
     return victim;
@@ -385,15 +392,15 @@ uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_verdict v)
 /* ---- the check ----------------------------------------------------------------- */
 
 static svc_udp_verdict guard_decide(svc_udpguard *g, guard_thread *t,
-                                    const sk_addr *from, uint64_t now_ms)
+                                    const sk_addr *from, uint64_t now_ms, int allow_port)
 {
     int port = addr_port(from);
 
     if (svc_addr_is_bad_source(from) || port < 0)
         return SVC_UDP_DROP_BADADDR;
-    if (port < 1024)
+    if (port != allow_port && port < 1024)
         return SVC_UDP_DROP_PRIVPORT;
-    if (port_is_service(g, port))
+    if (port != allow_port && port_is_service(g, port))
         return SVC_UDP_DROP_SVCPORT;
     if (g->cfg.per_source > 0) {
         /* Without memory for a table we cannot limit per source: refuse. */
@@ -408,13 +415,39 @@ static svc_udp_verdict guard_decide(svc_udpguard *g, guard_thread *t,
     return SVC_UDP_PASS;
 }
 
-svc_udp_verdict svc_udpguard_check(svc_udpguard *g, const sk_addr *from,
-                                   uint64_t now_ms)
+svc_udp_verdict svc_udpguard_check_allow(svc_udpguard *g, const sk_addr *from,
+                                         uint64_t now_ms, int allow_port)
 {
     guard_thread *t = guard_thread_get(g);
-    svc_udp_verdict v = guard_decide(g, t, from, now_ms);
+    svc_udp_verdict v = guard_decide(g, t, from, now_ms, allow_port);
 
     if (v != SVC_UDP_PASS)
         guard_drop(g, t, v, from, now_ms);
     return v;
+}
+
+svc_udp_verdict svc_udpguard_check(svc_udpguard *g, const sk_addr *from,
+                                   uint64_t now_ms)
+{
+    return svc_udpguard_check_allow(g, from, now_ms, -1);
+}
+
+bool svc_udpguard_kiss(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
+                       uint64_t interval_ms)
+{
+    guard_thread *t = guard_thread_get(g);
+    unsigned char key[16];
+    guard_entry *e;
+
+    if (t == NULL)
+        return false;
+    addr_key(from, key);
+    e = entry_find(g, t, key, now_ms);
+    if (e->kiss_ms != 0 && now_ms - e->kiss_ms < interval_ms && now_ms >= e->kiss_ms)
+        return false;
+    if (g->cfg.global > 0 && !global_take(g, now_ms))
+        return false;
+    /* 0 means "never", so a clock reading of 0 is stored as 1. */
+    e->kiss_ms = now_ms ? now_ms : 1;
+    return true;
 }

@@ -2,7 +2,7 @@
 /*
  * cli/bench/bench.c - `sockit bench`: a load generator that verifies every byte.
  *
- *   sockit bench echo|stream|connect|udp HOST PORT [options]
+ *   sockit bench echo|stream|connect|udp|ntp HOST PORT [options]
  *
  * This file parses the options, resolves the target once, lays out the
  * run's timeline, starts one thread per --threads (each with its own event
@@ -31,7 +31,7 @@
 #define GIVE_UP_NS UINT64_C(5000000000)
 
 static const char usage_text[] =
-    "usage: sockit bench echo|stream|connect|udp HOST PORT [--conns N] [--size BYTES]\n"
+    "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [--conns N] [--size BYTES]\n"
     "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
     "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
     "                    [--histogram FILE] [-4|-6] [--json]\n"
@@ -45,13 +45,16 @@ static const char usage_text[] =
     "           services that answer and close (time, daytime, qotd)\n"
     "  udp      N datagrams of SIZE bytes in flight, each with a sequence number;\n"
     "           lost, duplicate and reordered datagrams are counted (not errors)\n"
+    "  ntp      N NTP client requests in flight, counted like udp; a reply must be\n"
+    "           mode 4, name its request in its origin, have a transmit timestamp\n"
+    "           and a valid stratum (a kiss-o'-death is an error: lift the limit)\n"
     "\n"
     "options:\n"
-    "  --conns N         connections (udp: datagrams in flight)       [16]\n"
+    "  --conns N         connections (udp, ntp: datagrams in flight)  [16]\n"
     "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384]\n"
     "  --duration S      length of the measurement in seconds          [10]\n"
     "  --warmup S        seconds of load before measuring starts       [0]\n"
-    "  --timeout S       per operation; then a TCP operation fails     [5; udp 1]\n"
+    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp 1]\n"
     "  --threads N       threads, each with its own event loop         [CPUs]\n"
     "  --expect BYTES    connect: every reply must be exactly this long\n"
     "                    (0: connect only, close once established)\n"
@@ -78,7 +81,7 @@ static void on_sigint(int sig)
 static int usage_error(const char *what, const char *why)
 {
     cli_error(what, "%s", why);
-    fprintf(stderr, "usage: sockit bench echo|stream|connect|udp HOST PORT [options] "
+    fprintf(stderr, "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [options] "
                     "(try 'sockit bench --help')\n");
     return CLI_EXIT_USAGE;
 }
@@ -93,6 +96,7 @@ static int parse_mode(bench_config *cfg, const char *name)
         {"stream", BENCH_STREAM},
         {"connect", BENCH_CONNECT},
         {"udp", BENCH_UDP},
+        {"ntp", BENCH_NTP},
     };
 
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -210,15 +214,16 @@ static int finish_config(bench_config *cfg, bool size_given)
     if (cfg->duration <= 0)
         return usage_error("--duration", "must be more than 0");
     if (cfg->timeout < 0)
-        cfg->timeout = cfg->mode == BENCH_UDP ? 1.0 : 5.0;
+        cfg->timeout = BENCH_IS_DGRAM(cfg->mode) ? 1.0 : 5.0;
     else if (cfg->timeout <= 0)
         return usage_error("--timeout", "must be more than 0");
     if (cfg->expect >= 0 && cfg->mode != BENCH_CONNECT)
         return usage_error("--expect", "applies to the connect mode only");
-    if (size_given && cfg->mode == BENCH_CONNECT)
-        return usage_error("--size", "does not apply to the connect mode");
+    if (size_given && (cfg->mode == BENCH_CONNECT || cfg->mode == BENCH_NTP))
+        return usage_error("--size", cfg->mode == BENCH_NTP ? "does not apply to the ntp mode"
+                                                            : "does not apply to the connect mode");
     if (!size_given)
-        cfg->size = cfg->mode == BENCH_STREAM ? 16384 : 64;
+        cfg->size = cfg->mode == BENCH_STREAM ? 16384 : cfg->mode == BENCH_NTP ? BENCH_NTP_SIZE : 64;
     if (cfg->rate > 0 && cfg->mode == BENCH_STREAM)
         return usage_error("--rate", "does not apply to the stream mode");
     if (cfg->interval > 0 && cfg->duration / cfg->interval > 1e6)
@@ -271,10 +276,10 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
         return usage_error("bench", argc - optind < 3 ? "expected a mode, a host and a port"
                                                        : "too many arguments");
     if (parse_mode(cfg, argv[optind]) < 0)
-        return usage_error(argv[optind], "unknown mode (echo, stream, connect or udp)");
+        return usage_error(argv[optind], "unknown mode (echo, stream, connect, udp or ntp)");
     cfg->host = argv[optind + 1];
     cfg->port = argv[optind + 2];
-    if (sk_port_parse(cfg->port, cfg->mode == BENCH_UDP ? "udp" : "tcp") <= 0)
+    if (sk_port_parse(cfg->port, BENCH_IS_DGRAM(cfg->mode) ? "udp" : "tcp") <= 0)
         return usage_error(cfg->port, "not a port number or service name (1..65535)");
     rc = finish_config(cfg, size_given);
     return rc != 0 ? rc : -1;
@@ -283,7 +288,7 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
 /* Resolves the target once; every connection of the run uses that address. */
 static int resolve_target(bench_config *cfg)
 {
-    int type = cfg->mode == BENCH_UDP ? SOCK_DGRAM : SOCK_STREAM;
+    int type = BENCH_IS_DGRAM(cfg->mode) ? SOCK_DGRAM : SOCK_STREAM;
     sk_addrinfo *list = NULL;
     int rc;
 
@@ -330,6 +335,7 @@ static const bench_driver *driver_of(bench_mode_id mode)
     case BENCH_CONNECT:
         return &bench_driver_connect;
     case BENCH_UDP:
+    case BENCH_NTP:
         return &bench_driver_udp;
     default:
         return &bench_driver_tcp;

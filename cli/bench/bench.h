@@ -10,7 +10,8 @@
  *   interval.c --interval: per-interval counts handed from threads to the report
  *   tcp.c      the echo and stream drivers
  *   connect.c  the connect-churn driver
- *   udp.c      the datagram ping-pong driver
+ *   udp.c      the datagram ping-pong driver (udp and ntp modes)
+ *   ntp.c      the ntp mode's requests and reply checks
  *   report.c   the human table and the JSON object
  *
  * A run has three phases on one shared monotonic timeline: warm-up (work is
@@ -129,8 +130,12 @@ typedef enum bench_mode_id {
     BENCH_ECHO,
     BENCH_STREAM,
     BENCH_CONNECT,
-    BENCH_UDP
+    BENCH_UDP,
+    BENCH_NTP     /* the udp driver with NTP client requests */
 } bench_mode_id;
+
+/* True for the modes that send datagrams (udp, ntp). */
+#define BENCH_IS_DGRAM(mode) ((mode) == BENCH_UDP || (mode) == BENCH_NTP)
 
 typedef struct bench_config {
     bench_mode_id mode;
@@ -329,6 +334,28 @@ typedef enum bench_err_kind {
 /* Counts one error; the first one of the thread keeps its description. */
 void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* ---- NTP requests (cli/bench/ntp.c) --------------------------------------- */
+
+/* An NTP request and its reply are 48 bytes (the header, no extensions). */
+#define BENCH_NTP_SIZE 48
+
+/*
+ * Writes request `seq` of a slot whose tag is `tag` into buf[48]: an NTPv4
+ * client packet whose transmit timestamp is the tag's high 32 bits and the
+ * sequence number's low 32 bits, so the reply's origin names the request.
+ */
+void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_SIZE]);
+
+/*
+ * Checks a reply to a slot tagged `tag`: at least 48 bytes, mode 4, origin
+ * carrying the tag, a non-zero transmit timestamp, stratum 1..15 (or 16
+ * with leap 3, an honest unsynchronised server), not a kiss-o'-death.
+ * Returns NULL and the low 32 bits of the request's sequence number in
+ * *seq32, or what is wrong.
+ */
+const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
+                            uint32_t *seq32);
 
 /* Report (cli/bench/report.c): merges the threads' results and prints them.
  * Returns the exit status: 0 clean, 1 if anything went wrong. */

@@ -145,13 +145,13 @@ static void print_table(const bench_config *cfg, const summary *sm)
     const bench_stats *s = &sm->s;
 
     printf("sockit bench %s %s: %ld %s, %ld thread%s, ", cfg->mode_name, cfg->target_text,
-           cfg->conns, cfg->mode == BENCH_UDP ? "in flight" : "connections", cfg->threads,
+           cfg->conns, BENCH_IS_DGRAM(cfg->mode) ? "in flight" : "connections", cfg->threads,
            cfg->threads == 1 ? "" : "s");
     if (cfg->mode == BENCH_CONNECT)
         printf("%.2f s\n", sm->seconds);
     else
         printf("%ld-byte %s, %.2f s\n", cfg->size,
-               cfg->mode == BENCH_STREAM ? "writes" : cfg->mode == BENCH_UDP ? "datagrams"
+               cfg->mode == BENCH_STREAM ? "writes" : BENCH_IS_DGRAM(cfg->mode) ? "datagrams"
                                                                              : "messages",
                sm->seconds);
     printf("  %-14s %llu (%.1f/s)\n", "operations", (unsigned long long)s->ops,
@@ -171,9 +171,9 @@ static void print_table(const bench_config *cfg, const summary *sm)
     if (cfg->mode == BENCH_CONNECT && s->reply_max > 0)
         printf("  %-14s %llu..%llu bytes\n", "reply sizes", (unsigned long long)s->reply_min,
                (unsigned long long)s->reply_max);
-    printf("  %-14s %llu opened\n", cfg->mode == BENCH_UDP ? "sockets" : "connections",
+    printf("  %-14s %llu opened\n", BENCH_IS_DGRAM(cfg->mode) ? "sockets" : "connections",
            (unsigned long long)s->connects);
-    if (cfg->mode == BENCH_UDP)
+    if (BENCH_IS_DGRAM(cfg->mode))
         printf("  %-14s %llu sent, %llu answered, %llu lost, %llu duplicate, %llu reordered, "
                "%llu late (not errors)\n",
                "datagrams", (unsigned long long)s->sent, (unsigned long long)s->received,
@@ -231,11 +231,11 @@ static void json_rate(const bench_config *cfg, const bench_stats *s)
            s->late_sends > 0 ? "true" : "false");
 }
 
-/* "udp": null in the other modes. */
+/* "udp": the datagram counts (udp and ntp modes), null in the others. */
 static void json_udp(const bench_config *cfg, const bench_stats *s)
 {
     printf("\"udp\":");
-    if (cfg->mode != BENCH_UDP) {
+    if (!BENCH_IS_DGRAM(cfg->mode)) {
         printf("null");
         return;
     }

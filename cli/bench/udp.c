@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/bench/udp.c - the datagram driver of `sockit bench`.
+ * cli/bench/udp.c - the datagram driver of `sockit bench`, for the udp and
+ * ntp modes.
  *
- * Each of the thread's slots owns a connected UDP socket: one flow.  A
- * datagram is an 8-byte big-endian sequence number (1, 2, ... per flow)
- * followed by bytes of a stream seeded by (slot, sequence), so a reply is
- * checked against the datagram it claims to answer; a wrong size or byte,
- * or a sequence never sent, is an error.
+ * Each of the thread's slots owns a connected UDP socket: one flow.  In
+ * udp mode a datagram is an 8-byte big-endian sequence number (1, 2, ...
+ * per flow) followed by bytes of a stream seeded by (slot, sequence), so a
+ * reply is checked against the datagram it claims to answer; a wrong size
+ * or byte, or a sequence never sent, is an error.  In ntp mode it is an
+ * NTP client request whose transmit timestamp holds the slot's tag and the
+ * sequence number (cli/bench/ntp.c), and the reply's origin must give them
+ * back.  A mode is three functions (dgram_proto): make a datagram, read
+ * which one a reply answers, check the reply.
  *
  * Closed loop (no --rate): one datagram in flight per slot; a datagram
  * unanswered within the timeout is given up on and the slot moves on to
@@ -60,10 +65,22 @@ typedef struct udp_slot {
     bool retry;          /* closed loop: sending failed or timed out */
 } udp_slot;
 
+/* What a mode sends and accepts. */
+typedef struct dgram_proto {
+    /* Writes datagram `seq` into buf; returns its size. */
+    size_t (*make)(udp_slot *s, uint64_t seq, unsigned char *buf);
+    /* The sequence number a reply claims to answer, or false after
+     * counting why it cannot say. */
+    bool (*seq_of)(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq);
+    /* Checks the rest of a reply to datagram `seq`; false after counting. */
+    bool (*check)(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n);
+} dgram_proto;
+
 typedef struct udp_state {
     udp_slot *slots;
     unsigned char *buf;
     uint64_t window;     /* W, a power of two */
+    const dgram_proto *proto;
 } udp_state;
 
 static void put_be64(unsigned char *p, uint64_t v)
@@ -118,13 +135,12 @@ static bool in_window(const bench_thread *t, uint64_t when)
 static bool slot_send_next(udp_slot *s, uint64_t due)
 {
     udp_state *st = s->t->state;
-    size_t size = (size_t)s->t->cfg->size;
+    size_t size;
     ssize_t n;
 
     s->seq++;
     bit_put(s, s->seq, false);
-    put_be64(st->buf, s->seq);
-    bench_payload_fill(dgram_seed(s, s->seq), HEADER, st->buf + HEADER, size - HEADER);
+    size = st->proto->make(s, s->seq, st->buf);
     s->sent_at = bench_now_ns();
     n = sk_sock_send(s->sock, st->buf, size, 0);
     s->retry = n < 0;
@@ -167,6 +183,67 @@ static bool reply_ok(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t
     return false;
 }
 
+/* ---- udp mode: sequence number and payload ---------------------------------- */
+
+static size_t payload_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    size_t size = (size_t)s->t->cfg->size;
+
+    put_be64(buf, seq);
+    bench_payload_fill(dgram_seed(s, seq), HEADER, buf + HEADER, size - HEADER);
+    return size;
+}
+
+static bool payload_seq_of(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq)
+{
+    if (n < HEADER) {
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: reply of %zu bytes, shorter than a header",
+                    s->id, n);
+        return false;
+    }
+    *seq = get_be64(buf);
+    return true;
+}
+
+static const dgram_proto payload_proto = {payload_make, payload_seq_of, reply_ok};
+
+/* ---- ntp mode: client requests -------------------------------------------------- */
+
+static size_t ntp_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    bench_ntp_request(s->seed, seq, buf);
+    return BENCH_NTP_SIZE;
+}
+
+/* The request carries only the low 32 bits of the sequence number: the
+ * one nearest at or below the latest sent is meant. */
+static bool ntp_seq_of(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq)
+{
+    uint32_t low;
+    const char *why = bench_ntp_reply(s->seed, buf, n, &low);
+
+    if (why != NULL) {
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: %s", s->id, why);
+        return false;
+    }
+    *seq = s->seq - (uint32_t)((uint32_t)s->seq - low);
+    return true;
+}
+
+/* bench_ntp_reply (in ntp_seq_of) has checked everything. */
+static bool ntp_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n)
+{
+    (void)s;
+    (void)seq;
+    (void)buf;
+    (void)n;
+    return true;
+}
+
+static const dgram_proto ntp_proto = {ntp_make, ntp_seq_of, ntp_check};
+
+/* ---- replies ----------------------------------------------------------------------- */
+
 static bool measured(const udp_slot *s, uint64_t seq)
 {
     return s->first_in != 0 && seq >= s->first_in && seq <= s->last_in;
@@ -203,21 +280,18 @@ static void first_answer(udp_slot *s, uint64_t seq, size_t n, uint64_t now)
 
 static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
 {
+    const dgram_proto *proto = ((udp_state *)s->t->state)->proto;
     uint64_t seq;
 
-    if (n < HEADER) {
-        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: reply of %zu bytes, shorter than a header",
-                    s->id, n);
+    if (!proto->seq_of(s, buf, n, &seq))
         return;
-    }
-    seq = get_be64(buf);
     if (seq > s->seq || seq == 0) {
         bench_error(s->t, BENCH_ERR_DATA,
                     "socket %ld: reply to datagram %llu, which was never sent (latest %llu)",
                     s->id, (unsigned long long)seq, (unsigned long long)s->seq);
         return;
     }
-    if (!reply_ok(s, seq, buf, n))
+    if (!proto->check(s, seq, buf, n))
         return;
     if (s->seq - seq >= window_of(s)) {
         s->t->stats.late++; /* too old to tell: its datagram stays lost */
@@ -301,6 +375,7 @@ static int udp_start(bench_thread *t)
     if (st == NULL)
         return -ENOMEM;
     t->state = st;
+    st->proto = t->cfg->mode == BENCH_NTP ? &ntp_proto : &payload_proto;
     st->window = window_size(t->cfg);
     st->slots = calloc((size_t)t->nconns, sizeof(*st->slots));
     st->buf = malloc(RECV_SIZE);

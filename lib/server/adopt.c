@@ -64,14 +64,15 @@ static int adopt_check(int fd, int type, bool listening, sk_addr *local)
 }
 
 /* The common tail: descriptor flags, then the service. */
-static int adopt(sk_server *srv, int fd, int type, enum sk__adopt how,
+static int adopt(sk_server *srv, int fd, int type, int flags, enum sk__adopt how,
                  const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
                  sk_addr *bound)
 {
     sk_addr local, peer;
     int err;
 
-    if (srv == NULL || (th == NULL && uh == NULL))
+    if (srv == NULL || (th == NULL && uh == NULL) ||
+        (flags & ~(type == SOCK_DGRAM ? SK_SERVER_RXTIME : 0)))
         return -EINVAL;
     err = adopt_check(fd, type, how == SK__ADOPT_LISTENER, &local);
     if (err == 0 && how == SK__ADOPT_CONN) {
@@ -82,7 +83,7 @@ static int adopt(sk_server *srv, int fd, int type, enum sk__adopt how,
     if (err == 0)
         err = sk__fd_set_flags(fd, true);
     if (err == 0)
-        err = sk__server_add_fd(srv, type, fd, how, th, uh, arg, &local,
+        err = sk__server_add_fd(srv, type, fd, flags, how, th, uh, arg, &local,
                                 how == SK__ADOPT_CONN ? &peer : NULL);
     if (err == 0 && bound != NULL)
         *bound = local;
@@ -92,16 +93,16 @@ static int adopt(sk_server *srv, int fd, int type, enum sk__adopt how,
 int sk_server_adopt_tcp(sk_server *srv, int fd, const sk_tcp_handler *h, void *arg,
                         sk_addr *bound)
 {
-    return adopt(srv, fd, SOCK_STREAM, SK__ADOPT_LISTENER, h, NULL, arg, bound);
+    return adopt(srv, fd, SOCK_STREAM, 0, SK__ADOPT_LISTENER, h, NULL, arg, bound);
 }
 
-int sk_server_adopt_udp(sk_server *srv, int fd, const sk_udp_handler *h, void *arg,
-                        sk_addr *bound)
+int sk_server_adopt_udp(sk_server *srv, int fd, int flags, const sk_udp_handler *h,
+                        void *arg, sk_addr *bound)
 {
-    return adopt(srv, fd, SOCK_DGRAM, SK__ADOPT_LISTENER, NULL, h, arg, bound);
+    return adopt(srv, fd, SOCK_DGRAM, flags, SK__ADOPT_LISTENER, NULL, h, arg, bound);
 }
 
 int sk_server_adopt_conn(sk_server *srv, int fd, const sk_tcp_handler *h, void *arg)
 {
-    return adopt(srv, fd, SOCK_STREAM, SK__ADOPT_CONN, h, NULL, arg, NULL);
+    return adopt(srv, fd, SOCK_STREAM, 0, SK__ADOPT_CONN, h, NULL, arg, NULL);
 }

@@ -374,8 +374,11 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, in
     sk__service *svc;
     int err = 0;
 
+    int allowed = SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY |
+                  (type == SOCK_DGRAM ? SK_SERVER_RXTIME : 0);
+
     if ((addr == NULL) == (local == NULL) || (th == NULL && uh == NULL) ||
-        (flags & ~(SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY)))
+        (flags & ~allowed))
         return -EINVAL;
     if (atomic_load(&srv->state) != 0)
         return -EBUSY;
@@ -398,12 +401,16 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, in
                      : sk__struct_in(&svc->udp, sizeof(svc->udp), uh);
     if (err < 0)
         goto fail_fds;
+    svc->rxtime = (flags & SK_SERVER_RXTIME) != 0;
     if (addr != NULL)
-        err = bind_service(srv, svc, addr, flags);
+        err = bind_service(srv, svc, addr, flags & ~SK_SERVER_RXTIME);
     else
         adopt_fds(srv, svc, fd, how, local, peer);
     if (err < 0)
         goto fail_fds;
+    for (int i = 0; svc->rxtime && i < srv->nworkers; i++)
+        if (i == 0 || !svc->shared)
+            sk__udp_enable_rxtime(svc->fds[i]);
     err = services_push(srv, svc);
     if (err < 0)
         goto fail_bound;
@@ -441,13 +448,13 @@ int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
                        NULL, NULL, bound);
 }
 
-int sk__server_add_fd(sk_server *srv, int type, int fd, enum sk__adopt how,
+int sk__server_add_fd(sk_server *srv, int type, int fd, int flags, enum sk__adopt how,
                       const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
                       const sk_addr *local, const sk_addr *peer)
 {
     if (fd < 0 || local == NULL)
         return -EINVAL;
-    return add_service(srv, type, NULL, fd, 0, how, th, uh, arg, local, peer, NULL);
+    return add_service(srv, type, NULL, fd, flags, how, th, uh, arg, local, peer, NULL);
 }
 
 /* ---- workers ------------------------------------------------------------------------ */

@@ -61,6 +61,7 @@ typedef struct sk__service {
     bool shared;
     bool conn;   /* fds[0] is one adopted connection, not a listener */
     sk_addr peer; /* the adopted connection's peer (conn only) */
+    bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -235,7 +236,7 @@ enum sk__adopt { SK__ADOPT_LISTENER, SK__ADOPT_CONN };
  * by every worker, or one connected stream socket for worker 0
  * (SK__ADOPT_CONN, from `peer`).  Takes `fd` on success only.  Errors:
  * -EINVAL, -EBUSY, -ENOMEM. */
-int sk__server_add_fd(sk_server *srv, int type, int fd, enum sk__adopt how,
+int sk__server_add_fd(sk_server *srv, int type, int fd, int flags, enum sk__adopt how,
                       const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
                       const sk_addr *local, const sk_addr *peer);
 
@@ -327,6 +328,11 @@ void sk__tcp_worker_free(sk__worker *w);
 
 int sk__udp_listener_start(sk__listener *l);
 void sk__udp_worker_free(sk__worker *w);
+
+/* Asks the kernel to timestamp what arrives on `fd` (SO_TIMESTAMPNS where
+ * the system has it; elsewhere nothing, and udp.c reads the clock after
+ * each batch instead). */
+void sk__udp_enable_rxtime(int fd);
 
 /* ---- lib/server/limits.c ---- */
 

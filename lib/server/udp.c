@@ -12,6 +12,13 @@
  * The batch buffers are allocated once per worker, when its first UDP
  * service starts: 32 slots of 64 KiB each way.  They are virtual memory
  * first; only the pages datagrams touch become resident.
+ *
+ * A service added with SK_SERVER_RXTIME also gets each datagram's receive
+ * time: its socket has SO_TIMESTAMPNS on, the batch receive passes a small
+ * control buffer per slot, and the SCM_TIMESTAMPNS message is kept for
+ * sk_dgram_rxtime.  A datagram without one (no kernel support) gets the
+ * clock read right after the batch arrived.  Other services pass no
+ * control buffers and pay nothing.
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "server.h"
@@ -21,12 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define UDP_BATCH SK_SERVER_UDP_BATCH
 #define UDP_SLOT 65536
 #define UDP_ROUNDS 4          /* batches per readiness event, for fairness */
 #define UDP_MAX_PAYLOAD SK_SERVER_UDP_MAX /* the largest IPv4 UDP payload */
 _Static_assert(UDP_MAX_PAYLOAD <= UDP_SLOT, "a reply must fit its slot");
+#define UDP_CTRL 64           /* control bytes per slot: one timespec message */
 
 #if defined(__linux__)
 #define SK__HAVE_MMSG 1
@@ -36,6 +45,7 @@ struct sk_dgram {
     sk__worker *w;
     sk__service *svc;
     const sk_addr *from;
+    const struct timespec *rxtime; /* NULL: the service did not ask */
     bool replied; /* or dropped on purpose (sk_dgram_drop) */
 };
 
@@ -46,10 +56,12 @@ typedef struct sk__udp_batch {
     sk_addr to[UDP_BATCH];
     size_t rlen[UDP_BATCH];
     size_t wlen[UDP_BATCH];
+    struct timespec rxtime[UDP_BATCH]; /* filled when the service asked */
     int nreply;
 #ifdef SK__HAVE_MMSG
     struct mmsghdr rmsg[UDP_BATCH], wmsg[UDP_BATCH];
     struct iovec riov[UDP_BATCH], wiov[UDP_BATCH];
+    _Alignas(struct cmsghdr) unsigned char ctrl[UDP_BATCH][UDP_CTRL];
 #endif
 } sk__udp_batch;
 
@@ -57,10 +69,22 @@ typedef struct sk__udp_batch {
 
 #ifdef SK__HAVE_MMSG
 
-/* Returns the number of datagrams received (> 0), or -errno (-EAGAIN when
- * none is waiting). */
-static int batch_recv(int fd, sk__udp_batch *b)
+/* Copies slot i's kernel receive timestamp, if it has one, to rxtime[i]. */
+static void slot_rxtime(sk__udp_batch *b, int i)
 {
+    struct msghdr *h = &b->rmsg[i].msg_hdr;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+            c->cmsg_len >= CMSG_LEN(sizeof(struct timespec)))
+            memcpy(&b->rxtime[i], CMSG_DATA(c), sizeof(struct timespec));
+}
+
+/* Returns the number of datagrams received (> 0), or -errno (-EAGAIN when
+ * none is waiting).  With `rxtime`, each slot's receive time is stored. */
+static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
+{
+    struct timespec now;
     int n;
 
     for (int i = 0; i < UDP_BATCH; i++) {
@@ -68,6 +92,8 @@ static int batch_recv(int fd, sk__udp_batch *b)
         b->rmsg[i].msg_hdr = (struct msghdr){
             .msg_name = &b->from[i].u, .msg_namelen = sizeof(b->from[i].u),
             .msg_iov = &b->riov[i], .msg_iovlen = 1,
+            .msg_control = rxtime ? b->ctrl[i] : NULL,
+            .msg_controllen = rxtime ? UDP_CTRL : 0,
         };
     }
     do
@@ -75,11 +101,25 @@ static int batch_recv(int fd, sk__udp_batch *b)
     while (n < 0 && errno == EINTR);
     if (n < 0)
         return -errno;
+    if (rxtime)
+        clock_gettime(CLOCK_REALTIME, &now);
     for (int i = 0; i < n; i++) {
         b->from[i].len = b->rmsg[i].msg_hdr.msg_namelen;
         b->rlen[i] = b->rmsg[i].msg_len;
+        if (rxtime) {
+            b->rxtime[i] = now;
+            slot_rxtime(b, i);
+        }
     }
     return n;
+}
+
+void sk__udp_enable_rxtime(int fd)
+{
+    int on = 1;
+
+    /* Without the option the batch's clock reading stands in. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 }
 
 /* Sends replies [first, nreply).  Returns how many went out (the first of
@@ -103,7 +143,9 @@ static int batch_send(int fd, sk__udp_batch *b, int first)
 
 #else /* !SK__HAVE_MMSG */
 
-static int batch_recv(int fd, sk__udp_batch *b)
+/* Without recvmmsg there is no control data either: a datagram's receive
+ * time is the clock read right after recvfrom returned it. */
+static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
 {
     int n = 0;
 
@@ -118,9 +160,16 @@ static int batch_recv(int fd, sk__udp_batch *b)
                 continue;
             return n > 0 ? n : -errno;
         }
+        if (rxtime)
+            clock_gettime(CLOCK_REALTIME, &b->rxtime[n]);
         b->rlen[n++] = (size_t)r;
     }
     return n;
+}
+
+void sk__udp_enable_rxtime(int fd)
+{
+    (void)fd;
 }
 
 static int batch_send(int fd, sk__udp_batch *b, int first)
@@ -178,7 +227,7 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
     sk__udp_batch *b = w->udp;
 
     for (int round = 0; round < UDP_ROUNDS && !w->stopping; round++) {
-        int n = batch_recv(fd, b);
+        int n = batch_recv(fd, b, l->svc->rxtime);
 
         if (n < 0) {
             if (n != -EAGAIN && n != -EWOULDBLOCK)
@@ -188,7 +237,8 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
         SK__COUNT(sk__ctr(l->svc, w), datagrams_in, (uint64_t)n);
         b->nreply = 0;
         for (int i = 0; i < n && l->svc->udp.on_datagram != NULL; i++) {
-            sk_dgram d = { w, l->svc, &b->from[i], false };
+            sk_dgram d = { w, l->svc, &b->from[i],
+                           l->svc->rxtime ? &b->rxtime[i] : NULL, false };
 
             l->svc->udp.on_datagram(&d, b->rbuf + (size_t)i * UDP_SLOT, b->rlen[i],
                                     &b->from[i]);
@@ -264,4 +314,12 @@ void sk_dgram_drop(sk_dgram *d)
 sk_loop *sk_dgram_loop(const sk_dgram *d)
 {
     return d->w->loop;
+}
+
+int sk_dgram_rxtime(const sk_dgram *d, struct timespec *out)
+{
+    if (d->rxtime == NULL)
+        return -ENOENT;
+    *out = *d->rxtime;
+    return 0;
 }

@@ -321,6 +321,34 @@ class CleanRuns(BenchCase):
         self.assertEqual(rep["bytes"], rep["ops"] * 200)
         self.assertEqual(rep["late"], 0, rep)
 
+    def serve_ntp(self, *args):
+        """`sockit serve --services ntp` on a free loopback port; returns
+        (proc, port)."""
+        port = sktest.free_port(socket.SOCK_DGRAM)
+        p = sktest.Proc([sktest.SOCKIT, "serve", "--services", "ntp", "--port",
+                         "ntp=%d" % port, "--bind", "127.0.0.1", "--threads", 1] + list(args))
+        self.addCleanup(p.stop)
+        p.wait_line("listening service=ntp")
+        return p, port
+
+    def test_ntp(self):
+        _, port = self.serve_ntp("--udp-limit", 0, "--ntp-stratum", 8)
+        rep = self.run_json("ntp", "127.0.0.1", port, "--conns", 4, *LIGHT)
+        self.check_clean(rep)
+        self.assertEqual(rep["size"], 48)
+        self.assertEqual(rep["bytes"], rep["ops"] * 48)
+
+    def test_ntp_rate_limited_server_is_an_error(self):
+        _, port = self.serve_ntp("--udp-limit", 1)
+        rep = self.run_json("ntp", "127.0.0.1", port, "--conns", 4, *LIGHT, expect_rc=1)
+        self.assertGreater(rep["data_errors"], 0, rep)
+        self.assertIn("kiss-o'-death RATE", rep["first_error"])
+
+    def test_ntp_size_is_fixed(self):
+        r = bench("ntp", "127.0.0.1", 123, "--size", 100)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("does not apply to the ntp mode", r.stderr)
+
     def test_human_table(self):
         srv = serve_tcp(EchoHandler)
         try:
@@ -793,7 +821,7 @@ class Usage(unittest.TestCase):
     def test_help(self):
         r = bench("--help")
         self.assertEqual(r.returncode, 0)
-        self.assertIn("usage: sockit bench echo|stream|connect|udp HOST PORT", r.stdout)
+        self.assertIn("usage: sockit bench echo|stream|connect|udp|ntp HOST PORT", r.stdout)
         for opt in ("--conns", "--size", "--duration", "--threads", "--json", "--warmup",
                     "--timeout", "--expect", "--rate", "--interval", "--histogram"):
             self.assertIn(opt, r.stdout)

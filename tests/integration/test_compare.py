@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 SCRIPT = os.path.join(sktest.SOURCE, "bench", "compare")
-SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "idle"]
+SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "idle"]
 BASES = ("server core cost", "rate", "p99")
 IDLE_COUNT = 300
 
@@ -37,6 +37,8 @@ def missing_peers():
             why.append(program)
     if shutil.which("xinetd") is None and not os.path.exists("/usr/sbin/xinetd"):
         why.append("xinetd")
+    if shutil.which("chronyd") is None and not os.path.exists("/usr/sbin/chronyd"):
+        why.append("chrony")
     if not os.path.exists("/usr/include/uv.h"):
         why.append("libuv1-dev")
     return why
@@ -79,7 +81,7 @@ class CompareHarness(unittest.TestCase):
         self.assertEqual([sc["name"] for sc in self.report["scenarios"]], SCENARIOS)
 
     def test_every_peer_measured(self):
-        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp"):
+        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp", "ntp"):
             sc = self.scenario(name)
             for peer, samples in sc["samples"].items():
                 self.assertEqual(len(samples), 1, (name, peer))

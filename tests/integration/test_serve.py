@@ -17,7 +17,9 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
-SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37}
+SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37,
+            "ntp": 123}
+UDP_ONLY = {"ntp"}
 HAVE_V6 = sktest.have_ipv6()
 HOSTS = ["127.0.0.1"] + (["::1"] if HAVE_V6 else [])
 
@@ -71,7 +73,7 @@ def start_serve(args, nlines):
 
 
 class ServeAll(unittest.TestCase):
-    """One daemon with all six services on 127.0.0.1 and ::1."""
+    """One daemon with all seven services on 127.0.0.1 and ::1."""
 
     @classmethod
     def setUpClass(cls):
@@ -79,7 +81,7 @@ class ServeAll(unittest.TestCase):
         args = ["--port-base", cls.base, "--threads", "2", "--udp-limit", "0"]
         for h in HOSTS:
             args += ["--bind", h]
-        cls.proc = start_serve(args, 12 * len(HOSTS))
+        cls.proc = start_serve(args, 13 * len(HOSTS))
 
     @classmethod
     def tearDownClass(cls):
@@ -95,7 +97,7 @@ class ServeAll(unittest.TestCase):
         for h in HOSTS:
             shown = "[%s]" % h if ":" in h else h
             for name, std in SERVICES.items():
-                for proto in ("tcp", "udp"):
+                for proto in ("udp",) if name in UDP_ONLY else ("tcp", "udp"):
                     want.add("listening service=%s proto=%s addr=%s:%d"
                              % (name, proto, shown, self.base + std))
         self.assertEqual(set(lines), want)

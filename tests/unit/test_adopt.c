@@ -127,7 +127,7 @@ SK_TEST(adopt_udp_bound_socket)
     int fd = bound_socket(SOCK_DGRAM, &addr), c = socket(AF_INET, SOCK_DGRAM, 0);
 
     CHECK_OK(sk_server_new(&srv, &cfg));
-    CHECK_OK(sk_server_adopt_udp(srv, fd, &echo_udp, NULL, &bound));
+    CHECK_OK(sk_server_adopt_udp(srv, fd, 0, &echo_udp, NULL, &bound));
     CHECK_EQ(sk_addr_port(&bound), sk_addr_port(&addr));
     CHECK_EQ(pthread_create(&t, NULL, run_thread, srv), 0);
     CHECK_EQ(setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
@@ -151,10 +151,10 @@ SK_TEST(adopt_refuses_wrong_descriptors)
     CHECK_OK(sk_server_new(&srv, NULL));
     CHECK_EQ(pipe(p), 0);
     CHECK_ERR(sk_server_adopt_tcp(srv, p[0], &echo_tcp, NULL, NULL), -ENOTSOCK);
-    CHECK_ERR(sk_server_adopt_udp(srv, p[0], &echo_udp, NULL, NULL), -ENOTSOCK);
+    CHECK_ERR(sk_server_adopt_udp(srv, p[0], 0, &echo_udp, NULL, NULL), -ENOTSOCK);
     CHECK_ERR(sk_server_adopt_conn(srv, p[0], &echo_tcp, NULL), -ENOTSOCK);
     CHECK_ERR(sk_server_adopt_tcp(srv, udp, &echo_tcp, NULL, NULL), -EPROTOTYPE);
-    CHECK_ERR(sk_server_adopt_udp(srv, tcp, &echo_udp, NULL, NULL), -EPROTOTYPE);
+    CHECK_ERR(sk_server_adopt_udp(srv, tcp, 0, &echo_udp, NULL, NULL), -EPROTOTYPE);
     CHECK_ERR(sk_server_adopt_tcp(srv, tcp, NULL, NULL, NULL), -EINVAL);
     CHECK_ERR(sk_server_adopt_conn(srv, unconnected, &echo_tcp, NULL), -ENOTCONN);
     CHECK_ERR(sk_server_adopt_tcp(srv, -1, &echo_tcp, NULL, NULL), -EBADF);

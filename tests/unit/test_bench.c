@@ -658,3 +658,52 @@ SK_TEST(pace_schedule_evenly_spaced)
     CHECK_EQ(bench_sched(cfg, 3, 10) - bench_sched(cfg, 3, 9), UINT64_C(7000000));
     free(cfg);
 }
+
+/* ---- ntp mode ------------------------------------------------------------- */
+
+#include "ntp.h"
+
+/* A server's answer to `req`: mode 4, the request's transmit as origin. */
+static void ntp_answer(const unsigned char req[BENCH_NTP_SIZE], unsigned char out[48],
+                       unsigned stratum, unsigned leap)
+{
+    ntp_packet q, r = {0};
+
+    CHECK_EQ(ntp_request_check(&q, req, BENCH_NTP_SIZE), NTP_REQUEST_OK);
+    r.leap = leap;
+    r.version = q.version;
+    r.mode = NTP_MODE_SERVER;
+    r.stratum = stratum;
+    r.origin = q.transmit;
+    r.receive = r.transmit = UINT64_C(0xeb00000012345678);
+    ntp_encode(&r, out);
+}
+
+SK_TEST(ntp_requests_and_reply_checks)
+{
+    uint64_t tag = UINT64_C(0xa1b2c3d400000000);
+    unsigned char req[BENCH_NTP_SIZE], rep[48];
+    uint32_t seq = 0;
+
+    bench_ntp_request(tag, UINT64_C(0x100000007), req);
+    ntp_answer(req, rep, 2, 0);
+    CHECK(bench_ntp_reply(tag, rep, sizeof(rep), &seq) == NULL);
+    CHECK_EQ(seq, 7);
+    /* An honest unsynchronised server is a valid reply for a load test. */
+    ntp_answer(req, rep, 16, 3);
+    CHECK(bench_ntp_reply(tag, rep, sizeof(rep), &seq) == NULL);
+    /* Everything else is an error, with the reason. */
+    CHECK_STR(bench_ntp_reply(tag, rep, 47, &seq), "reply of 47 bytes, shorter than an NTP header");
+    CHECK_STR(bench_ntp_reply(tag ^ (UINT64_C(1) << 40), rep, 48, &seq),
+              "reply whose origin is none of our requests");
+    CHECK_STR(bench_ntp_reply(tag, req, 48, &seq), "reply of mode 3, not 4");
+    ntp_answer(req, rep, 16, 0);
+    CHECK_STR(bench_ntp_reply(tag, rep, 48, &seq), "reply of stratum 16");
+    ntp_answer(req, rep, 0, 3);
+    memcpy(rep + 12, "RATE", 4);
+    CHECK_STR(bench_ntp_reply(tag, rep, 48, &seq),
+              "kiss-o'-death RATE (rate limiting on? --udp-limit 0)");
+    ntp_answer(req, rep, 2, 0);
+    memset(rep + 40, 0, 8);
+    CHECK_STR(bench_ntp_reply(tag, rep, 48, &seq), "reply with a zero transmit timestamp");
+}

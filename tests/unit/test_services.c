@@ -595,16 +595,109 @@ SK_TEST(udpguard_log_is_rate_limited)
 
 SK_TEST(service_table)
 {
-    static const char *const names[] = {"echo", "discard", "daytime", "qotd", "chargen", "time"};
-    static const int ports[] = {7, 9, 13, 17, 19, 37};
+    static const char *const names[] = {"echo", "discard", "daytime", "qotd", "chargen",
+                                        "time", "ntp"};
+    static const int ports[] = {7, 9, 13, 17, 19, 37, 123};
 
     for (int i = 0; i < SVC_COUNT; i++) {
+        bool ntp = strcmp(names[i], "ntp") == 0;
+
         CHECK_STR(svc_table[i].name, names[i]);
         CHECK_EQ(svc_table[i].std_port, ports[i]);
         CHECK_EQ(svc_find(names[i]), i);
-        CHECK(svc_table[i].tcp != NULL && svc_table[i].udp != NULL);
+        /* ntp is UDP only and the one service that wants receive times. */
+        CHECK((svc_table[i].tcp != NULL) == !ntp && svc_table[i].udp != NULL);
+        CHECK_EQ(svc_table[i].udp_flags, ntp ? SK_SERVER_RXTIME : 0);
         CHECK(svc_table[i].udp->on_datagram != NULL);
     }
     CHECK_EQ(svc_find("ECHO"), -1);
     CHECK_EQ(svc_find(""), -1);
+}
+
+/* ---- the guard's NTP additions, and the ntp service's self-description ---- */
+
+SK_TEST(udpguard_allow_port_only_that_port)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 0, &logs);
+    sk_addr a;
+
+    /* ntp answers port 123 ... */
+    a = addr_of("127.0.0.1", 123);
+    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_PASS);
+    a = addr_of("::1", 123);
+    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_PASS);
+    /* ... but no other low port, no service port, and no bad address. */
+    a = addr_of("127.0.0.1", 122);
+    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_DROP_PRIVPORT);
+    a = addr_of("127.0.0.1", 8019);
+    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_DROP_SVCPORT);
+    a = addr_of("255.255.255.255", 123);
+    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_DROP_BADADDR);
+    /* The other services still refuse port 123. */
+    CHECK_EQ(check(g, "127.0.0.1", 123, 1000), SVC_UDP_DROP_PRIVPORT);
+    svc_udpguard_free(g);
+}
+
+SK_TEST(udpguard_kiss_at_most_once_per_interval)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(1, 2, 0, &logs);
+    sk_addr a = addr_of("192.0.2.7", 40000), b = addr_of("192.0.2.8", 40000);
+    int kisses = 0;
+
+    CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_PASS);
+    CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_PASS);
+    /* A flood within one interval: one kiss, then none. */
+    for (uint64_t t = 1000; t < 1100; t++) {
+        if (svc_udpguard_check(g, &a, 1000) == SVC_UDP_DROP_SOURCE &&
+            svc_udpguard_kiss(g, &a, t, 4000))
+            kisses++;
+    }
+    CHECK_EQ(kisses, 1);
+    /* Another source has its own allowance; the first gets one again
+     * once the interval has passed. */
+    CHECK(svc_udpguard_kiss(g, &b, 1200, 4000));
+    CHECK(!svc_udpguard_kiss(g, &a, 4999, 4000));
+    CHECK(svc_udpguard_kiss(g, &a, 5000, 4000));
+    svc_udpguard_free(g);
+}
+
+SK_TEST(ntp_self_description)
+{
+    svc_ntp_config cfg = {0};
+    struct timespec now = {1795000000, 5};
+    ntp_packet self;
+    svc_ntp *n;
+
+    CHECK_ERR(svc_ntp_new(&n, &(svc_ntp_config){.stratum = 16}), -EINVAL);
+    cfg.stratum = 8;
+    CHECK_OK(svc_ntp_new(&n, &cfg));
+    svc_ntp_self(n, &now, &self);
+    CHECK_EQ(self.stratum, 8);
+    CHECK_MEM(self.refid, "LOCL", 4);
+    CHECK(self.leap != NTP_LEAP_UNSYNC);
+    CHECK(self.reference == ntp_ts_from_unix(now.tv_sec, 0));
+    CHECK_INT(self.precision, >=, -24);
+    CHECK_INT(self.precision, <=, 0);
+    svc_ntp_free(n);
+
+    cfg.unsynced = true;
+    CHECK_OK(svc_ntp_new(&n, &cfg));
+    svc_ntp_self(n, &now, &self);
+    CHECK_EQ(self.leap, NTP_LEAP_UNSYNC);
+    CHECK_EQ(self.stratum, NTP_STRATUM_UNSYNC);
+    CHECK(self.reference == 0);
+    CHECK_EQ(svc_ntp_count(n, SVC_NTP_REPLIED), 0);
+    svc_ntp_free(n);
+
+    /* Following the kernel: unsynchronised means LI 3 and stratum 16;
+     * otherwise stratum SVC_NTP_KERNEL_STRATUM with refid KERN. */
+    svc_ntp_self(NULL, &now, &self);
+    if (self.leap == NTP_LEAP_UNSYNC) {
+        CHECK_EQ(self.stratum, NTP_STRATUM_UNSYNC);
+    } else {
+        CHECK_EQ(self.stratum, SVC_NTP_KERNEL_STRATUM);
+        CHECK_MEM(self.refid, "KERN", 4);
+    }
 }

@@ -1,0 +1,541 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cli/ntp.c - `sockit ntp`: asks an NTP server for the time, COUNT times,
+ * and reports each sample's offset and delay and the best one.
+ *
+ *   options      getopt_long into ntp_opts (usage errors exit 2)
+ *   exchange     one request with a random transmit timestamp (the nonce a
+ *                reply must echo as its origin) and the wait for a reply
+ *                that passes every check in reply_check; a rejected
+ *                datagram is reported on stderr and the wait goes on
+ *   kiss-o'-death  RATE doubles the interval; DENY and RSTR end the run
+ *   report       one line (or JSON element) per sample, then the summary:
+ *                the lowest-delay sample's offset, as ntpdate and chrony
+ *                prefer; leap indicator 3 fails the run unless
+ *                --allow-unsynced
+ *
+ * T1 and T4 are read from CLOCK_REALTIME right around the send and the
+ * receive; the offset is server - local (positive: the local clock is
+ * behind).  The socket is not connected, so a reply from any other address
+ * or port is seen, reported and refused rather than silently filtered.
+ */
+#include "cli.h"
+#include "ntp.h"
+
+#include "sockit.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define NTP_DEFAULT_COUNT 4
+#define NTP_MAX_COUNT 10000
+#define NTP_DEFAULT_INTERVAL 1.0
+#define NTP_MIN_INTERVAL 0.1
+#define NTP_MAX_INTERVAL 3600.0
+#define NTP_DEFAULT_TIMEOUT 5.0
+#define NTP_RECV_MAX 2048
+
+static const char ntp_usage[] =
+    "usage: sockit ntp [-4|-6] [--count N] [--interval SECONDS] [--timeout SECONDS]\n"
+    "                  [--json] [--allow-unsynced] HOST [PORT]\n";
+
+static const char ntp_help[] =
+    "\n"
+    "Ask an NTP (or SNTP) server for the time COUNT times and report each sample's\n"
+    "offset (server - local, ms) and round-trip delay (ms), the server's stratum,\n"
+    "refid and leap indicator, and the offset of the lowest-delay sample.\n"
+    "\n"
+    "options:\n"
+    "  -4                     use IPv4 addresses only\n"
+    "  -6                     use IPv6 addresses only\n"
+    "  -c, --count N          send N requests (default 4)\n"
+    "  -i, --interval SECONDS wait SECONDS between requests (default 1, at least 0.1)\n"
+    "  -t, --timeout SECONDS  wait this long for each reply (default 5)\n"
+    "      --json             print one JSON object with every sample\n"
+    "      --allow-unsynced   accept a server whose leap indicator says its clock is\n"
+    "                         unsynchronised (3); without it that fails the run\n"
+    "  -h, --help             show this help and exit\n"
+    "\n"
+    "PORT is a number or a service name; it defaults to 123.  A reply counts only\n"
+    "if it is mode 4, comes from the address asked, carries our random transmit\n"
+    "timestamp as its origin, has a non-zero transmit timestamp and stratum 1..15\n"
+    "(16 only with leap 3); anything else is reported and ignored.  A RATE\n"
+    "kiss-o'-death doubles the interval; DENY or RSTR stops with exit status 1.\n"
+    "\n"
+    "Exit status: 0 success, 1 failure (no usable reply, access denied,\n"
+    "unsynchronised server), 2 usage error.  See sockit(1).\n";
+
+/* ---- options ----------------------------------------------------------------- */
+
+typedef struct ntp_opts {
+    int family;
+    long count;
+    double interval, timeout;
+    bool json, allow_unsynced;
+    const char *host, *port;
+    char where[300]; /* "host:port" for messages */
+} ntp_opts;
+
+enum { OPT_JSON = 256, OPT_ALLOW_UNSYNCED };
+
+static const struct option ntp_longopts[] = {
+    {"count", required_argument, NULL, 'c'},
+    {"interval", required_argument, NULL, 'i'},
+    {"timeout", required_argument, NULL, 't'},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"allow-unsynced", no_argument, NULL, OPT_ALLOW_UNSYNCED},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Applies one option; returns 0, or -1 after printing why. */
+static int ntp_option(ntp_opts *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case '4':
+    case '6':
+        o->family = opt == '4' ? AF_INET : AF_INET6;
+        return 0;
+    case 'c':
+        return cli_parse_long("--count", arg, 1, NTP_MAX_COUNT, &o->count);
+    case 'i':
+        if (cli_parse_seconds("--interval", arg, NTP_MAX_INTERVAL, &o->interval) < 0)
+            return -1;
+        if (o->interval < NTP_MIN_INTERVAL) {
+            cli_error("--interval", "'%s' is below the minimum of %g s", arg, NTP_MIN_INTERVAL);
+            return -1;
+        }
+        return 0;
+    case 't':
+        if (cli_parse_seconds("--timeout", arg, 86400, &o->timeout) < 0)
+            return -1;
+        if (o->timeout <= 0) {
+            cli_error("--timeout", "'%s' is not more than 0", arg);
+            return -1;
+        }
+        return 0;
+    case OPT_JSON:
+        o->json = true;
+        return 0;
+    case OPT_ALLOW_UNSYNCED:
+        o->allow_unsynced = true;
+        return 0;
+    }
+    return -1;
+}
+
+/* Parses argv; returns -1 to go on, or the exit status to return. */
+static int ntp_parse(ntp_opts *o, int argc, char **argv)
+{
+    int opt;
+
+    memset(o, 0, sizeof(*o));
+    o->family = AF_UNSPEC;
+    o->count = NTP_DEFAULT_COUNT;
+    o->interval = NTP_DEFAULT_INTERVAL;
+    o->timeout = NTP_DEFAULT_TIMEOUT;
+    o->port = "123";
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":46c:i:t:h", ntp_longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(ntp_usage, stdout);
+            fputs(ntp_help, stdout);
+            return CLI_EXIT_OK;
+        }
+        if (opt == '?' || opt == ':') {
+            cli_error("ntp", opt == '?' ? "unknown option '%s' (try 'sockit ntp --help')"
+                                        : "option '%s' needs a value", argv[optind - 1]);
+            return CLI_EXIT_USAGE;
+        }
+        if (ntp_option(o, opt, optarg) < 0)
+            return CLI_EXIT_USAGE;
+    }
+    if (argc - optind < 1 || argc - optind > 2) {
+        cli_error("ntp", argc - optind < 1 ? "missing HOST (try 'sockit ntp --help')"
+                                           : "unexpected argument '%s' (try 'sockit ntp --help')",
+                  argv[argc - 1]);
+        return CLI_EXIT_USAGE;
+    }
+    o->host = argv[optind];
+    if (argc - optind == 2)
+        o->port = argv[optind + 1];
+    snprintf(o->where, sizeof(o->where), strchr(o->host, ':') ? "[%s]:%s" : "%s:%s",
+             o->host, o->port);
+    return -1;
+}
+
+/* ---- messages ---------------------------------------------------------------- */
+
+static void ntp_error(const ntp_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "sockit: ntp HOST:PORT: why" */
+static void ntp_error(const ntp_opts *o, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "sockit: ntp %s: ", o->where);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static double realtime_now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t ts_of(const struct timespec *t)
+{
+    return ntp_ts_from_unix((int64_t)t->tv_sec, (uint32_t)t->tv_nsec);
+}
+
+/* ---- one exchange -------------------------------------------------------------- */
+
+/* One accepted reply. */
+typedef struct ntp_result {
+    ntp_packet p;
+    ntp_sample s;
+    int64_t server_sec; /* the reply's transmit time, era nearest our clock */
+    uint32_t server_ns;
+} ntp_result;
+
+typedef enum ntp_outcome {
+    NTP_SAMPLE,     /* *r holds a reply */
+    NTP_NO_REPLY,   /* nothing usable before the timeout */
+    NTP_KOD_RATE,   /* slow down */
+    NTP_KOD_STOP,   /* DENY or RSTR: stop asking */
+    NTP_KOD_OTHER,  /* another kiss code: no sample */
+    NTP_FAILED      /* a socket error (printed) */
+} ntp_outcome;
+
+/*
+ * Checks a datagram against the request.  Returns NULL when it is an
+ * acceptable reply (or a kiss-o'-death that echoes our nonce), else why not.
+ */
+static const char *reply_check(const ntp_packet *p, ssize_t len, uint64_t nonce)
+{
+    static char why[96];
+
+    if (len < NTP_HEADER_LEN) {
+        snprintf(why, sizeof(why), "%zd bytes, shorter than an NTP header (48)", len);
+        return why;
+    }
+    if (p->mode != NTP_MODE_SERVER) {
+        snprintf(why, sizeof(why), "mode %u, not 4 (server)", p->mode);
+        return why;
+    }
+    if (p->origin != nonce)
+        return "origin timestamp is not our transmit timestamp (stale or forged)";
+    if (p->stratum == NTP_STRATUM_KOD)
+        return NULL;
+    if (p->transmit == 0)
+        return "transmit timestamp is zero";
+    if (p->stratum > NTP_STRATUM_UNSYNC ||
+        (p->stratum == NTP_STRATUM_UNSYNC && p->leap != NTP_LEAP_UNSYNC)) {
+        snprintf(why, sizeof(why), "stratum %u is not 1..15", p->stratum);
+        return why;
+    }
+    return NULL;
+}
+
+/* What a kiss-o'-death that passed reply_check means. */
+static ntp_outcome kiss(const ntp_opts *o, const ntp_packet *p)
+{
+    char code[NTP_REFID_TEXT];
+
+    ntp_refid_format(p->refid, 0, code);
+    if (ntp_is_kod(p, "RATE"))
+        return NTP_KOD_RATE;
+    if (ntp_is_kod(p, "DENY") || ntp_is_kod(p, "RSTR")) {
+        ntp_error(o, "server refuses us (kiss-o'-death %s)", code);
+        return NTP_KOD_STOP;
+    }
+    ntp_error(o, "kiss-o'-death %s: no time in this reply", code);
+    return NTP_KOD_OTHER;
+}
+
+/* A random, non-zero 64-bit nonce: getrandom, or where that fails, the
+ * clocks mixed (still unpredictable enough to tell our replies apart). */
+static uint64_t random_nonce(void)
+{
+    uint64_t v = 0;
+    struct timespec a, b;
+
+    if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v) || v == 0) {
+        clock_gettime(CLOCK_REALTIME, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        v = ((uint64_t)a.tv_nsec << 32 ^ (uint64_t)b.tv_nsec ^ (uint64_t)a.tv_sec) *
+            UINT64_C(0x9E3779B97F4A7C15);
+        v ^= v >> 29;
+    }
+    return v != 0 ? v : 1;
+}
+
+/* Sends one request to `to` and waits up to o->timeout for its reply. */
+static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, ntp_result *r)
+{
+    unsigned char req[NTP_HEADER_LEN], buf[NTP_RECV_MAX];
+    ntp_packet q = {0};
+    struct timespec t1, t4;
+    double deadline = mono_now() + o->timeout;
+    uint64_t nonce = random_nonce();
+    ssize_t sent;
+    char addr[SK_ADDRSTRLEN];
+
+    /* A random transmit timestamp (as chrony sends) is the nonce; our real
+     * T1 stays here and is never disclosed. */
+    q.version = NTP_VERSION;
+    q.mode = NTP_MODE_CLIENT;
+    q.transmit = nonce;
+    ntp_encode(&q, req);
+    realtime_now(&t1);
+    sent = sk_sock_sendto(s, req, sizeof(req), 0, to);
+    if (sent < 0) {
+        ntp_error(o, "send: %s", sk_strerror((int)sent));
+        return NTP_FAILED;
+    }
+    for (;;) {
+        double left = deadline - mono_now();
+        sk_addr from;
+        ssize_t n;
+        const char *why;
+
+        if (left <= 0)
+            return NTP_NO_REPLY;
+        sk_sock_settimeout(s, left);
+        n = sk_sock_recvfrom(s, buf, sizeof(buf), 0, &from);
+        realtime_now(&t4);
+        if (n == SK_ETIMEOUT)
+            return NTP_NO_REPLY;
+        if (n < 0) {
+            ntp_error(o, "receive: %s", sk_strerror((int)n));
+            return NTP_FAILED;
+        }
+        if (!sk_addr_equal(&from, to)) {
+            if (sk_addr_format(&from, addr, sizeof(addr)) < 0)
+                snprintf(addr, sizeof(addr), "?");
+            ntp_error(o, "ignoring a reply from %s: not the address asked", addr);
+            continue;
+        }
+        memset(&r->p, 0, sizeof(r->p));
+        ntp_decode(&r->p, buf, (size_t)n);
+        why = reply_check(&r->p, n, nonce);
+        if (why != NULL) {
+            ntp_error(o, "ignoring a reply: %s", why);
+            continue;
+        }
+        if (r->p.stratum == NTP_STRATUM_KOD)
+            return kiss(o, &r->p);
+        r->s = ntp_sample_compute(ts_of(&t1), r->p.receive, r->p.transmit, ts_of(&t4));
+        r->server_sec = ntp_ts_to_unix(r->p.transmit, (int64_t)t4.tv_sec, &r->server_ns);
+        return NTP_SAMPLE;
+    }
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static const char *leap_name(unsigned leap)
+{
+    static const char *const names[] = {"none", "insert", "delete", "unsynchronised"};
+
+    return names[leap & 3];
+}
+
+/* "2036-02-07T06:29:56.123Z", or the Unix seconds if gmtime cannot. */
+static void format_time(int64_t sec, uint32_t ns, char *buf, size_t size, bool iso)
+{
+    time_t t = (time_t)sec;
+    struct tm tm;
+    char base[64];
+
+    if (gmtime_r(&t, &tm) == NULL ||
+        strftime(base, sizeof(base), iso ? "%Y-%m-%dT%H:%M:%S" : "%a %b %e %H:%M:%S",
+                 &tm) == 0) {
+        snprintf(buf, size, "%" PRId64 " (Unix time)", sec);
+        return;
+    }
+    if (iso)
+        snprintf(buf, size, "%s.%03uZ", base, ns / 1000000u);
+    else
+        snprintf(buf, size, "%s.%03u %d UTC", base, ns / 1000000u, tm.tm_year + 1900);
+}
+
+static void print_sample_text(int i, const ntp_result *r)
+{
+    char refid[NTP_REFID_TEXT];
+
+    printf("sample %d: offset %+.3f ms, delay %.3f ms, stratum %u, refid %s, leap %u\n",
+           i + 1, r->s.offset * 1e3, r->s.delay * 1e3, r->p.stratum,
+           ntp_refid_format(r->p.refid, r->p.stratum, refid), r->p.leap);
+}
+
+static void print_summary_text(const ntp_opts *o, const char *addr, const ntp_result *best,
+                               int ibest, int n)
+{
+    char refid[NTP_REFID_TEXT], when[128];
+
+    format_time(best->server_sec, best->server_ns, when, sizeof(when), false);
+    printf("server %s (%s): stratum %u, refid %s, leap %u (%s), precision 2^%d s\n",
+           o->where, addr, best->p.stratum,
+           ntp_refid_format(best->p.refid, best->p.stratum, refid), best->p.leap,
+           leap_name(best->p.leap), best->p.precision);
+    printf("server time is %s\n", when);
+    printf("offset %+.3f ms, delay %.3f ms (lowest-delay sample, %d of %d)\n",
+           best->s.offset * 1e3, best->s.delay * 1e3, ibest + 1, n);
+}
+
+/* The fields one sample and the summary share, as JSON members. */
+static void json_fields(const ntp_result *r)
+{
+    char refid[NTP_REFID_TEXT], when[128];
+
+    format_time(r->server_sec, r->server_ns, when, sizeof(when), true);
+    printf("\"offset_ms\": %.6f, \"delay_ms\": %.6f, \"stratum\": %u, \"refid\": \"%s\", "
+           "\"leap\": %u, \"server_unix\": %" PRId64 ", \"server_time\": \"%s\"",
+           r->s.offset * 1e3, r->s.delay * 1e3, r->p.stratum,
+           ntp_refid_format(r->p.refid, r->p.stratum, refid), r->p.leap, r->server_sec,
+           when);
+}
+
+/* One JSON object on one line.  `where` and the address are printable
+ * ASCII from the command line and sk_addr_format, without quotes. */
+static void print_json(const ntp_opts *o, const char *addr, const ntp_result *rs, int n,
+                       int ibest, bool synced)
+{
+    printf("{\"server\": \"%s\", \"address\": \"%s\", \"samples\": [", o->where, addr);
+    for (int i = 0; i < n; i++) {
+        printf(i ? ", {" : "{");
+        json_fields(&rs[i]);
+        printf("}");
+    }
+    printf("], \"chosen\": %d, ", ibest + 1);
+    json_fields(&rs[ibest]);
+    printf(", \"synchronised\": %s}\n", synced ? "true" : "false");
+}
+
+/* ---- the command ---------------------------------------------------------------- */
+
+/* Resolves HOST PORT for UDP and opens a socket of the first address's
+ * family.  Returns 0, or -1 after printing why. */
+static int ntp_open(const ntp_opts *o, sk_sock **s, sk_addr *to)
+{
+    sk_addrinfo *list;
+    int rc = sk_getaddrinfo(o->host, o->port, o->family, SOCK_DGRAM, 0, 0, o->timeout, &list);
+
+    if (rc < 0) {
+        ntp_error(o, "%s", sk_strerror(rc));
+        return -1;
+    }
+    *to = list->addr;
+    rc = sk_sock_open(s, list->family, SOCK_DGRAM, 0);
+    sk_addrinfo_free(list);
+    if (rc < 0) {
+        ntp_error(o, "socket: %s", sk_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Waits `seconds` (monotonic, restarted after a signal). */
+static void pause_for(double seconds)
+{
+    struct timespec ts = {(time_t)seconds,
+                          (long)((seconds - floor(seconds)) * 1e9)};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* Runs the exchanges; stores the samples in rs[] and returns their count,
+ * or -1 when the run must stop (printed). */
+static int ntp_collect(const ntp_opts *o, sk_sock *s, const sk_addr *to, ntp_result *rs)
+{
+    double interval = o->interval;
+    int n = 0;
+
+    for (long i = 0; i < o->count; i++) {
+        if (i > 0)
+            pause_for(interval);
+        switch (exchange(o, s, to, &rs[n])) {
+        case NTP_SAMPLE:
+            n++;
+            break;
+        case NTP_NO_REPLY:
+            ntp_error(o, "no usable reply within %g s", o->timeout);
+            break;
+        case NTP_KOD_RATE:
+            interval = interval * 2 < NTP_MAX_INTERVAL ? interval * 2 : NTP_MAX_INTERVAL;
+            ntp_error(o, "server asks us to slow down (kiss-o'-death RATE): interval now %g s",
+                      interval);
+            break;
+        case NTP_KOD_OTHER:
+            break;
+        case NTP_KOD_STOP:
+        case NTP_FAILED:
+            return -1;
+        }
+    }
+    return n;
+}
+
+int cmd_ntp(int argc, char **argv)
+{
+    static ntp_result rs[NTP_MAX_COUNT];
+    ntp_opts o;
+    sk_sock *s;
+    sk_addr to;
+    char addr[SK_ADDRSTRLEN];
+    int status = ntp_parse(&o, argc, argv), n, best = 0;
+    bool synced;
+
+    if (status >= 0)
+        return status;
+    if (ntp_open(&o, &s, &to) < 0)
+        return CLI_EXIT_FAIL;
+    if (sk_addr_format_ip(&to, addr, sizeof(addr)) < 0)
+        snprintf(addr, sizeof(addr), "?");
+    n = ntp_collect(&o, s, &to, rs);
+    sk_sock_free(s);
+    if (n <= 0) {
+        if (n == 0)
+            ntp_error(&o, "no usable reply to %ld request%s", o.count, o.count == 1 ? "" : "s");
+        return CLI_EXIT_FAIL;
+    }
+    for (int i = 1; i < n; i++)
+        if (rs[i].s.delay < rs[best].s.delay)
+            best = i;
+    synced = rs[best].p.leap != NTP_LEAP_UNSYNC;
+    if (o.json) {
+        print_json(&o, addr, rs, n, best, synced);
+    } else {
+        for (int i = 0; i < n; i++)
+            print_sample_text(i, &rs[i]);
+        print_summary_text(&o, addr, &rs[best], best, n);
+    }
+    if (fflush(stdout) != 0)
+        return CLI_EXIT_FAIL;
+    if (!synced && !o.allow_unsynced) {
+        ntp_error(&o, "server says its clock is unsynchronised (leap indicator 3); "
+                      "--allow-unsynced accepts it");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
