@@ -87,14 +87,14 @@ static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
     struct timespec now;
     int n;
 
+    /* The headers point at their slots for good (batch_init); the kernel
+     * only rewrites the lengths. */
     for (int i = 0; i < UDP_BATCH; i++) {
-        b->riov[i] = (struct iovec){ b->rbuf + (size_t)i * UDP_SLOT, UDP_SLOT };
-        b->rmsg[i].msg_hdr = (struct msghdr){
-            .msg_name = &b->from[i].u, .msg_namelen = sizeof(b->from[i].u),
-            .msg_iov = &b->riov[i], .msg_iovlen = 1,
-            .msg_control = rxtime ? b->ctrl[i] : NULL,
-            .msg_controllen = rxtime ? UDP_CTRL : 0,
-        };
+        struct msghdr *h = &b->rmsg[i].msg_hdr;
+
+        h->msg_namelen = sizeof(b->from[i].u);
+        h->msg_control = rxtime ? b->ctrl[i] : NULL;
+        h->msg_controllen = rxtime ? UDP_CTRL : 0;
     }
     do
         n = recvmmsg(fd, b->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
@@ -114,6 +114,21 @@ static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
     return n;
 }
 
+/* Points every header at its slot's buffers and address, once. */
+static void batch_init(sk__udp_batch *b)
+{
+    for (int i = 0; i < UDP_BATCH; i++) {
+        b->riov[i] = (struct iovec){ b->rbuf + (size_t)i * UDP_SLOT, UDP_SLOT };
+        b->rmsg[i].msg_hdr = (struct msghdr){
+            .msg_name = &b->from[i].u, .msg_iov = &b->riov[i], .msg_iovlen = 1,
+        };
+        b->wiov[i] = (struct iovec){ b->wbuf + (size_t)i * UDP_SLOT, 0 };
+        b->wmsg[i].msg_hdr = (struct msghdr){
+            .msg_name = &b->to[i].u, .msg_iov = &b->wiov[i], .msg_iovlen = 1,
+        };
+    }
+}
+
 void sk__udp_enable_rxtime(int fd)
 {
     int on = 1;
@@ -129,11 +144,8 @@ static int batch_send(int fd, sk__udp_batch *b, int first)
     int n;
 
     for (int i = first; i < b->nreply; i++) {
-        b->wiov[i] = (struct iovec){ b->wbuf + (size_t)i * UDP_SLOT, b->wlen[i] };
-        b->wmsg[i].msg_hdr = (struct msghdr){
-            .msg_name = &b->to[i].u, .msg_namelen = b->to[i].len,
-            .msg_iov = &b->wiov[i], .msg_iovlen = 1,
-        };
+        b->wiov[i].iov_len = b->wlen[i];
+        b->wmsg[i].msg_hdr.msg_namelen = b->to[i].len;
     }
     do
         n = sendmmsg(fd, b->wmsg + first, (unsigned)(b->nreply - first), MSG_DONTWAIT);
@@ -165,6 +177,11 @@ static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
         b->rlen[n++] = (size_t)r;
     }
     return n;
+}
+
+static void batch_init(sk__udp_batch *b)
+{
+    (void)b;
 }
 
 void sk__udp_enable_rxtime(int fd)
@@ -244,8 +261,6 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
                                     &b->from[i]);
         }
         batch_flush(w, l->svc, fd, b);
-        if (n < UDP_BATCH)
-            return;
     }
 }
 
@@ -263,6 +278,7 @@ int sk__udp_listener_start(sk__listener *l)
         w->udp = b;
         if (b->rbuf == NULL || b->wbuf == NULL)
             return -ENOMEM; /* freed with the worker */
+        batch_init(b);
     }
     return sk_io_start(w->loop, &l->io, l->fd, SK_READABLE, udp_cb, l);
 }
