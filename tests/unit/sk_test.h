@@ -38,6 +38,19 @@ void sk_test_isolate_network(void);
 /* Monotonic seconds, for checking how long a call took. */
 double sk_test_now(void);
 
+/* Sleeps `ms` milliseconds, the whole time even across signals. */
+void sk_test_sleep_ms(int ms);
+
+/* Waits up to `seconds` for `cond` to hold, looking every 5 ms, then
+ * checks it (a failure prints the condition). */
+#define WAIT_FOR(cond, seconds)                                              \
+    do {                                                                     \
+        double sk_w0_ = sk_test_now();                                       \
+        while (!(cond) && sk_test_now() - sk_w0_ < (seconds))                \
+            sk_test_sleep_ms(5);                                             \
+        CHECK(cond);                                                         \
+    } while (0)
+
 #define SK_TEST(name)                                                        \
     static void sk_test_##name(void);                                        \
     __attribute__((constructor)) static void sk_test_reg_##name(void)        \

@@ -16,14 +16,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* A connected AF_UNIX stream pair; p[0] gets `timeout`. */
 static void make_pair(sk_sock *p[2], double timeout)
 {
@@ -60,7 +52,7 @@ static void *trickle_main(void *arg)
 
         if (sk_sock_sendall(t->s, t->data + off, n, NULL) < 0)
             break;
-        sleep_ms(t->gap_ms);
+        sk_test_sleep_ms(t->gap_ms);
     }
     if (t->close_after)
         sk_sock_shutdown(t->s, SHUT_WR);

@@ -37,14 +37,6 @@ static void new_pair(int sv[2])
                  ? -errno : 0);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* ---- descriptor readiness -------------------------------------------------- */
 
 struct io_rec {
@@ -513,7 +505,7 @@ SK_TEST(timer_heap_many)
 
 static void *stopper(void *arg)
 {
-    sleep_ms(50);
+    sk_test_sleep_ms(50);
     sk_loop_stop(arg);
     return NULL;
 }
@@ -606,7 +598,7 @@ static void *waker_thread(void *arg)
     for (int i = 0; i < w->n; i++) {
         sk_loop_wake(w->loop);
         if (i % 100 == 0)
-            sleep_ms(1);
+            sk_test_sleep_ms(1);
     }
     return NULL;
 }
@@ -779,7 +771,7 @@ static void scenario_stop_inside(void)
     ka.victim = kb.victim = victim;
     CHECK_EQ(write(a[1], "x", 1), 1);
     CHECK_EQ(write(b[1], "x", 1), 1);
-    sleep_ms(5);
+    sk_test_sleep_ms(5);
     /* Both descriptors are ready in the same iteration; the first callback
      * stops the other handle (and itself, and a due timer), so exactly one
      * callback runs and nothing touches freed memory. */

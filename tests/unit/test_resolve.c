@@ -29,14 +29,6 @@ static atomic_int fake_result;   /* 0: answer with getaddrinfo; else this EAI co
 static atomic_int fake_errno;    /* errno to leave for EAI_SYSTEM */
 static atomic_bool fake_signals_blocked;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
-}
-
 /* Takes fake_sleep_ms, then answers like getaddrinfo for the numeric
  * loopback (so the result is freeable with freeaddrinfo) or fails. */
 static int fake_gai(const char *host, const char *service, const struct addrinfo *hints,
@@ -50,7 +42,7 @@ static int fake_gai(const char *host, const char *service, const struct addrinfo
     atomic_store(&fake_signals_blocked,
                  sigismember(&mask, SIGINT) == 1 && sigismember(&mask, SIGTERM) == 1 &&
                      sigismember(&mask, SIGALRM) == 1 && sigismember(&mask, SIGUSR1) == 1);
-    sleep_ms(atomic_load(&fake_sleep_ms));
+    sk_test_sleep_ms(atomic_load(&fake_sleep_ms));
     rc = atomic_load(&fake_result);
     if (rc == 0)
         rc = getaddrinfo(hints->ai_family == AF_INET6 ? "::1" : "127.0.0.1", service,
@@ -74,7 +66,7 @@ static void wait_requests_freed(double limit)
     double t0 = sk_test_now();
 
     while (sk__resolve_pending() != 0 && sk_test_now() - t0 < limit)
-        sleep_ms(10);
+        sk_test_sleep_ms(10);
     CHECK_EQ(sk__resolve_pending(), 0);
 }
 

@@ -199,23 +199,6 @@ static sk_server_stats stats(struct running *r)
     return st;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-/* Waits up to `seconds` for cond(r) to hold. */
-#define WAIT_FOR(cond, seconds)                                              \
-    do {                                                                     \
-        double sk_w0_ = sk_test_now();                                       \
-        while (!(cond) && sk_test_now() - sk_w0_ < (seconds))                \
-            sleep_ms(5);                                                     \
-        CHECK(cond);                                                         \
-    } while (0)
-
 /* ---- clients ----------------------------------------------------------------------- */
 
 /* A blocking TCP client with a 10 s receive timeout, optionally bound to
@@ -394,7 +377,7 @@ static bool send_pattern_until_stalled(int fd, uint64_t *sent, double cap_s)
             tlast = sk_test_now();
         } else {
             CHECK_EQ(errno, EAGAIN);
-            sleep_ms(20);
+            sk_test_sleep_ms(20);
         }
         CHECK(*sent < (64u << 20)); /* the server must push back long before */
     }
@@ -511,7 +494,7 @@ SK_TEST(backpressure_pauses_reading)
     if (stalled) {
         /* At rest: the server reads nothing more. */
         in1 = stats(&r).bytes_in;
-        sleep_ms(300);
+        sk_test_sleep_ms(300);
         in2 = stats(&r).bytes_in;
         CHECK_EQ(in1, in2);
     }
@@ -615,7 +598,7 @@ SK_TEST(idle_timeout_closes)
     t0 = sk_test_now();
     /* The busy one talks every 100 ms and stays open past the timeout. */
     for (int i = 0; i < 8; i++) {
-        sleep_ms(100);
+        sk_test_sleep_ms(100);
         echo_roundtrip(busy, "ping");
     }
     CHECK_TIME(sk_test_now() - t0, 0.75, 5.0);
@@ -735,7 +718,7 @@ static void wait_path_full(struct running *r)
 
     while (now != last && sk_test_now() - t0 < 10.0) {
         last = now;
-        sleep_ms(200);
+        sk_test_sleep_ms(200);
         now = stats(r).bytes_out;
     }
     CHECK_EQ(now, last);
@@ -767,7 +750,7 @@ SK_TEST(shutdown_drains_pending_output)
     fd = client_connect(&r.tcp, NULL);
     fill_server_output(&r);
     sk_server_shutdown(r.srv);
-    sleep_ms(100);
+    sk_test_sleep_ms(100);
     got = read_pattern_to_eof(fd);
     CHECK_EQ(got, atomic_load(&producer_accepted));
     CHECK(got < producer_total);
@@ -795,7 +778,7 @@ SK_TEST(shutdown_echoes_input_already_read)
     send_pattern_until_stalled(fd, &sent, 5.0);
     CHECK_INT(stats(&r).read_pauses, >=, 1);
     sk_server_shutdown(r.srv);
-    sleep_ms(100);
+    sk_test_sleep_ms(100);
     CHECK_EQ(fcntl(fd, F_SETFL, 0), 0);
     got = read_pattern_to_eof(fd);
     close(fd);
@@ -840,7 +823,7 @@ static void on_term(int sig)
 
 static void *kill_later(void *arg)
 {
-    sleep_ms(100);
+    sk_test_sleep_ms(100);
     kill(getpid(), SIGTERM);
     return NULL;
 }
@@ -1116,7 +1099,7 @@ SK_TEST(emfile_does_not_spin_and_recovers)
     CHECK_EQ(connect(victim, &r.tcp.u.sa, r.tcp.len), 0); /* queued in the backlog */
     WAIT_FOR(stats(&r).accept_errors >= 1, 2.0);
     cpu0 = cpu_seconds();
-    sleep_ms(500);
+    sk_test_sleep_ms(500);
     cpu1 = cpu_seconds();
     printf("cpu while out of descriptors: %.3f s over 0.5 s, accept errors %llu\n",
            cpu1 - cpu0, (unsigned long long)stats(&r).accept_errors);

@@ -94,22 +94,6 @@ static sk_server_stats svc_stats(struct running *r)
     return st;
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
-#define WAIT_FOR(cond, seconds)                                              \
-    do {                                                                     \
-        double sk_w0_ = sk_test_now();                                       \
-        while (!(cond) && sk_test_now() - sk_w0_ < (seconds))                \
-            sleep_ms(5);                                                     \
-        CHECK(cond);                                                         \
-    } while (0)
-
 /* ---- a client ------------------------------------------------------------------ */
 
 static int client_connect(const sk_addr *to)
@@ -195,7 +179,7 @@ SK_TEST(v2_header_in_single_bytes_and_local)
     fd = client_connect(&r.tcp);
     for (size_t i = 0; i < sizeof(v2); i++) {
         CHECK_EQ(send(fd, v2 + i, 1, MSG_NOSIGNAL), 1);
-        sleep_ms(2);
+        sk_test_sleep_ms(2);
     }
     expect_bytes(fd, "G\n");
     CHECK_STR(opened_peer, "10.1.2.3:12345");
