@@ -28,6 +28,15 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
 fi
 echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Keep the packages' maintainer scripts from starting their daemons (xinetd,
+# haproxy, prometheus, chrony: a time daemon must never get to touch this
+# machine's clock): a policy-rc.d that refuses every start, only while we
+# install, and only when the machine has none of its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\n# install-deps.sh: no daemon starts while it installs\nexit 101\n' >"$policy" &&
+    chmod 755 "$policy" && trap 'rm -f "$policy"' EXIT
+fi
 # shellcheck disable=SC2086
 if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
   apt-get update -qq >/dev/null 2>&1
