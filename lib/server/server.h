@@ -62,6 +62,7 @@ typedef struct sk__service {
     bool conn;   /* fds[0] is one adopted connection, not a listener */
     sk_addr peer; /* the adopted connection's peer (conn only) */
     bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
+    bool rxttl;  /* SK_SERVER_RXTTL: and their TTL / hop limit and TOS */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -333,6 +334,7 @@ void sk__udp_worker_free(sk__worker *w);
  * the system has it; elsewhere nothing, and udp.c reads the clock after
  * each batch instead). */
 void sk__udp_enable_rxtime(int fd);
+void sk__udp_enable_rxttl(int fd);
 
 /* ---- lib/server/limits.c ---- */
 
