@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stamp.h"
+
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
@@ -47,5 +49,13 @@ int cli_parse_u64(const char *option, const char *text, uint64_t *out);
 /* Seconds: a non-negative decimal ("2", "0.25"), finite, at most `max`. */
 int cli_parse_seconds(const char *option, const char *text, double max,
                       double *out);
+
+/*
+ * A STAMP HMAC key from the first line of `path` (hexadecimal, 16 to 64
+ * bytes: stamp_key_parse).  Returns 0, or -1 after printing "sockit: CMD:
+ * bad key file 'PATH' (try 'sockit CMD --help')" when the file cannot be
+ * read or its first line is anything else.
+ */
+int cli_stamp_key_load(const char *cmd, const char *path, stamp_key *k);
 
 #endif /* SOCKIT_CLI_H */

@@ -58,6 +58,7 @@ static const char serve_usage[] =
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
     "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
     "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
+    "                    [--stamp-mode stateful|stateless] [--stamp-key FILE]\n"
     "                    [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n";
 
@@ -65,20 +66,22 @@ static const char serve_help[] =
     "\n"
     "Serve the simple services echo (RFC 862), discard (RFC 863), daytime (RFC 867),\n"
     "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, and\n"
-    "ntp (an SNTPv4 server, RFC 5905/4330) over UDP, IPv4 and IPv6.  Prints one\n"
+    "ntp (an SNTPv4 server, RFC 5905/4330) and stamp (a STAMP session-reflector,\n"
+    "RFC 8762/8972) over UDP, IPv4 and IPv6.  Prints one\n"
     "line per listening socket when ready, e.g.\n"
     "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
     "\n"
     "options:\n"
     "  --port-base N         serve each service at N + its standard port (default\n"
     "                        8000: echo 8007, discard 8009, daytime 8013, qotd 8017,\n"
-    "                        chargen 8019, time 8037, ntp 8123); 0 gives the\n"
+    "                        chargen 8019, time 8037, ntp 8123, stamp 8862); 0\n"
+    "                        gives the\n"
     "                        standard ports\n"
     "  --port SERVICE=PORT   put one service on its own port (repeatable)\n"
     "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
     "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
     "                        the system has no IPv6\n"
-    "  --services LIST       comma-separated services to run (default all seven)\n"
+    "  --services LIST       comma-separated services to run (default all eight)\n"
     "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
     "  --threads N           worker threads (default 0: one per CPU)\n"
     "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
@@ -113,6 +116,13 @@ static const char serve_help[] =
     "                        stratum 16 while the kernel says its clock is\n"
     "                        unsynchronised, else stratum 3, refid KERN\n"
     "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
+    "  --stamp-mode MODE     stamp: stateful (default: a reflector sequence number\n"
+    "                        per session of source address, port and SSID, so the\n"
+    "                        sender can split loss by direction) or stateless\n"
+    "                        (the sender's sequence number is copied)\n"
+    "  --stamp-key FILE      stamp: authenticated mode with the HMAC-SHA-256 key in\n"
+    "                        hex on FILE's first line (16 to 64 bytes); requests\n"
+    "                        whose HMAC does not verify are dropped\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -120,7 +130,8 @@ static const char serve_help[] =
     "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
     "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
     "rate-limited per client address and in total, and never larger than 512\n"
-    "bytes (echo and ntp: never larger than the request).  ntp answers only\n"
+    "bytes (echo, ntp and stamp: never larger than the request; a stamp reply\n"
+    "has exactly its request's length).  ntp answers only\n"
     "client (mode 3) requests, also from source port 123, and tells a client over\n"
     "its rate limit to slow down (RATE kiss-o'-death) at most every 4 seconds.\n"
     "\n"
@@ -164,6 +175,7 @@ typedef struct serve_opts {
     bool proxy_timeout_set;
     const char *metrics;
     svc_ntp_config ntp;
+    svc_stamp_config stamp;
     sk_server_config cfg;
 } serve_opts;
 
@@ -202,7 +214,7 @@ enum {
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
-    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_STAMP_MODE, OPT_STAMP_KEY,
 };
 
 static const struct option serve_longopts[] = {
@@ -229,6 +241,8 @@ static const struct option serve_longopts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
     {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
+    {"stamp-mode", required_argument, NULL, OPT_STAMP_MODE},
+    {"stamp-key", required_argument, NULL, OPT_STAMP_KEY},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -253,7 +267,7 @@ static void serve_defaults(serve_opts *o)
 /* Names the services for error messages. */
 static const char *service_names(void)
 {
-    return "echo, discard, daytime, qotd, chargen, time, ntp";
+    return "echo, discard, daytime, qotd, chargen, time, ntp, stamp";
 }
 
 /* "--services echo,time": a non-empty list of known names. */
@@ -409,7 +423,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
 
     switch (opt) {
     case OPT_PORT_BASE:
-        if (cli_parse_long("--port-base", arg, 0, 65535 - NTP_PORT, &v) < 0)
+        if (cli_parse_long("--port-base", arg, 0, 65535 - STAMP_PORT, &v) < 0)
             return -1;
         for (int i = 0; i < SVC_COUNT; i++)
             if (!overridden[i])
@@ -458,6 +472,18 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         o->metrics = arg;
         return metrics_parse_addr(arg, &check);
     }
+    case OPT_STAMP_MODE:
+        if (strcmp(arg, "stateful") != 0 && strcmp(arg, "stateless") != 0) {
+            cli_error("serve", "bad stamp mode '%s' (try 'sockit serve --help')", arg);
+            return -1;
+        }
+        o->stamp.stateless = strcmp(arg, "stateless") == 0;
+        return 0;
+    case OPT_STAMP_KEY:
+        if (cli_stamp_key_load("serve", arg, &o->stamp.key) < 0)
+            return -1;
+        o->stamp.auth = true;
+        return 0;
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;
         return 0;
@@ -524,7 +550,7 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     if (!serves_something(o)) {
-        cli_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
+        cli_error("serve", "--no-udp leaves nothing to serve (ntp and stamp are UDP only)");
         return CLI_EXIT_USAGE;
     }
     if (check_ports(o) < 0)
@@ -897,6 +923,30 @@ static void set_signals(bool on)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* CLOCK_MONOTONIC in milliseconds, the loops' clock. */
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The stamp service's own counters, when it ran. */
+static void log_stamp(const serve_opts *o, svc_stamp *s, uint64_t now_ms)
+{
+    char line[400];
+    size_t n = 0;
+
+    if (s == NULL || !serves_udp(o, svc_find("stamp")))
+        return;
+    for (int c = 0; c < SVC_STAMP_NCOUNTERS && n < sizeof(line); c++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu",
+                              svc_stamp_counter_name((svc_stamp_counter)c),
+                              (unsigned long long)svc_stamp_count(s, (svc_stamp_counter)c));
+    serve_log("event=stamp_stats%s sessions_open=%zu", line, svc_stamp_sessions(s, now_ms));
+}
+
 /* The ntp service's own counters, when it ran. */
 static void log_ntp(const serve_opts *o, const svc_ntp *n)
 {
@@ -1007,6 +1057,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     }
     log_stop(srv, env->guard, o->cfg.proxy_protocol);
     log_ntp(o, env->ntp);
+    log_stamp(o, env->stamp, mono_ms());
     status = CLI_EXIT_OK;
 
 out_signals:
@@ -1082,6 +1133,8 @@ int cmd_serve(int argc, char **argv)
     raise_nofile(&o);
     env.daytime_format = o.daytime;
     rc = svc_ntp_new(&env.ntp, &o.ntp);
+    if (rc == 0 && (rc = svc_stamp_new(&env.stamp, &o.stamp)) < 0)
+        svc_ntp_free(env.ntp);
     if (rc < 0) {
         cli_error_code("serve", rc);
         return CLI_EXIT_FAIL;
@@ -1092,6 +1145,7 @@ int cmd_serve(int argc, char **argv)
         snprintf(what, sizeof(what), "--qotd-file %s", o.qotd_file);
         cli_error(what, "%s", err);
         svc_ntp_free(env.ntp);
+        svc_stamp_free(env.stamp);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (o.inetd_svc >= 0)
@@ -1101,5 +1155,6 @@ int cmd_serve(int argc, char **argv)
     svc_qotd_free(env.qotd);
     notify_close();
     svc_ntp_free(env.ntp);
+    svc_stamp_free(env.stamp);
     return status;
 }

@@ -112,3 +112,20 @@ int cli_parse_seconds(const char *option, const char *text, double max,
     *out = v;
     return 0;
 }
+
+int cli_stamp_key_load(const char *cmd, const char *path, stamp_key *k)
+{
+    char line[512];
+    size_t n = 0;
+    FILE *f = fopen(path, "re");
+    bool ok = false;
+
+    if (f != NULL) {
+        n = fread(line, 1, sizeof(line), f);
+        ok = !ferror(f) && n > 0 && stamp_key_parse(k, line, n) == 0;
+        fclose(f);
+    }
+    if (!ok)
+        cli_error(cmd, "bad key file '%s' (try 'sockit %s --help')", path, cmd);
+    return ok ? 0 : -1;
+}
