@@ -23,6 +23,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_time(int argc, char **argv);
 int cmd_ntp(int argc, char **argv);
+int cmd_stamp(int argc, char **argv);
 int cmd_daytime(int argc, char **argv);
 int cmd_qotd(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
