@@ -95,7 +95,7 @@ def free_port(kind=socket.SOCK_STREAM, family=socket.AF_INET):
     raise RuntimeError("no free port")
 
 
-def free_port_base(offsets=(7, 9, 13, 17, 19, 37, 123)):
+def free_port_base(offsets=(7, 9, 13, 17, 19, 37, 123, 862)):
     """A port base B such that B+offset is free (TCP and UDP) for each offset."""
     import random
     high = _ephemeral_low() - 1 - max(offsets)

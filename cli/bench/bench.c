@@ -2,7 +2,7 @@
 /*
  * cli/bench/bench.c - `sockit bench`: a load generator that verifies every byte.
  *
- *   sockit bench echo|stream|connect|udp|ntp HOST PORT [options]
+ *   sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [options]
  *
  * This file parses the options, resolves the target once, lays out the
  * run's timeline, starts one thread per --threads (each with its own event
@@ -31,7 +31,8 @@
 #define GIVE_UP_NS UINT64_C(5000000000)
 
 static const char usage_text[] =
-    "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [--conns N] [--size BYTES]\n"
+    "usage: sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [--conns N]\n"
+    "                    [--size BYTES]\n"
     "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
     "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
     "                    [--histogram FILE] [-4|-6] [--json]\n"
@@ -48,18 +49,23 @@ static const char usage_text[] =
     "  ntp      N NTP client requests in flight, counted like udp; a reply must be\n"
     "           mode 4, name its request in its origin, have a transmit timestamp\n"
     "           and a valid stratum (a kiss-o'-death is an error: lift the limit)\n"
+    "  stamp    N STAMP test packets (RFC 8762) of SIZE bytes in flight, counted like\n"
+    "           udp; a reply must be as long, reflect its packet's sequence number\n"
+    "           and timestamp and carry the reflector's timestamps\n"
     "\n"
     "options:\n"
-    "  --conns N         connections (udp, ntp: datagrams in flight)  [16]\n"
-    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384]\n"
+    "  --conns N         connections (udp, ntp, stamp: datagrams in flight)  [16]\n"
+    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384;\n"
+    "                    stamp 44, at least 44]\n"
     "  --duration S      length of the measurement in seconds          [10]\n"
     "  --warmup S        seconds of load before measuring starts       [0]\n"
-    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp 1]\n"
+    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp, stamp 1]\n"
     "  --threads N       threads, each with its own event loop         [CPUs]\n"
     "  --expect BYTES    connect: every reply must be exactly this long\n"
     "                    (0: connect only, close once established)\n"
     "  --rate N          open loop: N operations per second in total on a fixed\n"
-    "                    schedule (echo, connect, udp); latency counts from each\n"
+    "                    schedule (echo, connect, udp, ntp, stamp); latency counts\n"
+    "                    from each\n"
     "                    operation's scheduled time; late sends are reported\n"
     "  --interval S      also report ops, MB/s and p99 every S seconds\n"
     "  --histogram FILE  write the latency distribution as CSV (microseconds)\n"
@@ -81,7 +87,7 @@ static void on_sigint(int sig)
 static int usage_error(const char *what, const char *why)
 {
     cli_error(what, "%s", why);
-    fprintf(stderr, "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [options] "
+    fprintf(stderr, "usage: sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [options] "
                     "(try 'sockit bench --help')\n");
     return CLI_EXIT_USAGE;
 }
@@ -97,6 +103,7 @@ static int parse_mode(bench_config *cfg, const char *name)
         {"connect", BENCH_CONNECT},
         {"udp", BENCH_UDP},
         {"ntp", BENCH_NTP},
+        {"stamp", BENCH_STAMP},
     };
 
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
@@ -223,7 +230,10 @@ static int finish_config(bench_config *cfg, bool size_given)
         return usage_error("--size", cfg->mode == BENCH_NTP ? "does not apply to the ntp mode"
                                                             : "does not apply to the connect mode");
     if (!size_given)
-        cfg->size = cfg->mode == BENCH_STREAM ? 16384 : cfg->mode == BENCH_NTP ? BENCH_NTP_SIZE : 64;
+        cfg->size = cfg->mode == BENCH_STREAM  ? 16384
+                    : cfg->mode == BENCH_NTP   ? BENCH_NTP_SIZE
+                    : cfg->mode == BENCH_STAMP ? BENCH_STAMP_MIN
+                                               : 64;
     if (cfg->rate > 0 && cfg->mode == BENCH_STREAM)
         return usage_error("--rate", "does not apply to the stream mode");
     if (cfg->interval > 0 && cfg->duration / cfg->interval > 1e6)
@@ -236,6 +246,8 @@ static int finish_config(bench_config *cfg, bool size_given)
         cfg->interval = 0;
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
         return usage_error("--size", "a datagram must hold 8 to 65507 bytes");
+    if (cfg->mode == BENCH_STAMP && (cfg->size < BENCH_STAMP_MIN || cfg->size > 65507))
+        return usage_error("--size", "a STAMP test packet holds 44 to 65507 bytes");
     if (cfg->threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = cpus > 0 ? cpus : 1;
@@ -276,7 +288,8 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
         return usage_error("bench", argc - optind < 3 ? "expected a mode, a host and a port"
                                                        : "too many arguments");
     if (parse_mode(cfg, argv[optind]) < 0)
-        return usage_error(argv[optind], "unknown mode (echo, stream, connect, udp or ntp)");
+        return usage_error(argv[optind],
+                           "unknown mode (echo, stream, connect, udp, ntp or stamp)");
     cfg->host = argv[optind + 1];
     cfg->port = argv[optind + 2];
     if (sk_port_parse(cfg->port, BENCH_IS_DGRAM(cfg->mode) ? "udp" : "tcp") <= 0)
@@ -336,6 +349,7 @@ static const bench_driver *driver_of(bench_mode_id mode)
         return &bench_driver_connect;
     case BENCH_UDP:
     case BENCH_NTP:
+    case BENCH_STAMP:
         return &bench_driver_udp;
     default:
         return &bench_driver_tcp;

@@ -18,8 +18,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37,
-            "ntp": 123}
-UDP_ONLY = {"ntp"}
+            "ntp": 123, "stamp": 862}
+UDP_ONLY = {"ntp", "stamp"}
 HAVE_V6 = sktest.have_ipv6()
 HOSTS = ["127.0.0.1"] + (["::1"] if HAVE_V6 else [])
 
