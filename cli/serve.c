@@ -24,6 +24,7 @@
 #include "cli.h"
 #include "metrics.h"
 #include "opt.h"
+#include "svclist.h"
 
 #include "services.h"
 #include "sockit.h"
@@ -59,26 +60,29 @@ static const char serve_usage[] =
     "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
     "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
     "                    [--user NAME] [-v]\n"
-    "       sockit serve --inetd SERVICE|auto [options]\n";
+    "       sockit serve --inetd SERVICE|auto [options]\n"
+    "       sockit serve --list-services\n";
+
+/* Before the list of services. */
+static const char serve_intro[] =
+    "\n"
+    "Serve these services, each over the protocols it has, IPv4 and IPv6.  Prints\n"
+    "one line per listening socket when ready, e.g.\n"
+    "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
+    "\n"
+    "services (NAME PROTOCOLS STANDARD_PORT):\n";
 
 static const char serve_help[] =
     "\n"
-    "Serve the simple services echo (RFC 862), discard (RFC 863), daytime (RFC 867),\n"
-    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, and\n"
-    "ntp (an SNTPv4 server, RFC 5905/4330) over UDP, IPv4 and IPv6.  Prints one\n"
-    "line per listening socket when ready, e.g.\n"
-    "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
-    "\n"
     "options:\n"
+    "  --list-services       print the services above, one a line, and exit\n"
     "  --port-base N         serve each service at N + its standard port (default\n"
-    "                        8000: echo 8007, discard 8009, daytime 8013, qotd 8017,\n"
-    "                        chargen 8019, time 8037, ntp 8123); 0 gives the\n"
-    "                        standard ports\n"
+    "                        8000: echo 8007, time 8037); 0 gives the standard ports\n"
     "  --port SERVICE=PORT   put one service on its own port (repeatable)\n"
     "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
     "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
     "                        the system has no IPv6\n"
-    "  --services LIST       comma-separated services to run (default all seven)\n"
+    "  --services LIST       comma-separated services to run (default all)\n"
     "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
     "  --threads N           worker threads (default 0: one per CPU)\n"
     "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
@@ -202,7 +206,7 @@ enum {
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
-    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES,
 };
 
 static const struct option serve_longopts[] = {
@@ -229,6 +233,7 @@ static const struct option serve_longopts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
     {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
+    {"list-services", no_argument, NULL, OPT_LIST_SERVICES},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
@@ -249,22 +254,13 @@ static void serve_defaults(serve_opts *o)
     o->inetd_svc = -1;
 }
 
-/* The highest standard port in svc_table: --port-base may go up to 65535
- * minus it. */
-static int svc_max_std_port(void)
+/* "sockit: serve: OPTION: unknown service 'NAME' (known: ...)". */
+static void unknown_service(const char *option, const char *name)
 {
-    int max = 0;
+    char known[256];
 
-    for (int i = 0; i < SVC_COUNT; i++)
-        if (svc_table[i].std_port > max)
-            max = svc_table[i].std_port;
-    return max;
-}
-
-/* Names the services for error messages. */
-static const char *service_names(void)
-{
-    return "echo, discard, daytime, qotd, chargen, time, ntp";
+    cli_usage_error("serve", "%s: unknown service '%s' (known: %s)", option, name,
+                    svclist_names(known, sizeof(known)));
 }
 
 /* "--services echo,time": a non-empty list of known names. */
@@ -281,8 +277,7 @@ static int parse_services(serve_opts *o, const char *text)
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int i = svc_find(name);
         if (i < 0) {
-            cli_usage_error("serve", "--services: unknown service '%s' (known: %s)", name,
-                            service_names());
+            unknown_service("--services", name);
             return -1;
         }
         o->selected[i] = true;
@@ -309,8 +304,7 @@ static int parse_port(serve_opts *o, const char *text, bool overridden[])
     name[eq - text] = '\0';
     i = svc_find(name);
     if (i < 0) {
-        cli_usage_error("serve", "--port: unknown service '%s' (known: %s)", name,
-                        service_names());
+        unknown_service("--port", name);
         return -1;
     }
     if (cli_parse_port("serve", eq + 1, NULL, CLI_ZERO_OK, &port) < 0)
@@ -414,7 +408,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         /* Every service's port, base + its standard port, must be a port. */
         if (cli_parse_port("serve", arg, NULL, CLI_ZERO_OK, &v) < 0)
             return -1;
-        if (v > 65535 - svc_max_std_port()) {
+        if (v > 65535 - svclist_max_port()) {
             cli_bad_value("serve", "port", arg);
             return -1;
         }
@@ -454,8 +448,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     case OPT_INETD:
         o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svc_find(arg);
         if (o->inetd_svc < 0) {
-            cli_usage_error("serve", "--inetd: unknown service '%s' (known: %s)", arg,
-                            service_names());
+            unknown_service("--inetd", arg);
             return -1;
         }
         return 0;
@@ -504,6 +497,8 @@ static void serve_print_help(FILE *out, const void *arg)
 {
     (void)arg;
     fputs(serve_usage, out);
+    fputs(serve_intro, out);
+    svclist_print(out, "  ");
     fputs(serve_help, out);
 }
 
@@ -520,9 +515,14 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
 
     serve_defaults(o);
     cli_opts_start(&p, "serve", argc, argv, "v", serve_longopts, serve_print_help, NULL);
-    while ((opt = cli_opts_next(&p, &arg)) > 0)
+    while ((opt = cli_opts_next(&p, &arg)) > 0) {
+        if (opt == OPT_LIST_SERVICES) {
+            svclist_print(stdout, "");
+            return CLI_EXIT_OK;
+        }
         if (parse_opt(o, opt, arg, overridden) < 0)
             return CLI_EXIT_USAGE;
+    }
     if (opt != CLI_OPTS_END)
         return cli_opts_status(opt);
     if (p.optind < argc)
@@ -530,7 +530,8 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
     if (!o->tcp && !o->udp)
         return cli_usage_error("serve", "--no-tcp and --no-udp leave nothing to serve");
     if (!serves_something(o))
-        return cli_usage_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
+        return cli_usage_error("serve", "--no-udp leaves nothing to serve (the services "
+                                        "asked for are UDP only)");
     if (check_ports(o) < 0)
         return CLI_EXIT_USAGE;
     if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set))
