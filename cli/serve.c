@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/serve.c - `sockit serve`: the six simple services and NTP as one daemon.
+ * cli/serve.c - `sockit serve`: runs the services of svc_table as one daemon,
+ * as the options cli/serve_opts.c parsed into a serve_opts (cli/serve.h)
+ * ask.
  *
- *   options         parse the command line into a serve_opts (usage errors
- *                   exit 2 before anything is bound)
+ *   addresses       the --bind values (or the wildcard) as addresses
  *   setup           raise the descriptor limit, load the quotes, build the
  *                   UDP guard, create the server, bind every (address,
  *                   service, protocol), drop root, print the listening lines
@@ -14,9 +15,11 @@
  *                   to NOTIFY_SOCKET; --inetd serves standard input
  *                   (the protocols themselves: cli/activation.c,
  *                   cli/notify.c, cli/inetd.c)
- *   behind a proxy  --proxy-protocol, --proxy-from, --proxy-timeout fill the
- *                   server config (the framework reads the headers);
- *                   --metrics starts cli/metrics.c's endpoint
+ *   behind a proxy  the PROXY options are in the server config (the
+ *                   framework reads the headers); --metrics starts
+ *                   cli/metrics.c's endpoint
+ *   the command     cmd_serve: parse, look up --user, then serve_run (bind
+ *                   and serve) or serve_inetd; the stop log
  *
  * The services themselves live in services/; this file only decides what
  * to serve where.  Log lines go to stderr, one event per line, key=value.

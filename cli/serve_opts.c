@@ -1,7 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli/serve_opts.c - `sockit serve`'s command line: the --help text and the
- * options, parsed into a serve_opts (cli/serve.h) before anything is bound.
+ * options, parsed into a serve_opts (cli/serve.h) before anything is bound,
+ * as chrony's conf.c reads the configuration and its main.c only starts.
+ *
+ *   help          usage, the service list (from svc_table) and the options
+ *   values        --services, --port, numbers (cli/opt.h parsers), networks,
+ *                 --daytime-format; one function per kind
+ *   parse_opt     one option into the serve_opts
+ *   serve_parse   the option loop, then the checks that need every option
+ *                 (nothing to serve, two services on one port, PROXY options
+ *                 without --proxy-protocol)
+ *
+ * Every usage error is one line and exit 2 (cli/opt.h).
  */
 #include "serve.h"
 
@@ -13,6 +24,8 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+
+/* ---- help ------------------------------------------------------------------------ */
 
 static const char serve_usage[] =
     "usage: sockit serve [--port-base N] [--port SERVICE=PORT]... [--bind ADDR]...\n"
@@ -112,7 +125,7 @@ static const char serve_help[] =
     "on a run-time failure (e.g. a port in use), 2 on a usage error.\n";
 
 
-/* ---- options -------------------------------------------------------------------- */
+/* ---- values ---------------------------------------------------------------------- */
 
 enum {
     OPT_PORT_BASE = 256, OPT_PORT, OPT_BIND, OPT_SERVICES, OPT_NO_TCP, OPT_NO_UDP,
