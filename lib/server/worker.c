@@ -1,75 +1,95 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/server/tcp.c - a worker's TCP side: accepting (in batches, with a pause
- * and a timed retry when descriptors run out), the worker's connection
- * lists with their idle and linger timeouts, the reaper that runs on_close
- * after a connection has gone, and shutdown.  An adopted connection (inetd)
- * enters through the same door as an accepted one, on the first iteration.
+ * lib/server/worker.c - a worker's connections: the lists they wait on
+ * (LRU, linger, one per stage), the one expiry timer for all their
+ * deadlines, closing a connection at once, and the reaper that runs
+ * on_close on a later iteration and frees it.
  *
- * Timeouts cost O(1) per event: connections sit on an LRU list (moved to
- * the tail on progress), so the head is always the first to go idle, and one
- * timer per worker is armed for the earliest deadline.  The linger list
- * (connections waiting for the peer's end of stream after ours) and the
- * pending list (connections waiting for their PROXY header) are in arrival
+ * Timeouts cost O(1) per event: open connections sit on an LRU list (moved
+ * to the tail on progress), so the head is always the first to go idle, and
+ * one timer per worker is armed for the earliest deadline.  The linger list
+ * (connections waiting for the peer's end of stream after ours) and each
+ * stage's list (connections in that stage before on_open) are in arrival
  * order with one fixed timeout each, so the same holds for them.
+ *
+ * It calls only lib/server/log.c, limits.c and addr.c; what a stage does
+ * when its time runs out it learns from the stage's hooks (sk__stage).
  */
-#define _GNU_SOURCE /* accept4 */
 #include "server.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ACCEPT_BATCH SK_SERVER_ACCEPT_BATCH /* connections per readiness event */
-#define ACCEPT_RETRY_SECONDS 0.1   /* pause after descriptor exhaustion */
 #define LINGER_MS SK_SERVER_LINGER_MS  /* wait for the peer's EOF after ours */
 
-/* ---- connection lists ------------------------------------------------------ */
+/* ---- lists ------------------------------------------------------------------ */
 
-static void list_remove(sk_conn **head, sk_conn **tail, sk_conn *c)
+static void list_remove(sk__conn_list *l, sk_conn *c)
 {
+    assert(c->prev != NULL ? c->prev->next == c : l->head == c);
+    assert(c->next != NULL ? c->next->prev == c : l->tail == c);
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
-        *head = c->next;
+        l->head = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
     else
-        *tail = c->prev;
+        l->tail = c->prev;
     c->prev = c->next = NULL;
 }
 
-static void list_append(sk_conn **head, sk_conn **tail, sk_conn *c)
+static void list_append(sk__conn_list *l, sk_conn *c)
 {
+    assert(c->prev == NULL && c->next == NULL && l->head != c);
     c->next = NULL;
-    c->prev = *tail;
-    if (*tail != NULL)
-        (*tail)->next = c;
+    c->prev = l->tail;
+    if (l->tail != NULL)
+        l->tail->next = c;
     else
-        *head = c;
-    *tail = c;
+        l->head = c;
+    l->tail = c;
 }
 
-static uint64_t idle_ms(const sk__worker *w)
+/* The list `c` is on now. */
+static sk__conn_list *conn_list(sk_conn *c)
 {
-    return w->idle_ms;
+    sk__worker *w = c->w;
+
+    if (c->flags & SK__C_LINGER)
+        return &w->linger;
+    if (c->flags & SK__C_STAGE)
+        return &w->staged[c->stage];
+    return &w->lru;
 }
+
+/* ---- expiry ------------------------------------------------------------------ */
 
 static void expiry_cb(sk_timer *t, void *arg);
 
-/* Arms the worker's timer for the earliest idle or linger deadline, unless
- * it is already armed for an earlier time (it then re-arms itself). */
+static uint64_t earliest_due(const sk__worker *w)
+{
+    uint64_t due = UINT64_MAX;
+
+    if (w->idle_ms > 0 && w->lru.head != NULL)
+        due = w->lru.head->last_ms + w->idle_ms;
+    if (w->linger.head != NULL && w->linger.head->last_ms + LINGER_MS < due)
+        due = w->linger.head->last_ms + LINGER_MS;
+    for (int i = 0; i < w->srv->nstages; i++)
+        if (w->staged[i].head != NULL && w->staged[i].head->last_ms + w->stage_ms[i] < due)
+            due = w->staged[i].head->last_ms + w->stage_ms[i];
+    return due;
+}
+
+/* Arms the worker's timer for the earliest deadline, unless it is already
+ * armed for an earlier time (it then re-arms itself). */
 static void arm_expiry(sk__worker *w)
 {
-    uint64_t due = UINT64_MAX, now, delay, idle = idle_ms(w);
+    uint64_t due = earliest_due(w), now, delay;
 
-    if (idle > 0 && w->lru_head != NULL)
-        due = w->lru_head->last_ms + idle;
-    if (w->linger_head != NULL && w->linger_head->last_ms + LINGER_MS < due)
-        due = w->linger_head->last_ms + LINGER_MS;
-    if (w->pending_head != NULL && w->pending_head->last_ms + w->proxy_ms < due)
-        due = w->pending_head->last_ms + w->proxy_ms;
     if (due == UINT64_MAX)
         return;
     if (w->expiry_due_ms != 0 && w->expiry_due_ms <= due)
@@ -88,45 +108,48 @@ static void arm_expiry(sk__worker *w)
 static void expiry_cb(sk_timer *t, void *arg)
 {
     sk__worker *w = arg;
-    uint64_t now = sk_loop_now_ms(w->loop), idle = idle_ms(w);
+    uint64_t now = sk_loop_now_ms(w->loop);
 
     w->expiry_due_ms = 0;
-    while (idle > 0 && w->lru_head != NULL && now - w->lru_head->last_ms >= idle) {
-        SK__COUNT(sk__ctr(w->lru_head->svc, w), idle_closed, 1);
-        sk__conn_close_now(w->lru_head, SK__R_IDLE);
+    while (w->idle_ms > 0 && w->lru.head != NULL && now - w->lru.head->last_ms >= w->idle_ms) {
+        SK__COUNT(sk__ctr(w->lru.head->svc, w), idle_closed, 1);
+        sk__conn_close_now(w->lru.head, SK__R_IDLE);
     }
-    while (w->pending_head != NULL && now - w->pending_head->last_ms >= w->proxy_ms)
-        sk__conn_proxy_expire(w->pending_head);
-    while (w->linger_head != NULL && now - w->linger_head->last_ms >= LINGER_MS)
-        sk__conn_close_now(w->linger_head, SK__R_CLOSED);
+    for (int i = 0; i < w->srv->nstages; i++)
+        while (w->staged[i].head != NULL && now - w->staged[i].head->last_ms >= w->stage_ms[i])
+            w->srv->stages[i]->on_timeout(w->staged[i].head);
+    while (w->linger.head != NULL && now - w->linger.head->last_ms >= LINGER_MS)
+        sk__conn_close_now(w->linger.head, SK__R_CLOSED);
     arm_expiry(w);
 }
+
+/* ---- moving connections between lists ------------------------------------------ */
 
 void sk__worker_conn_link(sk__worker *w, sk_conn *c)
 {
+    assert(!(c->flags & (SK__C_DEAD | SK__C_LINGER | SK__C_OPENED)));
+    assert(!(c->flags & SK__C_STAGE) || c->stage < w->srv->nstages);
     c->last_ms = sk_loop_now_ms(w->loop);
-    list_append(&w->lru_head, &w->lru_tail, c);
+    list_append(conn_list(c), c);
     w->nconns++;
     arm_expiry(w);
 }
 
-void sk__worker_conn_link_pending(sk__worker *w, sk_conn *c)
-{
-    c->last_ms = sk_loop_now_ms(w->loop);
-    c->flags |= SK__C_PROXY_WAIT;
-    list_append(&w->pending_head, &w->pending_tail, c);
-    w->nconns++;
-    arm_expiry(w);
-}
-
-void sk__worker_conn_unpend(sk_conn *c)
+void sk__worker_conn_restage(sk_conn *c, int stage)
 {
     sk__worker *w = c->w;
 
-    list_remove(&w->pending_head, &w->pending_tail, c);
-    c->flags &= ~SK__C_PROXY_WAIT;
+    assert((c->flags & (SK__C_STAGE | SK__C_DEAD | SK__C_LINGER)) == SK__C_STAGE);
+    assert(stage < w->srv->nstages && stage != c->stage);
+    list_remove(&w->staged[c->stage], c);
+    if (stage >= 0) {
+        c->stage = (uint8_t)stage;
+    } else {
+        c->flags &= ~SK__C_STAGE;
+        c->stage = 0;
+    }
     c->last_ms = sk_loop_now_ms(w->loop);
-    list_append(&w->lru_head, &w->lru_tail, c);
+    list_append(conn_list(c), c);
     arm_expiry(w);
 }
 
@@ -134,22 +157,46 @@ void sk__worker_conn_requeue(sk_conn *c)
 {
     sk__worker *w = c->w;
 
-    list_remove(&w->lru_head, &w->lru_tail, c);
-    list_append(&w->lru_head, &w->lru_tail, c);
+    assert(!(c->flags & (SK__C_STAGE | SK__C_LINGER | SK__C_DEAD)));
+    list_remove(&w->lru, c);
+    list_append(&w->lru, c);
 }
 
 void sk__worker_conn_linger(sk_conn *c)
 {
     sk__worker *w = c->w;
 
-    list_remove(&w->lru_head, &w->lru_tail, c);
+    assert((c->flags & (SK__C_LINGER | SK__C_STAGE | SK__C_DEAD | SK__C_WR_SHUT)) ==
+           SK__C_WR_SHUT);
+    list_remove(&w->lru, c);
     c->flags |= SK__C_LINGER;
     c->last_ms = sk_loop_now_ms(w->loop);
-    list_append(&w->linger_head, &w->linger_tail, c);
+    list_append(&w->linger, c);
     arm_expiry(w);
 }
 
 /* ---- the reaper --------------------------------------------------------------- */
+
+/* Runs on_close (for a connection on_open ran for) and frees `c`. */
+static void conn_release(sk_conn *c)
+{
+    assert((c->flags & SK__C_DEAD) && c->busy == 0);
+    if ((c->flags & SK__C_OPENED) && c->svc->tcp.on_close != NULL) {
+        c->busy++;
+        c->svc->tcp.on_close(c);
+        c->busy--;
+    }
+    free(c->out);
+    free(c->in);
+    free(c->addrs);
+    free(c);
+}
+
+void sk__worker_check_done(sk__worker *w)
+{
+    if (w->stopping && w->nconns == 0 && w->dead == NULL)
+        sk_loop_stop(w->loop);
+}
 
 /* on_close runs here, on the iteration after the close, never inside one
  * of the connection's own callbacks or inside an sk_conn_* call. */
@@ -161,22 +208,19 @@ static void reaper_cb(sk_timer *t, void *arg)
         sk_conn *c = w->dead;
 
         w->dead = c->next;
-        sk__conn_release(c);
+        conn_release(c);
     }
     sk__worker_check_done(w);
 }
 
-void sk__worker_conn_bury(sk_conn *c)
+/* Takes `c` off its list and queues it for the reaper. */
+static void conn_bury(sk_conn *c)
 {
     sk__worker *w = c->w;
     bool was_empty = w->dead == NULL;
 
-    if (c->flags & SK__C_LINGER)
-        list_remove(&w->linger_head, &w->linger_tail, c);
-    else if (c->flags & SK__C_PROXY_WAIT)
-        list_remove(&w->pending_head, &w->pending_tail, c);
-    else
-        list_remove(&w->lru_head, &w->lru_tail, c);
+    list_remove(conn_list(c), c);
+    assert(w->nconns > 0);
     w->nconns--;
     c->next = w->dead;
     w->dead = c;
@@ -192,159 +236,82 @@ void sk__worker_conn_bury(sk_conn *c)
     }
 }
 
-/* ---- accepting -------------------------------------------------------------------- */
+/* ---- closing at once -------------------------------------------------------------- */
 
-static bool is_exhaustion(int err)
+/* Gives back the admission taken for the connection; the address is only
+ * looked at when a per-source slot is held. */
+static void conn_release_limits(const sk_conn *c)
 {
-    return err == -EMFILE || err == -ENFILE || err == -ENOBUFS || err == -ENOMEM;
-}
-
-/* accept(2) of a non-blocking, close-on-exec descriptor; returns it or
- * -errno. */
-static int accept_nb(int fd, sk_addr *peer)
-{
-    int cfd;
-
-    peer->len = sizeof(peer->u);
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-    cfd = accept4(fd, &peer->u.sa, &peer->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0)
-        return -errno;
-#else
-    int err;
-
-    cfd = accept(fd, &peer->u.sa, &peer->len);
-    if (cfd < 0)
-        return -errno;
-    err = sk__fd_set_flags(cfd, true);
-    if (err < 0) {
-        close(cfd);
-        return err;
-    }
-#endif
-    return cfd;
-}
-
-static void retry_cb(sk_timer *t, void *arg)
-{
-    sk__listener *l = arg;
-
-    if (l->io != NULL && !l->w->stopping)
-        sk_io_set_events(l->io, SK_READABLE);
-}
-
-/* Out of descriptors (or kernel memory): accepting again at once would spin
- * on the same error, so stop watching the listener and look again after a
- * pause.  The connection waits in the backlog meanwhile. */
-static void accept_pause(sk__listener *l, int err)
-{
-    sk__worker *w = l->w;
-    int rc;
-
-    SK__COUNT(sk__ctr(l->svc, w), accept_errors, 1);
-    sk__server_log_error(w, "accept", err, &l->svc->bound);
-    if (l->retry == NULL)
-        rc = sk_timer_start(w->loop, &l->retry, ACCEPT_RETRY_SECONDS, 0, retry_cb, l);
-    else
-        rc = sk_timer_again(l->retry, ACCEPT_RETRY_SECONDS);
-    /* Without a retry timer, keep watching: spinning beats never serving. */
-    if (rc == 0)
-        sk_io_set_events(l->io, 0);
-}
-
-static void listener_cb(sk_io *io, int fd, unsigned events, void *arg)
-{
-    sk__listener *l = arg;
-
-    for (int i = 0; i < ACCEPT_BATCH && !l->w->stopping; i++) {
+    if (c->flags & SK__C_SOURCE) {
         sk_addr peer;
-        int cfd = accept_nb(fd, &peer);
 
-        if (cfd >= 0) {
-            sk__conn_accept(l, cfd, &peer);
-            continue;
-        }
-        if (cfd == -EAGAIN || cfd == -EWOULDBLOCK)
-            return;
-        if (is_exhaustion(cfd)) {
-            accept_pause(l, cfd);
-            return;
-        }
-        if (cfd == -EINTR)
-            continue;
-        /* The connection died in the queue (ECONNABORTED), or a firewall
-         * rule refused it (EPERM): the next one may be fine. */
-        SK__COUNT(sk__ctr(l->svc, l->w), accept_errors, 1);
-        sk__server_log_error(l->w, "accept", cfd, &l->svc->bound);
+        sk__conn_peer_addr(c, &peer);
+        sk__limits_release_source(c->w->srv, &peer);
     }
+    sk__limits_release_total(c->w->srv);
 }
 
-/* The receive buffer the worker's connections share, made on first use. */
-static int worker_scratch(sk__worker *w)
+static const char *const reason_names[] = {
+    [SK__R_NONE] = "closed", [SK__R_CLOSED] = "closed", [SK__R_EOF] = "eof",
+    [SK__R_ERROR] = "error", [SK__R_ABORT] = "abort", [SK__R_IDLE] = "idle",
+    [SK__R_SHUTDOWN] = "shutdown",
+};
+
+/* Names both ends, like the open line: a client port alone is ambiguous,
+ * as one port may carry connections to several services at once. */
+static void log_close(const sk_conn *c)
 {
-    if (w->scratch == NULL) {
-        w->scratch = malloc(w->srv->cfg.conn_buffer);
-        if (w->scratch == NULL)
-            return -ENOMEM;
+    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?", via[SK_ADDRSTRLEN + 8];
+    const char *reason = reason_names[c->reason];
+    sk_addr addr;
+
+    sk__conn_peer_addr(c, &addr);
+    sk_addr_format(&addr, peer, sizeof(peer));
+    sk_addr_format(sk_conn_local(c), local, sizeof(local));
+    if (c->error != 0)
+        sk__server_log(c->w->srv, "event=close peer=%s local=%s%s bytes_in=%llu "
+                       "bytes_out=%llu reason=%s error=\"%s\"", peer, local,
+                       sk__conn_via_text(c, via, sizeof(via)), (unsigned long long)c->bytes_in,
+                       (unsigned long long)c->bytes_out, reason, sk_strerror(c->error));
+    else
+        sk__server_log(c->w->srv, "event=close peer=%s local=%s%s bytes_in=%llu "
+                       "bytes_out=%llu reason=%s", peer, local,
+                       sk__conn_via_text(c, via, sizeof(via)),
+                       (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
+                       reason);
+}
+
+void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason)
+{
+    if (c->flags & SK__C_DEAD)
+        return;
+    c->flags |= SK__C_DEAD;
+    if (c->reason == SK__R_NONE)
+        c->reason = (uint8_t)reason;
+    /* The embedded handle stays allocated with the connection, which the
+     * reaper frees on a later iteration. */
+    sk_io_stop(&c->io);
+    close(c->io.fd);
+    c->io.fd = -1;
+    conn_release_limits(c);
+    /* A connection refused before on_open (in a stage) was never counted open. */
+    if (c->flags & SK__C_OPENED) {
+        SK__COUNT(sk__ctr(c->svc, c->w), closed, 1);
+        if (c->w->srv->cfg.verbose)
+            log_close(c);
     }
-    return 0;
+    conn_bury(c);
 }
 
-int sk__tcp_listener_start(sk__listener *l)
+void sk__conn_abort_now(sk_conn *c)
 {
-    sk__worker *w = l->w;
+    struct linger lg = { 1, 0 };
 
-    if (worker_scratch(w) < 0)
-        return -ENOMEM;
-    return sk_io_start(w->loop, &l->io, l->fd, SK_READABLE, listener_cb, l);
-}
-
-/* The worker's first iteration: the adopted connection joins it as if just
- * accepted (limits, log line, on_open).  From here the connection owns the
- * descriptor. */
-static void adopted_conn_cb(sk_timer *t, void *arg)
-{
-    sk__listener *l = arg;
-    int fd = l->fd;
-
-    sk_timer_stop(t);
-    l->retry = NULL;
-    l->fd = -1;
-    l->svc->fds[l->w->index] = -1;
-    sk__conn_accept(l, fd, &l->svc->peer);
-}
-
-int sk__tcp_conn_start(sk__listener *l)
-{
-    sk__worker *w = l->w;
-
-    if (worker_scratch(w) < 0)
-        return -ENOMEM;
-    return sk_timer_start(w->loop, &l->retry, 0, 0, adopted_conn_cb, l);
-}
-
-/* ---- shutdown ------------------------------------------------------------------------ */
-
-/* Handlers run during the walk and may close other connections, which
- * moves them off the list: then the walk starts over, skipping the ones
- * already seen. */
-void sk__tcp_worker_shutdown(sk__worker *w)
-{
-    sk_conn *c;
-
-    /* No request has started on a connection still without its header. */
-    while (w->pending_head != NULL)
-        sk__conn_close_now(w->pending_head, SK__R_SHUTDOWN);
-    c = w->lru_head;
-    while (c != NULL) {
-        sk_conn *next = c->next;
-
-        if (!(c->flags & SK__C_STOP_SEEN)) {
-            c->flags |= SK__C_STOP_SEEN;
-            sk__conn_shutdown(c);
-        }
-        c = next != NULL && (next->flags & SK__C_DEAD) ? w->lru_head : next;
-    }
+    if (c->flags & SK__C_DEAD)
+        return;
+    /* A zero linger time makes close(2) send a reset and drop the queue. */
+    setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    sk__conn_close_now(c, SK__R_ABORT);
 }
 
 static void abort_list(sk_conn *c)
@@ -352,26 +319,27 @@ static void abort_list(sk_conn *c)
     while (c != NULL) {
         sk_conn *next = c->next;
 
-        sk_conn_abort(c);
+        sk__conn_abort_now(c);
         c = next;
     }
 }
 
-void sk__tcp_worker_abort_all(sk__worker *w)
+void sk__worker_abort_all(sk__worker *w)
 {
-    abort_list(w->pending_head);
-    abort_list(w->lru_head);
-    abort_list(w->linger_head);
+    for (int i = 0; i < SK__STAGE_MAX; i++)
+        abort_list(w->staged[i].head);
+    abort_list(w->lru.head);
+    abort_list(w->linger.head);
 }
 
-void sk__tcp_worker_free(sk__worker *w)
+void sk__worker_free_conns(sk__worker *w)
 {
-    sk__tcp_worker_abort_all(w);
+    sk__worker_abort_all(w);
     while (w->dead != NULL) {
         sk_conn *c = w->dead;
 
         w->dead = c->next;
-        sk__conn_release(c);
+        conn_release(c);
     }
     free(w->scratch);
     w->scratch = NULL;
