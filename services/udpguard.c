@@ -22,7 +22,8 @@
  * once per admitted datagram.
  *
  * Every drop is counted per reason and logged at most once per reason per
- * second, with the number of drops not logged in between.
+ * second, with the number of drops not logged in between (through
+ * lib/server/log.h, the logger every "suppressed=N" line uses).
  *
  * Two additions serve NTP: one source port may be exempted from the port
  * rules (svc_udpguard_check_allow: ntp answers port 123), and a source
@@ -30,6 +31,8 @@
  * (svc_udpguard_kiss, remembered in the source's entry).
  */
 #include "services.h"
+
+#include "server/log.h" /* lib/server's rate-limited logger */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,12 +61,6 @@ typedef struct guard_thread {
     _Atomic uint64_t dropped[SVC_UDP_NVERDICTS];
 } guard_thread;
 
-/* The shared rate-limited log state of one drop reason. */
-typedef struct guard_logstate {
-    _Atomic int64_t last_sec;
-    _Atomic uint64_t suppressed;
-} guard_logstate;
-
 struct svc_udpguard {
     svc_udpguard_config cfg;
     int *ports;
@@ -73,7 +70,7 @@ struct svc_udpguard {
     guard_thread *threads;
     double global_tokens;
     uint64_t global_last_ms;
-    guard_logstate logs[SVC_UDP_NVERDICTS];
+    sk__ratelog logs[SVC_UDP_NVERDICTS]; /* one line per reason per second, shared */
 };
 
 static const char *const verdict_names[SVC_UDP_NVERDICTS] = {
@@ -124,8 +121,6 @@ int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg)
         goto fail_key;
     pthread_mutex_init(&g->lock, NULL);
     g->global_tokens = g->cfg.global_burst;
-    for (int i = 0; i < SVC_UDP_NVERDICTS; i++)
-        atomic_init(&g->logs[i].last_sec, -1);
     *out = g;
     return 0;
 
@@ -333,30 +328,24 @@ static bool global_take(svc_udpguard *g, uint64_t now_ms)
 
 /* ---- counting and logging --------------------------------------------------- */
 
-/* Logs the drop if this reason has not logged in the current second;
- * otherwise counts it as suppressed for the next line. */
+/* Logs the drop unless this reason has logged within the last second
+ * (lib/server/log.c's rate-limited logger); the line says how many were
+ * not logged in between. */
 static void drop_log(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,
                      uint64_t now_ms)
 {
-    guard_logstate *ls = &g->logs[v];
-    int64_t sec = (int64_t)(now_ms / 1000), last = atomic_load(&ls->last_sec);
     char addr[SK_ADDRSTRLEN], line[256];
+    uint64_t suppressed;
 
-    if (last == sec || !atomic_compare_exchange_strong(&ls->last_sec, &last, sec)) {
-        atomic_fetch_add_explicit(&ls->suppressed, 1, memory_order_relaxed);
+    if (!sk__ratelog_due(&g->logs[v], now_ms, &suppressed))
         return;
-    }
     if (sk_addr_format(from, addr, sizeof(addr)) < 0)
         snprintf(addr, sizeof(addr), "?");
     snprintf(line, sizeof(line),
              "event=udp_drop reason=%s from=%s suppressed=%llu total=%llu",
-             svc_udp_verdict_name(v), addr,
-             (unsigned long long)atomic_exchange(&ls->suppressed, 0),
+             svc_udp_verdict_name(v), addr, (unsigned long long)suppressed,
              (unsigned long long)svc_udpguard_dropped(g, v));
-    if (g->cfg.log != NULL)
-        g->cfg.log(g->cfg.log_arg, line);
-    else
-        fprintf(stderr, "%s\n", line);
+    sk__log_emit(g->cfg.log, g->cfg.log_arg, line);
 }
 
 /* Counts a drop in the thread's counters (when it has any) and logs it. */

@@ -18,8 +18,9 @@
  * bucket, whose refusal gives the source its token back.  With at most
  * eight distinct sources no table entry is ever evicted, so the model is
  * exact.  Checked: every verdict; the drop counters; and the log, which
- * must carry one line per reason per second at most, at the first drop of
- * that reason in a second, with the right reason, the number of drops it
+ * must carry one line per reason per second at most (a line is due when
+ * none of that reason went out in the last 1000 ms, or the clock went
+ * backwards), with the right reason, the number of drops it
  * suppressed and the running total.
  */
 #include "fuzz.h"
@@ -62,7 +63,7 @@ struct model {
     struct bucket src[NSRC];
     struct bucket global;
     uint64_t dropped[SVC_UDP_NVERDICTS];
-    int64_t logged_sec[SVC_UDP_NVERDICTS];
+    uint64_t logged_ms[SVC_UDP_NVERDICTS]; /* 0: never */
     uint64_t suppressed[SVC_UDP_NVERDICTS];
     uint64_t lines_expected;
 };
@@ -128,14 +129,14 @@ static svc_udp_verdict model_decide(struct model *m, int src, int port, uint64_t
 /* The model's side of a drop: counts it and says whether a line is due. */
 static bool model_drop(struct model *m, svc_udp_verdict v, uint64_t now)
 {
-    int64_t sec = (int64_t)(now / 1000);
+    uint64_t last = m->logged_ms[v];
 
     m->dropped[v]++;
-    if (m->logged_sec[v] == sec) {
+    if (last != 0 && now >= last && now - last < 1000) {
         m->suppressed[v]++;
         return false;
     }
-    m->logged_sec[v] = sec;
+    m->logged_ms[v] = now ? now : 1;
     return true;
 }
 
@@ -190,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.gburst = effective_burst(cfg.global_burst, cfg.global);
     m.global.tokens = m.gburst;
     for (int i = 0; i < SVC_UDP_NVERDICTS; i++)
-        m.logged_sec[i] = -1;
+        m.logged_ms[i] = 0;
     if (svc_udpguard_new(&g, &cfg) != 0)
         FUZZ_FAIL("svc_udpguard_new failed");
 
