@@ -14,7 +14,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
-    {"serve", cmd_serve, "run the simple services (echo, discard, chargen, qotd, daytime, time), ntp and stamp"},
+    {"serve", cmd_serve, "run the services as one daemon (see 'sockit serve --list-services')"},
     {"time", cmd_time, "ask an RFC 868 time server and compare with the local clock"},
     {"ntp", cmd_ntp, "ask an NTP server for the time: offset, delay, stratum, leap"},
     {"stamp", cmd_stamp, "measure delay, loss and TTL to a STAMP reflector (RFC 8762)"},

@@ -26,13 +26,14 @@
  */
 #define _GNU_SOURCE /* adjtimex */
 #include "cli.h"
+#include "clock.h"
 #include "ntp.h"
+#include "opt.h"
 #include "stamp.h"
 
 #include "sockit.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -99,7 +100,8 @@ typedef struct stamp_opts {
     double interval, timeout;
     bool json, auth;
     stamp_key key;
-    const char *host, *port;
+    const char *host, *port, *size_text;
+    char portbuf[8];
     char where[300]; /* "host:port" for messages */
 } stamp_opts;
 
@@ -113,68 +115,51 @@ static const struct option stamp_longopts[] = {
     {"key", required_argument, NULL, 'k'},
     {"timeout", required_argument, NULL, 't'},
     {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* "sockit: stamp: bad KIND 'VALUE' (try 'sockit stamp --help')" */
-static int bad(const char *kind, const char *value)
+static void stamp_print_help(FILE *out, const void *arg)
 {
-    cli_error("stamp", "bad %s '%s' (try 'sockit stamp --help')", kind, value);
-    return -1;
-}
-
-/* A whole decimal number in [min, max]. */
-static int number(const char *text, long min, long max, long *out)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = text[0] >= '0' && text[0] <= '9' ? strtol(text, &end, 10) : -1;
-    if (v < 0 || errno != 0 || *end != '\0' || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Seconds: a finite decimal in [min, max]. */
-static int seconds(const char *text, double min, double max, double *out)
-{
-    char *end;
-    double v;
-
-    if (!((text[0] >= '0' && text[0] <= '9') || text[0] == '.'))
-        return -1;
-    v = strtod(text, &end);
-    if (*end != '\0' || !isfinite(v) || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
+    (void)arg;
+    fputs(stamp_usage, out);
+    fputs(stamp_help, out);
 }
 
 /* Applies one option; returns 0, or -1 after printing why. */
 static int stamp_option(stamp_opts *o, int opt, const char *arg)
 {
+    uint64_t size;
+
     switch (opt) {
     case '4':
     case '6':
         o->family = opt == '4' ? AF_INET : AF_INET6;
         return 0;
     case 'c':
-        return number(arg, 1, STAMP_MAX_COUNT, &o->count) < 0 ? bad("count", arg) : 0;
+        return cli_parse_count("stamp", arg, 1, STAMP_MAX_COUNT, &o->count);
     case 'i':
-        return seconds(arg, STAMP_MIN_INTERVAL, 3600, &o->interval) < 0 ? bad("interval", arg)
-                                                                          : 0;
+        if (cli_parse_duration("stamp", arg, CLI_ZERO_BAD, 3600, &o->interval) < 0)
+            return -1;
+        if (o->interval < STAMP_MIN_INTERVAL) {
+            cli_bad_value("stamp", "duration", arg);
+            return -1;
+        }
+        return 0;
     case 's':
-        return number(arg, STAMP_BASE_LEN, STAMP_MAX_LEN, &o->size) < 0 ? bad("size", arg) : 0;
+        if (cli_parse_size("stamp", arg, STAMP_BASE_LEN, STAMP_MAX_LEN, &size) < 0)
+            return -1;
+        o->size = (long)size;
+        o->size_text = arg;
+        return 0;
     case OPT_SSID:
-        return number(arg, 1, 65535, &o->ssid) < 0 ? bad("ssid", arg) : 0;
+        if (cli_parse_count("stamp", arg, 1, 65535, &o->ssid) < 0)
+            return -1;
+        return 0;
     case 'k':
         o->auth = true;
-        return cli_stamp_key_load("stamp", arg, &o->key);
+        return cli_parse_key_file("stamp", arg, &o->key);
     case 't':
-        return seconds(arg, 0, 86400, &o->timeout) < 0 ? bad("timeout", arg) : 0;
+        return cli_parse_duration("stamp", arg, CLI_ZERO_BAD, 86400, &o->timeout);
     case OPT_JSON:
         o->json = true;
         return 0;
@@ -183,14 +168,16 @@ static int stamp_option(stamp_opts *o, int opt, const char *arg)
 }
 
 /* The checks that need every option: the size against the mode. */
-static int stamp_finish_opts(stamp_opts *o, const char *size_text)
+static int stamp_finish_opts(stamp_opts *o)
 {
     size_t base = stamp_base_len(o->auth ? STAMP_AUTH : STAMP_UNAUTH);
 
     if (o->size == 0)
         o->size = (long)(base + STAMP_DM_TLV);
-    else if ((size_t)o->size < base)
-        return bad("size", size_text);
+    else if ((size_t)o->size < base) {
+        cli_bad_value("stamp", "size", o->size_text);
+        return -1;
+    }
     if (o->ssid == 0) {
         uint16_t r = 0;
         if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
@@ -205,44 +192,37 @@ static int stamp_finish_opts(stamp_opts *o, const char *size_text)
 /* Parses argv; returns -1 to go on, or the exit status to return. */
 static int stamp_parse(stamp_opts *o, int argc, char **argv)
 {
-    const char *size_text = "";
-    int opt;
+    const char *arg;
+    cli_opts p;
+    int opt, port = STAMP_PORT, n;
 
     memset(o, 0, sizeof(*o));
     o->family = AF_UNSPEC;
     o->count = STAMP_DEFAULT_COUNT;
     o->interval = STAMP_DEFAULT_INTERVAL;
     o->timeout = STAMP_DEFAULT_TIMEOUT;
-    o->port = "862";
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":46c:i:s:k:t:h", stamp_longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(stamp_usage, stdout);
-            fputs(stamp_help, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (opt == '?' || opt == ':') {
-            cli_error("stamp", opt == '?' ? "unknown option '%s' (try 'sockit stamp --help')"
-                                          : "option '%s' needs a value (try 'sockit stamp "
-                                            "--help')", argv[optind - 1]);
+    cli_opts_start(&p, "stamp", argc, argv, "46c:i:s:k:t:", stamp_longopts, stamp_print_help,
+                   NULL);
+    while ((opt = cli_opts_next(&p, &arg)) > 0)
+        if (stamp_option(o, opt, arg) < 0)
             return CLI_EXIT_USAGE;
-        }
-        if (opt == 's')
-            size_text = optarg;
-        if (stamp_option(o, opt, optarg) < 0)
-            return CLI_EXIT_USAGE;
-    }
-    if (argc - optind < 1 || argc - optind > 2) {
-        cli_error("stamp", argc - optind < 1 ? "missing HOST (try 'sockit stamp --help')"
-                                             : "unexpected argument '%s' (try 'sockit stamp "
-                                               "--help')", argv[argc - 1]);
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    n = argc - p.optind;
+    if (n < 1)
+        return cli_usage_error("stamp", "missing HOST");
+    if (n > 2)
+        return cli_usage_error("stamp", "unexpected argument '%s'", argv[p.optind + 2]);
+    o->host = argv[p.optind];
+    if (o->host[0] == '\0') {
+        cli_bad_value("stamp", "address", o->host);
         return CLI_EXIT_USAGE;
     }
-    o->host = argv[optind];
-    if (argc - optind == 2)
-        o->port = argv[optind + 1];
-    return stamp_finish_opts(o, size_text) < 0 ? CLI_EXIT_USAGE : -1;
+    if (n == 2 && cli_parse_port("stamp", argv[p.optind + 1], "udp", CLI_ZERO_BAD, &port) < 0)
+        return CLI_EXIT_USAGE;
+    snprintf(o->portbuf, sizeof(o->portbuf), "%d", port);
+    o->port = o->portbuf;
+    return stamp_finish_opts(o) < 0 ? CLI_EXIT_USAGE : -1;
 }
 
 static void stamp_error(const stamp_opts *o, const char *fmt, ...)
@@ -300,14 +280,6 @@ static uint16_t our_error_estimate(void)
 static uint64_t ts_of(const struct timespec *t)
 {
     return ntp_ts_from_unix((int64_t)t->tv_sec, (uint32_t)t->tv_nsec);
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- packets ----------------------------------------------------------------------- */
@@ -411,7 +383,7 @@ static int receive_until(const stamp_opts *o, stamp_run *r, int fd, const sk_add
                          double until, unsigned char *buf)
 {
     for (;;) {
-        double left = until - mono_now();
+        double left = until - cli_now();
         struct pollfd pfd = {fd, POLLIN, 0};
         _Alignas(struct cmsghdr) unsigned char ctrl[256];
         sk_addr from;
@@ -471,7 +443,7 @@ static int stamp_session_run(const stamp_opts *o, stamp_run *r, sk_sock *s, cons
 {
     static unsigned char out[STAMP_MAX_LEN], in[STAMP_MAX_LEN + 1];
     int fd = sk_sock_fileno(s);
-    double start = mono_now();
+    double start = cli_now();
 
     socket_options(fd, to->u.sa.sa_family);
     for (long i = 0; i < o->count; i++) {
@@ -490,7 +462,7 @@ static int stamp_session_run(const stamp_opts *o, stamp_run *r, sk_sock *s, cons
             return -1;
         }
     }
-    return receive_until(o, r, fd, to, mono_now() + o->timeout, in);
+    return receive_until(o, r, fd, to, cli_now() + o->timeout, in);
 }
 
 /* ---- the report ------------------------------------------------------------------- */
