@@ -389,6 +389,14 @@ class Authenticated(unittest.TestCase):
         self.assertIsNone(ask(s, auth_request(14, key=bytes(32)), self.port, tries=1))
         self.assertIsNone(ask(s, request(), self.port, tries=1))  # 44 bytes: short
 
+    @staticmethod
+    def keyfile_path():
+        """A valid key file (for usage tests of other options)."""
+        path = os.path.join(tempfile.gettempdir(), "sockit-test-stamp-%d.key" % os.getpid())
+        with open(path, "w") as f:
+            f.write(KEY.hex() + "\n")
+        return path
+
     def test_bad_key_files(self):
         for text in ("", "abc\n", "00" * 15 + "\n", "00" * 65 + "\n", "zz" * 16 + "\n"):
             with tempfile.NamedTemporaryFile("w", suffix=".key") as f:
@@ -466,6 +474,7 @@ class ScapyReflector:
         self.port = self.sock.getsockname()[1]
         self.stateful, self.drop_there, self.drop_back = stateful, drop_there, drop_back
         self.rx = self.tx = 0
+        self.log = []
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -481,10 +490,13 @@ class ScapyReflector:
                 t = STAMPTestTLV(type=5, len=12,
                                  value=struct.pack("!III", s_txc, self.rx, self.tx + 1))
             tlvs.append(t)
-        return bytes(STAMPSessionReflectorTestUnauthenticated(
+        out = bytes(STAMPSessionReflectorTestUnauthenticated(
             seq=seq, ts=ntp_now(), err_estimate=ErrorEstimate(S=0, scale=29, multiplier=128),
             ssid=q.ssid, ts_rx=t2, seq_sender=q.seq, ts_sender=q.ts,
-            err_estimate_sender=q.err_estimate, ttl_sender=64, tlv_objects=tlvs)), q.seq
+            err_estimate_sender=q.err_estimate, ttl_sender=64, tlv_objects=tlvs))
+        # scapy's timestamp field goes through a Decimal of seconds and can
+        # round the fraction by a unit; a reflector returns T1 bit for bit.
+        return out[:28] + data[4:12] + out[36:], q.seq
 
     def run(self):
         while True:
@@ -495,6 +507,7 @@ class ScapyReflector:
             if struct.unpack("!I", data[:4])[0] in self.drop_there:
                 continue
             out, seq = self.reply(data)
+            self.log.append(seq)
             self.tx += 1
             if seq not in self.drop_back:
                 self.sock.sendto(out, peer)
@@ -522,7 +535,7 @@ class ClientSplit(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(rep["stateful"])
         self.assertEqual((rep["sent"], rep["received"]), (12, 12 - want_fwd - want_bwd),
-                         r.stderr)
+                         (r.stderr, rep, ref.log))
         self.assertEqual((rep["lost"], rep["lost_forward"], rep["lost_backward"],
                           rep["lost_unknown"]),
                          (want_fwd + want_bwd, want_fwd, want_bwd, 0))
@@ -587,16 +600,19 @@ class ClientSplit(unittest.TestCase):
     def test_usage_errors(self):
         for args, kind, value in ((["--count", "0"], "count", "0"),
                                   (["--size", "43"], "size", "43"),
-                                  (["--size", "100", "--key", os.devnull], None, None),
-                                  (["--ssid", "0"], "ssid", "0"),
-                                  (["--ssid", "65536"], "ssid", "65536"),
-                                  (["--interval", "x"], "interval", "x"),
-                                  (["--timeout", "-1"], "timeout", "-1")):
+                                  (["--size", "100", "--key", os.devnull], "key file",
+                                   os.devnull),
+                                  (["--key", Authenticated.keyfile_path(), "--size", "60"],
+                                   "size", "60"),
+                                  (["--ssid", "0"], "count", "0"),
+                                  (["--ssid", "65536"], "count", "65536"),
+                                  (["--interval", "x"], "duration", "x"),
+                                  (["--interval", "0.0001"], "duration", "0.0001"),
+                                  (["--timeout", "-1"], "duration", "-1")):
             r = sktest.run([sktest.SOCKIT, "stamp"] + args + ["127.0.0.1"])
             self.assertEqual(r.returncode, 2, args)
-            if kind:
-                self.assertEqual(r.stderr.strip(), "sockit: stamp: bad %s '%s' (try 'sockit "
-                                 "stamp --help')" % (kind, value))
+            self.assertEqual(r.stderr.strip(), "sockit: stamp: bad %s '%s' (try 'sockit "
+                             "stamp --help')" % (kind, value))
 
 
 if __name__ == "__main__":
