@@ -200,6 +200,7 @@ typedef struct svc_stamp_config {
 typedef enum svc_stamp_counter {
     SVC_STAMP_REFLECTED = 0,
     SVC_STAMP_DROP_SHORT,     /* shorter than the mode's base packet */
+    SVC_STAMP_DROP_LONG,      /* longer than any reply can be (65507 bytes) */
     SVC_STAMP_DROP_HMAC,      /* authenticated mode: the HMAC did not verify */
     SVC_STAMP_DROP_GUARD,     /* refused by the UDP guard (also counted there) */
     SVC_STAMP_TLV_UNKNOWN,    /* TLVs sent back with the U flag */

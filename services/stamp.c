@@ -75,7 +75,7 @@ struct svc_stamp {
 };
 
 static const char *const counter_names[SVC_STAMP_NCOUNTERS] = {
-    "reflected", "short", "hmac", "guard", "tlv_unknown", "tlv_malformed",
+    "reflected", "short", "long", "hmac", "guard", "tlv_unknown", "tlv_malformed",
     "tlv_integrity", "sessions_evicted",
 };
 
@@ -361,12 +361,16 @@ static void stamp_on_datagram(sk_dgram *d, const void *data, size_t len, const s
     stamp_session *sess;
     stamp_sender req;
     struct timespec t3;
-    stamp_verdict v = len > STAMP_MAX_LEN ? STAMP_DROP_SHORT
-                                          : stamp_request_check(&req, m, key, data, len);
+    stamp_verdict v = stamp_request_check(&req, m, key, data, len);
 
-    if (v != STAMP_REQUEST_OK) {
-        stamp_count(s, v == STAMP_DROP_HMAC ? SVC_STAMP_DROP_HMAC : SVC_STAMP_DROP_SHORT, 1);
-        sk_dgram_drop(d);
+    /* Not a request: counted here, like ntp's malformed datagrams, and not
+     * as a guard's refusal (sk_dgram_drop).  An IPv6 datagram may be
+     * longer than any reply can be (65507 bytes): it cannot be answered at
+     * its own length. */
+    if (v != STAMP_REQUEST_OK || len > STAMP_MAX_LEN) {
+        stamp_count(s, v == STAMP_DROP_HMAC    ? SVC_STAMP_DROP_HMAC
+                       : v == STAMP_DROP_SHORT ? SVC_STAMP_DROP_SHORT
+                                               : SVC_STAMP_DROP_LONG, 1);
         return;
     }
     if (!svc_udp_admit(d, from)) {
