@@ -6,7 +6,7 @@
  * --timeout for stragglers, and reports round-trip delay, one-way delays,
  * loss, duplicates, reordering and the TTL seen at each end.
  *
- *   options   getopt_long into stamp_opts (usage errors exit 2)
+ *   options   the option layer (cli/opt.h) into stamp_opts (usage errors exit 2)
  *   packet    the base packet (T1 from CLOCK_REALTIME right before the
  *             send, our adjtimex error estimate), a Direct Measurement TLV
  *             when --size leaves room for it, Extra Padding up to --size
