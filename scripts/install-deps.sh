@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs what sockit needs from Debian, when run as root with apt.
-#   install-deps.sh build   the compiler toolchain and cmake
+#   install-deps.sh build   the compiler toolchain, cmake and zlib
 #   install-deps.sh test    the third-party peers the tests use
 # openbsd-inetd is not in the list: Debian lets one inet-superserver in, and
 # installing it removes xinetd (which the benchmarks and the client interop
@@ -11,8 +11,8 @@
 set -u
 what=${1:-test}
 case "$what" in
-  build) pkgs="build-essential cmake python3" ;;
-  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony" ;;
+  build) pkgs="build-essential cmake python3 zlib1g-dev" ;;
+  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony librsvg2-bin libhdrhistogram-java default-jre-headless" ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
