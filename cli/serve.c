@@ -23,13 +23,13 @@
  */
 #include "cli.h"
 #include "metrics.h"
+#include "opt.h"
 
 #include "services.h"
 #include "sockit.h"
 #include "supervise.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -151,8 +151,8 @@ typedef struct serve_opts {
     const char *binds[SERVE_MAX_BINDS];
     int nbinds;
     bool tcp, udp;
-    long udp_limit;
-    long udp_global; /* -1: the default */
+    double udp_limit;
+    double udp_global; /* -1: the default */
     bool max_conns_set;
     bool idle_set;
     int inetd_svc; /* --inetd SERVICE, -1 without, SERVE_INETD_AUTO */
@@ -230,7 +230,6 @@ static const struct option serve_longopts[] = {
     {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
     {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
     {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
@@ -242,12 +241,24 @@ static void serve_defaults(serve_opts *o)
         o->selected[i] = true;
     }
     o->tcp = o->udp = true;
-    o->udp_limit = (long)SVC_UDP_DEFAULT_RATE;
+    o->udp_limit = SVC_UDP_DEFAULT_RATE;
     o->udp_global = -1;
     o->cfg.max_conns = SERVE_DEFAULT_MAX_CONNS;
     o->cfg.max_per_source = SERVE_DEFAULT_MAX_PER_SOURCE;
     o->cfg.idle_timeout = SERVE_DEFAULT_IDLE;
     o->inetd_svc = -1;
+}
+
+/* The highest standard port in svc_table: --port-base may go up to 65535
+ * minus it. */
+static int svc_max_std_port(void)
+{
+    int max = 0;
+
+    for (int i = 0; i < SVC_COUNT; i++)
+        if (svc_table[i].std_port > max)
+            max = svc_table[i].std_port;
+    return max;
 }
 
 /* Names the services for error messages. */
@@ -262,7 +273,7 @@ static int parse_services(serve_opts *o, const char *text)
     char buf[256], *save = NULL;
 
     if (strlen(text) >= sizeof(buf) || text[0] == '\0') {
-        cli_error("--services", "'%s' is not a list of services", text);
+        cli_usage_error("serve", "--services '%s' is not a list of services", text);
         return -1;
     }
     strcpy(buf, text);
@@ -270,7 +281,8 @@ static int parse_services(serve_opts *o, const char *text)
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int i = svc_find(name);
         if (i < 0) {
-            cli_error("--services", "unknown service '%s' (known: %s)", name, service_names());
+            cli_usage_error("serve", "--services: unknown service '%s' (known: %s)", name,
+                            service_names());
             return -1;
         }
         o->selected[i] = true;
@@ -278,7 +290,7 @@ static int parse_services(serve_opts *o, const char *text)
     for (int i = 0; i < SVC_COUNT; i++)
         if (o->selected[i])
             return 0;
-    cli_error("--services", "'%s' names no service", text);
+    cli_usage_error("serve", "--services '%s' names no service", text);
     return -1;
 }
 
@@ -287,23 +299,23 @@ static int parse_port(serve_opts *o, const char *text, bool overridden[])
 {
     const char *eq = strchr(text, '=');
     char name[32];
-    long port;
-    int i;
+    int i, port;
 
     if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof(name)) {
-        cli_error("--port", "'%s' is not SERVICE=PORT", text);
+        cli_usage_error("serve", "--port '%s' is not SERVICE=PORT", text);
         return -1;
     }
     memcpy(name, text, (size_t)(eq - text));
     name[eq - text] = '\0';
     i = svc_find(name);
     if (i < 0) {
-        cli_error("--port", "unknown service '%s' (known: %s)", name, service_names());
+        cli_usage_error("serve", "--port: unknown service '%s' (known: %s)", name,
+                        service_names());
         return -1;
     }
-    if (cli_parse_long("--port", eq + 1, 0, 65535, &port) < 0)
+    if (cli_parse_port("serve", eq + 1, NULL, CLI_ZERO_OK, &port) < 0)
         return -1;
-    o->ports[i] = (int)port;
+    o->ports[i] = port;
     overridden[i] = true;
     return 0;
 }
@@ -315,8 +327,8 @@ static int check_ports(const serve_opts *o)
         for (int j = i + 1; j < SVC_COUNT; j++)
             if (o->selected[i] && o->selected[j] && o->ports[i] != 0 &&
                 o->ports[i] == o->ports[j]) {
-                cli_error("--port", "%s and %s are both on port %d", svc_table[i].name,
-                          svc_table[j].name, o->ports[i]);
+                cli_usage_error("serve", "%s and %s are both on port %d",
+                                svc_table[i].name, svc_table[j].name, o->ports[i]);
                 return -1;
             }
     return 0;
@@ -330,43 +342,35 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
 
     switch (opt) {
     case OPT_THREADS:
-        if (cli_parse_long("--threads", arg, 0, 1024, &v) < 0)
+        if (cli_parse_count("serve", arg, 0, 1024, &v) < 0)
             return -1;
         o->cfg.threads = (int)v;
         return 0;
     case OPT_MAX_CONNS:
     case OPT_MAX_PER_SOURCE:
-        if (cli_parse_long(opt == OPT_MAX_CONNS ? "--max-conns" : "--max-per-source", arg,
-                           0, INT_MAX, &v) < 0)
+        if (cli_parse_count("serve", arg, 0, INT_MAX, &v) < 0)
             return -1;
         *(opt == OPT_MAX_CONNS ? &o->cfg.max_conns : &o->cfg.max_per_source) = (int)v;
         o->max_conns_set |= opt == OPT_MAX_CONNS;
         return 0;
     case OPT_IDLE:
         o->idle_set = true;
-        return cli_parse_seconds("--idle-timeout", arg, 1e7, &o->cfg.idle_timeout);
+        return cli_parse_duration("serve", arg, CLI_ZERO_OK, 1e7, &o->cfg.idle_timeout);
     case OPT_GRACE:
-        if (cli_parse_seconds("--grace", arg, 3600, &s) < 0)
+        if (cli_parse_duration("serve", arg, CLI_ZERO_OK, 3600, &s) < 0)
             return -1;
         /* The framework reads 0 as "the default"; a tiny grace is "none". */
         o->cfg.grace = s > 0 ? s : 1e-3;
         return 0;
     case OPT_PROXY_TIMEOUT:
-        if (cli_parse_seconds("--proxy-timeout", arg, 3600, &s) < 0)
-            return -1;
-        if (s <= 0) {
-            cli_error("--proxy-timeout", "'%s' is not a positive number of seconds", arg);
-            return -1;
-        }
-        o->cfg.proxy_timeout = s;
         o->proxy_timeout_set = true;
-        return 0;
+        return cli_parse_duration("serve", arg, CLI_ZERO_BAD, 3600, &o->cfg.proxy_timeout);
     case OPT_UDP_LIMIT:
-        return cli_parse_long("--udp-limit", arg, 0, 100000000, &o->udp_limit);
+        return cli_parse_rate("serve", arg, CLI_ZERO_OK, 1e8, &o->udp_limit);
     case OPT_UDP_GLOBAL:
-        return cli_parse_long("--udp-global-limit", arg, 0, 1000000000, &o->udp_global);
+        return cli_parse_rate("serve", arg, CLI_ZERO_OK, 1e9, &o->udp_global);
     case OPT_NTP_STRATUM:
-        if (cli_parse_long("--ntp-stratum", arg, 1, NTP_STRATUM_MAX, &v) < 0)
+        if (cli_parse_count("serve", arg, 1, NTP_STRATUM_MAX, &v) < 0)
             return -1;
         o->ntp.stratum = (int)v;
         return 0;
@@ -378,13 +382,11 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
 static int parse_proxy_from(serve_opts *o, const char *arg)
 {
     if (o->nproxy_from == SERVE_MAX_PROXY_FROM) {
-        cli_error("--proxy-from", "at most %d networks", SERVE_MAX_PROXY_FROM);
+        cli_usage_error("serve", "--proxy-from: at most %d networks", SERVE_MAX_PROXY_FROM);
         return -1;
     }
-    if (sk_cidr_parse(&o->proxy_from[o->nproxy_from], arg) < 0) {
-        cli_error("--proxy-from", "'%s' is not an address or ADDR/PREFIX", arg);
+    if (cli_parse_cidr("serve", arg, &o->proxy_from[o->nproxy_from]) < 0)
         return -1;
-    }
     o->nproxy_from++;
     return 0;
 }
@@ -396,7 +398,7 @@ static int parse_daytime(serve_opts *o, const char *arg)
     else if (strcmp(arg, "rfc3339") == 0)
         o->daytime = DAYTIME_RFC3339;
     else {
-        cli_error("--daytime-format", "'%s' is neither ctime nor rfc3339", arg);
+        cli_usage_error("serve", "--daytime-format '%s' is neither ctime nor rfc3339", arg);
         return -1;
     }
     return 0;
@@ -405,21 +407,30 @@ static int parse_daytime(serve_opts *o, const char *arg)
 /* Applies one option; returns 0, or -1 after printing why. */
 static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
 {
-    long v;
+    int v;
 
     switch (opt) {
     case OPT_PORT_BASE:
-        if (cli_parse_long("--port-base", arg, 0, 65535 - NTP_PORT, &v) < 0)
+        /* Every service's port, base + its standard port, must be a port. */
+        if (cli_parse_port("serve", arg, NULL, CLI_ZERO_OK, &v) < 0)
             return -1;
+        if (v > 65535 - svc_max_std_port()) {
+            cli_bad_value("serve", "port", arg);
+            return -1;
+        }
         for (int i = 0; i < SVC_COUNT; i++)
             if (!overridden[i])
-                o->ports[i] = (int)v + svc_table[i].std_port;
+                o->ports[i] = v + svc_table[i].std_port;
         return 0;
     case OPT_PORT:
         return parse_port(o, arg, overridden);
     case OPT_BIND:
         if (o->nbinds == SERVE_MAX_BINDS) {
-            cli_error("--bind", "at most %d addresses", SERVE_MAX_BINDS);
+            cli_usage_error("serve", "--bind: at most %d addresses", SERVE_MAX_BINDS);
+            return -1;
+        }
+        if (arg[0] == '\0') {
+            cli_bad_value("serve", "address", arg);
             return -1;
         }
         o->binds[o->nbinds++] = arg;
@@ -443,7 +454,8 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     case OPT_INETD:
         o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svc_find(arg);
         if (o->inetd_svc < 0) {
-            cli_error("--inetd", "unknown service '%s' (known: %s)", arg, service_names());
+            cli_usage_error("serve", "--inetd: unknown service '%s' (known: %s)", arg,
+                            service_names());
             return -1;
         }
         return 0;
@@ -488,6 +500,13 @@ static bool serves_something(const serve_opts *o)
     return false;
 }
 
+static void serve_print_help(FILE *out, const void *arg)
+{
+    (void)arg;
+    fputs(serve_usage, out);
+    fputs(serve_help, out);
+}
+
 /*
  * Parses argv into *o.  Returns -1 to go on serving, or the exit status
  * (0 after --help, 2 for a usage error, with the message printed).
@@ -495,44 +514,27 @@ static bool serves_something(const serve_opts *o)
 static int serve_parse(serve_opts *o, int argc, char **argv)
 {
     bool overridden[SVC_COUNT] = {false};
+    const char *arg;
+    cli_opts p;
     int opt;
 
     serve_defaults(o);
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":vh", serve_longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(serve_usage, stdout);
-            fputs(serve_help, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (opt == '?' || opt == ':') {
-            const char *bad = argv[optind - 1];
-            cli_error("serve", opt == '?' ? "unknown option '%s' (see --help)"
-                                          : "option '%s' needs a value", bad);
+    cli_opts_start(&p, "serve", argc, argv, "v", serve_longopts, serve_print_help, NULL);
+    while ((opt = cli_opts_next(&p, &arg)) > 0)
+        if (parse_opt(o, opt, arg, overridden) < 0)
             return CLI_EXIT_USAGE;
-        }
-        if (parse_opt(o, opt, optarg, overridden) < 0)
-            return CLI_EXIT_USAGE;
-    }
-    if (optind < argc) {
-        cli_error("serve", "unexpected argument '%s' (see --help)", argv[optind]);
-        return CLI_EXIT_USAGE;
-    }
-    if (!o->tcp && !o->udp) {
-        cli_error("serve", "--no-tcp and --no-udp leave nothing to serve");
-        return CLI_EXIT_USAGE;
-    }
-    if (!serves_something(o)) {
-        cli_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
-        return CLI_EXIT_USAGE;
-    }
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    if (p.optind < argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[p.optind]);
+    if (!o->tcp && !o->udp)
+        return cli_usage_error("serve", "--no-tcp and --no-udp leave nothing to serve");
+    if (!serves_something(o))
+        return cli_usage_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
     if (check_ports(o) < 0)
         return CLI_EXIT_USAGE;
-    if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set)) {
-        cli_error("serve", "--proxy-from and --proxy-timeout need --proxy-protocol");
-        return CLI_EXIT_USAGE;
-    }
+    if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set))
+        return cli_usage_error("serve", "--proxy-from and --proxy-timeout need --proxy-protocol");
     o->cfg.proxy_from = o->nproxy_from > 0 ? o->proxy_from : NULL;
     o->cfg.proxy_from_count = (size_t)o->nproxy_from;
     return -1;
@@ -679,9 +681,9 @@ static svc_udpguard *serve_guard(const serve_opts *o, const serve_listener *ls, 
     for (int i = 0; i < nl; i++)
         ports[n++] = sk_addr_port(&ls[i].bound);
 
-    gc.per_source = (double)o->udp_limit;
+    gc.per_source = o->udp_limit;
     if (o->udp_global >= 0)
-        gc.global = (double)o->udp_global;
+        gc.global = o->udp_global;
     else
         gc.global = o->udp_limit > 0 ? SVC_UDP_DEFAULT_GLOBAL : 0;
     gc.ports = ports;
@@ -997,7 +999,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     if (announce(ls, nl) < 0)
         goto out_signals;
     (void)sk_server_notify(srv, tell_ready, NULL);
-    serve_log("event=start listeners=%d threads=%ld udp_limit=%ld", nl,
+    serve_log("event=start listeners=%d threads=%ld udp_limit=%g", nl,
               o->cfg.threads ? (long)o->cfg.threads : sysconf(_SC_NPROCESSORS_ONLN),
               o->udp_limit);
     rc = sk_server_run(srv);

@@ -24,8 +24,8 @@
  */
 #include "bench.h"
 #include "cli.h"
+#include "opt.h"
 
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,38 +204,34 @@ static int merge_files(merged *m, char **files, size_t n)
     return rc;
 }
 
+static void merge_help(FILE *out, const void *arg)
+{
+    (void)arg;
+    fputs(merge_usage, out);
+}
+
 int bench_merge_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    const char *arg;
+    cli_opts p;
     merged m;
     int opt, status;
 
     memset(&m, 0, sizeof(m));
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(merge_usage, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (opt != 'j') {
-            cli_error("bench merge", "bad option '%s' (try 'sockit bench merge --help')",
-                      argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        }
+    cli_opts_start(&p, "bench merge", argc, argv, NULL, opts, merge_help, NULL);
+    while ((opt = cli_opts_next(&p, &arg)) > 0)
         m.cfg.json = true;
-    }
-    if (optind >= argc) {
-        cli_error("bench merge", "expected FILE.json... (try 'sockit bench merge --help')");
-        return CLI_EXIT_USAGE;
-    }
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    if (p.optind >= argc)
+        return cli_usage_error("bench merge", "expected FILE.json...");
     m.hist = malloc(sizeof(*m.hist));
     m.conn_hist = malloc(sizeof(*m.conn_hist));
-    m.win = calloc((size_t)(argc - optind), sizeof(*m.win));
+    m.win = calloc((size_t)(argc - p.optind), sizeof(*m.win));
     if (m.hist == NULL || m.conn_hist == NULL || m.win == NULL) {
         cli_error("bench merge", "out of memory");
         status = CLI_EXIT_FAIL;
@@ -243,13 +239,13 @@ int bench_merge_main(int argc, char **argv)
     }
     bench_hist_init(m.hist);
     bench_hist_init(m.conn_hist);
-    status = merge_files(&m, argv + optind, (size_t)(argc - optind));
+    status = merge_files(&m, argv + p.optind, (size_t)(argc - p.optind));
     if (status != 0)
         goto out;
-    finish(&m, (size_t)(argc - optind));
+    finish(&m, (size_t)(argc - p.optind));
     if (!m.cfg.json)
         printf("merged %d runs: time base %.3f s (the union of their measurement windows)\n",
-               argc - optind, m.sm.seconds);
+               argc - p.optind, m.sm.seconds);
     bench_report_print(&m.cfg, &m.sm);
     status = m.sm.errors == 0 && m.sm.s.ops > 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:

@@ -17,9 +17,9 @@
  */
 #include "bench.h"
 #include "cli.h"
+#include "opt.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,40 +340,33 @@ out:
     return status;
 }
 
+static void plot_help(FILE *out, const void *arg)
+{
+    (void)arg;
+    fputs(plot_usage, out);
+}
+
 int bench_plot_main(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'},
         {"title", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *out = NULL, *title = NULL;
+    const char *out = NULL, *title = NULL, *arg;
+    cli_opts p;
     int opt;
 
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'o':
-            out = optarg;
-            break;
-        case 't':
-            title = optarg;
-            break;
-        case 'h':
-            fputs(plot_usage, stdout);
-            return CLI_EXIT_OK;
-        default:
-            cli_error("bench plot", "bad option '%s' (try 'sockit bench plot --help')",
-                      argv[optind - 1]);
-            return CLI_EXIT_USAGE;
-        }
+    cli_opts_start(&p, "bench plot", argc, argv, "o:", opts, plot_help, NULL);
+    while ((opt = cli_opts_next(&p, &arg)) > 0) {
+        if (opt == 'o')
+            out = arg;
+        else
+            title = arg;
     }
-    if (out == NULL || *out == '\0' || optind >= argc) {
-        cli_error("bench plot", "expected FILE.json... -o OUT.svg (try 'sockit bench plot "
-                  "--help')");
-        return CLI_EXIT_USAGE;
-    }
-    return plot_files(argv + optind, (size_t)(argc - optind), out, title);
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    if (out == NULL || *out == '\0' || p.optind >= argc)
+        return cli_usage_error("bench plot", "expected FILE.json... -o OUT.svg");
+    return plot_files(argv + p.optind, (size_t)(argc - p.optind), out, title);
 }
