@@ -13,6 +13,7 @@
  *   client_ask, client_ask_text   the speak-unasked services' exchange
  */
 #include "client.h"
+#include "clock.h"
 
 #include "cli.h"
 #include "opt.h"
@@ -22,7 +23,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
 /* Largest --bytes: a terabyte is more than anyone reads from chargen. */
 #define CLIENT_MAX_BYTES (UINT64_C(1) << 40)
@@ -229,7 +229,7 @@ bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
     return take_operands(c, argc, argv, p.optind);
 }
 
-/* ---- errors and time ---------------------------------------------------- */
+/* ---- errors ---------------------------------------------------- */
 
 void client_error(const struct client *c, const char *fmt, ...)
 {
@@ -242,13 +242,6 @@ void client_error(const struct client *c, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-double client_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- TCP ------------------------------------------------------------------ */
 
@@ -269,13 +262,13 @@ int client_connect(struct client *c, sk_sock **out)
 ssize_t client_read_to_eof(struct client *c, sk_sock *s, void *buf,
                            size_t size, bool *more)
 {
-    double deadline = client_now() + c->timeout;
+    double deadline = cli_now() + c->timeout;
     size_t n = 0;
 
     *more = false;
     for (;;) {
         unsigned char scratch[1];
-        double left = deadline - client_now();
+        double left = deadline - cli_now();
         ssize_t got;
 
         if (left <= 0 || sk_sock_settimeout(s, left) < 0)
@@ -394,7 +387,7 @@ ssize_t client_udp_request(struct client *c, struct client_udp *u,
                            const void *req, size_t reqlen, void *buf,
                            size_t size, client_reply_fn check, void *arg)
 {
-    double now = client_now(), deadline = now + c->timeout;
+    double now = cli_now(), deadline = now + c->timeout;
     double wait = CLIENT_UDP_FIRST_WAIT, next_send = now;
 
     if (wait > c->timeout / 4)
@@ -403,7 +396,7 @@ ssize_t client_udp_request(struct client *c, struct client_udp *u,
     for (;;) {
         ssize_t got;
 
-        now = client_now();
+        now = cli_now();
         if (now >= deadline) {
             client_error(c, "no reply within %g s (%u datagram%s sent)", c->timeout,
                          u->sent, u->sent == 1 ? "" : "s");

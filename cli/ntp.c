@@ -21,6 +21,7 @@
  * or port is seen, reported and refused rather than silently filtered.
  */
 #include "cli.h"
+#include "clock.h"
 #include "ntp.h"
 #include "opt.h"
 
@@ -192,14 +193,6 @@ static double realtime_now(struct timespec *ts)
     return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
 }
 
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t ts_of(const struct timespec *t)
 {
     return ntp_ts_from_unix((int64_t)t->tv_sec, (uint32_t)t->tv_nsec);
@@ -275,12 +268,11 @@ static ntp_outcome kiss(const ntp_opts *o, const ntp_packet *p)
 static uint64_t random_nonce(void)
 {
     uint64_t v = 0;
-    struct timespec a, b;
+    struct timespec a;
 
     if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v) || v == 0) {
         clock_gettime(CLOCK_REALTIME, &a);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        v = ((uint64_t)a.tv_nsec << 32 ^ (uint64_t)b.tv_nsec ^ (uint64_t)a.tv_sec) *
+        v = ((uint64_t)a.tv_nsec << 32 ^ cli_now_ns() ^ (uint64_t)a.tv_sec) *
             UINT64_C(0x9E3779B97F4A7C15);
         v ^= v >> 29;
     }
@@ -293,7 +285,7 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
     unsigned char req[NTP_HEADER_LEN], buf[NTP_RECV_MAX];
     ntp_packet q = {0};
     struct timespec t1, t4;
-    double deadline = mono_now() + o->timeout;
+    double deadline = cli_now() + o->timeout;
     uint64_t nonce = random_nonce();
     ssize_t sent;
     char addr[SK_ADDRSTRLEN];
@@ -311,7 +303,7 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
         return NTP_FAILED;
     }
     for (;;) {
-        double left = deadline - mono_now();
+        double left = deadline - cli_now();
         sk_addr from;
         ssize_t n;
         const char *why;

@@ -13,6 +13,7 @@
  * cli/bench/connect.c and cli/bench/udp.c.
  */
 #include "bench.h"
+#include "clock.h"
 #include "cli.h"
 #include "opt.h"
 
@@ -349,7 +350,7 @@ static void set_timeline(bench_config *cfg)
     struct timespec rt;
 
     clock_gettime(CLOCK_REALTIME, &rt);
-    cfg->t_start = bench_now_ns();
+    cfg->t_start = cli_now_ns();
     cfg->unix_measure = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec +
                         (uint64_t)(cfg->warmup * 1e9);
     cfg->t_measure = cfg->t_start + (uint64_t)(cfg->warmup * 1e9);
@@ -388,7 +389,7 @@ static void live_totals(bench_thread *threads, long n, uint64_t out[3])
 static void show_progress(const bench_config *cfg, bench_thread *threads, long n,
                           uint64_t prev[3], uint64_t *prev_ns)
 {
-    uint64_t now = bench_now_ns(), cur[3];
+    uint64_t now = cli_now_ns(), cur[3];
     double dt = (double)(now - *prev_ns) / 1e9;
     const char *phase = now < cfg->t_measure ? "warm-up" : now < cfg->t_end ? "run" : "drain";
     double t = now < cfg->t_measure ? (double)(now - cfg->t_start) / 1e9
@@ -417,12 +418,12 @@ static bool all_done(bench_thread *threads, long n)
 static bool supervise(bench_config *cfg, bench_thread *threads, long n)
 {
     bool tty = isatty(STDERR_FILENO);
-    uint64_t prev[3] = {0, 0, 0}, prev_ns = bench_now_ns();
+    uint64_t prev[3] = {0, 0, 0}, prev_ns = cli_now_ns();
     struct timespec nap = {0, 10 * 1000 * 1000};
     uint64_t next_show = prev_ns + PROGRESS_NS;
 
     while (!all_done(threads, n)) {
-        uint64_t now = bench_now_ns();
+        uint64_t now = cli_now_ns();
         bench_ival_collect(cfg, threads, n, false);
         if (interrupted)
             atomic_store(&cfg->stop, true);
