@@ -65,6 +65,9 @@ class CompareHelp(unittest.TestCase):
         for line in ("echo50 cost vs raw >= 1.00x; cost vs libuv >= 1.50x; "
                      "cost vs xinetd >= 1.80x (rate: ops/s)",
                      "latency p99 vs raw <= 1.10x",
+                     "stream rate vs raw >= 0.90x; mbcost vs iperf3 >= 0.80x (rate: MB/s)",
+                     "core/MB the server core's busy time per MB the server moved",
+                     "in runs without late sends",
                      "udp cost vs plain >= 1.30x; rate vs plain >= 1.00x; "
                      "rate vs xinetd >= 20.00x (rate: ops/s)"):
             self.assertIn(line, text)
