@@ -12,7 +12,11 @@
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver (udp and ntp modes)
  *   ntp.c      the ntp mode's requests and reply checks
- *   report.c   the human table and the JSON object
+ *   report.c   the human table and the JSON object (schema sockit-bench/3)
+ *   result.c   reads a JSON object back (for merge and plot)
+ *   merge.c    `sockit bench merge`: runs as one run with all their samples
+ *   plot.c     SVG percentile plots: --plot and `sockit bench plot`
+ *   hdrlog.c   --hdr-log: the HdrHistogram interval log
  *
  * A run has three phases on one shared monotonic timeline: warm-up (work is
  * done but not recorded), measurement (operations completing inside it are
