@@ -17,7 +17,6 @@
 #include "serve.h"
 
 #include "cli.h"
-#include "metrics.h"
 #include "opt.h"
 #include "svclist.h"
 
@@ -387,7 +386,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         sk_addr check;
 
         o->metrics = arg;
-        return metrics_parse_addr(arg, &check);
+        return cli_parse_endpoint("serve", arg, &check);
     }
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;
