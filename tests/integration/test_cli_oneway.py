@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""The files of cli/ and cli/bench/ depend on each other one way only: no
+"""The files of cli/ and cli/bench/, taken together, depend on each other
+one way only (test_layering.py checks each of lib/server/ and cli/bench/ on
+its own; this adds cli/ and the calls between the two folders): no
 file calls into another that, directly or through others, calls back into
 it (helpers sit below the files that use them; cli/clock.c below the bench
 files, so pace.c and thread.c no longer need each other).  Read from the
