@@ -96,29 +96,6 @@ static void print_help(FILE *out, const void *arg)
     fputs(usage_text, out);
 }
 
-int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical)
-{
-    static const struct {
-        const char *name;
-        bench_mode_id id;
-    } modes[] = {
-        {"echo", BENCH_ECHO},
-        {"stream", BENCH_STREAM},
-        {"connect", BENCH_CONNECT},
-        {"udp", BENCH_UDP},
-        {"ntp", BENCH_NTP},
-    };
-
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (strcmp(name, modes[i].name) == 0) {
-            *id = modes[i].id;
-            *canonical = modes[i].name;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 enum {
     OPT_CONNS = 256,
     OPT_SIZE,
