@@ -280,6 +280,18 @@ int cli_parse_address(const char *cmd, const char *text, sk_addr *out)
     return 0;
 }
 
+int cli_parse_endpoint(const char *cmd, const char *text, sk_addr *out)
+{
+    int rc = strchr(text, '/') != NULL ? sk_addr_from_unix(out, text)
+                                       : sk_addr_parse(out, text, -1);
+
+    if (rc < 0) {
+        cli_bad_value(cmd, "address", text);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_parse_cidr(const char *cmd, const char *text, sk_cidr *out)
 {
     if (sk_cidr_parse(out, text) < 0) {

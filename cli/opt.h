@@ -134,6 +134,10 @@ int cli_parse_rate(const char *cmd, const char *text, bool zero_ok,
 /* A numeric address ("127.0.0.1", "::1", "[::1]"), no port. */
 int cli_parse_address(const char *cmd, const char *text, sk_addr *out);
 
+/* Where to listen: "ADDR:PORT" ("127.0.0.1:9100", "[::1]:9100") or a Unix
+ * socket path (with a '/'). */
+int cli_parse_endpoint(const char *cmd, const char *text, sk_addr *out);
+
 /* A network: an address or ADDR/PREFIX. */
 int cli_parse_cidr(const char *cmd, const char *text, sk_cidr *out);
 

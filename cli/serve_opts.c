@@ -17,7 +17,6 @@
 #include "serve.h"
 
 #include "cli.h"
-#include "metrics.h"
 #include "opt.h"
 #include "svclist.h"
 
@@ -335,37 +334,49 @@ static int parse_daytime(serve_opts *o, const char *arg)
     return 0;
 }
 
-/* Applies one option; returns 0, or -1 after printing why. */
-static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
+/* "--port-base 8000": every service's port, base + its standard port, must
+ * be a port, so the cap is 65535 less the highest standard port. */
+static int parse_port_base(serve_opts *o, const char *arg, const bool overridden[])
 {
     int v;
 
+    if (cli_parse_port("serve", arg, NULL, CLI_ZERO_OK, &v) < 0)
+        return -1;
+    if (v > 65535 - svclist_max_port()) {
+        cli_bad_value("serve", "port", arg);
+        return -1;
+    }
+    for (int i = 0; i < SVC_COUNT; i++)
+        if (!overridden[i])
+            o->ports[i] = v + svc_table[i].std_port;
+    return 0;
+}
+
+/* "--bind ADDR": kept as text, resolved when binding (it may be a name). */
+static int add_bind(serve_opts *o, const char *arg)
+{
+    if (o->nbinds == SERVE_MAX_BINDS) {
+        cli_usage_error("serve", "--bind: at most %d addresses", SERVE_MAX_BINDS);
+        return -1;
+    }
+    if (arg[0] == '\0') {
+        cli_bad_value("serve", "address", arg);
+        return -1;
+    }
+    o->binds[o->nbinds++] = arg;
+    return 0;
+}
+
+/* Applies one option; returns 0, or -1 after printing why. */
+static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
+{
     switch (opt) {
     case OPT_PORT_BASE:
-        /* Every service's port, base + its standard port, must be a port. */
-        if (cli_parse_port("serve", arg, NULL, CLI_ZERO_OK, &v) < 0)
-            return -1;
-        if (v > 65535 - svclist_max_port()) {
-            cli_bad_value("serve", "port", arg);
-            return -1;
-        }
-        for (int i = 0; i < SVC_COUNT; i++)
-            if (!overridden[i])
-                o->ports[i] = v + svc_table[i].std_port;
-        return 0;
+        return parse_port_base(o, arg, overridden);
     case OPT_PORT:
         return parse_port(o, arg, overridden);
     case OPT_BIND:
-        if (o->nbinds == SERVE_MAX_BINDS) {
-            cli_usage_error("serve", "--bind: at most %d addresses", SERVE_MAX_BINDS);
-            return -1;
-        }
-        if (arg[0] == '\0') {
-            cli_bad_value("serve", "address", arg);
-            return -1;
-        }
-        o->binds[o->nbinds++] = arg;
-        return 0;
+        return add_bind(o, arg);
     case OPT_SERVICES:
         return parse_services(o, arg);
     case OPT_NO_TCP:
@@ -398,7 +409,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         sk_addr check;
 
         o->metrics = arg;
-        return metrics_parse_addr(arg, &check);
+        return cli_parse_endpoint("serve", arg, &check);
     }
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;

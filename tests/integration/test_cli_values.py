@@ -176,6 +176,19 @@ class BadValueTests(unittest.TestCase):
         listed = set(re.findall(r"(?m)^  (\w+)\s", r.stdout))
         self.assertEqual(listed, {row[0] for row in TABLE})
 
+    def test_bad_addresses(self):
+        for cmd, argv, value in (
+                ("serve", ["--bind", ""], ""),
+                ("serve", ["--metrics", "nohost"], "nohost"),
+                ("serve", ["--metrics", "127.0.0.1:99999"], "127.0.0.1:99999"),
+                ("serve", ["--proxy-protocol", "--proxy-from", "10.0.0.0/40"], "10.0.0.0/40"),
+                ("serve", ["--proxy-protocol", "--proxy-from", "abc"], "abc"),
+                ("time", [""], ""),
+                ("ntp", ["", "123"], ""),
+                ("bench", ["echo", "", "7"], "")):
+            with self.subTest(cmd=cmd, argv=argv):
+                self.check(cmd, argv, value, "address")
+
     def test_ntp_port_out_of_range_is_refused_at_once(self):
         # The cases the issue was filed for: a port 0 or above 65535 used to
         # wait for the timeout or fail at run time.
