@@ -23,8 +23,9 @@ python3-scapy (scapy.contrib.stamp) as the independent codec, loopback only.
                    port (the loop guard)
   ClientSplit      `sockit stamp` against a reflector written with scapy
                    that drops chosen packets on the way there or back: the
-                   loss split is exact; against a stateless one, round trip
-                   only; against `sockit serve` in both modes
+                   loss split is exact; duplicated and held-back replies are
+                   counted; against a stateless one, round trip only;
+                   against `sockit serve` in both modes
 
 scapy is Debian's: this file runs under /usr/bin/python3 when the python3
 on PATH cannot import it, and skips (77) when neither can.  Debian's scapy
@@ -468,11 +469,14 @@ class ScapyReflector:
     to those in drop_back are built, counted and not sent (lost on the way
     back)."""
 
-    def __init__(self, stateful=True, drop_there=(), drop_back=()):
+    def __init__(self, stateful=True, drop_there=(), drop_back=(), dup=(), hold=()):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.stateful, self.drop_there, self.drop_back = stateful, drop_there, drop_back
+        # Replies to packets in `dup` are sent twice; those in `hold` are
+        # sent after the next reply (reordered).
+        self.dup, self.hold, self.held = dup, hold, None
         self.rx = self.tx = 0
         self.log = []
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -509,8 +513,16 @@ class ScapyReflector:
             out, seq = self.reply(data)
             self.log.append(seq)
             self.tx += 1
-            if seq not in self.drop_back:
+            if seq in self.drop_back:
+                continue
+            if seq in self.hold:
+                self.held = out
+                continue
+            for _ in range(2 if seq in self.dup else 1):
                 self.sock.sendto(out, peer)
+            if self.held is not None:
+                self.sock.sendto(self.held, peer)
+                self.held = None
 
     def close(self):
         self.sock.close()
@@ -553,6 +565,17 @@ class ClientSplit(unittest.TestCase):
 
     def test_forward_only(self):
         self.check_split(there={0, 10}, back=set(), want_fwd=2, want_bwd=0)
+
+    def test_duplicates_and_reordering(self):
+        ref = ScapyReflector(dup={2, 8}, hold={5})
+        try:
+            r, rep = sockit_stamp(ref.port, "--count", 10)
+        finally:
+            ref.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((rep["sent"], rep["received"], rep["lost"]), (10, 10, 0), rep)
+        self.assertEqual((rep["duplicates"], rep["reordered"]), (2, 1), rep)
+        self.assertEqual((rep["lost_forward"], rep["lost_backward"]), (0, 0), rep)
 
     def test_stateless_round_trip_only(self):
         ref = ScapyReflector(stateful=False, drop_there={1}, drop_back={4})
