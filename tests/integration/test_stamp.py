@@ -21,6 +21,8 @@ python3-scapy (scapy.contrib.stamp) as the independent codec, loopback only.
   Hostile          short packets, a flood from one source (limited, while
                    another source is still answered), sources on a service
                    port (the loop guard)
+  Metrics          the sockit_stamp_* families at GET /metrics (promtool
+                   checks the text when installed)
   ClientSplit      `sockit stamp` against a reflector written with scapy
                    that drops chosen packets on the way there or back: the
                    loss split is exact; duplicated and held-back replies are
@@ -46,10 +48,13 @@ import os
 import socket
 import struct
 import sys
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 DIST = "/usr/lib/python3/dist-packages"
 try:
@@ -461,6 +466,39 @@ class Hostile(unittest.TestCase):
             self.assertIsNone(ask(s, request(), self.port, tries=2), port)
             tried += 1
         self.assertGreater(tried, 0, "no service port could be bound as a source")
+
+
+class Metrics(unittest.TestCase):
+    def test_stamp_families(self):
+        mport = sktest.free_port()
+        proc, port = serve("--metrics", "127.0.0.1:%d" % mport, v6=False)
+        try:
+            s = Sources.socket()
+            for seq in range(3):
+                self.assertIsNotNone(ask(s, request(seq=seq, tlvs=[
+                    STAMPTestTLV(type=99, len=1, value=b"?")]), port))
+            s.settimeout(0.3)
+            self.assertIsNone(ask(s, b"short", port, tries=1))
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport,
+                                        timeout=10) as r:
+                text = r.read().decode()
+        finally:
+            stop_stats(proc)
+        got = {}
+        for line in text.splitlines():
+            if line.startswith("sockit_stamp_"):
+                name, value = line.rsplit(" ", 1)
+                got[name] = float(value)
+        self.assertEqual(got["sockit_stamp_reflected_total"], 3)
+        self.assertEqual(got['sockit_stamp_dropped_total{reason="short"}'], 1)
+        self.assertEqual(got['sockit_stamp_dropped_total{reason="hmac"}'], 0)
+        self.assertEqual(got['sockit_stamp_tlvs_flagged_total{flag="unknown"}'], 3)
+        self.assertEqual(got["sockit_stamp_sessions_open"], 1)
+        promtool = shutil.which("promtool")
+        if promtool:
+            r = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 class ScapyReflector:
