@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,6 +62,30 @@ static int bad(const char *kind, const char *value)
 {
     cli_error("tls", "bad %s '%s' (try 'sockit tls --help')", kind, value);
     return CLI_EXIT_USAGE;
+}
+
+/* --min-days: a whole number 0..TLS_MAX_MIN_DAYS, nothing else. */
+static bool parse_days(const char *text, long *out)
+{
+    char *end;
+
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    errno = 0;
+    *out = strtol(text, &end, 10);
+    return errno == 0 && *end == '\0' && *out <= TLS_MAX_MIN_DAYS;
+}
+
+/* --timeout: seconds, more than 0, at most a day. */
+static bool parse_seconds(const char *text, double *out)
+{
+    char *end;
+
+    if ((text[0] < '0' || text[0] > '9') && text[0] != '.')
+        return false;
+    errno = 0;
+    *out = strtod(text, &end);
+    return errno == 0 && *end == '\0' && *out > 0 && *out <= 86400;
 }
 
 enum { OPT_CAFILE = 0x100, OPT_SERVERNAME, OPT_ALPN, OPT_MIN_DAYS, OPT_JSON };
@@ -109,12 +134,11 @@ static int parse(struct probe *p, int argc, char **argv)
             p->alpn = optarg;
             break;
         case OPT_MIN_DAYS:
-            if (cli_parse_long("--min-days", optarg, 0, TLS_MAX_MIN_DAYS, &p->min_days) < 0)
+            if (!parse_days(optarg, &p->min_days))
                 return bad("count", optarg);
             break;
         case 't':
-            if (cli_parse_seconds("--timeout", optarg, 86400, &p->timeout) < 0 ||
-                p->timeout <= 0)
+            if (!parse_seconds(optarg, &p->timeout))
                 return bad("duration", optarg);
             break;
         case OPT_JSON:

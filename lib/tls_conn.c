@@ -415,6 +415,23 @@ int sk__tls_shutdown_step(sk__tls *t)
     }
 }
 
+int sk__tls_send_close_notify(sk__tls *t)
+{
+    if (!t->established || t->failed)
+        return -EINVAL;
+    if (SSL_get_shutdown(t->ssl) & SSL_SENT_SHUTDOWN)
+        return 0;
+    ERR_clear_error();
+    errno = 0;
+
+    int r = SSL_shutdown(t->ssl);
+
+    if (r >= 0)
+        return 0;
+    r = tls_error(t, r, errno);
+    return r == 0 ? -EPIPE : r;
+}
+
 void sk__tls_close_notify(sk__tls *t)
 {
     if (t == NULL || !t->established || t->failed)
