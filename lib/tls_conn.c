@@ -38,7 +38,7 @@ static int bio_write(BIO *b, const char *buf, size_t len, size_t *done)
     BIO_clear_retry_flags(b);
     do
         n = send(t->fd, buf, len, MSG_NOSIGNAL | (t->nowait ? MSG_DONTWAIT : 0));
-    while (n < 0 && errno == EINTR && !t->nowait);
+    while (n < 0 && errno == EINTR);
     if (n >= 0) {
         *done = (size_t)n;
         return 1;

@@ -75,9 +75,9 @@ static sk_tls_ctx *client_ctx(void)
 /* ---- the server thread ------------------------------------------------------ */
 
 enum behaviour {
-    ECHO,      /* echo until the client's close_notify, then close */
+    ECHO,      /* echo until the client's close_notify, send ours, close */
     RAGGED,    /* send "bye", close the descriptor without close_notify */
-    CLEAN,     /* send "bye", sk_sock_free (close_notify) */
+    CLEAN,     /* send "bye", then close_notify (sk_sock_shutdown) */
     STALL,     /* never read */
     ONE_BYTE,  /* send 1000 bytes as 1000 records */
     STARTTLS,  /* echo until close_notify, unwrap, then one plain exchange */
@@ -105,11 +105,19 @@ static void serve_echo(sk_sock *c)
             return;
 }
 
+/* The orderly end: close_notify waited for under the socket's timeout
+ * (sk_sock_free alone sends it only if the socket takes it at once). */
+static void end_clean(sk_sock *c)
+{
+    sk_sock_shutdown(c, SHUT_WR);
+}
+
 static void serve_one(struct peer *p, sk_sock *c)
 {
     switch (p->what) {
     case ECHO:
         serve_echo(c);
+        end_clean(c);
         break;
     case RAGGED:
         sk_sock_sendall(c, "bye", 3, NULL);
@@ -117,6 +125,7 @@ static void serve_one(struct peer *p, sk_sock *c)
         break;
     case CLEAN:
         sk_sock_sendall(c, "bye", 3, NULL);
+        end_clean(c);
         break;
     case STALL:
         while (!p->stop)
