@@ -35,6 +35,7 @@ static const char usage_text[] =
     "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
     "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
     "                    [--histogram FILE] [-4|-6] [--json]\n"
+    "                    [--tls [--cafile FILE] [--insecure] [--tls-resume]]\n"
     "\n"
     "Loads a server and measures it, verifying every byte that comes back.\n"
     "  echo     N connections, each with one SIZE-byte message in flight (ping-pong);\n"
@@ -65,6 +66,12 @@ static const char usage_text[] =
     "  --histogram FILE  write the latency distribution as CSV (microseconds)\n"
     "  -4, -6            use IPv4 or IPv6 only\n"
     "  --json            print one JSON object instead of the table\n"
+    "  --tls             echo, stream, connect over TLS; connect's latency is the\n"
+    "                    TCP connect and the handshake, counted as full handshakes\n"
+    "  --cafile FILE     with --tls: also trust the CA certificates in FILE\n"
+    "  --insecure        with --tls: do not verify the certificate (warns)\n"
+    "  --tls-resume      with --tls: resume the last session instead of full\n"
+    "                    handshakes\n"
     "  -h, --help        show this text\n"
     "\n"
     "Exit status: 0 clean run, 1 any error (wrong, missing or extra bytes, failed\n"
@@ -120,7 +127,11 @@ enum {
     OPT_RATE,
     OPT_INTERVAL,
     OPT_HISTOGRAM,
-    OPT_JSON
+    OPT_JSON,
+    OPT_TLS,
+    OPT_CAFILE,
+    OPT_INSECURE,
+    OPT_TLS_RESUME
 };
 
 static const struct option long_options[] = {
@@ -135,6 +146,10 @@ static const struct option long_options[] = {
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"histogram", required_argument, NULL, OPT_HISTOGRAM},
     {"json", no_argument, NULL, OPT_JSON},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -194,6 +209,18 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
     case OPT_JSON:
         cfg->json = true;
         return 0;
+    case OPT_TLS:
+        cfg->tls_on = true;
+        return 0;
+    case OPT_CAFILE:
+        cfg->cafile = arg;
+        return 0;
+    case OPT_INSECURE:
+        cfg->insecure = true;
+        return 0;
+    case OPT_TLS_RESUME:
+        cfg->tls_resume = true;
+        return 0;
     case '4':
         cfg->family = AF_INET;
         return 0;
@@ -234,6 +261,12 @@ static int finish_config(bench_config *cfg, bool size_given)
         return usage_error("--interval", "must be more than 0");
     if (cfg->interval < 0)
         cfg->interval = 0;
+    if (!cfg->tls_on && (cfg->cafile || cfg->insecure || cfg->tls_resume))
+        return usage_error(cfg->cafile ? "--cafile" : cfg->insecure ? "--insecure"
+                                                                    : "--tls-resume",
+                           "needs --tls");
+    if (cfg->tls_on && BENCH_IS_DGRAM(cfg->mode))
+        return usage_error("--tls", "applies to echo, stream and connect");
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
         return usage_error("--size", "a datagram must hold 8 to 65507 bytes");
     if (cfg->threads <= 0) {
@@ -513,7 +546,7 @@ int cmd_bench(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = CLI_EXIT_FAIL;
-    if (resolve_target(cfg) < 0)
+    if (resolve_target(cfg) < 0 || bench_tls_init(cfg) < 0)
         goto out;
     raise_fd_limit(cfg->conns);
     /* The first ^C ends the measurement early and still reports; a second
@@ -525,6 +558,7 @@ int cmd_bench(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     status = run(cfg);
 out:
+    bench_tls_free(cfg);
     free(cfg);
     return status;
 }

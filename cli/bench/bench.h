@@ -156,6 +156,12 @@ typedef struct bench_config {
     double interval;  /* --interval: seconds per report line, 0 = none */
     const char *histogram; /* --histogram: CSV file for the distribution */
     bool json;
+    /* --tls (cli/bench/tls.c): echo, stream and connect over TLS. */
+    bool tls_on;
+    bool tls_resume;       /* --tls-resume: offer the last session */
+    bool insecure;         /* --insecure: no certificate verification */
+    const char *cafile;    /* --cafile */
+    sk_tls_ctx *tls;       /* the run's client context */
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
     uint64_t t_measure;  /* end of warm-up */
@@ -189,6 +195,9 @@ typedef struct bench_stats {
     uint64_t received;     /* distinct datagrams answered */
     uint64_t duplicates;   /* replies to a datagram already answered */
     uint64_t reordered;    /* first replies after a higher sequence's reply */
+    /* --tls: handshakes completed (whole run), full and resumed. */
+    uint64_t tls_full;
+    uint64_t tls_resumed;
     /* The first error this thread saw: when, and what. */
     bool has_first;
     uint64_t first_ns;
@@ -360,5 +369,26 @@ const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
 /* Report (cli/bench/report.c): merges the threads' results and prints them.
  * Returns the exit status: 0 clean, 1 if anything went wrong. */
 int bench_report(const bench_config *cfg, bench_thread *threads, long nthreads);
+
+/* ---- TLS (--tls) ----------------------------------------------------------- */
+
+/* Makes cfg->tls from --cafile, --insecure and --tls-resume (nothing
+ * without --tls).  Returns 0, or an error after printing it. */
+int bench_tls_init(bench_config *cfg);
+void bench_tls_free(bench_config *cfg);
+
+/*
+ * One step of a connection's handshake on its non-blocking socket: `first`
+ * wraps it (SNI and the name checked: the HOST argument), later steps go
+ * on.  Returns 0 when complete (counted in t->stats as full or resumed),
+ * SK_ETLS_WANT_READ / SK_ETLS_WANT_WRITE (watch bench_tls_events(want)),
+ * or the failure.
+ */
+int bench_tls_step(bench_thread *t, sk_sock *s, bool first);
+unsigned bench_tls_events(int want);
+
+/* True for the results that mean "not now" on a non-blocking socket, with
+ * or without TLS: -EAGAIN and the TLS wants. */
+bool bench_would_block(ssize_t n);
 
 #endif /* SOCKIT_CLI_BENCH_H */

@@ -78,9 +78,9 @@ def gnutls_serv(certs, name, *extra):
 
 
 class PyServer:
-    """Python's ssl as the server: sends `payload` to each client (None:
-    echoes what it gets until the client's close_notify), then closes with
-    close_notify (or, `ragged`, without)."""
+    """Python's ssl as the server, a thread per connection: sends `payload`
+    to each client (None: echoes what it gets until the client's
+    close_notify), then closes with close_notify (or, `ragged`, without)."""
 
     def __init__(self, certs, payload, ragged=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -98,25 +98,28 @@ class PyServer:
                 raw, _ = self.lsock.accept()
             except OSError:
                 return
-            try:
-                raw.settimeout(10)
-                s = self.ctx.wrap_socket(raw, server_side=True)
-                if self.payload is None:
-                    while True:
-                        b = s.recv(65536)
-                        if not b:
-                            break
-                        s.sendall(b)
-                else:
-                    s.sendall(self.payload)
-                if self.ragged:
-                    raw.close()
-                    s.close()
-                else:
-                    s.unwrap().close()
-            except (OSError, ssl.SSLError) as e:
-                self.errors.append(e)
+            threading.Thread(target=self.serve, args=(raw,), daemon=True).start()
+
+    def serve(self, raw):
+        try:
+            raw.settimeout(10)
+            s = self.ctx.wrap_socket(raw, server_side=True)
+            if self.payload is None:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    s.sendall(b)
+            else:
+                s.sendall(self.payload)
+            if self.ragged:
                 raw.close()
+                s.close()
+            else:
+                s.unwrap().close()
+        except (OSError, ssl.SSLError) as e:
+            self.errors.append(e)
+            raw.close()
 
     def __enter__(self):
         return self
@@ -310,6 +313,59 @@ class TlsClients(unittest.TestCase):
             p = sockit("daytime", "--tls", "--cafile", self.ca, "127.0.0.1", str(srv.port))
             self.assertEqual(p.returncode, 1)
             self.assertIn("EOF occurred in violation of protocol", p.stderr)
+
+
+class TlsBench(unittest.TestCase):
+    """sockit bench --tls against Python's ssl (an echo server that also
+    serves connect-only cycles: a client that closes after the handshake)."""
+
+    @classmethod
+    def setUpClass(cls):
+        sktest.require_program("openssl")
+        cls.tmp = tempfile.mkdtemp(prefix="sockit-tls-bench-")
+        cls.certs = tlscerts.make(cls.tmp)
+        cls.srv = PyServer(cls.certs, None)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.lsock.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def bench(self, *args):
+        p = sockit("bench", *args, "--tls", "--cafile", self.certs.ca, "--conns", "2",
+                   "--threads", "1", "--duration", "0.5", "--json", timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        doc = json.loads(p.stdout)
+        self.assertEqual(doc["errors"], 0, doc)
+        return doc
+
+    def test_echo_and_stream(self):
+        for mode in ("echo", "stream"):
+            doc = self.bench(mode, "127.0.0.1", str(self.srv.port))
+            self.assertEqual(doc["tls"], {"full_handshakes": 2, "resumed_handshakes": 0})
+
+    def test_connect_full_handshakes(self):
+        doc = self.bench("connect", "127.0.0.1", str(self.srv.port), "--expect", "0")
+        self.assertGreater(doc["tls"]["full_handshakes"], 2)
+        self.assertEqual(doc["tls"]["resumed_handshakes"], 0)
+
+    def test_connect_resumed(self):
+        doc = self.bench("connect", "127.0.0.1", str(self.srv.port), "--expect", "0",
+                         "--tls-resume")
+        # Each slot's first handshake is full; the cycles after it resume.
+        self.assertGreater(doc["tls"]["resumed_handshakes"], doc["tls"]["full_handshakes"])
+
+    def test_refused_certificate_is_an_error(self):
+        p = sockit("bench", "echo", "127.0.0.1", str(self.srv.port), "--tls", "--conns", "1",
+                   "--threads", "1", "--duration", "0.3")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("certificate verify failed: unknown issuer", p.stdout + p.stderr)
+
+    def test_usage(self):
+        for args in (["udp", "h", "7", "--tls"], ["echo", "h", "7", "--cafile", "f"],
+                     ["echo", "h", "7", "--tls-resume"]):
+            p = sockit("bench", *args)
+            self.assertEqual(p.returncode, 2, args)
 
 
 if __name__ == "__main__":
