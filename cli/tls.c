@@ -12,6 +12,7 @@
  * next to the reason it fails; sk_tls_verify_result says the reason.
  */
 #include "cli.h"
+#include "opt.h"
 
 #include "sockit.h"
 
@@ -58,37 +59,55 @@ static void usage(FILE *out)
             TLS_DEFAULT_TIMEOUT);
 }
 
-static int bad(const char *kind, const char *value)
-{
-    cli_error("tls", "bad %s '%s' (try 'sockit tls --help')", kind, value);
-    return CLI_EXIT_USAGE;
-}
-
-/* --min-days: a whole number 0..TLS_MAX_MIN_DAYS, nothing else. */
-static bool parse_days(const char *text, long *out)
-{
-    char *end;
-
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    errno = 0;
-    *out = strtol(text, &end, 10);
-    return errno == 0 && *end == '\0' && *out <= TLS_MAX_MIN_DAYS;
-}
-
-/* --timeout: seconds, more than 0, at most a day. */
-static bool parse_seconds(const char *text, double *out)
-{
-    char *end;
-
-    if ((text[0] < '0' || text[0] > '9') && text[0] != '.')
-        return false;
-    errno = 0;
-    *out = strtod(text, &end);
-    return errno == 0 && *end == '\0' && *out > 0 && *out <= 86400;
-}
-
 enum { OPT_CAFILE = 0x100, OPT_SERVERNAME, OPT_ALPN, OPT_MIN_DAYS, OPT_JSON };
+
+/* usage() in the option layer's shape. */
+static void help(FILE *out, const void *arg)
+{
+    (void)arg;
+    usage(out);
+}
+
+/* Applies one option.  Returns 0, or -1 after printing why. */
+static int take_option(struct probe *p, int opt, const char *arg)
+{
+    switch (opt) {
+    case '4':
+    case '6':
+        if (p->family != AF_UNSPEC && p->family != (opt == '4' ? AF_INET : AF_INET6)) {
+            cli_usage_error("tls", "-4 and -6 exclude each other");
+            return -1;
+        }
+        p->family = opt == '4' ? AF_INET : AF_INET6;
+        return 0;
+    case OPT_CAFILE:
+        p->cafile = arg;
+        return 0;
+    case OPT_SERVERNAME:
+        if (arg[0] == '\0') {
+            cli_bad_value("tls", "name", arg);
+            return -1;
+        }
+        p->servername = arg;
+        return 0;
+    case OPT_ALPN:
+        if (arg[0] == '\0' || strlen(arg) > 255) {
+            cli_bad_value("tls", "protocol", arg);
+            return -1;
+        }
+        p->alpn = arg;
+        return 0;
+    case OPT_MIN_DAYS:
+        return cli_parse_count("tls", arg, 0, TLS_MAX_MIN_DAYS, &p->min_days);
+    case 't':
+        return cli_parse_duration("tls", arg, CLI_ZERO_BAD, 86400, &p->timeout);
+    case OPT_JSON:
+        p->json = true;
+        return 0;
+    default:
+        return -1;
+    }
+}
 
 /* Parses the command line into *p.  Returns -1 to go on, else the exit
  * status (help printed, or a usage error). */
@@ -101,70 +120,34 @@ static int parse(struct probe *p, int argc, char **argv)
         {"min-days", required_argument, NULL, OPT_MIN_DAYS},
         {"timeout", required_argument, NULL, 't'},
         {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    int opt;
+    const char *arg;
+    cli_opts o;
+    int opt, port;
 
     memset(p, 0, sizeof *p);
     p->family = AF_UNSPEC;
     p->min_days = -1;
     p->timeout = TLS_DEFAULT_TIMEOUT;
-    opterr = 0;
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, ":46t:h", lo, NULL)) != -1) {
-        switch (opt) {
-        case '4':
-        case '6':
-            if (p->family != AF_UNSPEC && p->family != (opt == '4' ? AF_INET : AF_INET6))
-                return bad("option", "-4 -6");
-            p->family = opt == '4' ? AF_INET : AF_INET6;
-            break;
-        case OPT_CAFILE:
-            p->cafile = optarg;
-            break;
-        case OPT_SERVERNAME:
-            if (optarg[0] == '\0')
-                return bad("name", optarg);
-            p->servername = optarg;
-            break;
-        case OPT_ALPN:
-            if (optarg[0] == '\0' || strlen(optarg) > 255)
-                return bad("protocol", optarg);
-            p->alpn = optarg;
-            break;
-        case OPT_MIN_DAYS:
-            if (!parse_days(optarg, &p->min_days))
-                return bad("count", optarg);
-            break;
-        case 't':
-            if (!parse_seconds(optarg, &p->timeout))
-                return bad("duration", optarg);
-            break;
-        case OPT_JSON:
-            p->json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return CLI_EXIT_OK;
-        case ':':
-            return bad("option", argv[optind - 1]);
-        default:
-            return bad("option", argv[optind - 1]);
-        }
-    }
-    if (argc - optind < 2) {
-        cli_error("tls", "missing HOST or PORT (try 'sockit tls --help')");
+    cli_opts_start(&o, "tls", argc, argv, "46t:", lo, help, NULL);
+    while ((opt = cli_opts_next(&o, &arg)) > 0)
+        if (take_option(p, opt, arg) < 0)
+            return CLI_EXIT_USAGE;
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    if (argc - o.optind < 2)
+        return cli_usage_error("tls", "missing HOST or PORT");
+    if (argc - o.optind > 2)
+        return cli_usage_error("tls", "unexpected argument '%s'", argv[o.optind + 2]);
+    p->host = argv[o.optind];
+    p->port = argv[o.optind + 1];
+    if (p->host[0] == '\0') {
+        cli_bad_value("tls", "address", p->host);
         return CLI_EXIT_USAGE;
     }
-    if (argc - optind > 2)
-        return bad("argument", argv[optind + 2]);
-    p->host = argv[optind];
-    p->port = argv[optind + 1];
-    if (p->host[0] == '\0')
-        return bad("host", p->host);
-    if (sk_port_parse(p->port, "tcp") <= 0)
-        return bad("port", p->port);
+    if (cli_parse_port("tls", p->port, "tcp", CLI_ZERO_BAD, &port) < 0)
+        return CLI_EXIT_USAGE;
     snprintf(p->where, sizeof p->where, strchr(p->host, ':') ? "[%s]:%s" : "%s:%s", p->host,
              p->port);
     return -1;

@@ -23,6 +23,7 @@
  * dominate by far.
  */
 #include "bench.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -78,7 +79,7 @@ static void slot_fail(churn_slot *s, bench_err_kind kind, const char *what, int 
 static void slot_eof(churn_slot *s)
 {
     const bench_config *cfg = s->t->cfg;
-    uint64_t now = bench_now_ns();
+    uint64_t now = cli_now_ns();
 
     if (s->got == 0) {
         s->t->stats.connects++; /* a refused connect would not end this way */
@@ -193,14 +194,14 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
         if (n < 0 && !bench_would_block(n))
             slot_fail(s, BENCH_ERR_CONN, "recv", (int)n);
         else
-            slot_connect_only_done(s, bench_now_ns());
+            slot_connect_only_done(s, cli_now_ns());
         return;
     }
     if (!s->established && s->t->cfg->tls != NULL) {
-        if (!slot_tls(s, bench_now_ns()))
+        if (!slot_tls(s, cli_now_ns()))
             return;
     } else if (!s->established) {
-        uint64_t now = bench_now_ns();
+        uint64_t now = cli_now_ns();
         s->established = true;
         s->est_at = now;
         if (!slot_established(s, now))
@@ -325,7 +326,7 @@ static int churn_start(bench_thread *t)
     for (long i = 0; i < t->nconns; i++) {
         st->slots[i].t = t;
         st->slots[i].id = t->first_conn + i;
-        slot_next(&st->slots[i], bench_now_ns());
+        slot_next(&st->slots[i], cli_now_ns());
     }
     return 0;
 }

@@ -2,14 +2,17 @@
 /*
  * lib/server/server.c - the server framework's frame: configuration, binding each
  * service's sockets (one per worker with SO_REUSEPORT, else one shared),
- * the worker threads and their loops, shutdown, notify, counters and
- * logging.  The TCP side lives in lib/server/tcp.c and lib/server/conn.c, the UDP
- * side in lib/server/udp.c, admission limits in lib/server/limits.c.
+ * the stages before on_open, the worker threads and their loops, shutdown,
+ * notify and counters.  lib/server/server.h maps the other files.
  *
  * Cross-thread signalling uses only atomics and sk_loop_wake, so that
  * sk_server_shutdown and sk_server_notify are async-signal-safe: each
  * worker's wake callback looks at the shutdown flag, and worker 0 also runs
  * the pending notifications.
+ *
+ * It sits at the top of lib/server/: it calls tcp.c, udp.c, worker.c,
+ * limits.c and log.c, and names the stages (proxy_stage.c) each connection
+ * passes; only adopt.c calls it.
  *
  * A service's descriptors are bound here (sk_server_add_tcp/udp) or adopted
  * from whoever created them (lib/server/adopt.c checks them and calls
@@ -20,6 +23,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,65 +39,6 @@ _Static_assert(SK_SERVER_CONN_BUFFER_MAX <= UINT32_MAX / 2, "conn_buffer must fi
 _Static_assert(SK_SERVER_CONN_BUFFER <= SK_SERVER_CONN_BUFFER_MAX, "default above the maximum");
 #define DEFAULT_PROXY_TIMEOUT 3.0
 #define MAX_PROXY_FROM 4096
-
-/* ---- logging ---------------------------------------------------------------- */
-
-void sk__server_log(const sk_server *srv, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    if (srv->cfg.log != NULL) {
-        srv->cfg.log(srv->cfg.log_arg, line);
-        return;
-    }
-    /* One write per line keeps lines from different workers whole. */
-    line[n] = '\n';
-    fwrite(line, 1, (size_t)n + 1, stderr);
-}
-
-void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_addr *addr)
-{
-    uint64_t now = sk_loop_now_ms(w->loop);
-    char text[SK_ADDRSTRLEN] = "-";
-
-    if (w->last_error_log_ms != 0 && now - w->last_error_log_ms < 1000) {
-        w->errors_unlogged++;
-        return;
-    }
-    w->last_error_log_ms = now ? now : 1;
-    if (addr != NULL)
-        sk_addr_format(addr, text, sizeof(text));
-    sk__server_log(w->srv, "event=error op=%s addr=%s error=\"%s\" suppressed=%llu", what,
-                   text, sk_strerror(err), (unsigned long long)w->errors_unlogged);
-    w->errors_unlogged = 0;
-}
-
-/* One line per second per worker at most: a balancer that sends garbage,
- * or a scanner, must not flood the log. */
-void sk__server_log_proxy(sk__worker *w, const char *result, const sk_addr *peer)
-{
-    uint64_t now = sk_loop_now_ms(w->loop);
-    char text[SK_ADDRSTRLEN] = "?";
-
-    if (w->last_proxy_log_ms != 0 && now - w->last_proxy_log_ms < 1000) {
-        w->proxy_unlogged++;
-        return;
-    }
-    w->last_proxy_log_ms = now ? now : 1;
-    sk_addr_format(peer, text, sizeof(text));
-    sk__server_log(w->srv, "event=proxy result=%s peer=%s suppressed=%llu", result, text,
-                   (unsigned long long)w->proxy_unlogged);
-    w->proxy_unlogged = 0;
-}
 
 /* ---- creation ----------------------------------------------------------------- */
 
@@ -133,6 +78,27 @@ static int config_apply(sk_server_config *cfg, const sk_server_config *in)
 
 static void worker_wake_cb(sk_loop *loop, void *arg);
 
+/* The stages every connection passes before on_open, in order: the PROXY
+ * header first (it names the client), then TLS.  The per-source limit
+ * applies after the last stage that learns the client's address. */
+static void stages_build(sk_server *srv)
+{
+    if (srv->cfg.proxy_protocol)
+        srv->stages[srv->nstages++] = &sk__stage_proxy;
+    srv->source_stage = 0;
+    for (int i = 0; i < srv->nstages; i++)
+        if (srv->stages[i]->sets_peer)
+            srv->source_stage = i + 1;
+}
+
+/* Each stage's timeout, in the order of srv->stages. */
+static uint64_t stage_timeout_ms(const sk_server *srv, int i)
+{
+    if (srv->stages[i] == &sk__stage_proxy)
+        return (uint64_t)(srv->cfg.proxy_timeout * 1000.0);
+    return 0;
+}
+
 /* Copies the PROXY allow-list (the default: loopback, IPv4 and IPv6) into
  * the server, so the caller's array need not outlive the call. */
 static int proxy_from_copy(sk_server *srv)
@@ -169,6 +135,7 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
     if (err < 0)
         goto fail_srv;
     srv->nworkers = srv->cfg.threads;
+    stages_build(srv);
     atomic_init(&srv->shutdown, 0);
     atomic_init(&srv->state, 0);
     atomic_init(&srv->active, 0);
@@ -192,7 +159,8 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
         w->index = i;
         w->idle_ms = (uint64_t)(srv->cfg.idle_timeout * 1000.0);
         w->conn_buffer = srv->cfg.conn_buffer;
-        w->proxy_ms = (uint64_t)(srv->cfg.proxy_timeout * 1000.0);
+        for (int k = 0; k < srv->nstages; k++)
+            w->stage_ms[k] = stage_timeout_ms(srv, k);
         err = sk_loop_new(&w->loop);
         if (err < 0)
             goto fail_loops;
@@ -459,17 +427,11 @@ int sk__server_add_fd(sk_server *srv, int type, int fd, int flags, enum sk__adop
 
 /* ---- workers ------------------------------------------------------------------------ */
 
-void sk__worker_check_done(sk__worker *w)
-{
-    if (w->stopping && w->nconns == 0 && w->dead == NULL)
-        sk_loop_stop(w->loop);
-}
-
 static void grace_cb(sk_timer *t, void *arg)
 {
     sk__worker *w = arg;
 
-    sk__tcp_worker_abort_all(w);
+    sk__worker_abort_all(w);
     sk__worker_check_done(w);
 }
 
@@ -484,8 +446,10 @@ static void worker_begin_shutdown(sk__worker *w)
 
         sk_io_stop(l->io);
         l->io = NULL;
-        sk_timer_stop(l->retry);
-        l->retry = NULL;
+        sk_timer_stop(l->rearm);
+        l->rearm = NULL;
+        sk_timer_stop(l->adopt);
+        l->adopt = NULL;
         if (!l->svc->shared && l->fd >= 0) {
             close(l->fd);
             l->svc->fds[w->index] = -1;
@@ -494,7 +458,7 @@ static void worker_begin_shutdown(sk__worker *w)
     }
     sk__tcp_worker_shutdown(w);
     if (sk_timer_start(w->loop, &w->grace, w->srv->cfg.grace, 0, grace_cb, w) < 0)
-        sk__tcp_worker_abort_all(w);
+        sk__worker_abort_all(w);
     sk__worker_check_done(w);
 }
 
@@ -639,7 +603,11 @@ int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void
 
 /* ---- counters and teardown ---------------------------------------------------------------- */
 
-#define SUM(field) atomic_load_explicit(&ctr->field, memory_order_relaxed)
+/* Adds one counter row of SK_SERVER_STATS_MAP over the workers; gauges
+ * (active) are filled apart. */
+#define SK__SUM_SK_STAT_COUNTER(field) out->field += sk__count_read(&ctr->field);
+#define SK__SUM_SK_STAT_GAUGE(field)
+#define SK__SUM_ROW(field, kind, proto, metric, label, help) SK__SUM_##kind(field)
 
 /* Adds service `svc`'s counters, over the workers, to *out.  `closed` is
  * read before `accepted` for each worker, and each worker counts a close
@@ -652,27 +620,29 @@ static void stats_add_service(const sk_server *srv, const sk__service *svc,
     for (int i = 0; i < srv->nworkers; i++) {
         const sk__counters *ctr = &svc->ctr[i];
 
-        closed += SUM(closed);
-        accepted += SUM(accepted);
-        out->refused_limit += SUM(refused_limit);
-        out->accept_errors += SUM(accept_errors);
-        out->idle_closed += SUM(idle_closed);
-        out->datagrams_in += SUM(datagrams_in);
-        out->datagrams_out += SUM(datagrams_out);
-        out->datagrams_dropped += SUM(datagrams_dropped);
-        out->bytes_in += SUM(bytes_in);
-        out->bytes_out += SUM(bytes_out);
-        out->read_pauses += SUM(read_pauses);
-        out->refused_proxy_source += SUM(refused_proxy_source);
-        out->proxy_proxied += SUM(proxy_proxied);
-        out->proxy_local += SUM(proxy_local);
-        out->proxy_invalid += SUM(proxy_invalid);
-        out->proxy_timeout += SUM(proxy_timeout);
-        out->proxy_truncated += SUM(proxy_truncated);
-        out->datagrams_refused += SUM(datagrams_refused);
+        closed += sk__count_read(&ctr->closed);
+        accepted += sk__count_read(&ctr->accepted);
+        SK_SERVER_STATS_MAP(SK__SUM_ROW)
     }
-    out->accepted += accepted;
     out->active += accepted > closed ? accepted - closed : 0;
+}
+
+/* The end of the last field of the 0.2 layout, which a caller's size 0
+ * stands for. */
+#define STATS_SIZE_0_2 (offsetof(sk_server_stats, datagrams_refused) + sizeof(uint64_t))
+
+/* Copies `st` out to the caller's struct, of the size it says. */
+static void stats_out(sk_server_stats *user, const sk_server_stats *st)
+{
+    size_t n;
+
+    memcpy(&n, user, sizeof(n));
+    if (n == 0) {
+        memcpy((char *)user + sizeof(size_t), (const char *)st + sizeof(size_t),
+               STATS_SIZE_0_2 - sizeof(size_t));
+        return;
+    }
+    sk__struct_out(user, st, sizeof(*st));
 }
 
 void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
@@ -687,7 +657,7 @@ void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
     pthread_mutex_unlock(&m->services_lock);
     /* Server-wide, connections waiting for a PROXY header are open too. */
     out->active = active > 0 ? (uint64_t)active : 0;
-    sk__struct_out(user, &st, sizeof(st));
+    stats_out(user, &st);
 }
 
 int sk_server_stats_get_service(const sk_server *srv, size_t index, sk_server_stats *user)
@@ -702,7 +672,7 @@ int sk_server_stats_get_service(const sk_server *srv, size_t index, sk_server_st
     else
         err = -ENOENT;
     pthread_mutex_unlock(&m->services_lock);
-    sk__struct_out(user, &st, sizeof(st));
+    stats_out(user, &st);
     return err;
 }
 
@@ -713,7 +683,7 @@ void sk_server_free(sk_server *srv)
     for (int i = 0; i < srv->nworkers; i++) {
         sk__worker *w = &srv->workers[i];
 
-        sk__tcp_worker_free(w);
+        sk__worker_free_conns(w);
         sk__udp_worker_free(w);
         sk_loop_free(w->loop);
         free(w->listeners);
