@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
@@ -22,6 +23,7 @@
 int cmd_serve(int argc, char **argv);
 int cmd_time(int argc, char **argv);
 int cmd_ntp(int argc, char **argv);
+int cmd_stamp(int argc, char **argv);
 int cmd_daytime(int argc, char **argv);
 int cmd_qotd(int argc, char **argv);
 int cmd_echo(int argc, char **argv);

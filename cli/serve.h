@@ -41,6 +41,7 @@ typedef struct serve_opts {
     bool proxy_timeout_set;
     const char *metrics;
     svc_ntp_config ntp;
+    svc_stamp_config stamp;
     sk_server_config cfg;
 } serve_opts;
 

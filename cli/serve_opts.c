@@ -34,6 +34,7 @@ static const char serve_usage[] =
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
     "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
     "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
+    "                    [--stamp-mode stateful|stateless] [--stamp-key FILE]\n"
     "                    [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n"
     "       sockit serve --list-services\n";
@@ -92,6 +93,13 @@ static const char serve_help[] =
     "                        stratum 16 while the kernel says its clock is\n"
     "                        unsynchronised, else stratum 3, refid KERN\n"
     "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
+    "  --stamp-mode MODE     stamp: stateful (default: a reflector sequence number\n"
+    "                        per session of source address, port and SSID, so the\n"
+    "                        sender can split loss by direction) or stateless\n"
+    "                        (the sender's sequence number is copied)\n"
+    "  --stamp-key FILE      stamp: authenticated mode with the HMAC-SHA-256 key in\n"
+    "                        hex on FILE's first line (16 to 64 bytes); requests\n"
+    "                        whose HMAC does not verify are dropped\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -99,7 +107,8 @@ static const char serve_help[] =
     "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
     "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
     "rate-limited per client address and in total, and never larger than 512\n"
-    "bytes (echo and ntp: never larger than the request).  ntp answers only\n"
+    "bytes (echo, ntp and stamp: never larger than the request; a stamp reply\n"
+    "has exactly its request's length).  ntp answers only\n"
     "client (mode 3) requests, also from source port 123, and tells a client over\n"
     "its rate limit to slow down (RATE kiss-o'-death) at most every 4 seconds.\n"
     "\n"
@@ -131,7 +140,7 @@ enum {
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
-    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES, OPT_STAMP_MODE, OPT_STAMP_KEY,
 };
 
 static const struct option serve_longopts[] = {
@@ -158,6 +167,8 @@ static const struct option serve_longopts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
     {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
+    {"stamp-mode", required_argument, NULL, OPT_STAMP_MODE},
+    {"stamp-key", required_argument, NULL, OPT_STAMP_KEY},
     {"list-services", no_argument, NULL, OPT_LIST_SERVICES},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -403,6 +414,16 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;
         return 0;
+    case OPT_STAMP_MODE:
+        if (strcmp(arg, "stateful") != 0 && strcmp(arg, "stateless") != 0) {
+            cli_bad_value("serve", "stamp mode", arg);
+            return -1;
+        }
+        o->stamp.stateless = strcmp(arg, "stateless") == 0;
+        return 0;
+    case OPT_STAMP_KEY:
+        o->stamp.auth = true;
+        return cli_parse_key_file("serve", arg, &o->stamp.key);
     case 'v':
         o->cfg.verbose = true;
         return 0;

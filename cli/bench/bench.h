@@ -12,6 +12,7 @@
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver (udp and ntp modes)
  *   ntp.c      the ntp mode's requests and reply checks
+ *   stamp.c    the stamp mode's test packets and reply checks
  *   report.c   the human table and the JSON object (schema sockit-bench/3)
  *   result.c   reads a JSON object back (for merge and plot)
  *   merge.c    `sockit bench merge`: runs as one run with all their samples
@@ -135,14 +136,16 @@ typedef enum bench_mode_id {
     BENCH_STREAM,
     BENCH_CONNECT,
     BENCH_UDP,
-    BENCH_NTP     /* the udp driver with NTP client requests */
+    BENCH_NTP,    /* the udp driver with NTP client requests */
+    BENCH_STAMP   /* the udp driver with STAMP test packets */
 } bench_mode_id;
 
 /* The mode named `name`, and its name as a static string.  0 or -1. */
 int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical);
 
-/* True for the modes that send datagrams (udp, ntp). */
-#define BENCH_IS_DGRAM(mode) ((mode) == BENCH_UDP || (mode) == BENCH_NTP)
+/* True for the modes that send datagrams (udp, ntp, stamp). */
+#define BENCH_IS_DGRAM(mode) \
+    ((mode) == BENCH_UDP || (mode) == BENCH_NTP || (mode) == BENCH_STAMP)
 
 typedef struct bench_config {
     bench_mode_id mode;
@@ -375,6 +378,30 @@ void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_S
  */
 const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
                             uint32_t *seq32);
+
+/* ---- STAMP test packets (cli/bench/stamp.c) -------------------------------- */
+
+/* The smallest STAMP test packet (the unauthenticated base), the default. */
+#define BENCH_STAMP_MIN 44
+
+/*
+ * Writes test packet `seq` of a slot tagged `tag` into buf[size] (size >=
+ * 44): an unauthenticated Session-Sender packet whose sequence number is
+ * seq's low 32 bits and whose timestamp carries the tag's high 32 bits and
+ * the same low 32 bits, so the reflected copy names the request; zero
+ * padding (RFC 8762) fills the rest.
+ */
+void bench_stamp_request(uint64_t tag, uint64_t seq, size_t size, unsigned char *buf);
+
+/*
+ * Checks a reply to a slot tagged `tag` whose requests are `size` bytes:
+ * exactly that long (a reflector never changes the length), the sender's
+ * timestamp carrying the tag and the sender's sequence number, and a
+ * non-zero receive and transmit timestamp.  Returns NULL and the request's
+ * low 32 bits in *seq32, or what is wrong.
+ */
+const char *bench_stamp_reply(uint64_t tag, const unsigned char *buf, size_t n, size_t size,
+                              uint32_t *seq32);
 
 /* ---- Reports (cli/bench/report.c) ------------------------------------------ */
 

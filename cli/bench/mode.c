@@ -19,6 +19,7 @@ int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical
         {"connect", BENCH_CONNECT},
         {"udp", BENCH_UDP},
         {"ntp", BENCH_NTP},
+        {"stamp", BENCH_STAMP},
     };
 
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
