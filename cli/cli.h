@@ -30,6 +30,7 @@ int cmd_echo(int argc, char **argv);
 int cmd_chargen(int argc, char **argv);
 int cmd_discard(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_tls(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Prints "sockit: what: why" (printf-style why) to stderr. */

@@ -24,6 +24,7 @@ static const struct {
     {"chargen", cmd_chargen, "read and verify an RFC 864 character generator stream"},
     {"discard", cmd_discard, "send standard input to an RFC 863 discard server"},
     {"resolve", cmd_resolve, "show every getaddrinfo result for a host"},
+    {"tls", cmd_tls, "probe a TLS server: version, cipher, certificate, days left"},
     {"bench", cmd_bench, "load a server and measure throughput and latency"},
 };
 

@@ -266,7 +266,10 @@ SK_API ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
 SK_API ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
                               const sk_addr *to);
 
-/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. */
+/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR.  On a socket under
+ * TLS, SHUT_WR and SHUT_RDWR first send close_notify (within the socket's
+ * timeout; TLS errors as for send): the peer sees a clean end, and under
+ * TLS 1.3 its data can still be read until its own close_notify (recv 0). */
 SK_API int sk_sock_shutdown(sk_sock *s, int how);
 
 /* getpeername(2) / getsockname(2) into *addr. */

@@ -37,6 +37,7 @@ static const char usage_text[] =
     "                    [--timeout SECONDS] [--threads N] [--expect BYTES] [--rate N]\n"
     "                    [--interval SECONDS] [--histogram FILE] [--plot OUT.svg]\n"
     "                    [--hdr-log FILE] [-4|-6] [--json]\n"
+    "                    [--tls [--cafile FILE] [--insecure] [--tls-resume]]\n"
     "       sockit bench merge FILE.json... [--json]\n"
     "       sockit bench plot FILE.json... -o OUT.svg [--title TITLE]\n"
     "\n"
@@ -77,6 +78,12 @@ static const char usage_text[] =
     "                    histogram per --interval, or one for the whole run\n"
     "  -4, -6            use IPv4 or IPv6 only\n"
     "  --json            print one JSON object instead of the table\n"
+    "  --tls             echo, stream, connect over TLS; connect's latency is the\n"
+    "                    TCP connect and the handshake, counted as full handshakes\n"
+    "  --cafile FILE     with --tls: also trust the CA certificates in FILE\n"
+    "  --insecure        with --tls: do not verify the certificate (warns)\n"
+    "  --tls-resume      with --tls: resume the last session instead of full\n"
+    "                    handshakes\n"
     "  -h, --help        show this text\n"
     "\n"
     "\n"
@@ -115,7 +122,11 @@ enum {
     OPT_HISTOGRAM,
     OPT_PLOT,
     OPT_HDR_LOG,
-    OPT_JSON
+    OPT_JSON,
+    OPT_TLS,
+    OPT_CAFILE,
+    OPT_INSECURE,
+    OPT_TLS_RESUME
 };
 
 static const struct option long_options[] = {
@@ -132,6 +143,10 @@ static const struct option long_options[] = {
     {"plot", required_argument, NULL, OPT_PLOT},
     {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
     {"json", no_argument, NULL, OPT_JSON},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
     {NULL, 0, NULL, 0},
 };
 
@@ -193,6 +208,18 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
     case OPT_JSON:
         cfg->json = true;
         return 0;
+    case OPT_TLS:
+        cfg->tls_on = true;
+        return 0;
+    case OPT_CAFILE:
+        cfg->cafile = arg;
+        return 0;
+    case OPT_INSECURE:
+        cfg->insecure = true;
+        return 0;
+    case OPT_TLS_RESUME:
+        cfg->tls_resume = true;
+        return 0;
     case '4':
         cfg->family = AF_INET;
         return 0;
@@ -245,6 +272,12 @@ static int finish_config(bench_config *cfg, bool size_given)
         return cli_usage_error("bench", "--hdr-log: the stream mode measures no latencies");
     if (cfg->interval < 0)
         cfg->interval = 0;
+    if (!cfg->tls_on && (cfg->cafile || cfg->insecure || cfg->tls_resume))
+        return cli_usage_error("bench", "%s needs --tls",
+                               cfg->cafile ? "--cafile" : cfg->insecure ? "--insecure"
+                                                                        : "--tls-resume");
+    if (cfg->tls_on && BENCH_IS_DGRAM(cfg->mode))
+        return cli_usage_error("bench", "--tls applies to echo, stream and connect");
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
         return bad_datagram_size(cfg->size);
     if (cfg->mode == BENCH_STAMP && (cfg->size < BENCH_STAMP_MIN || cfg->size > 65507))
@@ -548,7 +581,7 @@ int cmd_bench(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = CLI_EXIT_FAIL;
-    if (resolve_target(cfg) < 0)
+    if (resolve_target(cfg) < 0 || bench_tls_init(cfg) < 0)
         goto out;
     raise_fd_limit(cfg->conns);
     /* The first ^C ends the measurement early and still reports; a second
@@ -560,6 +593,7 @@ int cmd_bench(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     status = run(cfg);
 out:
+    bench_tls_free(cfg);
     free(cfg);
     return status;
 }

@@ -168,6 +168,12 @@ typedef struct bench_config {
     const char *plot;      /* --plot: SVG file of the percentile curve */
     const char *hdr_log;   /* --hdr-log: HdrHistogram interval log */
     bool json;
+    /* --tls (cli/bench/tls.c): echo, stream and connect over TLS. */
+    bool tls_on;
+    bool tls_resume;       /* --tls-resume: offer the last session */
+    bool insecure;         /* --insecure: no certificate verification */
+    const char *cafile;    /* --cafile */
+    sk_tls_ctx *tls;       /* the run's client context */
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
     uint64_t t_measure;  /* end of warm-up */
@@ -203,6 +209,9 @@ typedef struct bench_stats {
     uint64_t received;     /* distinct datagrams answered */
     uint64_t duplicates;   /* replies to a datagram already answered */
     uint64_t reordered;    /* first replies after a higher sequence's reply */
+    /* --tls: handshakes completed (whole run), full and resumed. */
+    uint64_t tls_full;
+    uint64_t tls_resumed;
     /* The first error this thread saw: when, and what. */
     bool has_first;
     uint64_t first_ns;
@@ -489,5 +498,26 @@ int bench_hdrlog_close(bench_config *cfg);
 /* The V2 compressed encoding of a histogram, base64: writes a NUL-ended
  * text into out[0..cap) and returns its length, or -ENOSPC / -ENOMEM. */
 long bench_hdr_encode(const bench_hist *h, char *out, size_t cap);
+
+/* ---- TLS (--tls) ----------------------------------------------------------- */
+
+/* Makes cfg->tls from --cafile, --insecure and --tls-resume (nothing
+ * without --tls).  Returns 0, or an error after printing it. */
+int bench_tls_init(bench_config *cfg);
+void bench_tls_free(bench_config *cfg);
+
+/*
+ * One step of a connection's handshake on its non-blocking socket: `first`
+ * wraps it (SNI and the name checked: the HOST argument), later steps go
+ * on.  Returns 0 when complete (counted in t->stats as full or resumed),
+ * SK_ETLS_WANT_READ / SK_ETLS_WANT_WRITE (watch bench_tls_events(want)),
+ * or the failure.
+ */
+int bench_tls_step(bench_thread *t, sk_sock *s, bool first);
+unsigned bench_tls_events(int want);
+
+/* True for the results that mean "not now" on a non-blocking socket, with
+ * or without TLS: -EAGAIN and the TLS wants. */
+bool bench_would_block(ssize_t n);
 
 #endif /* SOCKIT_CLI_BENCH_H */
