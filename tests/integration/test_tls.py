@@ -269,6 +269,17 @@ class TlsClients(unittest.TestCase):
             self.assertEqual(p.stdout, "Sent: hello\nReceived: hello\nSent: world\n"
                              "Received: world\n")
 
+    def test_echo_ipv6_literal_gnutls(self):
+        # The name checked is the IP address ::1, against the IP SANs.
+        sktest.require_program("gnutls-serv")
+        if not sktest.have_ipv6():
+            self.skipTest("no IPv6 loopback")
+        with gnutls_serv(self.certs, "server", "--echo") as srv:
+            p = sockit("echo", "-6", "--tls", "--cafile", self.ca, "::1", str(srv.port),
+                       "six")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, "Sent: six\nReceived: six\n")
+
     def test_echo_long_line_python(self):
         line = "x" * 100000 + "\n"
         with PyServer(self.certs, None) as srv:
