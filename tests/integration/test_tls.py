@@ -177,6 +177,7 @@ class TlsClients(unittest.TestCase):
             self.assertEqual(doc["version"], "TLSv1.3")
             self.assertTrue(doc["verified"])
             self.assertEqual(doc["days_left"], 29)
+            self.assertEqual(doc["sans"], ["IP:127.0.0.1", "IP:::1", "DNS:localhost"])
             self.assertIsNone(doc["verify_error"])
             p = sockit("tls", "--cafile", self.ca, "--min-days", "45", "127.0.0.1",
                        str(srv.port))
