@@ -42,6 +42,13 @@ def sockit(*args, input=None, timeout=30):
     return sktest.run([SOCKIT] + list(args), input=input, timeout=timeout)
 
 
+def require_tls():
+    """Skips when sockit was built with -DSK_TLS=OFF."""
+    p = sockit("tls", "--timeout", "1", "127.0.0.1", "9")
+    if "built without TLS" in p.stderr:
+        raise unittest.SkipTest("sockit was built without TLS (-DSK_TLS=OFF)")
+
+
 class Peer:
     """A TLS server program on a free loopback port, stopped on exit."""
 
@@ -132,6 +139,7 @@ class TlsClients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         sktest.require_program("openssl")
+        require_tls()
         cls.tmp = tempfile.mkdtemp(prefix="sockit-tls-")
         cls.certs = tlscerts.make(cls.tmp)
         cls.ca = cls.certs.ca
@@ -334,6 +342,7 @@ class TlsBench(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         sktest.require_program("openssl")
+        require_tls()
         cls.tmp = tempfile.mkdtemp(prefix="sockit-tls-bench-")
         cls.certs = tlscerts.make(cls.tmp)
         cls.srv = PyServer(cls.certs, None)
