@@ -792,7 +792,7 @@ SK_TEST(server_against_gnutls_cli)
     /* --resume: a second connection resumes the first one's session (our
      * ticket).  Standard input stays open until the server has closed. */
     snprintf(cmd, sizeof cmd,
-             "sleep 3 | gnutls-cli --resume --x509cafile %s -p %s localhost 2>&1",
+             "sleep 5 | gnutls-cli --resume --x509cafile %s -p %s localhost 2>&1",
              cert("ca", ".pem"), p.port);
     run_capture(cmd, out, sizeof out, &status);
     CHECK(strstr(out, "Handshake was completed") != NULL);
