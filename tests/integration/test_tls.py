@@ -89,10 +89,13 @@ class PyServer:
     to each client (None: echoes what it gets until the client's
     close_notify), then closes with close_notify (or, `ragged`, without)."""
 
-    def __init__(self, certs, payload, ragged=False):
+    def __init__(self, certs, payload, ragged=False, record=None, stall=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*certs.path("server"))
         self.payload, self.ragged = payload, ragged
+        self.record = record    # send the payload in records of this many bytes
+        self.stall = stall      # after the handshake, never read (until closed)
+        self.stop = threading.Event()
         self.lsock = socket.create_server(("127.0.0.1", 0))
         self.port = self.lsock.getsockname()[1]
         self.errors = []
@@ -111,7 +114,14 @@ class PyServer:
         try:
             raw.settimeout(10)
             s = self.ctx.wrap_socket(raw, server_side=True)
-            if self.payload is None:
+            if self.stall:
+                self.stop.wait(30)
+                raw.close()
+                return
+            if self.record:
+                for i in range(0, len(self.payload), self.record):
+                    s.sendall(self.payload[i:i + self.record])
+            elif self.payload is None:
                 while True:
                     b = s.recv(65536)
                     if not b:
@@ -132,6 +142,7 @@ class PyServer:
         return self
 
     def __exit__(self, *exc):
+        self.stop.set()
         self.lsock.close()
 
 
@@ -327,6 +338,26 @@ class TlsClients(unittest.TestCase):
             p = sockit("chargen", "--tls", "--cafile", self.ca, "--bytes", "150000",
                        "127.0.0.1", str(srv.port))
             self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_chargen_across_one_byte_records(self):
+        # Python's ssl sends each sendall as its own record: 3000 records of
+        # one byte, read back byte for byte against the pattern.
+        with PyServer(self.certs, sktest.chargen_ref(0, 3000), record=1) as srv:
+            p = sockit("chargen", "--tls", "--cafile", self.ca, "--bytes", "3000",
+                       "127.0.0.1", str(srv.port))
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_send_to_a_reader_that_stops_reports_bytes_sent(self):
+        # 64 MiB to a TLS peer that never reads: the send that cannot finish
+        # times out, and the error says how many bytes went out before it.
+        with PyServer(self.certs, None, stall=True) as srv:
+            p = sockit("discard", "--tls", "--cafile", self.ca, "--timeout", "1",
+                       "127.0.0.1", str(srv.port), input=b"x" * (64 << 20), timeout=60)
+            self.assertEqual(p.returncode, 1)
+            m = re.search(r"send after (\d+) bytes: timed out", p.stderr.decode())
+            self.assertIsNotNone(m, p.stderr)
+            self.assertGreater(int(m.group(1)), 0)
+            self.assertLess(int(m.group(1)), 64 << 20)
 
     def test_ragged_eof_is_reported(self):
         with PyServer(self.certs, b"Mon Dec  7 03:10:00 2026\r\n", ragged=True) as srv:
