@@ -116,7 +116,7 @@ class PyServer:
             s = self.ctx.wrap_socket(raw, server_side=True)
             if self.stall:
                 self.stop.wait(30)
-                raw.close()
+                s.close()
                 return
             if self.record:
                 for i in range(0, len(self.payload), self.record):
