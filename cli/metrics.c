@@ -7,8 +7,9 @@
  *   render     one scrape: sk_server_stats_get_service for every added
  *              service, summed per (service, protocol), one sample per row
  *              of the counter table (SK_SERVER_STATS_MAP in sockit.h) and
- *              service of the row's protocol, plus the UDP guard's drops,
- *              the stamp service's own counters (when it runs), the build
+ *              service of the row's protocol, plus one sample per row of
+ *              each service counter table added (services.h: the UDP
+ *              guard's, ntp's and stamp's when they run), the build
  *              version and the process start time
  *   request    the request head: "GET /metrics HTTP/1.x" gets 200, any other
  *              well-formed request 404, anything else 400
@@ -46,6 +47,7 @@
 #define METRICS_MAX_CONNS 16
 #define METRICS_REQ_MAX 4096
 #define METRICS_DEADLINE 5.0
+#define METRICS_MAX_STATS 8
 
 /* One scrape connection. */
 typedef struct mconn {
@@ -63,8 +65,12 @@ typedef struct mconn {
 
 struct serve_metrics {
     sk_server *srv;
-    svc_udpguard *guard;
-    svc_stamp *_Atomic stamp; /* NULL: not served; set while the thread runs */
+    struct {
+        const svc_stats *def;
+        void *obj;
+    } stats[METRICS_MAX_STATS]; /* the services' counter tables, in order */
+    _Atomic size_t nstats;      /* stats[] entries written (may grow while the
+                                   thread runs: written, then counted) */
     metrics_service *svcs;
     size_t nsvcs;
     double start_time;   /* Unix time, for process_start_time_seconds */
@@ -242,61 +248,55 @@ static void render_rows(textbuf *t, serve_metrics *m, const group_stats *g, size
     }
 }
 
-/* The UDP guard's drops, all UDP services together, by reason. */
-static void render_guard(textbuf *t, serve_metrics *m)
+/* "# HELP" and "# TYPE" of row `first`'s family in a service's counter
+ * table, as family() for the server's. */
+static void stats_family(textbuf *t, const svc_stats *d, size_t first)
 {
-    if (m->guard == NULL)
-        return;
-    tb_printf(t, "# HELP sockit_udp_guard_dropped_total UDP datagrams answered with "
-              "nothing by the reflection guard, all UDP services together, by reason.\n"
-              "# TYPE sockit_udp_guard_dropped_total counter\n");
-    for (int v = 1; v < SVC_UDP_NREASONS; v++)
-        tb_printf(t, "sockit_udp_guard_dropped_total{reason=\"%s\"} %llu\n",
-                  svc_udp_reason_name((svc_udp_reason)v),
-                  (unsigned long long)svc_udpguard_dropped(m->guard, (svc_udp_reason)v));
+    const svc_stat_row *f = &d->rows[first];
+    const char *suffix = f->kind == SK_STAT_COUNTER ? "_total" : "";
+    size_t rows = 0;
+
+    for (size_t r = first; r < d->nrows; r++)
+        rows += strcmp(d->rows[r].metric, f->metric) == 0;
+    tb_printf(t, "# HELP sockit_%s%s", f->metric, suffix);
+    for (size_t r = first; r < d->nrows; r++) {
+        const svc_stat_row *row = &d->rows[r];
+
+        if (strcmp(row->metric, f->metric) != 0)
+            continue;
+        if (rows > 1)
+            tb_printf(t, " %s=\"%s\": %s", row->lname, row->lvalue, row->help);
+        else
+            tb_printf(t, " %s", row->help);
+    }
+    tb_printf(t, "\n# TYPE sockit_%s%s %s\n", f->metric, suffix,
+              f->kind == SK_STAT_COUNTER ? "counter" : "gauge");
 }
 
-/* The stamp service's reflections, drops by reason, flagged TLVs and
- * sessions (svc_stamp_count, svc_stamp_sessions). */
-static void render_stamp(textbuf *t, serve_metrics *m)
+/* Every row of a service's counter table (services.h), one sample each,
+ * grouped by family as render_rows does. */
+static void render_stats(textbuf *t, const svc_stats *d, void *obj, uint64_t now_ms)
 {
-    static const struct {
-        svc_stamp_counter c;
-        const char *label;
-    } drops[] = {{SVC_STAMP_DROP_SHORT, "short"}, {SVC_STAMP_DROP_LONG, "long"},
-                 {SVC_STAMP_DROP_HMAC, "hmac"}, {SVC_STAMP_DROP_GUARD, "guard"}},
-      tlvs[] = {{SVC_STAMP_TLV_UNKNOWN, "unknown"}, {SVC_STAMP_TLV_MALFORMED, "malformed"},
-                {SVC_STAMP_TLV_INTEGRITY, "integrity"}};
+    for (size_t first = 0; first < d->nrows; first++) {
+        bool seen = false;
 
-    svc_stamp *s = atomic_load(&m->stamp);
+        for (size_t r = 0; r < first && !seen; r++)
+            seen = strcmp(d->rows[r].metric, d->rows[first].metric) == 0;
+        if (seen)
+            continue;
+        stats_family(t, d, first);
+        for (size_t r = first; r < d->nrows; r++) {
+            const svc_stat_row *row = &d->rows[r];
 
-    if (s == NULL)
-        return;
-    tb_printf(t, "# HELP sockit_stamp_reflected_total STAMP test packets reflected.\n"
-              "# TYPE sockit_stamp_reflected_total counter\n"
-              "sockit_stamp_reflected_total %llu\n",
-              (unsigned long long)svc_stamp_count(s, SVC_STAMP_REFLECTED));
-    tb_printf(t, "# HELP sockit_stamp_dropped_total STAMP packets left unanswered, by reason "
-              "(guard: also in sockit_udp_guard_dropped_total).\n"
-              "# TYPE sockit_stamp_dropped_total counter\n");
-    for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
-        tb_printf(t, "sockit_stamp_dropped_total{reason=\"%s\"} %llu\n", drops[i].label,
-                  (unsigned long long)svc_stamp_count(s, drops[i].c));
-    tb_printf(t, "# HELP sockit_stamp_tlvs_flagged_total TLVs reflected with the U or M flag, "
-              "and requests whose HMAC TLV failed (I).\n"
-              "# TYPE sockit_stamp_tlvs_flagged_total counter\n");
-    for (size_t i = 0; i < sizeof(tlvs) / sizeof(tlvs[0]); i++)
-        tb_printf(t, "sockit_stamp_tlvs_flagged_total{flag=\"%s\"} %llu\n", tlvs[i].label,
-                  (unsigned long long)svc_stamp_count(s, tlvs[i].c));
-    tb_printf(t, "# HELP sockit_stamp_sessions_evicted_total Live STAMP sessions pushed out "
-              "of a full session table.\n"
-              "# TYPE sockit_stamp_sessions_evicted_total counter\n"
-              "sockit_stamp_sessions_evicted_total %llu\n"
-              "# HELP sockit_stamp_sessions_open STAMP sessions heard from within the idle "
-              "time.\n# TYPE sockit_stamp_sessions_open gauge\n"
-              "sockit_stamp_sessions_open %zu\n",
-              (unsigned long long)svc_stamp_count(s, SVC_STAMP_SESSIONS_EVICTED),
-              svc_stamp_sessions(s, cli_now_ns() / 1000000));
+            if (strcmp(row->metric, d->rows[first].metric) != 0)
+                continue;
+            tb_printf(t, "sockit_%s%s", row->metric,
+                      row->kind == SK_STAT_COUNTER ? "_total" : "");
+            if (row->lname[0] != '\0')
+                tb_printf(t, "{%s=\"%s\"}", row->lname, row->lvalue);
+            tb_printf(t, " %llu\n", (unsigned long long)d->value(obj, row->id, now_ms));
+        }
+    }
 }
 
 int metrics_render(serve_metrics *m, char **out, size_t *len)
@@ -309,8 +309,8 @@ int metrics_render(serve_metrics *m, char **out, size_t *len)
         return -ENOMEM;
     n = collect(m, g);
     render_rows(&t, m, g, n);
-    render_guard(&t, m);
-    render_stamp(&t, m);
+    for (size_t i = 0; i < atomic_load_explicit(&m->nstats, memory_order_acquire); i++)
+        render_stats(&t, m->stats[i].def, m->stats[i].obj, cli_now_ns() / 1000000);
     tb_printf(&t, "# HELP sockit_build_info The running sockit's version.\n"
               "# TYPE sockit_build_info gauge\n"
               "sockit_build_info{version=\"%s\"} 1\n", SK_VERSION_STRING);
@@ -639,7 +639,8 @@ int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
     for (int i = 0; i < METRICS_MAX_CONNS; i++)
         m->conns[i].fd = -1;
     m->srv = srv;
-    m->guard = guard;
+    if (guard != NULL)
+        metrics_add_stats(m, &svc_udpguard_stats, guard);
     m->nsvcs = n;
     m->svcs = malloc((n ? n : 1) * sizeof(*svcs));
     if (m->svcs == NULL)
@@ -665,10 +666,19 @@ fail:
     return -1;
 }
 
-void metrics_set_stamp(serve_metrics *m, svc_stamp *s)
+int metrics_add_stats(serve_metrics *m, const svc_stats *def, void *obj)
 {
-    if (m != NULL)
-        atomic_store(&m->stamp, s);
+    size_t n;
+
+    if (m == NULL)
+        return 0;
+    n = atomic_load_explicit(&m->nstats, memory_order_relaxed);
+    if (n == METRICS_MAX_STATS)
+        return -ENOSPC;
+    m->stats[n].def = def;
+    m->stats[n].obj = obj;
+    atomic_store_explicit(&m->nstats, n + 1, memory_order_release);
+    return 0;
 }
 
 void metrics_stop(serve_metrics *m)

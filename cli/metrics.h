@@ -38,9 +38,12 @@ int metrics_parse_addr(const char *where, sk_addr *out);
 int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
                   const metrics_service *svcs, size_t n, svc_udpguard *guard);
 
-/* Adds the stamp service's counters to the scrapes (sockit_stamp_*); call
- * before sk_server_run.  `s` must outlive metrics_stop; NULL: none. */
-void metrics_set_stamp(serve_metrics *m, svc_stamp *s);
+/* Adds a service's counter table (services.h: svc_ntp_stats with its
+ * svc_ntp, ...) to the scrapes, a sample per row; one thread only, before
+ * sk_server_run (the UDP guard's is added by metrics_start).  `obj` must
+ * outlive metrics_stop.  Returns 0, or -ENOSPC past 8 tables; `m` NULL:
+ * nothing. */
+int metrics_add_stats(serve_metrics *m, const svc_stats *def, void *obj);
 
 /* Stops the thread, closes every socket (and removes a Unix socket file it
  * created).  NULL is allowed. */

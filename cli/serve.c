@@ -433,44 +433,54 @@ static void set_signals(bool on)
 
 /* ---- the command ---------------------------------------------------------------- */
 
-/* The stamp service's own counters, when it ran; open sessions as of now
- * (the loops' monotonic clock). */
-static void log_stamp(const serve_opts *o, svc_stamp *s)
+/* A service's counter table (services.h) as its own stop line,
+ * "event=EVENT key=N ...", gauges as of now (the loops' monotonic clock). */
+static void log_stats(const svc_stats *d, void *obj)
 {
-    char line[400];
-    size_t n = 0;
+    char line[1024];
 
-    if (s == NULL || !serves_udp(o, svc_find("stamp")))
-        return;
-    for (int c = 0; c < SVC_STAMP_NCOUNTERS && n < sizeof(line); c++)
-        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu",
-                              svc_stamp_counter_name((svc_stamp_counter)c),
-                              (unsigned long long)svc_stamp_count(s, (svc_stamp_counter)c));
-    serve_log("event=stamp_stats%s sessions_open=%zu", line,
-              svc_stamp_sessions(s, cli_now_ns() / 1000000));
+    svc_stats_format(d, obj, cli_now_ns() / 1000000, line, sizeof(line));
+    serve_log("event=%s%s", d->event, line);
 }
 
-/* The ntp service's own counters, when it ran. */
-static void log_ntp(const serve_opts *o, const svc_ntp *n)
-{
-    int i = svc_find("ntp");
+/* A service counter table and the object its value function reads. */
+typedef struct serve_stats {
+    const svc_stats *def;
+    void *obj;
+} serve_stats;
 
-    if (n == NULL || !serves_udp(o, i))
-        return;
-    serve_log("event=ntp_stats replied=%llu kod_rate=%llu dropped_short=%llu "
-              "dropped_version=%llu dropped_mode=%llu",
-              (unsigned long long)svc_ntp_count(n, SVC_NTP_REPLIED),
-              (unsigned long long)svc_ntp_count(n, SVC_NTP_KOD_RATE),
-              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_SHORT),
-              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_VERSION),
-              (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_MODE));
+#define SERVE_MAX_STATS 4
+
+/* The counter tables of the services that run and keep their own, for
+ * /metrics and their stop lines (the UDP guard's is always there:
+ * metrics_start, log_stop).  Returns how many it stored in out[]. */
+static size_t serve_stats_of(const serve_opts *o, svc_env *env,
+                             serve_stats out[SERVE_MAX_STATS])
+{
+    size_t n = 0;
+
+    if (env->ntp != NULL && serves_udp(o, svc_find("ntp")))
+        out[n++] = (serve_stats){&svc_ntp_stats, env->ntp};
+    if (env->stamp != NULL && serves_udp(o, svc_find("stamp")))
+        out[n++] = (serve_stats){&svc_stamp_stats, env->stamp};
+    return n;
+}
+
+/* Their stop lines. */
+static void log_services(const serve_opts *o, svc_env *env)
+{
+    serve_stats st[SERVE_MAX_STATS];
+    size_t n = serve_stats_of(o, env, st);
+
+    for (size_t i = 0; i < n; i++)
+        log_stats(st[i].def, st[i].obj);
 }
 
 static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
 {
-    /* Every row of the counter table (SK_SERVER_STATS_MAP), then the UDP
-     * guard's drops; written with one call, as serve_log does, but longer
-     * than its lines may be. */
+    /* Every row of the counter table (SK_SERVER_STATS_MAP), then the keys
+     * of the UDP guard's table (svc_udpguard_stats); written with one
+     * call, as serve_log does, but longer than its lines may be. */
     char line[2048];
     size_t len = 0;
     sk_server_stats st = SK_SERVER_STATS_INIT;
@@ -482,13 +492,11 @@ static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
                             len == 0 ? "event=stop " : " ", (unsigned long long)st.field);
     SK_SERVER_STATS_MAP(STOP_FIELD)
 #undef STOP_FIELD
-    snprintf(line + len, sizeof(line) - len,
-             " udp_dropped_port=%llu udp_dropped_address=%llu udp_dropped_rate=%llu\n",
-             (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
-                                  svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
-             (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
-             (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
-                                  svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)));
+    len += svc_stats_format(&svc_udpguard_stats, g, cli_now_ns() / 1000000,
+                            len < sizeof(line) ? line + len : NULL,
+                            len < sizeof(line) ? sizeof(line) - len : 0);
+    if (len + 1 < sizeof(line))
+        strcat(line, "\n");
     fputs(line, stderr);
 }
 
@@ -539,9 +547,13 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     if (serve_metrics_start(o, srv, ls, nl, env->guard, &metrics) < 0 ||
         (pw != NULL && drop_privileges(pw) < 0))
         goto out;
-    for (int i = 0; i < nl; i++) /* stamp's counters when it runs */
-        if (ls[i].svc == svc_find("stamp"))
-            metrics_set_stamp(metrics, env->stamp);
+    {
+        serve_stats st[SERVE_MAX_STATS];
+        size_t n = serve_stats_of(o, env, st);
+
+        for (size_t i = 0; i < n; i++)
+            (void)metrics_add_stats(metrics, st[i].def, st[i].obj);
+    }
     serve_env_for_signal = env;
     serve_srv = srv;
     set_signals(true);
@@ -557,8 +569,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         goto out_signals;
     }
     log_stop(srv, env->guard, o->cfg.proxy_protocol);
-    log_ntp(o, env->ntp);
-    log_stamp(o, env->stamp);
+    log_services(o, env);
     status = CLI_EXIT_OK;
 
 out_signals:

@@ -87,6 +87,14 @@ uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c)
     return svc_tally_sum(n->count, (size_t)c);
 }
 
+static uint64_t ntp_stat(void *n, int id, uint64_t now_ms)
+{
+    (void)now_ms;
+    return svc_ntp_count(n, (svc_ntp_counter)id);
+}
+
+SVC_STATS_DEFINE(svc_ntp_stats, SVC_NTP_STATS, "ntp_stats", ntp_stat);
+
 static void ntp_count(svc_ntp *n, svc_ntp_counter c)
 {
     if (n != NULL)

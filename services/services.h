@@ -19,6 +19,8 @@
  *                      handler applies before it replies
  *   oneshot            "send one message, then close" for TCP
  *   tally              counters kept per thread (the one way sockit counts)
+ *   counter tables     each service's counters as one X-macro: the enum,
+ *                      the /metrics families and the stop line
  */
 #ifndef SOCKIT_SERVICES_H
 #define SOCKIT_SERVICES_H
@@ -83,6 +85,62 @@ extern const sk_udp_handler svc_echo_udp, svc_discard_udp, svc_chargen_udp,
 
 /* Current wall-clock Unix time in seconds. */
 int64_t svc_wallclock(void);
+
+/* ---- counter tables ------------------------------------------------------- */
+
+/*
+ * Every counter a service keeps is one row of its table, an X-macro
+ * X(id, kind, metric, lname, lvalue, key, help) - as SK_SERVER_STATS_MAP in
+ * sockit.h is for the server's:
+ *   id      the enum constant, generated from the table: the counter's
+ *           svc_tally index (what the line that counts it passes)
+ *   kind    SK_STAT_COUNTER or SK_STAT_GAUGE
+ *   metric  the Prometheus family without "sockit_" (and "_total" for a
+ *           counter); the rows of one family are adjacent or not, a family
+ *           is rendered once with all its rows, its HELP naming each label
+ *   lname, lvalue  the row's label in its family ("" "": none)
+ *   key     its stop-line key; rows sharing a key are summed in the line
+ *   help    what it counts
+ * From the table come the enum, the svc_stats descriptor the service
+ * exports, the /metrics families (cli/metrics.c) and the stop line
+ * (svc_stats_format).  Adding a counter is one row plus the line that
+ * counts it.
+ */
+typedef struct svc_stat_row {
+    int id, kind;
+    const char *metric, *lname, *lvalue, *key, *help;
+} svc_stat_row;
+
+typedef struct svc_stats {
+    /* The stop line: "event=EVENT key=N ..." of its own, or NULL to append
+     * the keys to the server's "event=stop" line. */
+    const char *event;
+    const svc_stat_row *rows;
+    size_t nrows;
+    /* Counter `id` of the service object `obj` (a gauge as of `now_ms`,
+     * the loops' monotonic clock). */
+    uint64_t (*value)(void *obj, int id, uint64_t now_ms);
+} svc_stats;
+
+#define SVC_STAT_ENUM(id, kind, metric, lname, lvalue, key, help) id,
+#define SVC_STAT_ROW(id, kind, metric, lname, lvalue, key, help)                          \
+    {id, kind, metric, lname, lvalue, key, help},
+/* The svc_stats of table MAP, named NAME, with EVENT and VALUE. */
+#define SVC_STATS_DEFINE(name, MAP, event, value)                                         \
+    static const svc_stat_row name##_rows[] = {MAP(SVC_STAT_ROW)};                       \
+    const svc_stats name = {event, name##_rows, sizeof(name##_rows) / sizeof(name##_rows[0]), \
+                            value}
+
+/*
+ * Writes " key=N" for every key of `d` (rows sharing a key summed, in the
+ * order of their first row) into buf[size] (always terminated; cut short
+ * when it does not fit).  Returns the length it would have written.
+ */
+size_t svc_stats_format(const svc_stats *d, void *obj, uint64_t now_ms, char *buf,
+                        size_t size);
+
+/* The row of `d` whose key is `key`, or NULL. */
+const svc_stat_row *svc_stats_find(const svc_stats *d, const char *key);
 
 /* ---- qotd (RFC 865) ---------------------------------------------------- */
 
@@ -153,15 +211,24 @@ typedef struct svc_ntp_config {
  * this many milliseconds; its other requests are dropped. */
 #define SVC_NTP_KISS_INTERVAL_MS 4000
 
-/* Why the ntp service dropped a datagram (the guard counts its own). */
-typedef enum svc_ntp_counter {
-    SVC_NTP_REPLIED = 0,
-    SVC_NTP_DROP_SHORT,   /* < 48 bytes */
-    SVC_NTP_DROP_VERSION, /* version 0 or 5..7 */
-    SVC_NTP_DROP_MODE,    /* not mode 3 (control, private, server, ...) */
-    SVC_NTP_KOD_RATE,     /* rate-limited, answered with a RATE KoD */
-    SVC_NTP_NCOUNTERS
-} svc_ntp_counter;
+/* The ntp service's counters (svc_ntp_stats; the guard counts its own
+ * drops).  Stop line: event=ntp_stats. */
+#define SVC_NTP_STATS(X)                                                                  \
+    X(SVC_NTP_REPLIED, SK_STAT_COUNTER, "ntp_replied", "", "", "replied",                 \
+      "NTP client requests answered.")                                                    \
+    X(SVC_NTP_KOD_RATE, SK_STAT_COUNTER, "ntp_kiss_of_death", "code", "RATE", "kod_rate", \
+      "NTP requests over the source's rate answered with a RATE kiss-o'-death.")          \
+    X(SVC_NTP_DROP_SHORT, SK_STAT_COUNTER, "ntp_dropped", "reason", "short",              \
+      "dropped_short", "shorter than 48 bytes.")                                          \
+    X(SVC_NTP_DROP_VERSION, SK_STAT_COUNTER, "ntp_dropped", "reason", "version",          \
+      "dropped_version", "version 0 or 5 to 7.")                                          \
+    X(SVC_NTP_DROP_MODE, SK_STAT_COUNTER, "ntp_dropped", "reason", "mode", "dropped_mode", \
+      "not a client request (mode 3).")
+
+typedef enum svc_ntp_counter { SVC_NTP_STATS(SVC_STAT_ENUM) SVC_NTP_NCOUNTERS } svc_ntp_counter;
+
+/* The table above; `value` takes a svc_ntp. */
+extern const svc_stats svc_ntp_stats;
 
 /* Creates the NTP settings.  Errors: -EINVAL (stratum out of 0..15), -ENOMEM. */
 int svc_ntp_new(svc_ntp **out, const svc_ntp_config *cfg);
@@ -198,18 +265,37 @@ typedef struct svc_stamp_config {
 #define SVC_STAMP_SESSIONS 4096          /* per worker thread */
 #define SVC_STAMP_SESSION_IDLE_MS 60000  /* RFC 8762 leaves it open */
 
+/* The stamp service's counters (svc_stamp_stats).  Stop line:
+ * event=stamp_stats.  SVC_STAMP_SESSIONS_OPEN is a gauge read from the
+ * session tables, not counted. */
+#define SVC_STAMP_STATS(X)                                                                \
+    X(SVC_STAMP_REFLECTED, SK_STAT_COUNTER, "stamp_reflected", "", "", "reflected",       \
+      "STAMP test packets reflected.")                                                    \
+    X(SVC_STAMP_DROP_SHORT, SK_STAT_COUNTER, "stamp_dropped", "reason", "short", "short", \
+      "STAMP packets shorter than the mode's base packet, left unanswered.")              \
+    X(SVC_STAMP_DROP_LONG, SK_STAT_COUNTER, "stamp_dropped", "reason", "long", "long",    \
+      "longer than any reply can be (65507 bytes).")                                      \
+    X(SVC_STAMP_DROP_HMAC, SK_STAT_COUNTER, "stamp_dropped", "reason", "hmac", "hmac",    \
+      "authenticated mode: the HMAC did not verify.")                                     \
+    X(SVC_STAMP_DROP_GUARD, SK_STAT_COUNTER, "stamp_dropped", "reason", "guard", "guard", \
+      "refused by the UDP guard (also in sockit_udp_guard_dropped_total).")               \
+    X(SVC_STAMP_TLV_UNKNOWN, SK_STAT_COUNTER, "stamp_tlvs_flagged", "flag", "unknown",    \
+      "tlv_unknown", "TLVs reflected with the U flag.")                                   \
+    X(SVC_STAMP_TLV_MALFORMED, SK_STAT_COUNTER, "stamp_tlvs_flagged", "flag", "malformed", \
+      "tlv_malformed", "TLVs reflected with the M flag.")                                 \
+    X(SVC_STAMP_TLV_INTEGRITY, SK_STAT_COUNTER, "stamp_tlvs_flagged", "flag", "integrity", \
+      "tlv_integrity", "requests whose HMAC TLV failed (I flag).")                        \
+    X(SVC_STAMP_SESSIONS_EVICTED, SK_STAT_COUNTER, "stamp_sessions_evicted", "", "",      \
+      "sessions_evicted", "Live STAMP sessions pushed out of a full session table.")      \
+    X(SVC_STAMP_SESSIONS_OPEN, SK_STAT_GAUGE, "stamp_sessions_open", "", "",              \
+      "sessions_open", "STAMP sessions heard from within the idle time.")
+
 typedef enum svc_stamp_counter {
-    SVC_STAMP_REFLECTED = 0,
-    SVC_STAMP_DROP_SHORT,     /* shorter than the mode's base packet */
-    SVC_STAMP_DROP_LONG,      /* longer than any reply can be (65507 bytes) */
-    SVC_STAMP_DROP_HMAC,      /* authenticated mode: the HMAC did not verify */
-    SVC_STAMP_DROP_GUARD,     /* refused by the UDP guard (also counted there) */
-    SVC_STAMP_TLV_UNKNOWN,    /* TLVs sent back with the U flag */
-    SVC_STAMP_TLV_MALFORMED,  /* TLVs sent back with the M flag */
-    SVC_STAMP_TLV_INTEGRITY,  /* requests whose HMAC TLV did not verify */
-    SVC_STAMP_SESSIONS_EVICTED, /* live sessions pushed out by a full table */
-    SVC_STAMP_NCOUNTERS
+    SVC_STAMP_STATS(SVC_STAT_ENUM) SVC_STAMP_NCOUNTERS
 } svc_stamp_counter;
+
+/* The table above; `value` takes a svc_stamp. */
+extern const svc_stats svc_stamp_stats;
 
 /* Creates the reflector's settings.  Errors: -EINVAL (a key outside
  * 16..64 bytes with auth), -ENOMEM. */
@@ -219,7 +305,8 @@ void svc_stamp_free(svc_stamp *s);
 /* Count of `c` so far (all threads; a svc_tally, as ntp's). */
 uint64_t svc_stamp_count(const svc_stamp *s, svc_stamp_counter c);
 
-/* "reflected", "short", "hmac", ... */
+/* The counter's stop-line key: "reflected", "short", "hmac", ...; "unknown"
+ * for a value outside the table. */
 const char *svc_stamp_counter_name(svc_stamp_counter c);
 
 /* Sessions heard from within the idle time before `now_ms` (the loop's
@@ -228,17 +315,31 @@ size_t svc_stamp_sessions(svc_stamp *s, uint64_t now_ms);
 
 /* ---- UDP guard ----------------------------------------------------------- */
 
-/* Why a datagram got no reply (the guard's counters and log lines). */
+/* Why a datagram got no reply: the guard's counters (svc_udpguard_stats,
+ * all UDP services together) and log lines ("reason=LVALUE").  Stop line:
+ * appended to event=stop, the port drops and the rate drops each summed. */
+#define SVC_UDPGUARD_STATS(X)                                                             \
+    X(SVC_UDP_DROP_PRIVPORT, SK_STAT_COUNTER, "udp_guard_dropped", "reason",              \
+      "private_port", "udp_dropped_port",                                                 \
+      "UDP datagrams answered with nothing by the reflection guard: source port below 1024.") \
+    X(SVC_UDP_DROP_SVCPORT, SK_STAT_COUNTER, "udp_guard_dropped", "reason",               \
+      "service_port", "udp_dropped_port", "source port is a simple-service port.")        \
+    X(SVC_UDP_DROP_BADADDR, SK_STAT_COUNTER, "udp_guard_dropped", "reason",               \
+      "bad_address", "udp_dropped_address", "broadcast, multicast or unspecified source.") \
+    X(SVC_UDP_DROP_SOURCE, SK_STAT_COUNTER, "udp_guard_dropped", "reason", "rate_source", \
+      "udp_dropped_rate", "per-source rate limit.")                                       \
+    X(SVC_UDP_DROP_GLOBAL, SK_STAT_COUNTER, "udp_guard_dropped", "reason", "rate_global", \
+      "udp_dropped_rate", "global rate limit.")                                           \
+    X(SVC_UDP_DROP_SIZE, SK_STAT_COUNTER, "udp_guard_dropped", "reason", "reply_size",    \
+      "udp_dropped_size", "reply would exceed the size bound.")
+
 typedef enum svc_udp_reason {
     SVC_UDP_PASS = 0,
-    SVC_UDP_DROP_PRIVPORT,   /* source port below 1024 */
-    SVC_UDP_DROP_SVCPORT,    /* source port is a simple-service port */
-    SVC_UDP_DROP_BADADDR,    /* broadcast, multicast or unspecified source */
-    SVC_UDP_DROP_SOURCE,     /* per-source rate limit */
-    SVC_UDP_DROP_GLOBAL,     /* global rate limit */
-    SVC_UDP_DROP_SIZE,       /* reply would exceed the size bound */
-    SVC_UDP_NREASONS
+    SVC_UDPGUARD_STATS(SVC_STAT_ENUM) SVC_UDP_NREASONS
 } svc_udp_reason;
+
+/* The table above; `value` takes a svc_udpguard. */
+extern const svc_stats svc_udpguard_stats;
 
 typedef struct svc_udpguard_config {
     double per_source;     /* replies per second per source address; 0: no limit */

@@ -74,16 +74,6 @@ struct svc_stamp {
     svc_tally *count; /* SVC_STAMP_NCOUNTERS counters */
 };
 
-static const char *const counter_names[SVC_STAMP_NCOUNTERS] = {
-    "reflected", "short", "long", "hmac", "guard", "tlv_unknown", "tlv_malformed",
-    "tlv_integrity", "sessions_evicted",
-};
-
-const char *svc_stamp_counter_name(svc_stamp_counter c)
-{
-    return (unsigned)c < SVC_STAMP_NCOUNTERS ? counter_names[c] : "unknown";
-}
-
 /* ---- lifetime and counters ------------------------------------------------------ */
 
 static size_t pow2_at_least(size_t n)
@@ -145,6 +135,23 @@ uint64_t svc_stamp_count(const svc_stamp *s, svc_stamp_counter c)
     if (s == NULL || (unsigned)c >= SVC_STAMP_NCOUNTERS)
         return 0;
     return svc_tally_sum(s->count, (size_t)c);
+}
+
+static uint64_t stamp_stat(void *s, int id, uint64_t now_ms)
+{
+    if (id == SVC_STAMP_SESSIONS_OPEN)
+        return s == NULL ? 0 : svc_stamp_sessions(s, now_ms);
+    return svc_stamp_count(s, (svc_stamp_counter)id);
+}
+
+SVC_STATS_DEFINE(svc_stamp_stats, SVC_STAMP_STATS, "stamp_stats", stamp_stat);
+
+const char *svc_stamp_counter_name(svc_stamp_counter c)
+{
+    for (size_t r = 0; r < svc_stamp_stats.nrows; r++)
+        if (svc_stamp_stats.rows[r].id == (int)c)
+            return svc_stamp_stats.rows[r].key;
+    return "unknown";
 }
 
 static void stamp_count(svc_stamp *s, svc_stamp_counter c, uint64_t n)

@@ -73,14 +73,22 @@ struct svc_udpguard {
     sk__ratelog logs[SVC_UDP_NREASONS]; /* one line per reason per second, shared */
 };
 
-static const char *const reason_names[SVC_UDP_NREASONS] = {
-    "pass", "private_port", "service_port", "bad_address",
-    "rate_source", "rate_global", "reply_size",
-};
+static uint64_t guard_stat(void *g, int id, uint64_t now_ms)
+{
+    (void)now_ms;
+    return g == NULL ? 0 : svc_udpguard_dropped(g, (svc_udp_reason)id);
+}
+
+SVC_STATS_DEFINE(svc_udpguard_stats, SVC_UDPGUARD_STATS, NULL, guard_stat);
 
 const char *svc_udp_reason_name(svc_udp_reason v)
 {
-    return (unsigned)v < SVC_UDP_NREASONS ? reason_names[v] : "unknown";
+    if (v == SVC_UDP_PASS)
+        return "pass";
+    for (size_t r = 0; r < svc_udpguard_stats.nrows; r++)
+        if (svc_udpguard_stats.rows[r].id == (int)v)
+            return svc_udpguard_stats.rows[r].lvalue;
+    return "unknown";
 }
 
 /* ---- creation -------------------------------------------------------------- */
