@@ -5,7 +5,8 @@
  * and the exposition text of a running server with a PROXY-protocol
  * listener (metrics_start, metrics_render), and the per-service count of
  * datagrams a handler leaves unanswered (sk_dgram_drop), which the
- * endpoint reports as sockit_datagrams_dropped_total{reason="guard"}.
+ * endpoint reports as sockit_datagrams_dropped_total{reason="guard"}, and
+ * a service counter table's families (metrics_add_stats).
  */
 #include "sk_test.h"
 
@@ -87,6 +88,60 @@ SK_TEST(render_names_every_service)
     free(text);
     sk_server_shutdown(srv);
     CHECK_EQ(pthread_join(t, NULL), 0);
+    metrics_stop(m);
+    sk_server_free(srv);
+}
+
+/* A service counter table (services.h) of two families, one of them
+ * labelled and split by a row of the other, and a gauge. */
+#define MT_STATS(X)                                                                       \
+    X(MT_A, SK_STAT_COUNTER, "mt_dropped", "reason", "a", "a", "first reason.")            \
+    X(MT_ONE, SK_STAT_COUNTER, "mt_done", "", "", "done", "things done.")                  \
+    X(MT_B, SK_STAT_COUNTER, "mt_dropped", "reason", "b", "b", "second reason.")           \
+    X(MT_LEVEL, SK_STAT_GAUGE, "mt_level", "", "", "level", "a level.")
+
+enum { MT_STATS(SVC_STAT_ENUM) MT_N };
+
+static uint64_t mt_value(void *obj, int id, uint64_t now_ms)
+{
+    (void)obj;
+    (void)now_ms;
+    return 10 + (uint64_t)id;
+}
+
+SVC_STATS_DEFINE(mt_stats, MT_STATS, "mt_stats", mt_value);
+
+SK_TEST(render_service_tables)
+{
+    sk_server_config cfg = { .threads = 1 };
+    metrics_service none[1] = { { "echo", true } };
+    serve_metrics *m;
+    sk_server *srv;
+    char *text;
+    size_t len;
+
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    CHECK_EQ(metrics_start(&m, "127.0.0.1:0", srv, none, 0, NULL), 0);
+    CHECK_OK(metrics_add_stats(m, &mt_stats, NULL));
+    CHECK_OK(metrics_render(m, &text, &len));
+    /* One block per family, its samples together, its HELP naming each
+     * label. */
+    CHECK(strstr(text, "# HELP sockit_mt_dropped_total reason=\"a\": first reason. "
+                       "reason=\"b\": second reason.\n"
+                       "# TYPE sockit_mt_dropped_total counter\n"
+                       "sockit_mt_dropped_total{reason=\"a\"} 10\n"
+                       "sockit_mt_dropped_total{reason=\"b\"} 12\n"
+                       "# HELP sockit_mt_done_total things done.\n"
+                       "# TYPE sockit_mt_done_total counter\n"
+                       "sockit_mt_done_total 11\n"
+                       "# HELP sockit_mt_level a level.\n"
+                       "# TYPE sockit_mt_level gauge\n"
+                       "sockit_mt_level 13\n") != NULL);
+    free(text);
+    for (int i = 1; i < 8; i++)
+        CHECK_OK(metrics_add_stats(m, &mt_stats, NULL));
+    CHECK_ERR(metrics_add_stats(m, &mt_stats, NULL), -ENOSPC);
+    CHECK_OK(metrics_add_stats(NULL, &mt_stats, NULL));
     metrics_stop(m);
     sk_server_free(srv);
 }

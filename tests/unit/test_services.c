@@ -736,3 +736,99 @@ SK_TEST(ntp_self_description)
         CHECK_MEM(self.refid, "KERN", 4);
     }
 }
+
+/* ---- counter tables (services.h) ------------------------------------------------ */
+
+#define TEST_STATS(X)                                                                     \
+    X(T_A, SK_STAT_COUNTER, "t_fam", "why", "a", "k_ab", "first.")                         \
+    X(T_B, SK_STAT_COUNTER, "t_fam", "why", "b", "k_ab", "second.")                        \
+    X(T_C, SK_STAT_GAUGE, "t_level", "", "", "k_c", "a level.")
+
+enum { TEST_STATS(SVC_STAT_ENUM) T_N };
+
+static uint64_t test_value(void *obj, int id, uint64_t now_ms)
+{
+    const uint64_t *v = obj;
+
+    return id == T_C ? v[id] + now_ms : v[id];
+}
+
+SVC_STATS_DEFINE(test_stats, TEST_STATS, "test_stats", test_value);
+
+SK_TEST(stats_format_sums_shared_keys)
+{
+    uint64_t v[T_N] = {3, 4, 10};
+    char buf[64];
+
+    CHECK_EQ(test_stats.nrows, 3);
+    CHECK_EQ(svc_stats_format(&test_stats, v, 5, buf, sizeof(buf)), strlen(" k_ab=7 k_c=15"));
+    CHECK_STR(buf, " k_ab=7 k_c=15");
+    /* Cut short: terminated, the full length returned. */
+    CHECK_EQ(svc_stats_format(&test_stats, v, 5, buf, 8), strlen(" k_ab=7 k_c=15"));
+    CHECK_STR(buf, " k_ab=7");
+    CHECK_EQ(svc_stats_format(&test_stats, v, 5, NULL, 0), strlen(" k_ab=7 k_c=15"));
+    CHECK(svc_stats_find(&test_stats, "k_c") == &test_stats.rows[2]);
+    CHECK(svc_stats_find(&test_stats, "k_ab") == &test_stats.rows[0]);
+    CHECK(svc_stats_find(&test_stats, "nope") == NULL);
+}
+
+/* Every service table: ids are its enum in range and distinct, a label is
+ * named and valued or neither, a family has one kind and one label name,
+ * and two rows share a key only within one family (a sum of one kind). */
+static void check_table(const svc_stats *d, int nids)
+{
+    CHECK(d->nrows > 0);
+    CHECK(d->value != NULL);
+    for (size_t r = 0; r < d->nrows; r++) {
+        const svc_stat_row *a = &d->rows[r];
+
+        CHECK(a->id >= 0 && a->id < nids);
+        CHECK(a->kind == SK_STAT_COUNTER || a->kind == SK_STAT_GAUGE);
+        CHECK((a->lname[0] == '\0') == (a->lvalue[0] == '\0'));
+        CHECK(a->key[0] != '\0' && a->help[0] != '\0' && a->metric[0] != '\0');
+        for (size_t k = 0; k < r; k++) {
+            const svc_stat_row *b = &d->rows[k];
+
+            CHECK(a->id != b->id);
+            if (strcmp(a->metric, b->metric) == 0) {
+                CHECK_EQ(a->kind, b->kind);
+                CHECK_STR(a->lname, b->lname);
+                CHECK(strcmp(a->lvalue, b->lvalue) != 0);
+            }
+            if (strcmp(a->key, b->key) == 0)
+                CHECK_STR(a->metric, b->metric);
+        }
+    }
+}
+
+SK_TEST(service_counter_tables)
+{
+    log_sink logs = {0};
+    svc_udpguard *g = guard_make(0, 0, 0, &logs);
+    sk_addr a = addr_of("127.0.0.1", 5000);
+    char line[512];
+
+    check_table(&svc_udpguard_stats, SVC_UDP_NREASONS);
+    check_table(&svc_ntp_stats, SVC_NTP_NCOUNTERS);
+    check_table(&svc_stamp_stats, SVC_STAMP_NCOUNTERS);
+    /* Every counter of the enums has its row (the guard's PASS is no
+     * counter). */
+    CHECK_EQ(svc_udpguard_stats.nrows, SVC_UDP_NREASONS - 1);
+    CHECK_EQ(svc_ntp_stats.nrows, SVC_NTP_NCOUNTERS);
+    CHECK_EQ(svc_stamp_stats.nrows, SVC_STAMP_NCOUNTERS);
+    /* The guard's reason names are its label values. */
+    CHECK_STR(svc_udp_reason_name(SVC_UDP_PASS), "pass");
+    CHECK_STR(svc_udp_reason_name(SVC_UDP_DROP_PRIVPORT), "private_port");
+    CHECK_STR(svc_udp_reason_name(SVC_UDP_DROP_SIZE), "reply_size");
+    CHECK_STR(svc_udp_reason_name(SVC_UDP_NREASONS), "unknown");
+    CHECK_STR(svc_stamp_counter_name(SVC_STAMP_SESSIONS_OPEN), "sessions_open");
+    /* The guard's stop keys: the port and rate drops summed. */
+    svc_udpguard_count(g, SVC_UDP_DROP_PRIVPORT, &a, 0);
+    svc_udpguard_count(g, SVC_UDP_DROP_SVCPORT, &a, 0);
+    svc_udpguard_count(g, SVC_UDP_DROP_GLOBAL, &a, 0);
+    svc_udpguard_count(g, SVC_UDP_DROP_SIZE, &a, 0);
+    svc_stats_format(&svc_udpguard_stats, g, 0, line, sizeof(line));
+    CHECK_STR(line, " udp_dropped_port=2 udp_dropped_address=0 udp_dropped_rate=1 "
+                    "udp_dropped_size=1");
+    svc_udpguard_free(g);
+}
