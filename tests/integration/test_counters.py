@@ -20,13 +20,30 @@ in.  Two servers of their own:
   accept fail for want of descriptors until the idle timeout closes the
   first ones, and then every one of the 80 is served and closed idle.
 
+The services' own counters (the UDP guard's, ntp's, stamp's: the tables
+SVC_*_STATS(X) in services/services.h, each exported by a SVC_STATS_DEFINE in
+services/) are checked the same way by ServiceCounters: every row is read
+from the header, must be in the Prometheus text and under its key in its
+stop line (event=stop for the guard, event=ntp_stats, event=stamp_stats;
+rows sharing a key summed), and must have a value in SERVICE_EXPECT's run.
+One server: echo, ntp and stamp, 1 UDP reply per second per source (bursts
+of 2); ntp gets one good request, one short, one of version 0, one of mode
+4, and four quick ones from one source (two answered, one RATE kiss, one
+dropped); stamp reflects three requests from three sources (one with an
+unknown TLV, one with a TLV that runs past the packet), drops a short one
+and, from a service port, one the guard refuses; echo gets one datagram
+from a port below 1024 (when the test may bind one).
+
 promtool (Debian's prometheus package) checks each scrape's format.
 """
 
 import os
+import errno
+import glob
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -55,6 +72,65 @@ def table_rows():
         labels = dict(pp.LABEL.findall(label))
         rows.append((field, kind, proto, family, labels))
     return rows
+
+
+SERVICES_HEADER = os.path.join(sktest.SOURCE, "services", "services.h")
+SVC_ROW = re.compile(r'X\((\w+),\s*(SK_STAT_\w+),\s*"(\w+)",\s*"(\w*)",\s*"([^"]*)",\s*'
+                     r'"(\w+)"')
+SVC_DEFINE = re.compile(r'SVC_STATS_DEFINE\(\s*(\w+),\s*(\w+),\s*(NULL|"\w+")')
+
+
+def service_tables():
+    """{table macro: (stop event, [(id, family, labels, key)])} of every
+    SVC_*_STATS(X) in services.h that a SVC_STATS_DEFINE in services/
+    exports; the event is "stop" for a table appended to event=stop."""
+    with open(SERVICES_HEADER, encoding="utf-8") as f:
+        text = f.read()
+    events = {}
+    for path in glob.glob(os.path.join(sktest.SOURCE, "services", "*.c")):
+        with open(path, encoding="utf-8") as f:
+            for _, table, event in SVC_DEFINE.findall(f.read()):
+                events[table] = "stop" if event == "NULL" else event.strip('"')
+    tables = {}
+    for m in re.finditer(r"#define (SVC_\w+_STATS)\(X\)", text):
+        end = text.index("\n\n", m.start())
+        block = text[m.end():end].replace("\\\n", " ")
+        rows = []
+        for rid, kind, metric, lname, lvalue, key in SVC_ROW.findall(block):
+            family = "sockit_%s%s" % (metric, "_total" if kind == "SK_STAT_COUNTER" else "")
+            rows.append((rid, family, {lname: lvalue} if lname else {}, key))
+        tables[m.group(1)] = (events.get(m.group(1)), rows)
+    return tables
+
+
+def ntp_request(first=0x23, length=48):
+    """An NTP packet: LI 0, version 4, mode 3 by default."""
+    return bytes([first]) + bytes(length - 1)
+
+
+def stamp_request(seq=0, tail=b""):
+    """An unauthenticated STAMP Session-Sender packet (RFC 8762 4.2.1), with
+    `tail` (TLVs) after its 44 bytes."""
+    estimate = (1 << 15) | (20 << 8) | 3
+    return struct.pack("!IQHH", seq, 0, estimate, 7) + bytes(28) + tail
+
+
+def udp_from(src, port=0, timeout=2.0):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.bind((src, port))
+    return s
+
+
+def replies(sock, quiet=1.0):
+    """The datagrams that arrive until none has for `quiet` seconds."""
+    got = []
+    sock.settimeout(quiet)
+    while True:
+        try:
+            got.append(sock.recv(70000))
+        except socket.timeout:
+            return got
 
 
 def promtool_check(text):
@@ -262,6 +338,143 @@ class Counters(unittest.TestCase):
         expect.update({"accepted": clients, "idle_closed": clients,
                        "accept_errors": lambda v: v >= 1})
         self.check_rows(m, stop, line, expect, "idle run")
+
+
+class ServiceCounters(unittest.TestCase):
+    def setUp(self):
+        sktest.require_program("promtool")
+        self.tables = service_tables()
+        self.assertGreaterEqual(len(self.tables), 3, "the tables were not read")
+        for table, (event, rows) in self.tables.items():
+            self.assertIsNotNone(event, "%s: no SVC_STATS_DEFINE in services/" % table)
+            self.assertTrue(rows, "%s: no rows read" % table)
+
+    def scrape(self, maddr):
+        status, _, text = pp.scrape(maddr)
+        self.assertEqual(status, 200)
+        ok, out = promtool_check(text)
+        self.assertTrue(ok, "promtool check metrics: %s\n%s" % (out, text))
+        return text, pp.parse_metrics(text)
+
+    @staticmethod
+    def sample(m, family, labels):
+        """The row's one sample, or None."""
+        return m.get((family, tuple(sorted(labels.items()))))
+
+    def test_service_rows(self):
+        base = sktest.free_port_base()
+        maddr = ("127.0.0.1", sktest.free_port())
+        argv = [sktest.SOCKIT, "serve", "--port-base", base, "--bind", "127.0.0.1",
+                "--services", "echo,ntp,stamp", "--threads", "1", "--udp-limit", "1",
+                "--metrics", "%s:%d" % maddr]
+        echo, ntp, stamp = (("127.0.0.1", base + p) for p in (7, 123, 862))
+        with sktest.Proc(argv) as srv:
+            srv.wait_line("service=stamp proto=udp")
+            # ntp: one good request, then three malformed ones (counted
+            # before the guard: they take no token).
+            with udp_from("127.0.0.11") as u:
+                u.sendto(ntp_request(), ntp)
+                self.assertEqual(len(replies(u)), 1)
+                for bad in (ntp_request(length=47), ntp_request(first=0x03),
+                            ntp_request(first=0x24)):
+                    u.sendto(bad, ntp)
+                self.assertEqual(replies(u, 0.5), [])
+            # Four at once from one source: the burst of 2 answered, then a
+            # RATE kiss (once per 4 s), then nothing.
+            with udp_from("127.0.0.12") as u:
+                for _ in range(4):
+                    u.sendto(ntp_request(), ntp)
+                got = replies(u)
+            kods = sum(1 for r in got if r[1] == 0 and r[12:16] == b"RATE")
+            answered = len(got) - kods
+            self.assertGreaterEqual(answered, 2, got)
+            self.assertEqual(kods, 1, got)
+            # stamp: three sessions reflected, one TLV unknown, one running
+            # past the packet; a short packet (not a request, not judged).
+            tails = [b"", bytes([0, 99, 0, 1]) + b"?", bytes([0, 1, 0, 50]) + b"short"]
+            for i, tail in enumerate(tails):
+                with udp_from("127.0.0.%d" % (21 + i)) as u:
+                    req = stamp_request(i, tail)
+                    u.sendto(req, stamp)
+                    self.assertEqual([len(r) for r in replies(u)], [len(req)])
+            with udp_from("127.0.0.24") as u:
+                u.sendto(stamp_request()[:20], stamp)
+                self.assertEqual(replies(u, 0.5), [])
+            # From a service port (echo's, on another address): the guard
+            # refuses it for stamp.
+            with udp_from("127.0.0.2", base + 7) as u:
+                u.sendto(stamp_request(), stamp)
+                self.assertEqual(replies(u, 0.5), [])
+            # From a port below 1024, when this test may bind one.
+            private = 0
+            try:
+                u = udp_from("127.0.0.3", 1000)
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EADDRINUSE):
+                    raise
+            else:
+                with u:
+                    u.sendto(b"x", echo)
+                    self.assertEqual(replies(u, 0.5), [])
+                private = 1
+            expect = {
+                "SVC_UDPGUARD_STATS": {
+                    "SVC_UDP_DROP_PRIVPORT": private, "SVC_UDP_DROP_SVCPORT": 1,
+                    "SVC_UDP_DROP_BADADDR": 0, "SVC_UDP_DROP_SOURCE": 4 - answered,
+                    "SVC_UDP_DROP_GLOBAL": 0, "SVC_UDP_DROP_SIZE": 0,
+                },
+                "SVC_NTP_STATS": {
+                    "SVC_NTP_REPLIED": 1 + answered, "SVC_NTP_KOD_RATE": kods,
+                    "SVC_NTP_DROP_SHORT": 1, "SVC_NTP_DROP_VERSION": 1,
+                    "SVC_NTP_DROP_MODE": 1,
+                },
+                "SVC_STAMP_STATS": {
+                    "SVC_STAMP_REFLECTED": 3, "SVC_STAMP_DROP_SHORT": 1,
+                    "SVC_STAMP_DROP_LONG": 0, "SVC_STAMP_DROP_HMAC": 0,
+                    "SVC_STAMP_DROP_GUARD": 1, "SVC_STAMP_TLV_UNKNOWN": 1,
+                    "SVC_STAMP_TLV_MALFORMED": 1, "SVC_STAMP_TLV_INTEGRITY": 0,
+                    "SVC_STAMP_SESSIONS_EVICTED": 0, "SVC_STAMP_SESSIONS_OPEN": 3,
+                },
+            }
+            missing = [rid for table, (_, rows) in self.tables.items()
+                       for rid, *_ in rows if rid not in expect.get(table, {})]
+            self.assertEqual(missing, [], "the test does not know what its traffic implies "
+                             "for these rows")
+            # A worker counts a reply just after the client may have seen it.
+            deadline = time.monotonic() + 30
+            while True:
+                text, m = self.scrape(maddr)
+                if all(self.sample(m, family, labels) == expect[table][rid]
+                       for table, (_, rows) in self.tables.items()
+                       for rid, family, labels, _ in rows):
+                    break
+                if time.monotonic() > deadline:
+                    break  # the checks below say which
+                time.sleep(0.05)
+            for table, (_, rows) in self.tables.items():
+                for rid, family, labels, _ in rows:
+                    got = self.sample(m, family, labels)
+                    self.assertIsNotNone(got, "%s: no sample %s%s\n%s"
+                                         % (rid, family, labels, text))
+                    self.assertEqual(got, expect[table][rid], "%s: %s%s in the metrics"
+                                     % (rid, family, labels))
+            self.assertEqual(srv.stop(), 0, srv.errlines())
+            lines = {}
+            for line in srv.errlines():
+                if line.startswith("event="):
+                    fields = line.split()
+                    lines[fields[0][len("event="):]] = dict(f.split("=", 1)
+                                                            for f in fields[1:])
+        for table, (event, rows) in self.tables.items():
+            self.assertIn(event, lines, "%s: no event=%s line: %r"
+                          % (table, event, srv.errlines()))
+            want = {}
+            for rid, _, _, key in rows:
+                want[key] = want.get(key, 0) + expect[table][rid]
+            for key, value in want.items():
+                self.assertIn(key, lines[event], "%s: %s not in event=%s" % (table, key, event))
+                self.assertEqual(int(lines[event][key]), value, "%s: %s in event=%s: %r"
+                                 % (table, key, event, lines[event]))
 
 
 if __name__ == "__main__":
