@@ -450,33 +450,28 @@ static void log_ntp(const serve_opts *o, const svc_ntp *n)
 
 static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
 {
-    char proxied[256] = "";
+    /* Every row of the counter table (SK_SERVER_STATS_MAP), then the UDP
+     * guard's drops; written with one call, as serve_log does, but longer
+     * than its lines may be. */
+    char line[2048];
+    size_t len = 0;
     sk_server_stats st = SK_SERVER_STATS_INIT;
 
+    (void)proxy; /* the PROXY counters are in the line either way */
     sk_server_stats_get(srv, &st);
-    if (proxy)
-        snprintf(proxied, sizeof(proxied),
-                 " refused_proxy_source=%llu proxy_proxied=%llu proxy_local=%llu "
-                 "proxy_invalid=%llu proxy_timeout=%llu proxy_truncated=%llu",
-                 (unsigned long long)st.refused_proxy_source,
-                 (unsigned long long)st.proxy_proxied, (unsigned long long)st.proxy_local,
-                 (unsigned long long)st.proxy_invalid, (unsigned long long)st.proxy_timeout,
-                 (unsigned long long)st.proxy_truncated);
-    serve_log("event=stop accepted=%llu refused_limit=%llu accept_errors=%llu "
-              "idle_closed=%llu bytes_in=%llu bytes_out=%llu datagrams_in=%llu "
-              "datagrams_out=%llu datagrams_dropped=%llu udp_dropped_port=%llu "
-              "udp_dropped_address=%llu udp_dropped_rate=%llu%s",
-              (unsigned long long)st.accepted, (unsigned long long)st.refused_limit,
-              (unsigned long long)st.accept_errors, (unsigned long long)st.idle_closed,
-              (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
-              (unsigned long long)st.datagrams_in, (unsigned long long)st.datagrams_out,
-              (unsigned long long)st.datagrams_dropped,
-              (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
-                                   svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
-              (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
-              (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
-                                   svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)),
-              proxied);
+#define STOP_FIELD(field, kind, proto, metric, label, help)                               \
+    len += (size_t)snprintf(line + len, sizeof(line) - len, "%s" #field "=%llu",          \
+                            len == 0 ? "event=stop " : " ", (unsigned long long)st.field);
+    SK_SERVER_STATS_MAP(STOP_FIELD)
+#undef STOP_FIELD
+    snprintf(line + len, sizeof(line) - len,
+             " udp_dropped_port=%llu udp_dropped_address=%llu udp_dropped_rate=%llu\n",
+             (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
+                                  svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
+             (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
+             (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
+                                  svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)));
+    fputs(line, stderr);
 }
 
 /* Starts the --metrics endpoint, naming each listener's service. */
