@@ -283,6 +283,35 @@ SK_TEST(plaintext_closed_before_on_open)
     server_stop(&r);
 }
 
+/* A client that resets the connection in mid-handshake (half a
+ * ClientHello, then RST): the server's read fails, the connection is
+ * counted and closed, and the server goes on serving. */
+SK_TEST(reset_in_mid_handshake)
+{
+    static const unsigned char hello_start[] = {
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    };
+    sk_server_config cfg = {0};
+    sk_tls_ctx *cc = client_ctx();
+    struct linger lg = { 1, 0 };
+    struct running r;
+    int fd;
+
+    server_start(&r, &cfg, server_ctx("server"));
+    fd = raw_connect(&r.tls);
+    CHECK_EQ(send(fd, hello_start, sizeof(hello_start), MSG_NOSIGNAL),
+             (ssize_t)sizeof(hello_start));
+    WAIT_FOR(all_active(&r) == 1, 10);
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+    close(fd);
+    WAIT_FOR(all_active(&r) == 0, 10);
+    CHECK_EQ(svc_stats(&r, 0).tls_failed_eof + svc_stats(&r, 0).tls_failed_error, 1);
+    CHECK_EQ(atomic_load(&opens), 0);
+    sk_sock_free(tls_client(&r, cc));
+    server_stop(&r);
+    sk_tls_ctx_free(cc);
+}
+
 SK_TEST(silent_client_times_out)
 {
     sk_server_config cfg = { .tls_handshake_timeout = 0.3 };
