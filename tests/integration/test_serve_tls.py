@@ -468,7 +468,11 @@ class Load(TlsBase):
                     time.sleep(0.05)
                 self.assertLess(sent, 512 * MIB, "the server never stopped reading")
             grown = rss() - before
-            self.assertLess(grown, 8 * MIB, "grew %d bytes while %d were sent" % (grown, sent))
+            # (Under a sanitizer the resident size says nothing: the read
+            # pause and the bytes coming back are still checked.)
+            if sktest.memory_is_measurable():
+                self.assertLess(grown, 8 * MIB, "grew %d bytes while %d were sent"
+                                % (grown, sent))
             srv.wait_metric("sockit_read_pauses_total", lambda v: v >= 1, service="echo-tls")
             # Everything sent comes back once the client reads.
             s.setblocking(True)
