@@ -46,6 +46,7 @@ typedef struct serve_opts {
     bool proxy_timeout_set;
     const char *metrics;
     svc_ntp_config ntp;
+    svc_stamp_config stamp;
     /* TLS twins (--tls-cert and --tls-key both, or neither). */
     const char *tls_cert, *tls_key, *tls_client_ca;
     double tls_ticket_rotate;

@@ -2,7 +2,8 @@
 /*
  * cli/bench/bench.c - `sockit bench`: a load generator that verifies every byte.
  *
- *   sockit bench echo|stream|connect|udp|ntp HOST PORT [options]
+ *   sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [options]
+ *   sockit bench merge|plot FILE.json...   (cli/bench/merge.c, cli/bench/plot.c)
  *
  * This file parses the options (with the option layer, cli/opt.h), resolves the target once, lays out the
  * run's timeline, starts one thread per --threads (each with its own event
@@ -31,10 +32,14 @@
 #define GIVE_UP_NS UINT64_C(5000000000)
 
 static const char usage_text[] =
-    "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [--conns N] [--size BYTES]\n"
-    "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
-    "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
-    "                    [--histogram FILE] [-4|-6] [--json]\n"
+    "usage: sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [--conns N]\n"
+    "                    [--size BYTES] [--duration SECONDS] [--warmup SECONDS]\n"
+    "                    [--timeout SECONDS] [--threads N] [--expect BYTES] [--rate N]\n"
+    "                    [--interval SECONDS] [--histogram FILE] [--plot OUT.svg]\n"
+    "                    [--hdr-log FILE] [-4|-6] [--json]\n"
+    "                    [--tls [--cafile FILE] [--insecure] [--tls-resume]]\n"
+    "       sockit bench merge FILE.json... [--json]\n"
+    "       sockit bench plot FILE.json... -o OUT.svg [--title TITLE]\n"
     "\n"
     "Loads a server and measures it, verifying every byte that comes back.\n"
     "  echo     N connections, each with one SIZE-byte message in flight (ping-pong);\n"
@@ -48,24 +53,44 @@ static const char usage_text[] =
     "  ntp      N NTP client requests in flight, counted like udp; a reply must be\n"
     "           mode 4, name its request in its origin, have a transmit timestamp\n"
     "           and a valid stratum (a kiss-o'-death is an error: lift the limit)\n"
+    "  stamp    N STAMP test packets (RFC 8762) of SIZE bytes in flight, counted like\n"
+    "           udp; a reply must be as long, reflect its packet's sequence number\n"
+    "           and timestamp and carry the reflector's timestamps\n"
     "\n"
     "options:\n"
-    "  --conns N         connections (udp, ntp: datagrams in flight)  [16]\n"
-    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384]\n"
+    "  --conns N         connections (udp, ntp, stamp: datagrams in flight)  [16]\n"
+    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384;\n"
+    "                    stamp 44, at least 44]\n"
     "  --duration S      length of the measurement in seconds          [10]\n"
     "  --warmup S        seconds of load before measuring starts       [0]\n"
-    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp 1]\n"
+    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp, stamp 1]\n"
     "  --threads N       threads, each with its own event loop         [CPUs]\n"
     "  --expect BYTES    connect: every reply must be exactly this long\n"
     "                    (0: connect only, close once established)\n"
     "  --rate N          open loop: N operations per second in total on a fixed\n"
-    "                    schedule (echo, connect, udp); latency counts from each\n"
-    "                    operation's scheduled time; late sends are reported\n"
+    "                    schedule (echo, connect, udp, ntp, stamp); latency counts\n"
+    "                    from each operation's scheduled time; late sends are\n"
+    "                    reported\n"
     "  --interval S      also report ops, MB/s and p99 every S seconds\n"
     "  --histogram FILE  write the latency distribution as CSV (microseconds)\n"
+    "  --plot OUT.svg    draw latency by percentile (and p50, p99 per --interval)\n"
+    "  --hdr-log FILE    write an HdrHistogram interval log (V2 compressed), one\n"
+    "                    histogram per --interval, or one for the whole run\n"
     "  -4, -6            use IPv4 or IPv6 only\n"
     "  --json            print one JSON object instead of the table\n"
+    "  --tls             echo, stream, connect over TLS; connect's latency is the\n"
+    "                    TCP connect and the handshake, counted as full handshakes\n"
+    "  --cafile FILE     with --tls: also trust the CA certificates in FILE\n"
+    "  --insecure        with --tls: do not verify the certificate (warns)\n"
+    "  --tls-resume      with --tls: resume the last session instead of full\n"
+    "                    handshakes\n"
     "  -h, --help        show this text\n"
+    "\n"
+    "\n"
+    "merge    combines --json results of runs at the same time (several generators)\n"
+    "         or one after another into the figures one run with all their samples\n"
+    "         gives; see 'sockit bench merge --help'\n"
+    "plot     draws --json results as one SVG, one line per file\n"
     "\n"
     "Exit status: 0 clean run, 1 any error (wrong, missing or extra bytes, failed\n"
     "connections, timeouts) or no completed operation, 2 usage error.\n";
@@ -84,29 +109,6 @@ static void print_help(FILE *out, const void *arg)
     fputs(usage_text, out);
 }
 
-static int parse_mode(bench_config *cfg, const char *name)
-{
-    static const struct {
-        const char *name;
-        bench_mode_id id;
-    } modes[] = {
-        {"echo", BENCH_ECHO},
-        {"stream", BENCH_STREAM},
-        {"connect", BENCH_CONNECT},
-        {"udp", BENCH_UDP},
-        {"ntp", BENCH_NTP},
-    };
-
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (strcmp(name, modes[i].name) == 0) {
-            cfg->mode = modes[i].id;
-            cfg->mode_name = modes[i].name;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 enum {
     OPT_CONNS = 256,
     OPT_SIZE,
@@ -118,7 +120,13 @@ enum {
     OPT_RATE,
     OPT_INTERVAL,
     OPT_HISTOGRAM,
-    OPT_JSON
+    OPT_PLOT,
+    OPT_HDR_LOG,
+    OPT_JSON,
+    OPT_TLS,
+    OPT_CAFILE,
+    OPT_INSECURE,
+    OPT_TLS_RESUME
 };
 
 static const struct option long_options[] = {
@@ -132,7 +140,13 @@ static const struct option long_options[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"histogram", required_argument, NULL, OPT_HISTOGRAM},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
     {"json", no_argument, NULL, OPT_JSON},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
     {NULL, 0, NULL, 0},
 };
 
@@ -183,8 +197,28 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
         }
         cfg->histogram = arg;
         return 0;
+    case OPT_PLOT:
+    case OPT_HDR_LOG:
+        if (*arg == '\0') {
+            cli_usage_error("bench", "%s needs a file name", opt == OPT_PLOT ? "--plot" : "--hdr-log");
+            return -1;
+        }
+        *(opt == OPT_PLOT ? &cfg->plot : &cfg->hdr_log) = arg;
+        return 0;
     case OPT_JSON:
         cfg->json = true;
+        return 0;
+    case OPT_TLS:
+        cfg->tls_on = true;
+        return 0;
+    case OPT_CAFILE:
+        cfg->cafile = arg;
+        return 0;
+    case OPT_INSECURE:
+        cfg->insecure = true;
+        return 0;
+    case OPT_TLS_RESUME:
+        cfg->tls_resume = true;
         return 0;
     case '4':
         cfg->family = AF_INET;
@@ -222,16 +256,31 @@ static int finish_config(bench_config *cfg, bool size_given)
         return cli_usage_error("bench", "--size does not apply to the %s mode",
                                cfg->mode_name);
     if (!size_given)
-        cfg->size = cfg->mode == BENCH_STREAM ? 16384 : cfg->mode == BENCH_NTP ? BENCH_NTP_SIZE : 64;
+        cfg->size = cfg->mode == BENCH_STREAM  ? 16384
+                    : cfg->mode == BENCH_NTP   ? BENCH_NTP_SIZE
+                    : cfg->mode == BENCH_STAMP ? BENCH_STAMP_MIN
+                                               : 64;
     if (cfg->rate > 0 && cfg->mode == BENCH_STREAM)
         return cli_usage_error("bench", "--rate does not apply to the stream mode");
     if (cfg->interval > 0 && cfg->duration / cfg->interval > 1e6)
         return cli_usage_error("bench", "--interval gives more than a million intervals in --duration");
     if (cfg->histogram != NULL && cfg->mode == BENCH_STREAM)
         return cli_usage_error("bench", "--histogram: the stream mode measures no latencies");
+    if (cfg->plot != NULL && cfg->mode == BENCH_STREAM)
+        return cli_usage_error("bench", "--plot: the stream mode measures no latencies");
+    if (cfg->hdr_log != NULL && cfg->mode == BENCH_STREAM)
+        return cli_usage_error("bench", "--hdr-log: the stream mode measures no latencies");
     if (cfg->interval < 0)
         cfg->interval = 0;
+    if (!cfg->tls_on && (cfg->cafile || cfg->insecure || cfg->tls_resume))
+        return cli_usage_error("bench", "%s needs --tls",
+                               cfg->cafile ? "--cafile" : cfg->insecure ? "--insecure"
+                                                                        : "--tls-resume");
+    if (cfg->tls_on && BENCH_IS_DGRAM(cfg->mode))
+        return cli_usage_error("bench", "--tls applies to echo, stream and connect");
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
+        return bad_datagram_size(cfg->size);
+    if (cfg->mode == BENCH_STAMP && (cfg->size < BENCH_STAMP_MIN || cfg->size > 65507))
         return bad_datagram_size(cfg->size);
     if (cfg->threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -267,8 +316,8 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
     if (argc - p.optind != 3)
         return cli_usage_error("bench", argc - p.optind < 3 ? "expected a mode, a host and a port"
                                                             : "too many arguments");
-    if (parse_mode(cfg, argv[p.optind]) < 0)
-        return cli_usage_error("bench", "unknown mode '%s' (echo, stream, connect, udp or ntp)",
+    if (bench_mode_parse(argv[p.optind], &cfg->mode, &cfg->mode_name) < 0)
+        return cli_usage_error("bench", "unknown mode '%s' (echo, stream, connect, udp, ntp or stamp)",
                                argv[p.optind]);
     cfg->host = argv[p.optind + 1];
     cfg->port = argv[p.optind + 2];
@@ -319,7 +368,12 @@ static void raise_fd_limit(long conns)
 
 static void set_timeline(bench_config *cfg)
 {
+    struct timespec rt;
+
+    clock_gettime(CLOCK_REALTIME, &rt);
     cfg->t_start = cli_now_ns();
+    cfg->unix_measure = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec +
+                        (uint64_t)(cfg->warmup * 1e9);
     cfg->t_measure = cfg->t_start + (uint64_t)(cfg->warmup * 1e9);
     cfg->t_end = cfg->t_measure + (uint64_t)(cfg->duration * 1e9);
     /* Operations started just before the end get the timeout to finish,
@@ -334,6 +388,7 @@ static const bench_driver *driver_of(bench_mode_id mode)
         return &bench_driver_connect;
     case BENCH_UDP:
     case BENCH_NTP:
+    case BENCH_STAMP:
         return &bench_driver_udp;
     default:
         return &bench_driver_tcp;
@@ -466,7 +521,7 @@ static int run(bench_config *cfg)
 {
     bench_thread *threads = calloc((size_t)cfg->threads, sizeof(*threads));
     long started;
-    int status;
+    int status, rc;
 
     if (threads == NULL)
         goto nomem;
@@ -476,6 +531,12 @@ static int run(bench_config *cfg)
     if (bench_ival_init(cfg) < 0)
         goto nomem;
     set_timeline(cfg);
+    if ((rc = bench_hdrlog_open(cfg)) < 0) {
+        cli_error(cfg->hdr_log, "%s", sk_strerror(rc));
+        free_threads(threads, cfg->threads);
+        bench_ival_free(cfg);
+        return CLI_EXIT_FAIL;
+    }
     started = start_threads(cfg, threads);
     if (!supervise(cfg, threads, started)) {
         cli_error("bench", "threads did not stop after the hard stop; giving up");
@@ -486,6 +547,10 @@ static int run(bench_config *cfg)
         pthread_join(threads[i].tid, NULL);
     bench_ival_collect(cfg, threads, started, true);
     status = started == cfg->threads ? bench_report(cfg, threads, started) : CLI_EXIT_FAIL;
+    if ((rc = bench_hdrlog_close(cfg)) < 0) {
+        cli_error(cfg->hdr_log, "%s", sk_strerror(rc));
+        status = CLI_EXIT_FAIL;
+    }
     free_threads(threads, cfg->threads);
     bench_ival_free(cfg);
     return status;
@@ -499,10 +564,15 @@ nomem:
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_config *cfg = calloc(1, sizeof(*cfg));
+    bench_config *cfg;
     struct sigaction sa;
     int status;
 
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return bench_merge_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0)
+        return bench_plot_main(argc - 1, argv + 1);
+    cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
         cli_error("bench", "out of memory");
         return CLI_EXIT_FAIL;
@@ -511,7 +581,7 @@ int cmd_bench(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = CLI_EXIT_FAIL;
-    if (resolve_target(cfg) < 0)
+    if (resolve_target(cfg) < 0 || bench_tls_init(cfg) < 0)
         goto out;
     raise_fd_limit(cfg->conns);
     /* The first ^C ends the measurement early and still reports; a second
@@ -523,6 +593,7 @@ int cmd_bench(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     status = run(cfg);
 out:
+    bench_tls_free(cfg);
     free(cfg);
     return status;
 }

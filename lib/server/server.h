@@ -76,6 +76,7 @@ typedef struct sk__service {
     bool conn;   /* fds[0] is one adopted connection, not a listener */
     sk_addr peer; /* the adopted connection's peer (conn only) */
     bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
+    bool rxttl;  /* SK_SERVER_RXTTL: and their TTL / hop limit and TOS */
     /* The TLS context new connections' handshakes use (one reference
      * held), or NULL for a plain service.  Read and replaced under
      * srv->tls_lock: sk_server_set_tls may swap it while workers run. */
@@ -456,6 +457,10 @@ void sk__udp_worker_free(sk__worker *w);
  * the system has it; elsewhere nothing, and udp.c reads the clock after
  * each batch instead). */
 void sk__udp_enable_rxtime(int fd);
+
+/* Asks the kernel for each datagram's TTL or hop limit and TOS or traffic
+ * class (both families' options; elsewhere nothing). */
+void sk__udp_enable_rxttl(int fd);
 
 /* ---- server.c ---- */
 
