@@ -19,7 +19,7 @@
  * While the connection is in a stage (SK__C_STAGE) the event goes to the
  * stage's on_io hook instead.
  *
- * A connection with TLS state (c->tls set by lib/server/tls_stage.c, the
+ * A connection with TLS state (c->tls_on set by lib/server/tls_stage.c, the
  * state in its side block) reads and writes through it instead of recv and
  * send, one branch on a bit the plain path's cache line holds anyway: the
  * handler sees plaintext, the byte counts and buffer bounds are in
@@ -212,7 +212,7 @@ static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
     ssize_t n;
     int flags = MSG_NOSIGNAL;
 
-    if (c->tls)
+    if (c->tls_on)
         return conn_tls_send(c, buf, len);
     if (c->flags & SK__C_OPENING)
         flags |= MSG_MORE;
@@ -287,7 +287,7 @@ static void conn_finish_close(sk_conn *c)
     if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
         return;
     assert((c->flags & (SK__C_CLOSING | SK__C_STAGE)) == SK__C_CLOSING && c->out_len == 0);
-    if (c->tls)
+    if (c->tls_on)
         sk__tls_close_notify(sk__conn_tls(c));
     if ((c->flags & SK__C_RD_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
         sk__conn_close_now(c, SK__R_CLOSED);
@@ -408,7 +408,7 @@ static inline ssize_t conn_recv(sk_conn *c, void *buf, size_t len)
 {
     ssize_t n;
 
-    if (c->tls)
+    if (c->tls_on)
         return conn_tls_recv(c, buf, len);
     do
         n = conn_sys_recv(c->io.fd, buf, len);
@@ -517,7 +517,7 @@ static void conn_settle(sk_conn *c)
     if (c->busy > 0 || (c->flags & SK__C_STAGE))
         return;
     conn_pump(c);
-    if (c->tls)
+    if (c->tls_on)
         conn_tls_pending(c);
     if (c->w->stopping)
         conn_shutdown_step(c);
@@ -688,5 +688,5 @@ sk_loop *sk_conn_loop(const sk_conn *c)
 
 const char *sk_conn_tls_version(const sk_conn *c)
 {
-    return c->tls ? sk__tls_version(sk__conn_tls(c)) : NULL;
+    return c->tls_on ? sk__tls_version(sk__conn_tls(c)) : NULL;
 }

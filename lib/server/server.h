@@ -144,7 +144,7 @@ typedef struct sk__conn_addrs {
     sk_addr peer;
     sk_addr local;
     sk_addr via; /* the proxy's address, when SK__C_VIA is set */
-    /* A TLS connection's state (sk_conn.tls set): kept in this side block,
+    /* A TLS connection's state (sk_conn.tls_on set): kept in this side block,
      * which every TLS connection has, so that a plain connection pays no
      * byte for it. */
     struct sk__tls *tls;
@@ -174,7 +174,7 @@ struct sk_conn {
     uint8_t busy : 4;    /* connection callbacks running (nesting depth, < 8) */
     uint8_t stage : 4;   /* with SK__C_STAGE: index in the server's stages */
     uint8_t reason : 4;  /* enum sk__conn_reason: why it closed, for the log */
-    uint8_t tls : 1;     /* addrs->tls holds TLS state (the handshake stage on):
+    uint8_t tls_on : 1;  /* addrs->tls holds TLS state (the handshake stage on):
                             reads and writes go through it, the handler sees
                             plaintext */
     sk__inet_addr peer;  /* AF_UNSPEC when the peer is in addrs only */
@@ -305,7 +305,7 @@ int sk__conn_set_client(sk_conn *c, const sk_addr *client, const sk_addr *local)
  * out of memory. */
 sk__conn_addrs *sk__conn_addrs_get(sk_conn *c);
 
-/* The connection's TLS state (c->tls must be set). */
+/* The connection's TLS state (c->tls_on must be set). */
 static inline struct sk__tls *sk__conn_tls(const sk_conn *c)
 {
     return c->addrs->tls;

@@ -165,7 +165,7 @@ static void tls_enter(sk_conn *c)
         tls_fail(c, TLS_F_ERROR, err);
         return;
     }
-    c->tls = 1;
+    c->tls_on = 1;
     if (!(c->flags & SK__C_NODELAY)) {
         c->flags |= SK__C_NODELAY;
         setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
