@@ -305,9 +305,16 @@ class Refusals(TlsBase):
                     s.sendall(b"hi")
                     if s.recv(2) == b"":
                         raise ssl.SSLEOFError("closed")
-        with srv.tls("echo-tls", client_ctx(self.certs, cert="client")) as s:
+        mine = client_ctx(self.certs, cert="client")
+        with srv.tls("echo-tls", mine) as s:
             s.sendall(b"hi")
             self.assertEqual(s.recv(2), b"hi")
+            sess = s.session
+        # The session resumes (its client certificate was verified once).
+        with srv.tls("echo-tls", mine, session=sess) as s:
+            s.sendall(b"again")
+            self.assertEqual(s.recv(5), b"again")
+            self.assertTrue(s.session_reused)
         self.assertGreaterEqual(srv.metric("sockit_tls_handshakes_failed_total",
                                            service="echo-tls"), 2)
 
