@@ -278,6 +278,7 @@ class Refusals(TlsBase):
                 self.assertNotIn(payload[:5], got)
                 self.assertTrue(got == b"" or got[0] == 21, got)
         srv.wait_metric("sockit_tls_handshakes_failed_total", 3, service="echo-tls")
+        srv.proc.wait_line("event=tls ", stream="err")  # counted just before it is logged
         lines = [l for l in srv.proc.errlines() if l.startswith("event=tls ")]
         # Three in a row: one line, the others suppressed (one a second).
         self.assertGreaterEqual(len(lines), 1)
