@@ -13,6 +13,7 @@
  *   conn.c         an open connection: buffers, I/O, backpressure, graceful close
  *   stage.c        admission at accept and the stages before on_open
  *   proxy_stage.c  the PROXY header stage
+ *   tls_stage.c    the TLS handshake stage (services with a TLS context)
  *   tcp.c          accepting, the descriptor-exhaustion pause, adopted connections
  *   udp.c          datagram batches
  *   server.c       configuration, binding, threads, shutdown, notify, counters
@@ -76,6 +77,11 @@ typedef struct sk__service {
     sk_addr peer; /* the adopted connection's peer (conn only) */
     bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
     bool rxttl;  /* SK_SERVER_RXTTL: and their TTL / hop limit and TOS */
+    /* The TLS context new connections' handshakes use (one reference
+     * held), or NULL for a plain service.  Read and replaced under
+     * srv->tls_lock: sk_server_set_tls may swap it while workers run. */
+    sk_tls_ctx *tls;
+    bool has_tls; /* tls != NULL; set before the server runs, then fixed */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -138,6 +144,10 @@ typedef struct sk__conn_addrs {
     sk_addr peer;
     sk_addr local;
     sk_addr via; /* the proxy's address, when SK__C_VIA is set */
+    /* A TLS connection's state (sk_conn.tls_on set): kept in this side block,
+     * which every TLS connection has, so that a plain connection pays no
+     * byte for it. */
+    struct sk__tls *tls;
 } sk__conn_addrs;
 
 /*
@@ -163,7 +173,10 @@ struct sk_conn {
     uint16_t flags;
     uint8_t busy : 4;    /* connection callbacks running (nesting depth, < 8) */
     uint8_t stage : 4;   /* with SK__C_STAGE: index in the server's stages */
-    uint8_t reason;      /* enum sk__conn_reason: why it closed, for the log */
+    uint8_t reason : 4;  /* enum sk__conn_reason: why it closed, for the log */
+    uint8_t tls_on : 1;  /* addrs->tls holds TLS state (the handshake stage on):
+                            reads and writes go through it, the handler sees
+                            plaintext */
     sk__inet_addr peer;  /* AF_UNSPEC when the peer is in addrs only */
     max_align_t data[];  /* the handler's conn_size bytes */
 };
@@ -241,6 +254,10 @@ struct sk_server {
     int nstages;
     int source_stage; /* the per-source limit applies after stages[0..source_stage) */
 
+    /* Guards every service's `tls` pointer (a handshake takes its context
+     * under it; sk_server_set_tls swaps it). */
+    pthread_mutex_t tls_lock;
+
     sk__notify_slot notify[SK__NOTIFY_SLOTS];
 };
 
@@ -283,6 +300,16 @@ void sk__conn_peer_addr(const sk_conn *c, sk_addr *out);
  * that came through a proxy; its old peer becomes "via".  Returns 0 or
  * -ENOMEM. */
 int sk__conn_set_client(sk_conn *c, const sk_addr *client, const sk_addr *local);
+
+/* The side block, made (with the peer filled in) on first use.  NULL when
+ * out of memory. */
+sk__conn_addrs *sk__conn_addrs_get(sk_conn *c);
+
+/* The connection's TLS state (c->tls_on must be set). */
+static inline struct sk__tls *sk__conn_tls(const sk_conn *c)
+{
+    return c->addrs->tls;
+}
 
 /* " via=A" for a connection that came through a proxy, else "" (in buf). */
 const char *sk__conn_via_text(const sk_conn *c, char *buf, size_t size);
@@ -376,6 +403,9 @@ void sk__conn_shutdown(sk_conn *c);
 typedef struct sk__stage {
     const char *name;  /* for the log */
     bool sets_peer;    /* learns the client's address (the per-source limit waits) */
+    /* Optional: whether connections of `svc` take this stage (NULL: all
+     * do).  A stage a service skips costs its connections nothing. */
+    bool (*applies)(const sk__service *svc);
     /* Optional: asked at accept, before anything is allocated.  Returns 0
      * to admit, or -1 after counting and logging the refusal (the caller
      * closes the descriptor). */
@@ -398,6 +428,11 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer);
  * (after the per-source limit, if it waited for the stages) to on_open. */
 void sk__stage_done(sk_conn *c);
 
+/* Whether a stage after the current one applies to `c` and will read the
+ * descriptor itself: the current stage must then read no byte past its
+ * own (the PROXY header before a TLS handshake). */
+bool sk__stage_followed(const sk_conn *c);
+
 /* Reads what the descriptor has into the connection's input buffer, up to
  * `limit` bytes in all.  Returns bytes read, 0 at the peer's end of
  * stream, -EAGAIN when nothing is waiting, or -errno. */
@@ -407,6 +442,11 @@ ssize_t sk__stage_recv(sk_conn *c, size_t limit);
 
 /* The PROXY protocol header stage (cfg.proxy_protocol). */
 extern const sk__stage sk__stage_proxy;
+
+/* ---- tls_stage.c ---- */
+
+/* The TLS handshake stage: services with a TLS context (sk_server_set_tls). */
+extern const sk__stage sk__stage_tls;
 
 /* ---- tcp.c: accepting ---- */
 
