@@ -104,7 +104,12 @@ int64_t svc_wallclock(void);
  * From the table come the enum, the svc_stats descriptor the service
  * exports, the /metrics families (cli/metrics.c) and the stop line
  * (svc_stats_format).  Adding a counter is one row plus the line that
- * counts it.
+ * counts it.  A new table (a service, or a part of one shown only when
+ * enabled) is the X-macro, its ids in the service's enum (one tally may
+ * hold several tables: `enum { A_STATS(SVC_STAT_ENUM) B_STATS(SVC_STAT_ENUM)
+ * N }`), a SVC_STATS_DEFINE in the service's file, and a line in
+ * serve_stats_of (cli/serve.c) saying when it runs;
+ * tests/integration/test_counters.py then asks for its expected values.
  */
 typedef struct svc_stat_row {
     int id, kind;
