@@ -11,7 +11,7 @@
 set -u
 what=${1:-test}
 case "$what" in
-  build) pkgs="build-essential cmake python3" ;;
+  build) pkgs="build-essential cmake python3 pkg-config libssl-dev nettle-dev" ;;
   test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony" ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
