@@ -182,19 +182,22 @@ static bool has_id(const uint16_t *ids, size_t n, uint16_t id)
     return false;
 }
 
-int nts_ke_request_check(const nts_ke_msg *m, uint16_t *aead)
+bool nts_ke_request_check(const nts_ke_msg *m, uint16_t *aead, uint16_t *error)
 {
-    if (m->unknown_critical)
-        return NTS_KE_ERR_UNRECOGNIZED_CRITICAL;
+    *error = NTS_KE_ERR_BAD_REQUEST;
+    if (m->unknown_critical) {
+        *error = NTS_KE_ERR_UNRECOGNIZED_CRITICAL;
+        return false;
+    }
     if (m->n_next_protocol != 1 || m->n_aead != 1 || m->n_error || m->n_warning ||
         !has_id(m->next_protocol, m->next_protocols, NTS_PROTO_NTPV4))
-        return NTS_KE_ERR_BAD_REQUEST;
+        return false;
     for (size_t i = 0; i < m->aeads; i++)
         if (m->aead[i] == NTS_AEAD_AES_SIV_CMAC_256) {
             *aead = m->aead[i];
-            return 0;
+            return true;
         }
-    return NTS_KE_ERR_BAD_REQUEST;
+    return false;
 }
 
 nts_ke_verdict nts_ke_response_check(const nts_ke_msg *m)

@@ -115,13 +115,14 @@ typedef struct nts_ke_msg {
 int nts_ke_msg_parse(nts_ke_msg *m, const void *buf, size_t len);
 
 /*
- * A server's verdict on a parsed request: 0 with *aead the AEAD chosen
- * (the client's first that we support), or the Error record code to send:
- * NTS_KE_ERR_UNRECOGNIZED_CRITICAL, NTS_KE_ERR_BAD_REQUEST (no or several
- * Next Protocol or AEAD records, no NTPv4 among the protocols, no AEAD we
- * support, or an Error or Warning record from a client).
+ * A server's verdict on a parsed request: true with *aead the AEAD chosen
+ * (the client's first that we support), or false with *error the Error
+ * record code to send: NTS_KE_ERR_UNRECOGNIZED_CRITICAL, or
+ * NTS_KE_ERR_BAD_REQUEST (no or several Next Protocol or AEAD records, no
+ * NTPv4 among the protocols, no AEAD we support, or an Error or Warning
+ * record from a client).
  */
-int nts_ke_request_check(const nts_ke_msg *m, uint16_t *aead);
+bool nts_ke_request_check(const nts_ke_msg *m, uint16_t *aead, uint16_t *error);
 
 /* What a client makes of a response. */
 typedef enum nts_ke_verdict {

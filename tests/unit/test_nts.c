@@ -27,7 +27,7 @@ static size_t ke_request(unsigned char *out, size_t cap, const uint16_t *aeads, 
 SK_TEST(ke_request_parses_only_when_whole)
 {
     unsigned char buf[64];
-    uint16_t aeads[2] = {30, NTS_AEAD_AES_SIV_CMAC_256}, chosen = 0;
+    uint16_t aeads[2] = {30, NTS_AEAD_AES_SIV_CMAC_256}, chosen = 0, err = 99;
     size_t len = ke_request(buf, sizeof(buf), aeads, 2);
     nts_ke_msg m;
 
@@ -39,42 +39,47 @@ SK_TEST(ke_request_parses_only_when_whole)
     CHECK_EQ(m.n_next_protocol, 1);
     CHECK_EQ(m.aeads, 2);
     CHECK_EQ(m.aead[1], NTS_AEAD_AES_SIV_CMAC_256);
-    CHECK_EQ(nts_ke_request_check(&m, &chosen), 0);
+    CHECK(nts_ke_request_check(&m, &chosen, &err));
     CHECK_EQ(chosen, NTS_AEAD_AES_SIV_CMAC_256);
 }
 
 SK_TEST(ke_request_verdicts)
 {
     unsigned char buf[128];
-    uint16_t only30 = 30, ok = NTS_AEAD_AES_SIV_CMAC_256, a;
+    uint16_t only30 = 30, ok = NTS_AEAD_AES_SIV_CMAC_256, a = 0, err = 99;
     nts_ke_msg m;
     nts_buf b = {buf, sizeof(buf), 0, false};
 
     CHECK(nts_ke_msg_parse(&m, buf, ke_request(buf, sizeof(buf), &only30, 1)) > 0);
-    CHECK_EQ(nts_ke_request_check(&m, &a), NTS_KE_ERR_BAD_REQUEST);
+    CHECK(!nts_ke_request_check(&m, &a, &err));
+    CHECK_EQ(err, NTS_KE_ERR_BAD_REQUEST);
     /* an unknown critical record, before everything else */
     nts_ke_put(&b, true, 0x4321, "x", 1);
     b.len += ke_request(buf + b.len, sizeof(buf) - b.len, &ok, 1);
     CHECK_EQ(nts_ke_msg_parse(&m, buf, b.len), (int)b.len);
     CHECK(m.unknown_critical);
     CHECK_EQ(m.unknown_type, 0x4321);
-    CHECK_EQ(nts_ke_request_check(&m, &a), NTS_KE_ERR_UNRECOGNIZED_CRITICAL);
+    CHECK(!nts_ke_request_check(&m, &a, &err));
+    CHECK_EQ(err, NTS_KE_ERR_UNRECOGNIZED_CRITICAL);
     /* the same record without the critical bit is ignored */
     buf[0] &= 0x7f;
     CHECK_EQ(nts_ke_msg_parse(&m, buf, b.len), (int)b.len);
-    CHECK_EQ(nts_ke_request_check(&m, &a), 0);
+    CHECK(nts_ke_request_check(&m, &a, &err));
+    CHECK_EQ(a, NTS_AEAD_AES_SIV_CMAC_256);
     /* two AEAD records */
     b.len = 0;
     nts_ke_put_u16(&b, true, NTS_KE_AEAD, &ok, 1);
     b.len += ke_request(buf + b.len, sizeof(buf) - b.len, &ok, 1);
     CHECK(nts_ke_msg_parse(&m, buf, b.len) > 0);
-    CHECK_EQ(nts_ke_request_check(&m, &a), NTS_KE_ERR_BAD_REQUEST);
+    CHECK(!nts_ke_request_check(&m, &a, &err));
+    CHECK_EQ(err, NTS_KE_ERR_BAD_REQUEST);
     /* no Next Protocol */
     b.len = 0;
     nts_ke_put_u16(&b, true, NTS_KE_AEAD, &ok, 1);
     nts_ke_put(&b, true, NTS_KE_END, NULL, 0);
     CHECK(nts_ke_msg_parse(&m, buf, b.len) > 0);
-    CHECK_EQ(nts_ke_request_check(&m, &a), NTS_KE_ERR_BAD_REQUEST);
+    CHECK(!nts_ke_request_check(&m, &a, &err));
+    CHECK_EQ(err, NTS_KE_ERR_BAD_REQUEST);
 }
 
 /* A server's response: protocol, AEAD, n cookies of `clen`, server, port. */
