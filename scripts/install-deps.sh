@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs what sockit needs from Debian, when run as root with apt.
-#   install-deps.sh build   the compiler toolchain and cmake
-#   install-deps.sh test    the third-party peers the tests use
+#   install-deps.sh build   the compiler toolchain, cmake, pkg-config and the
+#                           libraries libsockit links (OpenSSL 3, zlib)
+#   install-deps.sh test    the third-party peers the tests use (TLS: openssl,
+#                           gnutls-bin, haproxy, stunnel4; time: chrony; STAMP:
+#                           python3-scapy; bench: HdrHistogram's Java tools,
+#                           rsvg-convert)
 # openbsd-inetd is not in the list: Debian lets one inet-superserver in, and
 # installing it removes xinetd (which the benchmarks and the client interop
 # tests use); tests/interop/test_inetd.py runs under whichever is there.
@@ -11,8 +15,8 @@
 set -u
 what=${1:-test}
 case "$what" in
-  build) pkgs="build-essential cmake python3 pkg-config libssl-dev nettle-dev" ;;
-  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony" ;;
+  build) pkgs="build-essential cmake python3 pkg-config libssl-dev zlib1g-dev" ;;
+  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony openssl gnutls-bin stunnel4 python3-scapy libhdrhistogram-java default-jre-headless librsvg2-bin nettle-dev" ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 
