@@ -14,6 +14,8 @@
  *   qotd               the quote store (built-in or a fortune file,
  *                      reloadable while the server runs)
  *   ntp                the NTP server's settings and drop counters
+ *   ntskeys            the NTS cookie master keys (current and previous,
+ *                      rotated, optionally shared through a key file)
  *   udpguard           the reflection/amplification rules every UDP
  *                      handler applies before it replies
  *   oneshot            "send one message, then close" for TCP
@@ -26,6 +28,7 @@
 #include "chargen.h"
 #include "daytime.h"
 #include "ntp.h"
+#include "nts.h"
 #include "qotd.h"
 #include "rfc868.h"
 
@@ -39,6 +42,7 @@
 typedef struct svc_qotd svc_qotd;
 typedef struct svc_udpguard svc_udpguard;
 typedef struct svc_ntp svc_ntp;
+typedef struct svc_ntskeys svc_ntskeys;
 
 /* What the handlers read through their `arg`.  Read-only while serving. */
 typedef struct svc_env {
@@ -46,6 +50,7 @@ typedef struct svc_env {
     svc_qotd *qotd;        /* NULL: the built-in quotes */
     svc_udpguard *guard;   /* NULL: no UDP safety rules (tests only) */
     svc_ntp *ntp;          /* NULL: NTP defaults, drops not counted */
+    svc_ntskeys *ntskeys;  /* NULL: no NTS (plain NTP only) */
 } svc_env;
 
 /* ---- the service table ------------------------------------------------- */
@@ -170,6 +175,48 @@ uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c);
  * above.  `now` is the current time; `n` may be NULL (defaults).
  */
 void svc_ntp_self(const svc_ntp *n, const struct timespec *now, ntp_packet *self);
+
+/* ---- NTS cookie keys (RFC 8915 section 6) ---------------------------------------- */
+
+/*
+ * The master keys that seal and open cookies (proto/nts.h's format): the
+ * current key seals, the current and the previous one open.  With a key
+ * file, keys survive a restart and every instance sharing the file accepts
+ * the others' cookies: the file is created mode 0600 when missing, holds
+ * the two keys newest first ("ID CREATED HEXKEY" lines), and whichever
+ * instance first finds the current key `rotate` seconds old writes a new
+ * one in front of it (under flock, so exactly one does); the others
+ * reread the file within a second of its change, or at once when a cookie
+ * names a key they do not have.  Without a file the keys live in memory.
+ */
+#define SVC_NTS_ROTATE_DEFAULT 86400
+
+/* Creates the store from `path` (NULL: in memory), rotating every `rotate`
+ * seconds (0: never).  On failure writes a reason into err[errsize] and
+ * returns -errno or -EINVAL (a malformed file). */
+int svc_ntskeys_new(svc_ntskeys **out, const char *path, int64_t rotate, char *err,
+                    size_t errsize);
+void svc_ntskeys_free(svc_ntskeys *k);
+
+/*
+ * Rotates when due and rereads the file when it changed, at most once a
+ * second (unless `force`) whoever calls; `now` is wall-clock Unix seconds.
+ * Thread-safe.  Returns 0 or the error of a failed reread or write (the
+ * keys held stay in use).
+ */
+int svc_ntskeys_refresh(svc_ntskeys *k, int64_t now, bool force);
+
+/* The current key's id. */
+uint32_t svc_ntskeys_current_id(svc_ntskeys *k);
+
+/* Seals `keys` into a fresh cookie under the current key.  Thread-safe, no
+ * lock on the way.  Returns 0, -ENOMEM, -EIO. */
+int svc_ntskeys_seal(svc_ntskeys *k, const nts_keys *keys, unsigned char out[NTS_COOKIE_LEN]);
+
+/* Opens a cookie made with the current or previous key (of this or a
+ * sharing instance).  Returns 0, -EBADMSG (not ours, or tampered), -ENOKEY
+ * (a key id we do not hold), -ENOMEM. */
+int svc_ntskeys_open(svc_ntskeys *k, const void *cookie, size_t len, nts_keys *keys);
 
 /* ---- UDP guard ----------------------------------------------------------- */
 
