@@ -113,6 +113,15 @@ static const char serve_help[] =
     "                        stratum 16 while the kernel says its clock is\n"
     "                        unsynchronised, else stratum 3, refid KERN\n"
     "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
+    "  --nts                 ntp: also answer NTS (RFC 8915) requests: check the\n"
+    "                        cookie and authenticator, reply authenticated with\n"
+    "                        fresh cookies, NTSN kiss-o'-death for a bad cookie or\n"
+    "                        authenticator; plain NTP keeps working\n"
+    "  --nts-key-file FILE   keep the cookie master keys in FILE (created mode 0600\n"
+    "                        when missing): cookies stay valid across restarts and\n"
+    "                        every instance sharing FILE accepts the others' cookies\n"
+    "  --nts-rotate SECONDS  make a new master key this often, keeping the previous\n"
+    "                        one (default 86400; 0: never)\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -164,6 +173,9 @@ typedef struct serve_opts {
     bool proxy_timeout_set;
     const char *metrics;
     svc_ntp_config ntp;
+    bool nts;
+    const char *nts_key_file;
+    long nts_rotate;
     sk_server_config cfg;
 } serve_opts;
 
@@ -202,7 +214,7 @@ enum {
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
-    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_NTS, OPT_NTS_KEY_FILE, OPT_NTS_ROTATE,
 };
 
 static const struct option serve_longopts[] = {
@@ -229,6 +241,9 @@ static const struct option serve_longopts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
     {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
+    {"nts", no_argument, NULL, OPT_NTS},
+    {"nts-key-file", required_argument, NULL, OPT_NTS_KEY_FILE},
+    {"nts-rotate", required_argument, NULL, OPT_NTS_ROTATE},
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -248,6 +263,7 @@ static void serve_defaults(serve_opts *o)
     o->cfg.max_per_source = SERVE_DEFAULT_MAX_PER_SOURCE;
     o->cfg.idle_timeout = SERVE_DEFAULT_IDLE;
     o->inetd_svc = -1;
+    o->nts_rotate = SVC_NTS_ROTATE_DEFAULT;
 }
 
 /* Names the services for error messages. */
@@ -370,6 +386,8 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
             return -1;
         o->ntp.stratum = (int)v;
         return 0;
+    case OPT_NTS_ROTATE:
+        return cli_parse_long("--nts-rotate", arg, 0, 100L * 365 * 86400, &o->nts_rotate);
     }
     return -1;
 }
@@ -461,6 +479,12 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;
         return 0;
+    case OPT_NTS:
+        o->nts = true;
+        return 0;
+    case OPT_NTS_KEY_FILE:
+        o->nts_key_file = arg;
+        return 0;
     case 'v':
         o->cfg.verbose = true;
         return 0;
@@ -531,6 +555,10 @@ static int serve_parse(serve_opts *o, int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set)) {
         cli_error("serve", "--proxy-from and --proxy-timeout need --proxy-protocol");
+        return CLI_EXIT_USAGE;
+    }
+    if (!o->nts && (o->nts_key_file != NULL || o->nts_rotate != SVC_NTS_ROTATE_DEFAULT)) {
+        cli_error("serve", "--nts-key-file and --nts-rotate need --nts");
         return CLI_EXIT_USAGE;
     }
     o->cfg.proxy_from = o->nproxy_from > 0 ? o->proxy_from : NULL;
@@ -913,6 +941,20 @@ static void log_ntp(const serve_opts *o, const svc_ntp *n)
               (unsigned long long)svc_ntp_count(n, SVC_NTP_DROP_MODE));
 }
 
+/* The NTS counters of the ntp service, when NTS was on. */
+static void log_nts(const serve_opts *o, const svc_ntp *n)
+{
+    if (n == NULL || !o->nts || !serves_udp(o, svc_find("ntp")))
+        return;
+    serve_log("event=nts_stats authenticated=%llu nak_cookie=%llu nak_auth=%llu "
+              "malformed=%llu cookies_issued=%llu",
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_OK),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_NAK_COOKIE),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_NAK_AUTH),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_MALFORMED),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_COOKIES));
+}
+
 static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
 {
     char proxied[256] = "";
@@ -1007,6 +1049,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     }
     log_stop(srv, env->guard, o->cfg.proxy_protocol);
     log_ntp(o, env->ntp);
+    log_nts(o, env->ntp);
     status = CLI_EXIT_OK;
 
 out_signals:
@@ -1094,10 +1137,20 @@ int cmd_serve(int argc, char **argv)
         svc_ntp_free(env.ntp);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
+    if (o.nts && (rc = svc_ntskeys_new(&env.ntskeys, o.nts_key_file, o.nts_rotate, err,
+                                       sizeof(err))) < 0) {
+        char what[PATH_MAX + 16];
+        snprintf(what, sizeof(what), "--nts-key-file %s", o.nts_key_file);
+        cli_error(o.nts_key_file != NULL ? what : "--nts", "%s", err);
+        svc_qotd_free(env.qotd);
+        svc_ntp_free(env.ntp);
+        return CLI_EXIT_FAIL;
+    }
     if (o.inetd_svc >= 0)
         status = serve_inetd(&o, &in, &env, o.user != NULL ? &pwbuf : NULL);
     else
         status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
+    svc_ntskeys_free(env.ntskeys);
     svc_qotd_free(env.qotd);
     notify_close();
     svc_ntp_free(env.ntp);

@@ -55,6 +55,7 @@ struct cache {
     size_t n;
     uint32_t id[KEYS];
     siv *siv[KEYS];
+    siv *scratch;             /* for the callers' C2S and S2C keys */
 };
 
 struct svc_ntskeys {
@@ -276,6 +277,7 @@ void svc_ntskeys_free(svc_ntskeys *k)
         next = c->next;
         for (size_t i = 0; i < KEYS; i++)
             siv_free(c->siv[i]);
+        siv_free(c->scratch);
         free(c);
     }
     OPENSSL_cleanse(k->slot, sizeof(k->slot));
@@ -336,13 +338,12 @@ static struct cache *cache_new(svc_ntskeys *k)
 
     if (c == NULL)
         return NULL;
-    for (size_t i = 0; i < KEYS; i++)
-        if (siv_new(&c->siv[i]) != 0) {
-            for (size_t j = 0; j < i; j++)
-                siv_free(c->siv[j]);
-            free(c);
-            return NULL;
-        }
+    if (siv_new(&c->siv[0]) != 0 || siv_new(&c->siv[1]) != 0 || siv_new(&c->scratch) != 0) {
+        siv_free(c->siv[0]);
+        siv_free(c->siv[1]);
+        free(c);
+        return NULL;
+    }
     pthread_mutex_lock(&k->lock);
     c->next = k->caches;
     k->caches = c;
@@ -417,4 +418,11 @@ int svc_ntskeys_open(svc_ntskeys *k, const void *cookie, size_t len, nts_keys *k
      * once a second, as refresh does) and try once more. */
     svc_ntskeys_refresh(k, svc_wallclock(), false);
     return open_cached(k, cookie, len, id, keys);
+}
+
+siv *svc_ntskeys_scratch(svc_ntskeys *k)
+{
+    struct cache *c = cache_get(k);
+
+    return c != NULL ? c->scratch : NULL;
 }

@@ -159,6 +159,11 @@ typedef enum svc_ntp_counter {
     SVC_NTP_DROP_VERSION, /* version 0 or 5..7 */
     SVC_NTP_DROP_MODE,    /* not mode 3 (control, private, server, ...) */
     SVC_NTP_KOD_RATE,     /* rate-limited, answered with a RATE KoD */
+    SVC_NTP_NTS_OK,       /* NTS requests authenticated and answered */
+    SVC_NTP_NTS_NAK_COOKIE, /* NTS requests with a bad cookie: NTSN */
+    SVC_NTP_NTS_NAK_AUTH, /* NTS requests whose authenticator failed: NTSN */
+    SVC_NTP_NTS_MALFORMED, /* NTS requests dropped as malformed */
+    SVC_NTP_NTS_COOKIES,  /* fresh cookies sent in NTS replies */
     SVC_NTP_NCOUNTERS
 } svc_ntp_counter;
 
@@ -217,6 +222,48 @@ int svc_ntskeys_seal(svc_ntskeys *k, const nts_keys *keys, unsigned char out[NTS
  * sharing instance).  Returns 0, -EBADMSG (not ours, or tampered), -ENOKEY
  * (a key id we do not hold), -ENOMEM. */
 int svc_ntskeys_open(svc_ntskeys *k, const void *cookie, size_t len, nts_keys *keys);
+
+/* The calling thread's spare AES-SIV context (for C2S and S2C keys), freed
+ * with the store; NULL when out of memory. */
+siv *svc_ntskeys_scratch(svc_ntskeys *k);
+
+/* ---- NTS requests to the ntp service (services/ntsntp.c) ------------------------- */
+
+typedef enum svc_nts_result {
+    SVC_NTS_PLAIN = 0,   /* no NTS fields: answer as plain NTP */
+    SVC_NTS_OK,          /* authenticated: answer with svc_nts_cookies/reply */
+    SVC_NTS_NAK_COOKIE,  /* a cookie we cannot open: NTSN */
+    SVC_NTS_NAK_AUTH,    /* the authenticator fails: NTSN */
+    SVC_NTS_MALFORMED,   /* bad fields, a short or missing Unique Identifier,
+                          * no cookie or authenticator: dropped */
+} svc_nts_result;
+
+#define SVC_NTS_PLAIN_MAX 2048 /* encrypted fields of a request, at most */
+
+/* One request's NTS state, from svc_nts_check to svc_nts_reply. */
+typedef struct svc_nts_req {
+    nts_ntp_fields f;   /* points into the request */
+    nts_keys keys;      /* from its cookie */
+    size_t wanted;      /* cookies asked for: 1 + placeholders */
+    size_t plain_len;
+    unsigned char plain[NTS_COOKIES_MAX * (NTS_EF_HEADER + NTS_COOKIE_LEN)];
+} svc_nts_req;
+
+/* Judges a request (len > 48 bytes) as the file map of ntsntp.c says. */
+svc_nts_result svc_nts_check(svc_ntskeys *k, const void *req, size_t len, svc_nts_req *r);
+
+/* Makes the fresh cookies for an SVC_NTS_OK request of `reqlen` bytes:
+ * one per cookie and placeholder, as many as keep the reply no longer than
+ * the request.  Returns how many. */
+size_t svc_nts_cookies(svc_ntskeys *k, svc_nts_req *r, size_t reqlen);
+
+/*
+ * Writes the reply into out[0..cap): `header` (48 bytes, already final),
+ * the Unique Identifier, and unless `nak` the authenticator with the
+ * cookies sealed by the S2C key.  Returns its length, 0 on failure.
+ */
+size_t svc_nts_reply(svc_ntskeys *k, svc_nts_req *r, const unsigned char header[NTP_HEADER_LEN],
+                     bool nak, unsigned char *out, size_t cap);
 
 /* ---- UDP guard ----------------------------------------------------------- */
 
