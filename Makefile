@@ -31,8 +31,14 @@ TSAN_TESTS ?= unit\.(server|loop)|integration\.serve
 all: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
+# What a build needs (scripts/install-deps.sh build installs it on Debian):
+# cmake, a C compiler, pkg-config, and OpenSSL 3's development files.
+BUILD_PREREQS = command -v cmake >/dev/null && command -v cc >/dev/null && \
+	command -v pkg-config >/dev/null && pkg-config --atleast-version=3.0 libssl
+CHECK_PREREQS = @$(BUILD_PREREQS) || scripts/install-deps.sh build
+
 $(BUILD)/CMakeCache.txt:
-	@command -v cmake >/dev/null || scripts/install-deps.sh build
+	$(CHECK_PREREQS)
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
 
 run: all
@@ -42,7 +48,7 @@ deps:
 	scripts/install-deps.sh test
 
 test-quick: deps
-	@command -v cmake >/dev/null || scripts/install-deps.sh build
+	$(CHECK_PREREQS)
 	cmake -S . -B $(BUILD) $(TEST_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && $(CTEST)

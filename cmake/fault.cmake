@@ -58,7 +58,7 @@ target_compile_definitions(sockit_fault PRIVATE SK_BUILDING)
 if(SK_FORCE_POLL)
   target_compile_definitions(sockit_fault PRIVATE SK_FORCE_POLL)
 endif()
-target_link_libraries(sockit_fault PUBLIC Threads::Threads)
+target_link_libraries(sockit_fault PUBLIC Threads::Threads PRIVATE ${SK_TLS_LIBS})
 set_target_properties(sockit_fault PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
 
 # ---- unit groups under faults -------------------------------------------------

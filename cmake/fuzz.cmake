@@ -82,6 +82,7 @@ target_include_directories(sk_fuzz_code PUBLIC ${PROJECT_SOURCE_DIR}/include
                            PRIVATE ${PROJECT_SOURCE_DIR}/lib)
 target_compile_definitions(sk_fuzz_code PRIVATE SK_BUILDING)
 target_compile_options(sk_fuzz_code PRIVATE -fsanitize=fuzzer-no-link ${SK_FUZZ_SANITIZE})
+target_link_libraries(sk_fuzz_code PRIVATE ${SK_TLS_LIBS})
 
 foreach(src ${SK_FUZZ_SOURCES})
   get_filename_component(name ${src} NAME_WE)
@@ -92,7 +93,7 @@ foreach(src ${SK_FUZZ_SOURCES})
                              ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/cli/bench)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
-  target_link_libraries(${name} PRIVATE Threads::Threads m PkgConfig::SK_LIBCRYPTO)
+  target_link_libraries(${name} PRIVATE Threads::Threads m ${SK_TLS_LIBS} PkgConfig::SK_LIBCRYPTO)
   set_target_properties(${name} PROPERTIES
                         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   add_test(NAME fuzz.${short}.libfuzzer

@@ -41,6 +41,12 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(SK_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+# With TLS, a static link needs OpenSSL: pkg-config --static follows this.
+if(SK_TLS)
+  set(SK_PC_REQUIRES_PRIVATE "Requires.private: libssl libcrypto\n")
+else()
+  set(SK_PC_REQUIRES_PRIVATE "")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/sockit.pc.in ${CMAKE_BINARY_DIR}/sockit.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/sockit.pc
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)

@@ -43,8 +43,8 @@
  * newer library of the same major version (README, "Versions and ABI").
  *
  * Sections: errors, sockets, timeouts, addresses, names, conversions,
- * buffered streams, framing, readiness, connections and servers, event loop,
- * server framework.
+ * buffered streams, framing, readiness, connections and servers, TLS, event
+ * loop, server framework.
  */
 #ifndef SOCKIT_H
 #define SOCKIT_H
@@ -114,7 +114,8 @@ typedef enum sk_errkind {
     SK_ERRKIND_SYSTEM,    /* -errno */
     SK_ERRKIND_TIMEOUT,   /* SK_ETIMEOUT */
     SK_ERRKIND_RESOLVER,  /* SK_EAI(...) */
-    SK_ERRKIND_DATA       /* SK_EPARTIAL, SK_EOF, SK_EBADADDR, SK_ENEED, SK_EMSGSIZE */
+    SK_ERRKIND_DATA,      /* SK_EPARTIAL, SK_EOF, SK_EBADADDR, SK_ENEED, SK_EMSGSIZE */
+    SK_ERRKIND_TLS        /* SK_ETLS_... (section TLS) */
 } sk_errkind;
 
 /* Returns the kind of `code`. */
@@ -680,6 +681,251 @@ SK_API int sk_create_server(sk_sock **out, const sk_addr *addr, int type,
 
 /* True when the system supports IPv6 sockets that also accept IPv4. */
 SK_API bool sk_has_dualstack_ipv6(void);
+
+/* ====================================================================== */
+/* TLS (Python's ssl)                                                     */
+/* ====================================================================== */
+
+/*
+ * TLS over sockit sockets, on OpenSSL 3.  A context (Python's SSLContext)
+ * holds the settings and certificates; sk_tls_wrap or sk_tls_connect puts
+ * a socket under TLS, after which sk_sock_recv, sk_sock_send,
+ * sk_sock_sendall, every sk_frame_* call and sk_file streams carry
+ * plaintext over TLS with the socket's timeout and one deadline per call.
+ * sk_sock_close and sk_sock_free end the session without blocking: a
+ * close_notify is sent when the socket buffer takes it at once, nothing
+ * is waited for (sk_tls_unwrap is the orderly, waiting shutdown).
+ *
+ * Errors of kind SK_ERRKIND_TLS.  A refused certificate gives one of the
+ * SK_ETLS_VERIFY_* codes (sk_strerror: "certificate verify failed:
+ * hostname mismatch"); SK_ETLS_IS_VERIFY(code) tells them from the rest.
+ * A handshake that fails for any other reason is SK_ETLS_HANDSHAKE (or
+ * SK_ETLS_VERSION, SK_ETLS_NOT_TLS), never a system error; an I/O error
+ * during it stays -errno.  A peer that ends the stream without close_notify
+ * makes recv fail with SK_ETLS_EOF (Python's SSLEOFError), where a clean
+ * close_notify gives 0 as on a plain socket.  On a non-blocking socket
+ * (timeout 0.0) a call that must wait fails with SK_ETLS_WANT_READ or
+ * SK_ETLS_WANT_WRITE (SSLWantReadError / SSLWantWriteError): retry after
+ * the descriptor is readable, respectively writable.
+ *
+ * A library built with -DSK_TLS=OFF has every call below, and they fail
+ * with SK_ETLS_UNAVAILABLE ("built without TLS"); sk_tls_available() says
+ * which build is linked.
+ */
+#define SK_ETLS_UNAVAILABLE  (-20100) /* libsockit was built without TLS */
+#define SK_ETLS_HANDSHAKE    (-20101) /* handshake failed (alert, no common cipher, ...) */
+#define SK_ETLS_VERSION      (-20102) /* handshake failed: no protocol version in common */
+#define SK_ETLS_NOT_TLS      (-20103) /* the peer does not speak TLS */
+#define SK_ETLS_EOF          (-20104) /* end of stream without close_notify (ragged EOF) */
+#define SK_ETLS_WANT_READ    (-20105) /* non-blocking: wait until readable, call again */
+#define SK_ETLS_WANT_WRITE   (-20106) /* non-blocking: wait until writable, call again */
+#define SK_ETLS_PROTOCOL     (-20107) /* TLS error after the handshake (bad record, alert) */
+#define SK_ETLS_CERT         (-20108) /* a certificate, key or CA file could not be loaded */
+#define SK_ETLS_VERIFY_UNKNOWN_ISSUER (-20120) /* certificate verify failed: unknown issuer */
+#define SK_ETLS_VERIFY_HOSTNAME       (-20121) /* ... hostname mismatch */
+#define SK_ETLS_VERIFY_EXPIRED        (-20122) /* ... certificate has expired */
+#define SK_ETLS_VERIFY_NOT_YET_VALID  (-20123) /* ... certificate is not yet valid */
+#define SK_ETLS_VERIFY_SELF_SIGNED    (-20124) /* ... self-signed certificate */
+#define SK_ETLS_VERIFY_OTHER          (-20125) /* ... any other reason (revoked, bad chain) */
+#define SK_ETLS_IS_VERIFY(code) ((code) <= SK_ETLS_VERIFY_UNKNOWN_ISSUER && \
+                                 (code) >= SK_ETLS_VERIFY_OTHER)
+
+/* A TLS context.  Opaque; reference-counted inside the library, so a
+ * context may be freed while sockets (or a server) still use it. */
+typedef struct sk_tls_ctx sk_tls_ctx;
+
+/* The sides a context is made for. */
+#define SK_TLS_CLIENT 1   /* create_default_context(Purpose.SERVER_AUTH) */
+#define SK_TLS_SERVER 2   /* create_default_context(Purpose.CLIENT_AUTH) */
+
+/* Verify modes (Python's CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED). */
+#define SK_TLS_VERIFY_NONE     0
+#define SK_TLS_VERIFY_OPTIONAL 1
+#define SK_TLS_VERIFY_REQUIRED 2
+
+/* Protocol versions, as on the wire (and as OpenSSL numbers them). */
+#define SK_TLS_VERSION_1_0 0x0301
+#define SK_TLS_VERSION_1_1 0x0302
+#define SK_TLS_VERSION_1_2 0x0303
+#define SK_TLS_VERSION_1_3 0x0304
+
+/* True when this library was built with TLS. */
+SK_API bool sk_tls_available(void);
+
+/*
+ * Creates a context for `side` with Python's create_default_context
+ * defaults: TLS 1.2 at least, the system CA store loaded, and for
+ * SK_TLS_CLIENT peer verification required and the host name checked;
+ * for SK_TLS_SERVER no client certificate asked for, stateless session
+ * tickets under a random key (sk_tls_ctx_rotate_ticket_keys).  Session
+ * resumption is on: a client context keeps the last session per server
+ * name and address and offers it on the next handshake.  Returns 0, -EINVAL
+ * (bad side), -ENOMEM, SK_ETLS_UNAVAILABLE.
+ */
+SK_API int sk_tls_ctx_new(sk_tls_ctx **out, int side);
+
+/* Drops the caller's reference; the context goes when its last user does.
+ * NULL is allowed. */
+SK_API void sk_tls_ctx_free(sk_tls_ctx *ctx);
+
+/*
+ * Loads a PEM certificate chain (leaf first) and its private key (NULL:
+ * the key is in `certfile`) as the context's own certificate: what a
+ * server presents, or a client's certificate for mutual TLS.  Replaces an
+ * earlier one.  Returns 0, -errno when a file cannot be opened, or
+ * SK_ETLS_CERT (not PEM, or the key does not match the certificate).
+ */
+SK_API int sk_tls_ctx_load_cert_chain(sk_tls_ctx *ctx, const char *certfile,
+                                      const char *keyfile);
+
+/*
+ * Adds trust anchors for verifying the peer: a PEM file of CA certificates
+ * and/or a hashed directory (c_rehash); either may be NULL, not both.
+ * Adds to the system store the context started with.  Returns 0, -errno
+ * when a path cannot be opened, SK_ETLS_CERT, or -EINVAL.
+ */
+SK_API int sk_tls_ctx_load_verify_locations(sk_tls_ctx *ctx, const char *cafile,
+                                            const char *capath);
+
+/*
+ * Sets the verify mode.  A client with SK_TLS_VERIFY_NONE completes the
+ * handshake whatever the certificate; sk_tls_verify_result then still says
+ * what verification (with the name check, when on) found.  OPTIONAL and
+ * REQUIRED are the same for a client.  A server with OPTIONAL asks for a
+ * client certificate and verifies one that is sent; with REQUIRED a client
+ * without a valid certificate is refused (mutual TLS).  Returns 0 or -EINVAL.
+ */
+SK_API int sk_tls_ctx_set_verify_mode(sk_tls_ctx *ctx, int mode);
+
+/* Whether a client checks the certificate against the server name given to
+ * sk_tls_wrap (a DNS name, or an IP address against IP SANs).  On by
+ * default for a client context.  Returns 0. */
+SK_API int sk_tls_ctx_set_check_hostname(sk_tls_ctx *ctx, bool on);
+
+/*
+ * Sets the ALPN protocols ("h2", "http/1.1", ...), most preferred first:
+ * what a client offers, or what a server accepts (the server picks the
+ * first of its own list the client offers, and goes on without ALPN when
+ * there is none).  n == 0 clears them.  Returns 0, -EINVAL (a name empty
+ * or longer than 255 bytes), -ENOMEM.
+ */
+SK_API int sk_tls_ctx_set_alpn_protocols(sk_tls_ctx *ctx, const char *const *protos,
+                                         size_t n);
+
+/* The lowest and highest protocol version accepted (SK_TLS_VERSION_*; 0
+ * for no limit on the maximum).  The default minimum is TLS 1.2.  Returns 0
+ * or -EINVAL. */
+SK_API int sk_tls_ctx_set_minimum_version(sk_tls_ctx *ctx, int version);
+SK_API int sk_tls_ctx_set_maximum_version(sk_tls_ctx *ctx, int version);
+
+/* Session resumption on (the default) or off: off, a client offers no
+ * session and a server issues no ticket, so every handshake is a full one.
+ * Returns 0. */
+SK_API int sk_tls_ctx_set_resumption(sk_tls_ctx *ctx, bool on);
+
+/*
+ * Server side: presents the certificate chain in `certfile` (key in
+ * `keyfile`, NULL: in certfile) to clients whose SNI names `servername`
+ * (compared without case; "*.example.org" matches one label).  Clients
+ * naming no listed name get the context's own certificate.  Returns 0,
+ * -errno, SK_ETLS_CERT, -EINVAL (not a server context), -ENOMEM.
+ */
+SK_API int sk_tls_ctx_add_sni_cert(sk_tls_ctx *ctx, const char *servername,
+                                   const char *certfile, const char *keyfile);
+
+/*
+ * Server side: starts a new session ticket key.  New tickets are issued
+ * under it; tickets under the previous key are still accepted (and
+ * replaced by new ones); older ones are not, so those clients make a full
+ * handshake.  Call it periodically (hourly, say) to bound what one key
+ * protects.  Thread-safe.  Returns 0, -EINVAL (not a server context),
+ * SK_ETLS_HANDSHAKE when no random bytes could be had.
+ */
+SK_API int sk_tls_ctx_rotate_ticket_keys(sk_tls_ctx *ctx);
+
+/*
+ * Puts the connected stream socket `s` under TLS with `ctx` and performs
+ * the handshake under one deadline from s's timeout.  `server_hostname`
+ * (client side; NULL: none) is sent as SNI unless it is an IP address, and
+ * is what the certificate is checked against when the context checks host
+ * names (then it must not be NULL: -EINVAL).  A server context takes NULL.
+ * Returns 0, SK_ETIMEOUT, an SK_ETLS_* code, -errno.  On a non-blocking
+ * socket it returns SK_ETLS_WANT_READ or SK_ETLS_WANT_WRITE with the socket
+ * wrapped: finish with sk_tls_handshake.  After any other failure the
+ * socket is no longer wrapped and its stream is unusable: close it.
+ * -EALREADY when s is already wrapped.
+ */
+SK_API int sk_tls_wrap(sk_sock *s, sk_tls_ctx *ctx, const char *server_hostname); /* handshake under s's timeout */
+
+/* Continues a handshake sk_tls_wrap left pending (Python's do_handshake).
+ * Same returns; 0 at once when the handshake is complete, -EINVAL when s is
+ * not wrapped. */
+SK_API int sk_tls_handshake(sk_sock *s);
+
+/*
+ * sk_create_connection (Happy Eyeballs) to host:port, then the handshake,
+ * all under one deadline from `timeout`; SNI and the name checked are
+ * `host`.  The socket keeps `timeout`.  Returns 0 with *out set, or any
+ * error of the two (the socket is then closed and *out NULL).
+ */
+SK_API int sk_tls_connect(sk_sock **out, const char *host, const char *port, sk_tls_ctx *ctx, double timeout);
+
+/* sk_tls_connect with an address family (AF_UNSPEC, AF_INET, AF_INET6) and
+ * a server name for SNI and the check other than `host` (NULL: host). */
+SK_API int sk_tls_connect_ex(sk_sock **out, const char *host, const char *port,
+                             int family, sk_tls_ctx *ctx, const char *server_hostname,
+                             double timeout);
+
+/*
+ * Ends TLS on s in order (for STARTTLS-style protocols): sends close_notify
+ * and reads until the peer's (application data still arriving is
+ * discarded), under one deadline from s's timeout; then s is a plain
+ * socket again.  Returns 0, SK_ETIMEOUT, SK_ETLS_EOF (the peer closed
+ * without answering), -EINVAL when s is not wrapped; after a failure the
+ * socket is plain but its stream unusable.  A non-blocking socket may get
+ * SK_ETLS_WANT_READ / SK_ETLS_WANT_WRITE: it stays wrapped, call again.
+ */
+SK_API int sk_tls_unwrap(sk_sock *s);
+
+/* The negotiated protocol, "TLSv1.3" or "TLSv1.2" (a static string), or
+ * NULL when s is not wrapped or its handshake not complete. */
+SK_API const char *sk_tls_version(const sk_sock *s);   /* "TLSv1.3" */
+
+/* The cipher suite's name ("TLS_AES_256_GCM_SHA384"), or NULL. */
+SK_API const char *sk_tls_cipher(const sk_sock *s);
+
+/* The ALPN protocol agreed on, or NULL when none (valid while s is wrapped). */
+SK_API const char *sk_tls_alpn(const sk_sock *s);
+
+/* True when the handshake resumed an earlier session. */
+SK_API bool sk_tls_session_reused(const sk_sock *s);
+
+/*
+ * What verifying the peer's certificate found: 0 when it verified (chain
+ * and, when checked, name), else an SK_ETLS_VERIFY_* code; -ENODATA when
+ * the peer sent none, -EINVAL when s is not wrapped.  Meaningful with any
+ * verify mode, VERIFY_NONE included.
+ */
+SK_API int sk_tls_verify_result(const sk_sock *s);
+
+/* Bytes decrypted and buffered inside TLS, readable without waiting: a
+ * socket that select() calls idle may still have these (Python's pending). */
+SK_API size_t sk_tls_pending(const sk_sock *s);
+
+/* The peer certificate, in text (strings cut to fit, always terminated). */
+typedef struct sk_tls_cert_info {
+    size_t size;           /* sizeof(sk_tls_cert_info), or 0 */
+    char subject[256];     /* RFC 2253: "CN=localhost,O=sockit test" */
+    char issuer[256];
+    char sans[512];        /* "DNS:localhost, IP:127.0.0.1" ("" when none) */
+    char serial[80];       /* hexadecimal, upper case */
+    time_t not_before;     /* validity, seconds since the epoch (UTC) */
+    time_t not_after;
+} sk_tls_cert_info;
+
+/* Fills *out with the peer's certificate (as much as out->size covers).
+ * Returns 0, -ENODATA (no certificate), -EINVAL (s not wrapped), -ENOMEM. */
+SK_API int sk_tls_peer_cert(const sk_sock *s, sk_tls_cert_info *out);
 
 /* ====================================================================== */
 /* Event loop                                                             */

@@ -3,7 +3,7 @@
  * lib/err.c - error kinds and messages.
  *
  * Map: sk_errkind_of() classifies a code by range; sk_strerror() picks the
- * message source by kind (our own table for SK_E... codes, a table of
+ * message source by kind (our own tables for SK_E... and SK_ETLS_... codes, a table of
  * strerror_r texts built once for -errno, gai_strerror for resolver codes);
  * sk_errname() gives a code's symbolic name; sk__eai_code() converts
  * getaddrinfo results into our codes.
@@ -19,6 +19,9 @@
 
 /* System errors are -errno with errno below this bound. */
 #define ERRNO_LIMIT 4096
+
+/* TLS codes run from SK_ETLS_UNAVAILABLE down, fewer than this many. */
+#define TLS_LIMIT 100
 
 /* Resolver codes are SK_EAI(eai) with |eai| below this bound. */
 #define EAI_LIMIT 1000
@@ -59,6 +62,8 @@ sk_errkind sk_errkind_of(int code)
     default:
         break;
     }
+    if (code <= SK_ETLS_UNAVAILABLE && code > SK_ETLS_UNAVAILABLE - TLS_LIMIT)
+        return SK_ERRKIND_TLS;
     if (code < SK_EAI_BASE && code > SK_EAI_BASE - EAI_LIMIT)
         return SK_ERRKIND_RESOLVER;
     /* Anything else negative can only have come from the system. */
@@ -168,6 +173,46 @@ static const char *data_message(int code)
     }
 }
 
+/* Python's wording where it has one ("EOF occurred in violation of
+ * protocol"); the verify failures as OpenSSL and Python print them. */
+static const char *tls_message(int code)
+{
+    switch (code) {
+    case SK_ETLS_UNAVAILABLE:
+        return "built without TLS";
+    case SK_ETLS_HANDSHAKE:
+        return "TLS handshake failed";
+    case SK_ETLS_VERSION:
+        return "TLS handshake failed: no protocol version in common";
+    case SK_ETLS_NOT_TLS:
+        return "TLS handshake failed: the peer does not speak TLS";
+    case SK_ETLS_EOF:
+        return "EOF occurred in violation of protocol (no TLS close_notify)";
+    case SK_ETLS_WANT_READ:
+        return "TLS wants to read (non-blocking)";
+    case SK_ETLS_WANT_WRITE:
+        return "TLS wants to write (non-blocking)";
+    case SK_ETLS_PROTOCOL:
+        return "TLS protocol error";
+    case SK_ETLS_CERT:
+        return "cannot load TLS certificate or key";
+    case SK_ETLS_VERIFY_UNKNOWN_ISSUER:
+        return "certificate verify failed: unknown issuer";
+    case SK_ETLS_VERIFY_HOSTNAME:
+        return "certificate verify failed: hostname mismatch";
+    case SK_ETLS_VERIFY_EXPIRED:
+        return "certificate verify failed: certificate has expired";
+    case SK_ETLS_VERIFY_NOT_YET_VALID:
+        return "certificate verify failed: certificate is not yet valid";
+    case SK_ETLS_VERIFY_SELF_SIGNED:
+        return "certificate verify failed: self-signed certificate";
+    case SK_ETLS_VERIFY_OTHER:
+        return "certificate verify failed";
+    default:
+        return unknown(code);
+    }
+}
+
 const char *sk_strerror(int code)
 {
     if (code >= 0)
@@ -179,6 +224,8 @@ const char *sk_strerror(int code)
         return data_message(code);
     case SK_ERRKIND_RESOLVER:
         return resolver_message(code);
+    case SK_ERRKIND_TLS:
+        return tls_message(code);
     case SK_ERRKIND_SYSTEM:
         if (code > -ERRNO_LIMIT)
             return errno_message(code);
@@ -208,6 +255,12 @@ static const struct code_name {
 } sk_names[] = {
     NAME(SK_ETIMEOUT), NAME(SK_EPARTIAL), NAME(SK_EOF),
     NAME(SK_EBADADDR), NAME(SK_ENEED),    NAME(SK_EMSGSIZE),
+    NAME(SK_ETLS_UNAVAILABLE), NAME(SK_ETLS_HANDSHAKE), NAME(SK_ETLS_VERSION),
+    NAME(SK_ETLS_NOT_TLS), NAME(SK_ETLS_EOF), NAME(SK_ETLS_WANT_READ),
+    NAME(SK_ETLS_WANT_WRITE), NAME(SK_ETLS_PROTOCOL), NAME(SK_ETLS_CERT),
+    NAME(SK_ETLS_VERIFY_UNKNOWN_ISSUER), NAME(SK_ETLS_VERIFY_HOSTNAME),
+    NAME(SK_ETLS_VERIFY_EXPIRED), NAME(SK_ETLS_VERIFY_NOT_YET_VALID),
+    NAME(SK_ETLS_VERIFY_SELF_SIGNED), NAME(SK_ETLS_VERIFY_OTHER),
 };
 
 /* The EAI values this system defines, by name (their codes are SK_EAI(v)). */
@@ -268,6 +321,7 @@ const char *sk_errname(int code)
     switch (sk_errkind_of(code)) {
     case SK_ERRKIND_TIMEOUT:
     case SK_ERRKIND_DATA:
+    case SK_ERRKIND_TLS:
         name = name_in(sk_names, sizeof sk_names / sizeof sk_names[0], code);
         break;
     case SK_ERRKIND_RESOLVER:

@@ -239,6 +239,27 @@ static void iov_advance(struct iovec **iov, int *cnt, size_t n)
 }
 
 /*
+ * Under TLS, header and payload go through the TLS sends under the one
+ * deadline; the header and the payload's first part share a buffer so a
+ * small message is one record.
+ */
+static int send_msg_tls(sk_sock *s, const unsigned char hdr[FRAME_HDR], const void *buf,
+                        size_t len, int64_t deadline)
+{
+    unsigned char first[16384];
+    size_t part = len < sizeof first - FRAME_HDR ? len : sizeof first - FRAME_HDR;
+
+    memcpy(first, hdr, FRAME_HDR);
+    if (part > 0)
+        memcpy(first + FRAME_HDR, buf, part);
+    int r = sk__sock_sendall_dl(s, first, FRAME_HDR + part, NULL, deadline);
+
+    if (r == 0 && len > part)
+        r = sk__sock_sendall_dl(s, (const char *)buf + part, len - part, NULL, deadline);
+    return r;
+}
+
+/*
  * Sends header and payload with sendmsg, so a small message leaves in one
  * segment, and with MSG_NOSIGNAL, which writev cannot give.  Failures follow
  * the socket calls' retry rule (sk__sock_io_retry), all within one deadline.
@@ -264,6 +285,8 @@ int sk_frame_send_msg(sk_sock *s, const void *buf, size_t len)
     if (len == 0)
         cnt = 1;
     deadline = sk__sock_deadline(s);
+    if (s->tls != NULL)
+        return send_msg_tls(s, hdr, buf, len, deadline);
     while (cnt > 0) {
         struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)cnt };
         ssize_t r = sendmsg(s->fd, &mh, MSG_NOSIGNAL);

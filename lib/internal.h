@@ -12,13 +12,18 @@
 
 #include <stdint.h>
 
+struct sk__tls;
+
 /* A socket object.  timeout < 0 means blocking; the descriptor is in
- * O_NONBLOCK mode exactly when timeout >= 0. */
+ * O_NONBLOCK mode exactly when timeout >= 0.  `tls` is set while the
+ * socket is under TLS (sk_tls_wrap): its stream calls then go through
+ * lib/tls.h. */
 struct sk_sock {
     int fd;         /* -1 once closed or detached */
     int family;
     int type;
     double timeout; /* SK_TIMEOUT_NONE, 0.0, or seconds */
+    struct sk__tls *tls;
 };
 
 /*

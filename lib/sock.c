@@ -12,6 +12,7 @@
 #define _GNU_SOURCE /* accept4, SOCK_CLOEXEC, SO_DOMAIN */
 #include "internal.h"
 #include "timeout.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -77,6 +78,7 @@ static int sock_new(sk_sock **out, int fd, int family, int type, double timeout)
     s->family = family;
     s->type = type;
     s->timeout = timeout;
+    s->tls = NULL;
     *out = s;
     return 0;
 }
@@ -253,6 +255,7 @@ int sk_sock_close(sk_sock *s)
 {
     if (s->fd < 0)
         return 0;
+    sk__tls_sock_release(s, true);
     defuse_linger(s);
 
     int fd = s->fd;
@@ -280,6 +283,7 @@ int sk_sock_detach(sk_sock *s)
 
     if (fd < 0)
         return -EBADF;
+    sk__tls_sock_release(s, false);
     s->fd = -1;
     return fd;
 }

@@ -8,9 +8,11 @@
  * Every call tries its system call first and waits (sk__wait_fd) only when
  * the call would block, so the steady state is one system call; in blocking
  * mode the system call itself blocks and EINTR is retried.  Sends always
- * carry MSG_NOSIGNAL.
+ * carry MSG_NOSIGNAL.  A socket under TLS hands its stream calls to
+ * lib/tls.h (tls_sock.c) with the same deadline.
  */
 #include "internal.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -100,6 +102,8 @@ ssize_t sk__sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
 {
     if (s->fd < 0)
         return -EBADF;
+    if (s->tls != NULL)
+        return sk__tls_sock_send_dl(s, buf, len, flags, deadline);
     deadline = flags_deadline(flags, deadline);
     for (;;) {
         ssize_t n = never_blocks(s, flags)
@@ -120,6 +124,8 @@ ssize_t sk__sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
 {
     if (s->fd < 0)
         return -EBADF;
+    if (s->tls != NULL)
+        return sk__tls_sock_recv_dl(s, buf, len, flags, deadline);
     deadline = flags_deadline(flags, deadline);
     for (;;) {
         ssize_t n = never_blocks(s, flags) ? sk__sys_recv(s->fd, buf, len, flags)
@@ -179,6 +185,8 @@ ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
 {
     if (s->fd < 0)
         return -EBADF;
+    if (s->tls != NULL)
+        return -EOPNOTSUPP;
 
     int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
     sk_addr tmp;
@@ -204,6 +212,8 @@ ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
 {
     if (s->fd < 0)
         return -EBADF;
+    if (s->tls != NULL)
+        return -EOPNOTSUPP;
 
     int64_t deadline = flags_deadline(flags, sk__sock_deadline(s));
 
