@@ -16,6 +16,7 @@
 #include "supervise.h"
 
 #include "cli.h"
+#include "svclist.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,7 +110,7 @@ static void describe(int fd, int type, char *buf, size_t size)
  */
 static int act_place(int fd, const char *name, const int ports[SVC_COUNT], act_fd *out)
 {
-    char what[64], desc[SK_ADDRSTRLEN + 16];
+    char what[64], desc[SK_ADDRSTRLEN + 16], known[256];
     int type = 0, port;
     socklen_t len = sizeof(type);
     sk_addr a;
@@ -136,8 +137,8 @@ static int act_place(int fd, const char *name, const int ports[SVC_COUNT], act_f
     if (out->svc >= 0)
         return 0;
     describe(fd, type, desc, sizeof(desc));
-    cli_error("LISTEN_FDS", "descriptor %d (%s, name '%s') names no service (echo, discard, "
-              "daytime, qotd, chargen, time) and is on no service's port", fd, desc, name);
+    cli_error("LISTEN_FDS", "descriptor %d (%s, name '%s') names no service (%s) and is on "
+              "no service's port", fd, desc, name, svclist_names(known, sizeof(known)));
     return -1;
 }
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli/cli.h - what the sockit command's files share: one entry point per
- * subcommand, and the helpers for errors and option values.
+ * subcommand, and the helpers for run-time errors (option values and usage
+ * errors: cli/opt.h).
  *
  * Exit status everywhere: 0 success, 1 failure at run time (network error,
  * timeout, mismatch), 2 usage error.  Errors go to stderr as
@@ -36,16 +37,6 @@ void cli_error(const char *what, const char *fmt, ...)
 /* Prints "sockit: what: sk_strerror(code)" to stderr. */
 void cli_error_code(const char *what, int code);
 
-/*
- * Option values.  Each parses the whole of `text` (no trailing junk, no
- * sign where none is allowed) and returns 0, or -1 after printing
- * "sockit: <option>: <why>" to stderr.
- */
-int cli_parse_long(const char *option, const char *text, long min, long max,
-                   long *out);
-int cli_parse_u64(const char *option, const char *text, uint64_t *out);
-/* Seconds: a non-negative decimal ("2", "0.25"), finite, at most `max`. */
-int cli_parse_seconds(const char *option, const char *text, double max,
-                      double *out);
+/* Option values and usage errors: cli/opt.h. */
 
 #endif /* SOCKIT_CLI_H */

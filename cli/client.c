@@ -3,8 +3,9 @@
  * cli/client.c - the parts every client subcommand shares (see client.h).
  *
  * Map:
- *   client_usage / client_parse   --help text and getopt_long over the
- *                                 options the command accepts
+ *   client_usage / client_parse   --help text and the option layer
+ *                                 (cli/opt.h) over the options the command
+ *                                 accepts
  *   client_error                  "sockit: <cmd> <where>: <why>"
  *   client_connect                TCP: sk_create_connection with the options
  *   client_read_to_eof            TCP: read a whole reply under one deadline
@@ -12,15 +13,16 @@
  *   client_ask, client_ask_text   the speak-unasked services' exchange
  */
 #include "client.h"
+#include "clock.h"
 
 #include "cli.h"
+#include "opt.h"
 #include "reply_text.h"
 
+#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
-#include <time.h>
 
 /* Largest --bytes: a terabyte is more than anyone reads from chargen. */
 #define CLIENT_MAX_BYTES (UINT64_C(1) << 40)
@@ -77,15 +79,13 @@ void client_usage(const struct client_cmd *cmd, FILE *out)
 
 enum { OPT_JSON = 0x100 };
 
-/* Builds the getopt tables for the options `cmd` accepts. */
+/* Builds the getopt tables for the options `cmd` accepts (the option layer
+ * adds --help). */
 static void build_options(const struct client_cmd *cmd, struct option *lo,
                           char *so)
 {
     size_t nl = 0, ns = 0;
 
-    so[ns++] = ':'; /* report a missing value as ':' rather than '?' */
-    so[ns++] = 'h';
-    lo[nl++] = (struct option){"help", no_argument, NULL, 'h'};
     if (cmd->opts & CLIENT_OPT_UDP) {
         so[ns++] = 'u';
         lo[nl++] = (struct option){"udp", no_argument, NULL, 'u'};
@@ -110,123 +110,35 @@ static void build_options(const struct client_cmd *cmd, struct option *lo,
     lo[nl] = (struct option){NULL, 0, NULL, 0};
 }
 
-/* Prints a usage error with the --help hint; always returns false. */
-static bool usage_error(const struct client_cmd *cmd, int *status,
-                        const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static bool usage_error(const struct client_cmd *cmd, int *status,
-                        const char *fmt, ...)
+/* Applies one option.  Returns false (after printing why) when the command
+ * line is bad. */
+static bool take_option(struct client *c, int opt, const char *arg)
 {
-    char why[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(why, sizeof(why), fmt, ap);
-    va_end(ap);
-    cli_error(cmd->name, "%s (try 'sockit %s --help')", why, cmd->name);
-    *status = CLI_EXIT_USAGE;
-    return false;
-}
-
-/* True when getopt's optopt is the value of an option `so` (the short
- * options) or the long-only options accept. */
-static bool option_known(const char *so, int opt)
-{
-    return opt == OPT_JSON || (opt > 0 && opt != ':' && opt <= 0xff &&
-                               strchr(so, opt) != NULL);
-}
-
-/*
- * The option as the user wrote it, for messages.  optind is past the word
- * of a long option, but not past a short option in the middle of its word
- * ("-x4"), where argv[optind - 1] is the word before.  So a long option is
- * told by optopt instead: 0 for an unknown one, the option's value for a
- * known one given a value it does not take or missing its value; an
- * unknown short option leaves its own, unknown letter there.
- */
-static const char *given_option(const char *so, char **argv, char *buf, size_t size)
-{
-    const char *arg = argv[optind - 1];
-    bool is_long = strncmp(arg, "--", 2) == 0 && (optopt == 0 || option_known(so, optopt));
-
-    if (is_long)
-        snprintf(buf, size, "%.*s", (int)strcspn(arg, "="), arg);
-    else
-        snprintf(buf, size, "-%c", optopt);
-    return buf;
-}
-
-/* Parses --timeout's value: a number of seconds, more than 0. */
-static bool take_timeout(struct client *c, int *status)
-{
-    if (cli_parse_seconds("--timeout", optarg, CLIENT_MAX_TIMEOUT, &c->timeout) < 0) {
-        *status = CLI_EXIT_USAGE;
-        return false;
-    }
-    if (c->timeout <= 0) {
-        cli_error("--timeout", "'%s' is not more than 0", optarg);
-        *status = CLI_EXIT_USAGE;
-        return false;
-    }
-    return true;
-}
-
-/* Parses --bytes's value: 1..CLIENT_MAX_BYTES. */
-static bool take_bytes(struct client *c, int *status)
-{
-    if (cli_parse_u64("--bytes", optarg, &c->bytes) < 0) {
-        *status = CLI_EXIT_USAGE;
-        return false;
-    }
-    if (c->bytes == 0 || c->bytes > CLIENT_MAX_BYTES) {
-        cli_error("--bytes", "'%s' is out of range (1..%llu)", optarg,
-                  (unsigned long long)CLIENT_MAX_BYTES);
-        *status = CLI_EXIT_USAGE;
-        return false;
-    }
-    c->bytes_given = true;
-    return true;
-}
-
-/* Handles one option getopt_long returned for the short options `so`.
- * Returns false (with *status) when parsing must stop. */
-static bool take_option(struct client *c, int opt, const char *so, char **argv,
-                        int *status)
-{
-    const struct client_cmd *cmd = c->cmd;
-    char given[64];
+    const char *name = c->cmd->name;
 
     switch (opt) {
-    case 'h':
-        client_usage(cmd, stdout);
-        *status = CLI_EXIT_OK;
-        return false;
     case 'u':
         c->udp = true;
         return true;
     case '4':
     case '6':
-        if (c->family != AF_UNSPEC && c->family != (opt == '4' ? AF_INET : AF_INET6))
-            return usage_error(cmd, status, "-4 and -6 exclude each other");
+        if (c->family != AF_UNSPEC && c->family != (opt == '4' ? AF_INET : AF_INET6)) {
+            cli_usage_error(name, "-4 and -6 exclude each other");
+            return false;
+        }
         c->family = opt == '4' ? AF_INET : AF_INET6;
         return true;
     case 't':
-        return take_timeout(c, status);
+        return cli_parse_duration(name, arg, CLI_ZERO_BAD, CLIENT_MAX_TIMEOUT,
+                                  &c->timeout) == 0;
     case OPT_JSON:
         c->json = true;
         return true;
     case 'n':
-        return take_bytes(c, status);
-    case ':':
-        return usage_error(cmd, status, "option '%s' needs a value",
-                           given_option(so, argv, given, sizeof(given)));
-    default:
-        /* A known option reported as '?' was given a value ("--udp=1"). */
-        return usage_error(cmd, status,
-                           option_known(so, optopt) ? "option '%s' takes no value"
-                                                    : "unknown option '%s'",
-                           given_option(so, argv, given, sizeof(given)));
+        c->bytes_given = true;
+        return cli_parse_size(name, arg, 1, CLIENT_MAX_BYTES, &c->bytes) == 0;
     }
+    return false;
 }
 
 /* "host:port", with brackets around an IPv6 literal. */
@@ -240,36 +152,54 @@ static void format_where(struct client *c)
         snprintf(c->where, sizeof(c->where), "%s:%s", c->host, c->port);
 }
 
-/* Takes HOST, PORT and the rest from the arguments left after the options. */
-static bool take_operands(struct client *c, int argc, char **argv, int *status)
+/* Takes HOST, PORT and the rest from the arguments left after the options
+ * (argv[first] on).  Returns false after printing why. */
+static bool take_operands(struct client *c, int argc, char **argv, int first)
 {
     const struct client_cmd *cmd = c->cmd;
-    int n = argc - optind;
+    int n = argc - first;
 
-    if (n < 1)
-        return usage_error(cmd, status, "missing HOST");
-    if (n > 2 && !cmd->messages)
-        return usage_error(cmd, status, "unexpected argument '%s'", argv[optind + 2]);
-    c->host = argv[optind];
-    if (c->host[0] == '\0')
-        return usage_error(cmd, status, "HOST is empty");
+    if (n < 1) {
+        cli_usage_error(cmd->name, "missing HOST");
+        return false;
+    }
+    if (n > 2 && !cmd->messages) {
+        cli_usage_error(cmd->name, "unexpected argument '%s'", argv[first + 2]);
+        return false;
+    }
+    c->host = argv[first];
+    if (c->host[0] == '\0') {
+        cli_bad_value(cmd->name, "address", c->host);
+        return false;
+    }
     if (cmd->default_port < 0) {
-        c->port = n >= 2 ? argv[optind + 1] : NULL;
+        /* resolve: a SERVICE for the resolver; a number must be a port. */
+        int port;
+
+        c->port = n >= 2 ? argv[first + 1] : NULL;
+        if (c->port != NULL && (c->port[0] == '\0' || isdigit((unsigned char)c->port[0]) ||
+                                c->port[0] == '-' || c->port[0] == '+') &&
+            cli_parse_port(cmd->name, c->port, NULL, CLI_ZERO_OK, &port) < 0)
+            return false;
     } else {
-        const char *text = n >= 2 ? argv[optind + 1] : NULL;
         int port = cmd->default_port;
 
-        if (text != NULL)
-            port = sk_port_parse(text, c->udp ? "udp" : "tcp");
-        if (port <= 0)
-            return usage_error(cmd, status, "bad port '%s'", text);
+        if (n >= 2 && cli_parse_port(cmd->name, argv[first + 1], c->udp ? "udp" : "tcp",
+                                     CLI_ZERO_BAD, &port) < 0)
+            return false;
         snprintf(c->portbuf, sizeof(c->portbuf), "%d", port);
         c->port = c->portbuf;
     }
-    c->extra = argv + optind + 2;
+    c->extra = argv + first + 2;
     c->nextra = n > 2 ? n - 2 : 0;
     format_where(c);
     return true;
+}
+
+/* client_usage in the option layer's shape. */
+static void help(FILE *out, const void *cmd)
+{
+    client_usage(cmd, out);
 }
 
 bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
@@ -277,6 +207,8 @@ bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
 {
     struct option lo[8];
     char so[16];
+    const char *arg;
+    cli_opts p;
     int opt;
 
     memset(c, 0, sizeof(*c));
@@ -285,22 +217,19 @@ bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
     c->timeout = CLIENT_DEFAULT_TIMEOUT;
     c->bytes = cmd->default_bytes;
     build_options(cmd, lo, so);
-    opterr = 0;
-    /* glibc resets getopt's position inside a word ("-ux") only for
-     * optind 0; 1 would resume a word an earlier parse stopped in. */
-#ifdef __GLIBC__
-    optind = 0;
-#else
-    optind = 1;
-#endif
-    while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
-        if (!take_option(c, opt, so, argv, status))
+    cli_opts_start(&p, cmd->name, argc, argv, so, lo, help, cmd);
+    *status = CLI_EXIT_USAGE;
+    while ((opt = cli_opts_next(&p, &arg)) > 0)
+        if (!take_option(c, opt, arg))
             return false;
+    if (opt != CLI_OPTS_END) {
+        *status = cli_opts_status(opt);
+        return false;
     }
-    return take_operands(c, argc, argv, status);
+    return take_operands(c, argc, argv, p.optind);
 }
 
-/* ---- errors and time ---------------------------------------------------- */
+/* ---- errors ---------------------------------------------------- */
 
 void client_error(const struct client *c, const char *fmt, ...)
 {
@@ -313,13 +242,6 @@ void client_error(const struct client *c, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-double client_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---- TCP ------------------------------------------------------------------ */
 
@@ -340,13 +262,13 @@ int client_connect(struct client *c, sk_sock **out)
 ssize_t client_read_to_eof(struct client *c, sk_sock *s, void *buf,
                            size_t size, bool *more)
 {
-    double deadline = client_now() + c->timeout;
+    double deadline = cli_now() + c->timeout;
     size_t n = 0;
 
     *more = false;
     for (;;) {
         unsigned char scratch[1];
-        double left = deadline - client_now();
+        double left = deadline - cli_now();
         ssize_t got;
 
         if (left <= 0 || sk_sock_settimeout(s, left) < 0)
@@ -465,7 +387,7 @@ ssize_t client_udp_request(struct client *c, struct client_udp *u,
                            const void *req, size_t reqlen, void *buf,
                            size_t size, client_reply_fn check, void *arg)
 {
-    double now = client_now(), deadline = now + c->timeout;
+    double now = cli_now(), deadline = now + c->timeout;
     double wait = CLIENT_UDP_FIRST_WAIT, next_send = now;
 
     if (wait > c->timeout / 4)
@@ -474,7 +396,7 @@ ssize_t client_udp_request(struct client *c, struct client_udp *u,
     for (;;) {
         ssize_t got;
 
-        now = client_now();
+        now = cli_now();
         if (now >= deadline) {
             client_error(c, "no reply within %g s (%u datagram%s sent)", c->timeout,
                          u->sent, u->sent == 1 ? "" : "s");

@@ -79,9 +79,6 @@ void client_usage(const struct client_cmd *cmd, FILE *out);
 void client_error(const struct client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Monotonic seconds, for round-trip times. */
-double client_now(void);
-
 /*
  * Connects over TCP to the host and port (all addresses, Happy Eyeballs,
  * one deadline of c->timeout), and gives the socket c->timeout for each

@@ -21,6 +21,7 @@
 #include "supervise.h"
 
 #include "cli.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +43,7 @@ static _Atomic uint64_t last_datagram_ms;
 
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return cli_now_ns() / 1000000u;
 }
 
 /* ---- what is on standard input ------------------------------------------------ */
@@ -177,13 +175,9 @@ static void *idle_watch_main(void *arg)
             sk_server_shutdown(inetd_srv);
             break;
         }
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)((due - now) / 1000);
-        ts.tv_nsec += (long)((due - now) % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        /* The condition variable waits on CLOCK_MONOTONIC, cli_now_ns's. */
+        ts.tv_sec = (time_t)(due / 1000);
+        ts.tv_nsec = (long)(due % 1000) * 1000000L;
         pthread_cond_timedwait(&iw->cv, &iw->mu, &ts);
     }
     pthread_mutex_unlock(&iw->mu);

@@ -14,7 +14,7 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
-    {"serve", cmd_serve, "run the simple services (echo, discard, chargen, qotd, daytime, time) and ntp"},
+    {"serve", cmd_serve, "run the services as one daemon (see 'sockit serve --list-services')"},
     {"time", cmd_time, "ask an RFC 868 time server and compare with the local clock"},
     {"ntp", cmd_ntp, "ask an NTP server for the time: offset, delay, stratum, leap"},
     {"daytime", cmd_daytime, "print an RFC 867 daytime server's date line"},

@@ -255,10 +255,10 @@ static void render_udp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
     family(t, "sockit_udp_guard_dropped_total", "counter",
            "UDP datagrams answered with nothing by the reflection guard, all UDP "
            "services together, by reason.");
-    for (int v = 1; v < SVC_UDP_NVERDICTS; v++)
+    for (int v = 1; v < SVC_UDP_NREASONS; v++)
         tb_printf(t, "sockit_udp_guard_dropped_total{reason=\"%s\"} %llu\n",
-                  svc_udp_verdict_name((svc_udp_verdict)v),
-                  (unsigned long long)svc_udpguard_dropped(m->guard, (svc_udp_verdict)v));
+                  svc_udp_reason_name((svc_udp_reason)v),
+                  (unsigned long long)svc_udpguard_dropped(m->guard, (svc_udp_reason)v));
 }
 
 int metrics_render(serve_metrics *m, char **out, size_t *len)

@@ -12,6 +12,7 @@
 #include "supervise.h"
 
 #include "cli.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -20,7 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 static int notify_fd = -1;
@@ -77,12 +77,10 @@ void notify_send(const char *state)
 
 void notify_reloading(void)
 {
-    struct timespec ts;
     char msg[64];
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-             (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000);
+             (unsigned long long)(cli_now_ns() / 1000));
     notify_send(msg);
 }
 

@@ -3,7 +3,8 @@
  * cli/ntp.c - `sockit ntp`: asks an NTP server for the time, COUNT times,
  * and reports each sample's offset and delay and the best one.
  *
- *   options      getopt_long into ntp_opts (usage errors exit 2)
+ *   options      the option layer (cli/opt.h) into ntp_opts (usage
+ *                errors exit 2)
  *   exchange     one request with a random transmit timestamp (the nonce a
  *                reply must echo as its origin) and the wait for a reply
  *                that passes every check in reply_check; a rejected
@@ -25,12 +26,13 @@
  * An NTSN kiss-o'-death ends the run.  Every failure names its step.
  */
 #include "cli.h"
+#include "clock.h"
 #include "ntp.h"
 #include "ntp_nts.h"
+#include "opt.h"
 
 #include "sockit.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -101,9 +103,11 @@ typedef struct ntp_opts {
     double interval, timeout;
     bool json, allow_unsynced;
     const char *host, *port;
+    char portbuf[8];
     char where[300]; /* "host:port" for messages */
     bool nts, nts_ke_only, nts_opt;  /* nts_opt: an NTS option was given */
     const char *nts_port, *cafile, *servername;
+    char nts_portbuf[8];
     ntp_nts *state;                  /* the association, with --nts */
 } ntp_opts;
 
@@ -121,14 +125,20 @@ static const struct option ntp_longopts[] = {
     {"cafile", required_argument, NULL, OPT_CAFILE},
     {"servername", required_argument, NULL, OPT_SERVERNAME},
     {"nts-ke-only", no_argument, NULL, OPT_NTS_KE_ONLY},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+static void ntp_print_help(FILE *out, const void *arg)
+{
+    (void)arg;
+    fputs(ntp_usage, out);
+    fputs(ntp_help, out);
+}
 
 /* The NTS options; returns 0, or -1 after printing why. */
 static int ntp_nts_option(ntp_opts *o, int opt, const char *arg)
 {
-    long port;
+    int port;
 
     o->nts_opt = true;
     switch (opt) {
@@ -139,8 +149,11 @@ static int ntp_nts_option(ntp_opts *o, int opt, const char *arg)
         o->nts = o->nts_ke_only = true;
         return 0;
     case OPT_NTS_PORT:
-        o->nts_port = arg;
-        return cli_parse_long("--nts-port", arg, 1, 65535, &port);
+        if (cli_parse_port("ntp", arg, "tcp", CLI_ZERO_BAD, &port) < 0)
+            return -1;
+        snprintf(o->nts_portbuf, sizeof(o->nts_portbuf), "%d", port);
+        o->nts_port = o->nts_portbuf;
+        return 0;
     case OPT_CAFILE:
         o->cafile = arg;
         return 0;
@@ -160,23 +173,17 @@ static int ntp_option(ntp_opts *o, int opt, const char *arg)
         o->family = opt == '4' ? AF_INET : AF_INET6;
         return 0;
     case 'c':
-        return cli_parse_long("--count", arg, 1, NTP_MAX_COUNT, &o->count);
+        return cli_parse_count("ntp", arg, 1, NTP_MAX_COUNT, &o->count);
     case 'i':
-        if (cli_parse_seconds("--interval", arg, NTP_MAX_INTERVAL, &o->interval) < 0)
+        if (cli_parse_duration("ntp", arg, CLI_ZERO_BAD, NTP_MAX_INTERVAL, &o->interval) < 0)
             return -1;
         if (o->interval < NTP_MIN_INTERVAL) {
-            cli_error("--interval", "'%s' is below the minimum of %g s", arg, NTP_MIN_INTERVAL);
+            cli_bad_value("ntp", "duration", arg);
             return -1;
         }
         return 0;
     case 't':
-        if (cli_parse_seconds("--timeout", arg, 86400, &o->timeout) < 0)
-            return -1;
-        if (o->timeout <= 0) {
-            cli_error("--timeout", "'%s' is not more than 0", arg);
-            return -1;
-        }
-        return 0;
+        return cli_parse_duration("ntp", arg, CLI_ZERO_BAD, 86400, &o->timeout);
     case OPT_JSON:
         o->json = true;
         return 0;
@@ -190,46 +197,39 @@ static int ntp_option(ntp_opts *o, int opt, const char *arg)
 /* Parses argv; returns -1 to go on, or the exit status to return. */
 static int ntp_parse(ntp_opts *o, int argc, char **argv)
 {
-    int opt;
+    const char *arg;
+    cli_opts p;
+    int opt, port = NTP_PORT, n;
 
     memset(o, 0, sizeof(*o));
     o->family = AF_UNSPEC;
     o->count = NTP_DEFAULT_COUNT;
     o->interval = NTP_DEFAULT_INTERVAL;
     o->timeout = NTP_DEFAULT_TIMEOUT;
-    o->port = "123";
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":46c:i:t:h", ntp_longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(ntp_usage, stdout);
-            fputs(ntp_help, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (opt == '?' || opt == ':') {
-            cli_error("ntp", opt == '?' ? "unknown option '%s' (try 'sockit ntp --help')"
-                                        : "option '%s' needs a value", argv[optind - 1]);
+    cli_opts_start(&p, "ntp", argc, argv, "46c:i:t:", ntp_longopts, ntp_print_help, NULL);
+    while ((opt = cli_opts_next(&p, &arg)) > 0)
+        if (ntp_option(o, opt, arg) < 0)
             return CLI_EXIT_USAGE;
-        }
-        if (ntp_option(o, opt, optarg) < 0)
-            return CLI_EXIT_USAGE;
-    }
-    if (argc - optind < 1 || argc - optind > 2) {
-        cli_error("ntp", argc - optind < 1 ? "missing HOST (try 'sockit ntp --help')"
-                                           : "unexpected argument '%s' (try 'sockit ntp --help')",
-                  argv[argc - 1]);
-        return CLI_EXIT_USAGE;
-    }
-    if (o->nts_opt && !o->nts) {
-        cli_error("ntp", "--nts-port, --cafile and --servername need --nts "
-                         "(try 'sockit ntp --help')");
-        return CLI_EXIT_USAGE;
-    }
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    n = argc - p.optind;
+    if (n < 1)
+        return cli_usage_error("ntp", "missing HOST");
+    if (n > 2)
+        return cli_usage_error("ntp", "unexpected argument '%s'", argv[p.optind + 2]);
+    if (o->nts_opt && !o->nts)
+        return cli_usage_error("ntp", "--nts-port, --cafile and --servername need --nts");
     if (o->nts_port == NULL)
         o->nts_port = "4460";
-    o->host = argv[optind];
-    if (argc - optind == 2)
-        o->port = argv[optind + 1];
+    o->host = argv[p.optind];
+    if (o->host[0] == '\0') {
+        cli_bad_value("ntp", "address", o->host);
+        return CLI_EXIT_USAGE;
+    }
+    if (n == 2 && cli_parse_port("ntp", argv[p.optind + 1], "udp", CLI_ZERO_BAD, &port) < 0)
+        return CLI_EXIT_USAGE;
+    snprintf(o->portbuf, sizeof(o->portbuf), "%d", port);
+    o->port = o->portbuf;
     snprintf(o->where, sizeof(o->where), strchr(o->host, ':') ? "[%s]:%s" : "%s:%s",
              o->host, o->port);
     return -1;
@@ -256,14 +256,6 @@ static double realtime_now(struct timespec *ts)
 {
     clock_gettime(CLOCK_REALTIME, ts);
     return (double)ts->tv_sec + (double)ts->tv_nsec / 1e9;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static uint64_t ts_of(const struct timespec *t)
@@ -341,12 +333,11 @@ static ntp_outcome kiss(const ntp_opts *o, const ntp_packet *p)
 static uint64_t random_nonce(void)
 {
     uint64_t v = 0;
-    struct timespec a, b;
+    struct timespec a;
 
     if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v) || v == 0) {
         clock_gettime(CLOCK_REALTIME, &a);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        v = ((uint64_t)a.tv_nsec << 32 ^ (uint64_t)b.tv_nsec ^ (uint64_t)a.tv_sec) *
+        v = ((uint64_t)a.tv_nsec << 32 ^ cli_now_ns() ^ (uint64_t)a.tv_sec) *
             UINT64_C(0x9E3779B97F4A7C15);
         v ^= v >> 29;
     }
@@ -360,7 +351,7 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
     size_t len;
     ntp_packet q = {0};
     struct timespec t1, t4;
-    double deadline = mono_now() + o->timeout;
+    double deadline = cli_now() + o->timeout;
     uint64_t nonce = random_nonce();
     ssize_t sent;
     char addr[SK_ADDRSTRLEN];
@@ -385,7 +376,7 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
         return NTP_FAILED;
     }
     for (;;) {
-        double left = deadline - mono_now();
+        double left = deadline - cli_now();
         sk_addr from;
         ssize_t n;
         const char *why;

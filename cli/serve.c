@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/serve.c - `sockit serve`: the six simple services and NTP as one daemon.
+ * cli/serve.c - `sockit serve`: runs the services of svc_table as one daemon,
+ * as the options cli/serve_opts.c parsed into a serve_opts (cli/serve.h)
+ * ask.
  *
- *   options         parse the command line into a serve_opts (usage errors
- *                   exit 2 before anything is bound)
+ *   addresses       the --bind values (or the wildcard) as addresses
  *   setup           raise the descriptor limit, load the quotes, build the
  *                   UDP guard, create the server, bind every (address,
  *                   service, protocol), drop root, print the listening lines
@@ -14,13 +15,17 @@
  *                   to NOTIFY_SOCKET; --inetd serves standard input
  *                   (the protocols themselves: cli/activation.c,
  *                   cli/notify.c, cli/inetd.c)
- *   behind a proxy  --proxy-protocol, --proxy-from, --proxy-timeout fill the
- *                   server config (the framework reads the headers);
- *                   --metrics starts cli/metrics.c's endpoint
+ *   behind a proxy  the PROXY options are in the server config (the
+ *                   framework reads the headers); --metrics starts
+ *                   cli/metrics.c's endpoint
+ *   the command     cmd_serve: parse, look up --user, then serve_run (bind
+ *                   and serve) or serve_inetd; the stop log
  *
  * The services themselves live in services/; this file only decides what
  * to serve where.  Log lines go to stderr, one event per line, key=value.
  */
+#include "serve.h"
+
 #include "cli.h"
 #include "metrics.h"
 
@@ -29,7 +34,6 @@
 #include "supervise.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -40,144 +44,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#define SERVE_MAX_BINDS 32
-#define SERVE_DEFAULT_BASE 8000
-#define SERVE_DEFAULT_MAX_CONNS 10000
-#define SERVE_DEFAULT_MAX_PER_SOURCE 1024
-#define SERVE_DEFAULT_IDLE 300.0
-#define SERVE_INETD_DGRAM_IDLE 10.0 /* --inetd on a datagram socket */
-#define SERVE_INETD_AUTO SVC_COUNT   /* --inetd auto: by the socket's port */
-#define SERVE_MAX_PROXY_FROM 64
-
-static const char serve_usage[] =
-    "usage: sockit serve [--port-base N] [--port SERVICE=PORT]... [--bind ADDR]...\n"
-    "                    [--services LIST] [--no-tcp | --no-udp] [--threads N]\n"
-    "                    [--max-conns N] [--max-per-source N] [--idle-timeout SECONDS]\n"
-    "                    [--udp-limit PER_SOURCE_PER_SECOND] [--qotd-file FILE]\n"
-    "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
-    "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
-    "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
-    "                    [--user NAME] [-v]\n"
-    "       sockit serve --inetd SERVICE|auto [options]\n";
-
-static const char serve_help[] =
-    "\n"
-    "Serve the simple services echo (RFC 862), discard (RFC 863), daytime (RFC 867),\n"
-    "qotd (RFC 865), chargen (RFC 864) and time (RFC 868) over TCP and UDP, and\n"
-    "ntp (an SNTPv4 server, RFC 5905/4330) over UDP, IPv4 and IPv6.  Prints one\n"
-    "line per listening socket when ready, e.g.\n"
-    "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
-    "\n"
-    "options:\n"
-    "  --port-base N         serve each service at N + its standard port (default\n"
-    "                        8000: echo 8007, discard 8009, daytime 8013, qotd 8017,\n"
-    "                        chargen 8019, time 8037, ntp 8123); 0 gives the\n"
-    "                        standard ports\n"
-    "  --port SERVICE=PORT   put one service on its own port (repeatable)\n"
-    "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
-    "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
-    "                        the system has no IPv6\n"
-    "  --services LIST       comma-separated services to run (default all seven)\n"
-    "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
-    "  --threads N           worker threads (default 0: one per CPU)\n"
-    "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
-    "  --max-per-source N    open TCP connections per client address (default 1024;\n"
-    "                        0: no limit)\n"
-    "  --idle-timeout SECONDS  close TCP connections idle this long (default 300;\n"
-    "                        0: never)\n"
-    "  --udp-limit N         UDP replies per second per client address, with bursts\n"
-    "                        of 2N (default 20); 0 lifts the limit (for benchmarks)\n"
-    "  --udp-global-limit N  UDP replies per second in total (default 20000, or no\n"
-    "                        limit when --udp-limit is 0)\n"
-    "  --qotd-file FILE      quotes for qotd, fortune format (quotes separated by\n"
-    "                        lines holding only '%'); each under 512 bytes of\n"
-    "                        printable ASCII; SIGHUP rereads it\n"
-    "  --daytime-format FMT  ctime (default: 'Sat Nov 21 17:31:49 2026', UTC) or\n"
-    "                        rfc3339 ('2026-11-21T17:31:49Z')\n"
-    "  --grace SECONDS       on SIGINT/SIGTERM, let responses in flight finish for\n"
-    "                        this long (default 5)\n"
-    "  --proxy-protocol      every TCP connection must start with a PROXY protocol\n"
-    "                        header, v1 or v2 (HAProxy's send-proxy, send-proxy-v2):\n"
-    "                        the client it names is the peer for the limits and\n"
-    "                        the logs; no service byte is sent before it\n"
-    "  --proxy-from CIDR     accept headers only from this network (repeatable;\n"
-    "                        default 127.0.0.0/8 and ::1); others are closed\n"
-    "  --proxy-timeout SECONDS  close a connection whose header is not complete in\n"
-    "                        this time (default 3)\n"
-    "  --metrics ADDR:PORT|PATH  serve Prometheus metrics at GET /metrics over HTTP\n"
-    "                        on this address, or on a Unix socket path (with a '/')\n"
-    "  --ntp-stratum N       ntp: declare the local clock a reference of stratum N\n"
-    "                        (1..15, refid LOCL, leap 0), like chrony's 'local\n"
-    "                        stratum'; by default ntp follows the kernel: leap 3 and\n"
-    "                        stratum 16 while the kernel says its clock is\n"
-    "                        unsynchronised, else stratum 3, refid KERN\n"
-    "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
-    "  --nts                 ntp: also answer NTS (RFC 8915) requests: check the\n"
-    "                        cookie and authenticator, reply authenticated with\n"
-    "                        fresh cookies, NTSN kiss-o'-death for a bad cookie or\n"
-    "                        authenticator; plain NTP keeps working\n"
-    "  --nts-key-file FILE   keep the cookie master keys in FILE (created mode 0600\n"
-    "                        when missing): cookies stay valid across restarts and\n"
-    "                        every instance sharing FILE accepts the others' cookies\n"
-    "  --nts-rotate SECONDS  make a new master key this often, keeping the previous\n"
-    "                        one (default 86400; 0: never)\n"
-    "  --user NAME           drop root privileges to NAME right after binding\n"
-    "  -v, --verbose         log one line per connection\n"
-    "  -h, --help            show this help\n"
-    "\n"
-    "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
-    "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
-    "rate-limited per client address and in total, and never larger than 512\n"
-    "bytes (echo and ntp: never larger than the request).  ntp answers only\n"
-    "client (mode 3) requests, also from source port 123, and tells a client over\n"
-    "its rate limit to slow down (RATE kiss-o'-death) at most every 4 seconds.\n"
-    "\n"
-    "Socket activation (systemd): when LISTEN_PID is this process, the LISTEN_FDS\n"
-    "descriptors from 3 on are served instead of binding (--bind, --services,\n"
-    "--no-tcp and --no-udp then do not apply); each one's service is its\n"
-    "LISTEN_FDNAMES name ('echo', 'echo-v6', 'time.udp': the part before '-' or\n"
-    "'.') or else its port (a --port/--port-base port, or a standard one).  With\n"
-    "NOTIFY_SOCKET set, READY=1 is sent once every listener is ready, RELOADING=1\n"
-    "and READY=1 around a SIGHUP reload, STOPPING=1 on SIGINT/SIGTERM.\n"
-    "\n"
-    "  --inetd SERVICE       serve one service on standard input, as inetd, xinetd\n"
-    "                        and systemd's Accept=yes start it ('auto': the one\n"
-    "                        whose port the socket has): a connected stream\n"
-    "                        socket (inetd 'nowait': exit when the connection\n"
-    "                        ends), a bound datagram socket (inetd 'wait': exit\n"
-    "                        after --idle-timeout seconds without a datagram,\n"
-    "                        default 10), or a pipe or terminal (stream services,\n"
-    "                        over standard input and output)\n"
-    "\n"
-    "Exit status: 0 after SIGINT/SIGTERM (or when an --inetd service is done), 1\n"
-    "on a run-time failure (e.g. a port in use), 2 on a usage error.\n";
-
-/* What the command line asked for. */
-typedef struct serve_opts {
-    int ports[SVC_COUNT];
-    bool selected[SVC_COUNT];
-    const char *binds[SERVE_MAX_BINDS];
-    int nbinds;
-    bool tcp, udp;
-    long udp_limit;
-    long udp_global; /* -1: the default */
-    bool max_conns_set;
-    bool idle_set;
-    int inetd_svc; /* --inetd SERVICE, -1 without, SERVE_INETD_AUTO */
-    const char *qotd_file;
-    const char *user;
-    daytime_style daytime;
-    sk_cidr proxy_from[SERVE_MAX_PROXY_FROM];
-    int nproxy_from;
-    bool proxy_timeout_set;
-    const char *metrics;
-    svc_ntp_config ntp;
-    bool nts;
-    const char *nts_key_file;
-    long nts_rotate;
-    sk_server_config cfg;
-} serve_opts;
 
 /* One address to listen on, with the flags sk_server_add_* wants. */
 typedef struct serve_bind {
@@ -205,365 +71,6 @@ static void serve_log(const char *fmt, ...)
     va_end(ap);
     strcat(line, "\n");
     fputs(line, stderr);
-}
-
-/* ---- options -------------------------------------------------------------------- */
-
-enum {
-    OPT_PORT_BASE = 256, OPT_PORT, OPT_BIND, OPT_SERVICES, OPT_NO_TCP, OPT_NO_UDP,
-    OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
-    OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
-    OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
-    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_NTS, OPT_NTS_KEY_FILE, OPT_NTS_ROTATE,
-};
-
-static const struct option serve_longopts[] = {
-    {"port-base", required_argument, NULL, OPT_PORT_BASE},
-    {"port", required_argument, NULL, OPT_PORT},
-    {"bind", required_argument, NULL, OPT_BIND},
-    {"services", required_argument, NULL, OPT_SERVICES},
-    {"no-tcp", no_argument, NULL, OPT_NO_TCP},
-    {"no-udp", no_argument, NULL, OPT_NO_UDP},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"max-conns", required_argument, NULL, OPT_MAX_CONNS},
-    {"max-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE},
-    {"idle-timeout", required_argument, NULL, OPT_IDLE},
-    {"udp-limit", required_argument, NULL, OPT_UDP_LIMIT},
-    {"udp-global-limit", required_argument, NULL, OPT_UDP_GLOBAL},
-    {"qotd-file", required_argument, NULL, OPT_QOTD_FILE},
-    {"user", required_argument, NULL, OPT_USER},
-    {"daytime-format", required_argument, NULL, OPT_DAYTIME},
-    {"grace", required_argument, NULL, OPT_GRACE},
-    {"inetd", required_argument, NULL, OPT_INETD},
-    {"proxy-protocol", no_argument, NULL, OPT_PROXY},
-    {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
-    {"proxy-timeout", required_argument, NULL, OPT_PROXY_TIMEOUT},
-    {"metrics", required_argument, NULL, OPT_METRICS},
-    {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
-    {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
-    {"nts", no_argument, NULL, OPT_NTS},
-    {"nts-key-file", required_argument, NULL, OPT_NTS_KEY_FILE},
-    {"nts-rotate", required_argument, NULL, OPT_NTS_ROTATE},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-static void serve_defaults(serve_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    for (int i = 0; i < SVC_COUNT; i++) {
-        o->ports[i] = SERVE_DEFAULT_BASE + svc_table[i].std_port;
-        o->selected[i] = true;
-    }
-    o->tcp = o->udp = true;
-    o->udp_limit = (long)SVC_UDP_DEFAULT_RATE;
-    o->udp_global = -1;
-    o->cfg.max_conns = SERVE_DEFAULT_MAX_CONNS;
-    o->cfg.max_per_source = SERVE_DEFAULT_MAX_PER_SOURCE;
-    o->cfg.idle_timeout = SERVE_DEFAULT_IDLE;
-    o->inetd_svc = -1;
-    o->nts_rotate = SVC_NTS_ROTATE_DEFAULT;
-}
-
-/* Names the services for error messages. */
-static const char *service_names(void)
-{
-    return "echo, discard, daytime, qotd, chargen, time, ntp";
-}
-
-/* "--services echo,time": a non-empty list of known names. */
-static int parse_services(serve_opts *o, const char *text)
-{
-    char buf[256], *save = NULL;
-
-    if (strlen(text) >= sizeof(buf) || text[0] == '\0') {
-        cli_error("--services", "'%s' is not a list of services", text);
-        return -1;
-    }
-    strcpy(buf, text);
-    memset(o->selected, 0, sizeof(o->selected));
-    for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        int i = svc_find(name);
-        if (i < 0) {
-            cli_error("--services", "unknown service '%s' (known: %s)", name, service_names());
-            return -1;
-        }
-        o->selected[i] = true;
-    }
-    for (int i = 0; i < SVC_COUNT; i++)
-        if (o->selected[i])
-            return 0;
-    cli_error("--services", "'%s' names no service", text);
-    return -1;
-}
-
-/* "--port echo=7007"; the port may be 0 (the system picks one). */
-static int parse_port(serve_opts *o, const char *text, bool overridden[])
-{
-    const char *eq = strchr(text, '=');
-    char name[32];
-    long port;
-    int i;
-
-    if (eq == NULL || eq == text || (size_t)(eq - text) >= sizeof(name)) {
-        cli_error("--port", "'%s' is not SERVICE=PORT", text);
-        return -1;
-    }
-    memcpy(name, text, (size_t)(eq - text));
-    name[eq - text] = '\0';
-    i = svc_find(name);
-    if (i < 0) {
-        cli_error("--port", "unknown service '%s' (known: %s)", name, service_names());
-        return -1;
-    }
-    if (cli_parse_long("--port", eq + 1, 0, 65535, &port) < 0)
-        return -1;
-    o->ports[i] = (int)port;
-    overridden[i] = true;
-    return 0;
-}
-
-/* Two selected services on one (non-zero) port would fail to bind. */
-static int check_ports(const serve_opts *o)
-{
-    for (int i = 0; i < SVC_COUNT; i++)
-        for (int j = i + 1; j < SVC_COUNT; j++)
-            if (o->selected[i] && o->selected[j] && o->ports[i] != 0 &&
-                o->ports[i] == o->ports[j]) {
-                cli_error("--port", "%s and %s are both on port %d", svc_table[i].name,
-                          svc_table[j].name, o->ports[i]);
-                return -1;
-            }
-    return 0;
-}
-
-/* Applies one option that takes a number of some kind. */
-static int parse_number_opt(serve_opts *o, int opt, const char *arg)
-{
-    long v;
-    double s;
-
-    switch (opt) {
-    case OPT_THREADS:
-        if (cli_parse_long("--threads", arg, 0, 1024, &v) < 0)
-            return -1;
-        o->cfg.threads = (int)v;
-        return 0;
-    case OPT_MAX_CONNS:
-    case OPT_MAX_PER_SOURCE:
-        if (cli_parse_long(opt == OPT_MAX_CONNS ? "--max-conns" : "--max-per-source", arg,
-                           0, INT_MAX, &v) < 0)
-            return -1;
-        *(opt == OPT_MAX_CONNS ? &o->cfg.max_conns : &o->cfg.max_per_source) = (int)v;
-        o->max_conns_set |= opt == OPT_MAX_CONNS;
-        return 0;
-    case OPT_IDLE:
-        o->idle_set = true;
-        return cli_parse_seconds("--idle-timeout", arg, 1e7, &o->cfg.idle_timeout);
-    case OPT_GRACE:
-        if (cli_parse_seconds("--grace", arg, 3600, &s) < 0)
-            return -1;
-        /* The framework reads 0 as "the default"; a tiny grace is "none". */
-        o->cfg.grace = s > 0 ? s : 1e-3;
-        return 0;
-    case OPT_PROXY_TIMEOUT:
-        if (cli_parse_seconds("--proxy-timeout", arg, 3600, &s) < 0)
-            return -1;
-        if (s <= 0) {
-            cli_error("--proxy-timeout", "'%s' is not a positive number of seconds", arg);
-            return -1;
-        }
-        o->cfg.proxy_timeout = s;
-        o->proxy_timeout_set = true;
-        return 0;
-    case OPT_UDP_LIMIT:
-        return cli_parse_long("--udp-limit", arg, 0, 100000000, &o->udp_limit);
-    case OPT_UDP_GLOBAL:
-        return cli_parse_long("--udp-global-limit", arg, 0, 1000000000, &o->udp_global);
-    case OPT_NTP_STRATUM:
-        if (cli_parse_long("--ntp-stratum", arg, 1, NTP_STRATUM_MAX, &v) < 0)
-            return -1;
-        o->ntp.stratum = (int)v;
-        return 0;
-    case OPT_NTS_ROTATE:
-        return cli_parse_long("--nts-rotate", arg, 0, 100L * 365 * 86400, &o->nts_rotate);
-    }
-    return -1;
-}
-
-/* "--proxy-from 10.0.0.0/8": one more network allowed to send headers. */
-static int parse_proxy_from(serve_opts *o, const char *arg)
-{
-    if (o->nproxy_from == SERVE_MAX_PROXY_FROM) {
-        cli_error("--proxy-from", "at most %d networks", SERVE_MAX_PROXY_FROM);
-        return -1;
-    }
-    if (sk_cidr_parse(&o->proxy_from[o->nproxy_from], arg) < 0) {
-        cli_error("--proxy-from", "'%s' is not an address or ADDR/PREFIX", arg);
-        return -1;
-    }
-    o->nproxy_from++;
-    return 0;
-}
-
-static int parse_daytime(serve_opts *o, const char *arg)
-{
-    if (strcmp(arg, "ctime") == 0)
-        o->daytime = DAYTIME_CTIME;
-    else if (strcmp(arg, "rfc3339") == 0)
-        o->daytime = DAYTIME_RFC3339;
-    else {
-        cli_error("--daytime-format", "'%s' is neither ctime nor rfc3339", arg);
-        return -1;
-    }
-    return 0;
-}
-
-/* Applies one option; returns 0, or -1 after printing why. */
-static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
-{
-    long v;
-
-    switch (opt) {
-    case OPT_PORT_BASE:
-        if (cli_parse_long("--port-base", arg, 0, 65535 - NTP_PORT, &v) < 0)
-            return -1;
-        for (int i = 0; i < SVC_COUNT; i++)
-            if (!overridden[i])
-                o->ports[i] = (int)v + svc_table[i].std_port;
-        return 0;
-    case OPT_PORT:
-        return parse_port(o, arg, overridden);
-    case OPT_BIND:
-        if (o->nbinds == SERVE_MAX_BINDS) {
-            cli_error("--bind", "at most %d addresses", SERVE_MAX_BINDS);
-            return -1;
-        }
-        o->binds[o->nbinds++] = arg;
-        return 0;
-    case OPT_SERVICES:
-        return parse_services(o, arg);
-    case OPT_NO_TCP:
-        o->tcp = false;
-        return 0;
-    case OPT_NO_UDP:
-        o->udp = false;
-        return 0;
-    case OPT_QOTD_FILE:
-        o->qotd_file = arg;
-        return 0;
-    case OPT_USER:
-        o->user = arg;
-        return 0;
-    case OPT_DAYTIME:
-        return parse_daytime(o, arg);
-    case OPT_INETD:
-        o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svc_find(arg);
-        if (o->inetd_svc < 0) {
-            cli_error("--inetd", "unknown service '%s' (known: %s)", arg, service_names());
-            return -1;
-        }
-        return 0;
-    case OPT_PROXY:
-        o->cfg.proxy_protocol = true;
-        return 0;
-    case OPT_PROXY_FROM:
-        return parse_proxy_from(o, arg);
-    case OPT_METRICS: {
-        sk_addr check;
-
-        o->metrics = arg;
-        return metrics_parse_addr(arg, &check);
-    }
-    case OPT_NTP_UNSYNCED:
-        o->ntp.unsynced = true;
-        return 0;
-    case OPT_NTS:
-        o->nts = true;
-        return 0;
-    case OPT_NTS_KEY_FILE:
-        o->nts_key_file = arg;
-        return 0;
-    case 'v':
-        o->cfg.verbose = true;
-        return 0;
-    }
-    return parse_number_opt(o, opt, arg);
-}
-
-/* True when service i runs over TCP (when asked) and UDP (when asked). */
-static bool serves_tcp(const serve_opts *o, int i)
-{
-    return o->selected[i] && o->tcp && svc_table[i].tcp != NULL;
-}
-
-static bool serves_udp(const serve_opts *o, int i)
-{
-    return o->selected[i] && o->udp && svc_table[i].udp != NULL;
-}
-
-/* False when the options select only UDP-only services without UDP. */
-static bool serves_something(const serve_opts *o)
-{
-    for (int i = 0; i < SVC_COUNT; i++)
-        if (serves_tcp(o, i) || serves_udp(o, i))
-            return true;
-    return false;
-}
-
-/*
- * Parses argv into *o.  Returns -1 to go on serving, or the exit status
- * (0 after --help, 2 for a usage error, with the message printed).
- */
-static int serve_parse(serve_opts *o, int argc, char **argv)
-{
-    bool overridden[SVC_COUNT] = {false};
-    int opt;
-
-    serve_defaults(o);
-    opterr = 0;
-    optind = 1;
-    while ((opt = getopt_long(argc, argv, ":vh", serve_longopts, NULL)) != -1) {
-        if (opt == 'h') {
-            fputs(serve_usage, stdout);
-            fputs(serve_help, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (opt == '?' || opt == ':') {
-            const char *bad = argv[optind - 1];
-            cli_error("serve", opt == '?' ? "unknown option '%s' (see --help)"
-                                          : "option '%s' needs a value", bad);
-            return CLI_EXIT_USAGE;
-        }
-        if (parse_opt(o, opt, optarg, overridden) < 0)
-            return CLI_EXIT_USAGE;
-    }
-    if (optind < argc) {
-        cli_error("serve", "unexpected argument '%s' (see --help)", argv[optind]);
-        return CLI_EXIT_USAGE;
-    }
-    if (!o->tcp && !o->udp) {
-        cli_error("serve", "--no-tcp and --no-udp leave nothing to serve");
-        return CLI_EXIT_USAGE;
-    }
-    if (!serves_something(o)) {
-        cli_error("serve", "--no-udp leaves nothing to serve (ntp is UDP only)");
-        return CLI_EXIT_USAGE;
-    }
-    if (check_ports(o) < 0)
-        return CLI_EXIT_USAGE;
-    if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set)) {
-        cli_error("serve", "--proxy-from and --proxy-timeout need --proxy-protocol");
-        return CLI_EXIT_USAGE;
-    }
-    if (!o->nts && (o->nts_key_file != NULL || o->nts_rotate != SVC_NTS_ROTATE_DEFAULT)) {
-        cli_error("serve", "--nts-key-file and --nts-rotate need --nts");
-        return CLI_EXIT_USAGE;
-    }
-    o->cfg.proxy_from = o->nproxy_from > 0 ? o->proxy_from : NULL;
-    o->cfg.proxy_from_count = (size_t)o->nproxy_from;
-    return -1;
 }
 
 /* ---- addresses -------------------------------------------------------------------- */
@@ -707,9 +214,9 @@ static svc_udpguard *serve_guard(const serve_opts *o, const serve_listener *ls, 
     for (int i = 0; i < nl; i++)
         ports[n++] = sk_addr_port(&ls[i].bound);
 
-    gc.per_source = (double)o->udp_limit;
+    gc.per_source = o->udp_limit;
     if (o->udp_global >= 0)
-        gc.global = (double)o->udp_global;
+        gc.global = o->udp_global;
     else
         gc.global = o->udp_limit > 0 ? SVC_UDP_DEFAULT_GLOBAL : 0;
     gc.ports = ports;
@@ -1039,7 +546,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     if (announce(ls, nl) < 0)
         goto out_signals;
     (void)sk_server_notify(srv, tell_ready, NULL);
-    serve_log("event=start listeners=%d threads=%ld udp_limit=%ld", nl,
+    serve_log("event=start listeners=%d threads=%ld udp_limit=%g", nl,
               o->cfg.threads ? (long)o->cfg.threads : sysconf(_SC_NPROCESSORS_ONLN),
               o->udp_limit);
     rc = sk_server_run(srv);

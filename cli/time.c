@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "client.h"
+#include "clock.h"
 #include "daytime.h"
 #include "rfc868.h"
 
@@ -38,14 +39,14 @@ struct time_reply {
 /* Asks the server; checks the reply is exactly 4 bytes and decodes it. */
 static int ask(struct client *c, struct time_reply *r)
 {
-    double t0 = client_now();
+    double t0 = cli_now();
     unsigned char buf[4];
     ssize_t n;
 
     n = client_ask(c, buf, sizeof(buf));
     if (n < 0)
         return -1;
-    r->rtt = client_now() - t0;
+    r->rtt = cli_now() - t0;
     clock_gettime(CLOCK_REALTIME, &r->at);
     if (n != 4) {
         client_error(c, "reply is %zd byte%s, expected exactly 4", n, n == 1 ? "" : "s");

@@ -88,8 +88,8 @@ bool svc_udp_admit(sk_dgram *d, const sk_addr *from)
 
     if (env == NULL || env->guard == NULL)
         return true;
-    if (svc_udpguard_check(env->guard, from, sk_loop_now_ms(sk_dgram_loop(d))) ==
-        SVC_UDP_PASS)
+    if (svc_udpguard_judge(env->guard, from, sk_loop_now_ms(sk_dgram_loop(d)), NULL, NULL) ==
+        SVC_GUARD_PASS)
         return true;
     sk_dgram_drop(d); /* counted per service too (the metrics) */
     return false;

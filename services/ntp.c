@@ -10,7 +10,7 @@
  *   2. the UDP guard, with source port 123 exempt from its port rules (NTP
  *      servers send their own client requests from 123); a source over its
  *      rate limit gets a RATE kiss-o'-death at most once per
- *      SVC_NTP_KISS_INTERVAL_MS (svc_udpguard_kiss), otherwise nothing;
+ *      SVC_NTP_KISS_INTERVAL_MS (the guard's KISS verdict), otherwise nothing;
  *   3. T2 is the kernel's receive timestamp (sk_dgram_rxtime: the service
  *      is added with SK_SERVER_RXTIME), the header fields describing our
  *      clock come from svc_ntp_self (cached per thread for a second), and
@@ -178,21 +178,12 @@ static const svc_ntp_counter verdict_counter[NTP_NVERDICTS] = {
     [NTP_DROP_MODE] = SVC_NTP_DROP_MODE,
 };
 
-/* Runs the guard.  Returns 1 to answer, 0 to drop, -1 to send a RATE KoD. */
-static int ntp_admit(const svc_env *env, const sk_addr *from, uint64_t now_ms)
-{
-    svc_udp_verdict v;
-
-    if (env == NULL || env->guard == NULL)
-        return 1;
-    v = svc_udpguard_check_allow(env->guard, from, now_ms, NTP_PORT);
-    if (v == SVC_UDP_PASS)
-        return 1;
-    if (v == SVC_UDP_DROP_SOURCE &&
-        svc_udpguard_kiss(env->guard, from, now_ms, SVC_NTP_KISS_INTERVAL_MS))
-        return -1;
-    return 0;
-}
+/* What ntp asks of the UDP guard: port 123 is a client's port too, and a
+ * source over its rate is told to slow down now and then. */
+static const svc_udp_policy ntp_policy = {
+    .allow_port = NTP_PORT,
+    .kiss_interval_ms = SVC_NTP_KISS_INTERVAL_MS,
+};
 
 /* Sends `out` and counts it as `c`. */
 static void ntp_send(sk_dgram *d, svc_ntp *n, const sk_addr *from, const void *out,
@@ -255,16 +246,17 @@ static void ntp_on_datagram(sk_dgram *d, const void *data, size_t len, const sk_
     struct timespec t2, t3;
     ntp_packet req, rep;
     ntp_verdict v = ntp_request_check(&req, data, len);
-    int admit;
+    svc_guard_verdict gv = SVC_GUARD_PASS;
 
     if (v != NTP_REQUEST_OK) {
         ntp_count(n, verdict_counter[v]);
         return;
     }
-    admit = ntp_admit(env, from, now_ms);
-    if (admit == 0)
+    if (env != NULL && env->guard != NULL)
+        gv = svc_udpguard_judge(env->guard, from, now_ms, &ntp_policy, NULL);
+    if (gv == SVC_GUARD_DROP)
         return;
-    if (admit < 0) {
+    if (gv == SVC_GUARD_KISS) {
         ntp_kod_make(&rep, &req, "RATE");
         ntp_encode(&rep, out);
         if (svc_udp_send(d, from, out, sizeof(out), len))

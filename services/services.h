@@ -267,8 +267,8 @@ size_t svc_nts_reply(svc_ntskeys *k, svc_nts_req *r, const unsigned char header[
 
 /* ---- UDP guard ----------------------------------------------------------- */
 
-/* Why a datagram got no reply. */
-typedef enum svc_udp_verdict {
+/* Why a datagram got no reply (the guard's counters and log lines). */
+typedef enum svc_udp_reason {
     SVC_UDP_PASS = 0,
     SVC_UDP_DROP_PRIVPORT,   /* source port below 1024 */
     SVC_UDP_DROP_SVCPORT,    /* source port is a simple-service port */
@@ -276,8 +276,8 @@ typedef enum svc_udp_verdict {
     SVC_UDP_DROP_SOURCE,     /* per-source rate limit */
     SVC_UDP_DROP_GLOBAL,     /* global rate limit */
     SVC_UDP_DROP_SIZE,       /* reply would exceed the size bound */
-    SVC_UDP_NVERDICTS
-} svc_udp_verdict;
+    SVC_UDP_NREASONS
+} svc_udp_reason;
 
 typedef struct svc_udpguard_config {
     double per_source;     /* replies per second per source address; 0: no limit */
@@ -300,45 +300,50 @@ typedef struct svc_udpguard_config {
 int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg);
 void svc_udpguard_free(svc_udpguard *g);
 
-/*
- * Decides whether a datagram from `from` may get a reply, at monotonic
- * time `now_ms` (the caller's clock: the loop's, or a test's).  Takes a
- * token from the source's bucket and the global bucket on PASS.  Counts
- * and logs (at most one line per reason per second) every drop.  Each
- * thread uses its own source table, so calls need no lock.
- */
-svc_udp_verdict svc_udpguard_check(svc_udpguard *g, const sk_addr *from,
-                                   uint64_t now_ms);
+/* The guard's one verdict on a datagram (chrony's CLG_LimitServiceRate:
+ * PASS, DROP, KOD). */
+typedef enum svc_guard_verdict {
+    SVC_GUARD_PASS = 0, /* reply */
+    SVC_GUARD_DROP,     /* reply with nothing */
+    SVC_GUARD_KISS,     /* over the source's rate: one small "slow down" reply
+                           (NTP's RATE kiss-o'-death) instead of nothing */
+} svc_guard_verdict;
 
-/* svc_udpguard_check, except that source port `allow_port` is exempt from
- * the port rules (ntp answers port 123: NTP servers send their client
- * requests from it).  The address rules and rate limits still apply. */
-svc_udp_verdict svc_udpguard_check_allow(svc_udpguard *g, const sk_addr *from,
-                                         uint64_t now_ms, int allow_port);
+/* What one service asks of the guard beyond the common rules. */
+typedef struct svc_udp_policy {
+    int allow_port;            /* a source port exempt from the port rules (ntp
+                                  answers 123: NTP servers send from it); -1: none */
+    uint64_t kiss_interval_ms; /* > 0: a source over its per-source rate gets
+                                  SVC_GUARD_KISS at most once per this many ms,
+                                  and only while the global bucket has a token */
+} svc_udp_policy;
 
 /*
- * After a per-source rate-limit drop (SVC_UDP_DROP_SOURCE) of a datagram
- * from `from`: returns true at most once per `interval_ms` for that source,
- * and only when the global bucket has a token to spend, meaning the caller
- * may send one small "slow down" reply (NTP's RATE kiss-o'-death) instead
- * of nothing.
+ * Judges a datagram from `from` at monotonic time `now_ms` (the caller's
+ * clock: the loop's, or a test's) under `policy` (NULL: no exempt port, no
+ * kisses).  Applies the address rules, the port rules and the rate limits,
+ * takes a token from the source's bucket and the global bucket on PASS,
+ * and counts and logs (at most one line per reason per second) every
+ * datagram it does not pass - a KISS is counted as the rate_source drop it
+ * also is.  Stores the reason in *why when `why` is not NULL (SVC_UDP_PASS
+ * on PASS).  Each thread uses its own source table, so calls need no lock.
  */
-bool svc_udpguard_kiss(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
-                       uint64_t interval_ms);
+svc_guard_verdict svc_udpguard_judge(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
+                                     const svc_udp_policy *policy, svc_udp_reason *why);
 
 /* Counts a drop decided by the caller (e.g. SVC_UDP_DROP_SIZE) and logs it. */
-void svc_udpguard_count(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,
+void svc_udpguard_count(svc_udpguard *g, svc_udp_reason v, const sk_addr *from,
                         uint64_t now_ms);
 
 /* Drops counted so far for `v`, summed over threads. */
-uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_verdict v);
+uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_reason v);
 
 /* Entries in the calling thread's source table (a power of two), or 0
  * when it could not be made.  For tests. */
 size_t svc_udpguard_table_size(svc_udpguard *g);
 
-/* "private_port", "service_port", ... */
-const char *svc_udp_verdict_name(svc_udp_verdict v);
+/* "pass", "private_port", "service_port", ... */
+const char *svc_udp_reason_name(svc_udp_reason v);
 
 /* True when `a` is an unspecified, broadcast or multicast address (v4,
  * v6, or v4-mapped v6). */

@@ -2,7 +2,8 @@
 /*
  * services/udpguard.c - the rules that keep the UDP services from being used as
  * reflectors, amplifiers or loop partners (CERT CA-1996-01, US-CERT
- * TA14-017A).  Every UDP handler asks svc_udpguard_check() before replying.
+ * TA14-017A).  Every UDP handler asks svc_udpguard_judge() before replying
+ * and gets one verdict: pass, drop, or kiss (chrony's CLG_LimitServiceRate).
  *
  * A datagram gets no reply when its source
  *   - is unspecified, broadcast or multicast (v4, v6, v4-mapped v6): a reply
@@ -22,14 +23,17 @@
  * once per admitted datagram.
  *
  * Every drop is counted per reason and logged at most once per reason per
- * second, with the number of drops not logged in between.
+ * second, with the number of drops not logged in between (through
+ * lib/server/log.h, the logger every "suppressed=N" line uses).
  *
- * Two additions serve NTP: one source port may be exempted from the port
- * rules (svc_udpguard_check_allow: ntp answers port 123), and a source
- * over its limit may be told to slow down once in a while
- * (svc_udpguard_kiss, remembered in the source's entry).
+ * A service's policy (svc_udp_policy) adds two things NTP needs: one source
+ * port may be exempted from the port rules (ntp answers port 123), and a
+ * source over its limit may be told to slow down once in a while (the
+ * KISS verdict, remembered in the source's entry).
  */
 #include "services.h"
+
+#include "server/log.h" /* lib/server's rate-limited logger */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -47,7 +51,7 @@ typedef struct guard_entry {
     unsigned char key[16]; /* IPv6 form; IPv4 as v4-mapped */
     double tokens;
     uint64_t last_ms; /* last refill; 0 marks a free slot */
-    uint64_t kiss_ms; /* last svc_udpguard_kiss granted; 0: never */
+    uint64_t kiss_ms; /* last SVC_GUARD_KISS given; 0: never */
 } guard_entry;
 
 /* What one thread owns: its table and its drop counters. */
@@ -55,14 +59,8 @@ typedef struct guard_thread {
     struct guard_thread *next; /* in the guard's list, for freeing and sums */
     guard_entry *table;
     size_t mask;
-    _Atomic uint64_t dropped[SVC_UDP_NVERDICTS];
+    _Atomic uint64_t dropped[SVC_UDP_NREASONS];
 } guard_thread;
-
-/* The shared rate-limited log state of one drop reason. */
-typedef struct guard_logstate {
-    _Atomic int64_t last_sec;
-    _Atomic uint64_t suppressed;
-} guard_logstate;
 
 struct svc_udpguard {
     svc_udpguard_config cfg;
@@ -73,17 +71,17 @@ struct svc_udpguard {
     guard_thread *threads;
     double global_tokens;
     uint64_t global_last_ms;
-    guard_logstate logs[SVC_UDP_NVERDICTS];
+    sk__ratelog logs[SVC_UDP_NREASONS]; /* one line per reason per second, shared */
 };
 
-static const char *const verdict_names[SVC_UDP_NVERDICTS] = {
+static const char *const reason_names[SVC_UDP_NREASONS] = {
     "pass", "private_port", "service_port", "bad_address",
     "rate_source", "rate_global", "reply_size",
 };
 
-const char *svc_udp_verdict_name(svc_udp_verdict v)
+const char *svc_udp_reason_name(svc_udp_reason v)
 {
-    return (unsigned)v < SVC_UDP_NVERDICTS ? verdict_names[v] : "unknown";
+    return (unsigned)v < SVC_UDP_NREASONS ? reason_names[v] : "unknown";
 }
 
 /* ---- creation -------------------------------------------------------------- */
@@ -124,8 +122,6 @@ int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg)
         goto fail_key;
     pthread_mutex_init(&g->lock, NULL);
     g->global_tokens = g->cfg.global_burst;
-    for (int i = 0; i < SVC_UDP_NVERDICTS; i++)
-        atomic_init(&g->logs[i].last_sec, -1);
     *out = g;
     return 0;
 
@@ -333,34 +329,28 @@ static bool global_take(svc_udpguard *g, uint64_t now_ms)
 
 /* ---- counting and logging --------------------------------------------------- */
 
-/* Logs the drop if this reason has not logged in the current second;
- * otherwise counts it as suppressed for the next line. */
-static void drop_log(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,
+/* Logs the drop unless this reason has logged within the last second
+ * (lib/server/log.c's rate-limited logger); the line says how many were
+ * not logged in between. */
+static void drop_log(svc_udpguard *g, svc_udp_reason v, const sk_addr *from,
                      uint64_t now_ms)
 {
-    guard_logstate *ls = &g->logs[v];
-    int64_t sec = (int64_t)(now_ms / 1000), last = atomic_load(&ls->last_sec);
     char addr[SK_ADDRSTRLEN], line[256];
+    uint64_t suppressed;
 
-    if (last == sec || !atomic_compare_exchange_strong(&ls->last_sec, &last, sec)) {
-        atomic_fetch_add_explicit(&ls->suppressed, 1, memory_order_relaxed);
+    if (!sk__ratelog_due(&g->logs[v], now_ms, &suppressed))
         return;
-    }
     if (sk_addr_format(from, addr, sizeof(addr)) < 0)
         snprintf(addr, sizeof(addr), "?");
     snprintf(line, sizeof(line),
              "event=udp_drop reason=%s from=%s suppressed=%llu total=%llu",
-             svc_udp_verdict_name(v), addr,
-             (unsigned long long)atomic_exchange(&ls->suppressed, 0),
+             svc_udp_reason_name(v), addr, (unsigned long long)suppressed,
              (unsigned long long)svc_udpguard_dropped(g, v));
-    if (g->cfg.log != NULL)
-        g->cfg.log(g->cfg.log_arg, line);
-    else
-        fprintf(stderr, "%s\n", line);
+    sk__log_emit(g->cfg.log, g->cfg.log_arg, line);
 }
 
 /* Counts a drop in the thread's counters (when it has any) and logs it. */
-static void guard_drop(svc_udpguard *g, guard_thread *t, svc_udp_verdict v,
+static void guard_drop(svc_udpguard *g, guard_thread *t, svc_udp_reason v,
                        const sk_addr *from, uint64_t now_ms)
 {
     if (t != NULL)
@@ -368,19 +358,19 @@ static void guard_drop(svc_udpguard *g, guard_thread *t, svc_udp_verdict v,
     drop_log(g, v, from, now_ms);
 }
 
-void svc_udpguard_count(svc_udpguard *g, svc_udp_verdict v, const sk_addr *from,
+void svc_udpguard_count(svc_udpguard *g, svc_udp_reason v, const sk_addr *from,
                         uint64_t now_ms)
 {
-    if (v == SVC_UDP_PASS || (unsigned)v >= SVC_UDP_NVERDICTS)
+    if (v == SVC_UDP_PASS || (unsigned)v >= SVC_UDP_NREASONS)
         return;
     guard_drop(g, guard_thread_get(g), v, from, now_ms);
 }
 
-uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_verdict v)
+uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_reason v)
 {
     uint64_t sum = 0;
 
-    if ((unsigned)v >= SVC_UDP_NVERDICTS)
+    if ((unsigned)v >= SVC_UDP_NREASONS)
         return 0;
     pthread_mutex_lock(&g->lock);
     for (guard_thread *t = g->threads; t != NULL; t = t->next)
@@ -391,7 +381,7 @@ uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_verdict v)
 
 /* ---- the check ----------------------------------------------------------------- */
 
-static svc_udp_verdict guard_decide(svc_udpguard *g, guard_thread *t,
+static svc_udp_reason guard_decide(svc_udpguard *g, guard_thread *t,
                                     const sk_addr *from, uint64_t now_ms, int allow_port)
 {
     int port = addr_port(from);
@@ -415,27 +405,11 @@ static svc_udp_verdict guard_decide(svc_udpguard *g, guard_thread *t,
     return SVC_UDP_PASS;
 }
 
-svc_udp_verdict svc_udpguard_check_allow(svc_udpguard *g, const sk_addr *from,
-                                         uint64_t now_ms, int allow_port)
+/* After a per-source rate drop: true at most once per `interval_ms` for
+ * the source, and only when the global bucket has a token to spend. */
+static bool kiss_due(svc_udpguard *g, guard_thread *t, const sk_addr *from,
+                     uint64_t now_ms, uint64_t interval_ms)
 {
-    guard_thread *t = guard_thread_get(g);
-    svc_udp_verdict v = guard_decide(g, t, from, now_ms, allow_port);
-
-    if (v != SVC_UDP_PASS)
-        guard_drop(g, t, v, from, now_ms);
-    return v;
-}
-
-svc_udp_verdict svc_udpguard_check(svc_udpguard *g, const sk_addr *from,
-                                   uint64_t now_ms)
-{
-    return svc_udpguard_check_allow(g, from, now_ms, -1);
-}
-
-bool svc_udpguard_kiss(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
-                       uint64_t interval_ms)
-{
-    guard_thread *t = guard_thread_get(g);
     unsigned char key[16];
     guard_entry *e;
 
@@ -450,4 +424,22 @@ bool svc_udpguard_kiss(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
     /* 0 means "never", so a clock reading of 0 is stored as 1. */
     e->kiss_ms = now_ms ? now_ms : 1;
     return true;
+}
+
+svc_guard_verdict svc_udpguard_judge(svc_udpguard *g, const sk_addr *from, uint64_t now_ms,
+                                     const svc_udp_policy *policy, svc_udp_reason *why)
+{
+    guard_thread *t = guard_thread_get(g);
+    int allow_port = policy != NULL ? policy->allow_port : -1;
+    svc_udp_reason r = guard_decide(g, t, from, now_ms, allow_port);
+
+    if (why != NULL)
+        *why = r;
+    if (r == SVC_UDP_PASS)
+        return SVC_GUARD_PASS;
+    guard_drop(g, t, r, from, now_ms);
+    if (r == SVC_UDP_DROP_SOURCE && policy != NULL && policy->kiss_interval_ms > 0 &&
+        kiss_due(g, t, from, now_ms, policy->kiss_interval_ms))
+        return SVC_GUARD_KISS;
+    return SVC_GUARD_DROP;
 }

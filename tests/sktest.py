@@ -95,9 +95,40 @@ def free_port(kind=socket.SOCK_STREAM, family=socket.AF_INET):
     raise RuntimeError("no free port")
 
 
-def free_port_base(offsets=(7, 9, 13, 17, 19, 37, 123)):
-    """A port base B such that B+offset is free (TCP and UDP) for each offset."""
+_SERVICES = None
+
+
+def services():
+    """{name: (protocols, standard port)} in the daemon's order, from
+    `sockit serve --list-services` (svc_table, the one list), e.g.
+    {"echo": (("tcp", "udp"), 7), ..., "ntp": (("udp",), 123)}."""
+    global _SERVICES
+    if _SERVICES is None:
+        r = subprocess.run([SOCKIT, "serve", "--list-services"], capture_output=True,
+                           text=True, timeout=30)
+        if r.returncode != 0:
+            raise RuntimeError("sockit serve --list-services: %r" % r.stderr)
+        found = {}
+        for line in r.stdout.splitlines():
+            name, protos, port = line.split(" ")
+            found[name] = (tuple(protos.split(",")), int(port))
+        _SERVICES = found
+    return dict(_SERVICES)
+
+
+def service_ports(proto=None):
+    """{name: standard port} of the services (those over `proto` only, when
+    given: "tcp" or "udp")."""
+    return {n: port for n, (protos, port) in services().items()
+            if proto is None or proto in protos}
+
+
+def free_port_base(offsets=None):
+    """A port base B such that B+offset is free (TCP and UDP) for each offset
+    (default: every service's standard port)."""
     import random
+    if offsets is None:
+        offsets = tuple(service_ports().values())
     high = _ephemeral_low() - 1 - max(offsets)
     for _ in range(200):
         base = random.randrange(_PORT_LOW, high)

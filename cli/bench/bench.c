@@ -4,7 +4,7 @@
  *
  *   sockit bench echo|stream|connect|udp|ntp HOST PORT [options]
  *
- * This file parses the options, resolves the target once, lays out the
+ * This file parses the options (with the option layer, cli/opt.h), resolves the target once, lays out the
  * run's timeline, starts one thread per --threads (each with its own event
  * loop and its share of the connections, see cli/bench/thread.c), shows a
  * progress line while they run when standard error is a terminal, and hands
@@ -12,11 +12,11 @@
  * cli/bench/connect.c and cli/bench/udp.c.
  */
 #include "bench.h"
+#include "clock.h"
 #include "cli.h"
+#include "opt.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +78,10 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static int usage_error(const char *what, const char *why)
+static void print_help(FILE *out, const void *arg)
 {
-    cli_error(what, "%s", why);
-    fprintf(stderr, "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [options] "
-                    "(try 'sockit bench --help')\n");
-    return CLI_EXIT_USAGE;
+    (void)arg;
+    fputs(usage_text, out);
 }
 
 static int parse_mode(bench_config *cfg, const char *name)
@@ -135,58 +133,52 @@ static const struct option long_options[] = {
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"histogram", required_argument, NULL, OPT_HISTOGRAM},
     {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
 
-/* --rate: a positive number of operations per second, up to 100 million. */
-static int parse_rate(const char *arg, double *out)
+/* A count or size option into a long field of the config. */
+static int take_long(const char *arg, uint64_t min, uint64_t max, bool size, long *out)
 {
-    bool plain = *arg != '\0';
-    char *end;
-    double v = 0;
+    uint64_t v;
+    long c;
 
-    /* Plain decimals only: strtod would also take "inf", "nan" and hex. */
-    for (const char *p = arg; *p; p++)
-        plain &= isdigit((unsigned char)*p) || *p == '.';
-    errno = 0;
-    if (plain)
-        v = strtod(arg, &end);
-    if (!plain || *end != '\0' || errno != 0 || !(v > 0) || v > 1e8) {
-        cli_error("--rate", "'%s' is not a rate of operations per second (more than 0, "
-                  "at most 100000000)", arg);
-        return -1;
+    if (!size) {
+        if (cli_parse_count("bench", arg, (long)min, (long)max, &c) < 0)
+            return -1;
+        *out = c;
+        return 0;
     }
-    *out = v;
+    if (cli_parse_size("bench", arg, min, max, &v) < 0)
+        return -1;
+    *out = (long)v;
     return 0;
 }
 
-/* Applies one option.  Returns 0, -1 after printing a usage error, or 1
- * for --help. */
+/* Applies one option.  Returns 0, or -1 after printing a usage error. */
 static int apply_option(bench_config *cfg, int opt, const char *arg)
 {
     switch (opt) {
     case OPT_CONNS:
-        return cli_parse_long("--conns", arg, 1, 100000, &cfg->conns);
+        return take_long(arg, 1, 100000, false, &cfg->conns);
     case OPT_SIZE:
-        return cli_parse_long("--size", arg, 1, 16 * 1024 * 1024, &cfg->size);
+        return take_long(arg, 1, 16 * 1024 * 1024, true, &cfg->size);
     case OPT_THREADS:
-        return cli_parse_long("--threads", arg, 1, 1024, &cfg->threads);
+        return take_long(arg, 1, 1024, false, &cfg->threads);
     case OPT_EXPECT:
-        return cli_parse_long("--expect", arg, 0, 1L << 30, &cfg->expect);
+        return take_long(arg, 0, 1L << 30, true, &cfg->expect);
     case OPT_DURATION:
-        return cli_parse_seconds("--duration", arg, 86400, &cfg->duration);
+        return cli_parse_duration("bench", arg, CLI_ZERO_BAD, 86400, &cfg->duration);
     case OPT_WARMUP:
-        return cli_parse_seconds("--warmup", arg, 3600, &cfg->warmup);
+        return cli_parse_duration("bench", arg, CLI_ZERO_OK, 3600, &cfg->warmup);
     case OPT_TIMEOUT:
-        return cli_parse_seconds("--timeout", arg, 3600, &cfg->timeout);
+        return cli_parse_duration("bench", arg, CLI_ZERO_BAD, 3600, &cfg->timeout);
     case OPT_RATE:
-        return parse_rate(arg, &cfg->rate);
+        return cli_parse_rate("bench", arg, CLI_ZERO_BAD, 1e8, &cfg->rate);
     case OPT_INTERVAL:
-        return cli_parse_seconds("--interval", arg, 86400, &cfg->interval);
+        return cli_parse_duration("bench", arg, CLI_ZERO_BAD, 86400, &cfg->interval);
     case OPT_HISTOGRAM:
         if (*arg == '\0') {
-            cli_error("--histogram", "needs a file name");
+            cli_usage_error("bench", "--histogram needs a file name");
             return -1;
         }
         cfg->histogram = arg;
@@ -200,42 +192,47 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
     case '6':
         cfg->family = AF_INET6;
         return 0;
-    case 'h':
-        return 1;
     default:
         return -1;
     }
+}
+
+/* A --size no datagram can have (8..65507 bytes: the sequence header and
+ * the largest UDP payload). */
+static int bad_datagram_size(long size)
+{
+    char text[24];
+
+    snprintf(text, sizeof(text), "%ld", size);
+    cli_bad_value("bench", "size", text);
+    return CLI_EXIT_USAGE;
 }
 
 /* Checks the combinations and fills in the defaults that depend on the
  * mode.  Returns 0, or CLI_EXIT_USAGE after printing why. */
 static int finish_config(bench_config *cfg, bool size_given)
 {
-    if (cfg->duration <= 0)
-        return usage_error("--duration", "must be more than 0");
+    /* The parsers already refused a zero --duration, --timeout and
+     * --interval; a negative value here is "not given". */
     if (cfg->timeout < 0)
         cfg->timeout = BENCH_IS_DGRAM(cfg->mode) ? 1.0 : 5.0;
-    else if (cfg->timeout <= 0)
-        return usage_error("--timeout", "must be more than 0");
     if (cfg->expect >= 0 && cfg->mode != BENCH_CONNECT)
-        return usage_error("--expect", "applies to the connect mode only");
+        return cli_usage_error("bench", "--expect applies to the connect mode only");
     if (size_given && (cfg->mode == BENCH_CONNECT || cfg->mode == BENCH_NTP))
-        return usage_error("--size", cfg->mode == BENCH_NTP ? "does not apply to the ntp mode"
-                                                            : "does not apply to the connect mode");
+        return cli_usage_error("bench", "--size does not apply to the %s mode",
+                               cfg->mode_name);
     if (!size_given)
         cfg->size = cfg->mode == BENCH_STREAM ? 16384 : cfg->mode == BENCH_NTP ? BENCH_NTP_SIZE : 64;
     if (cfg->rate > 0 && cfg->mode == BENCH_STREAM)
-        return usage_error("--rate", "does not apply to the stream mode");
+        return cli_usage_error("bench", "--rate does not apply to the stream mode");
     if (cfg->interval > 0 && cfg->duration / cfg->interval > 1e6)
-        return usage_error("--interval", "more than a million intervals in --duration");
+        return cli_usage_error("bench", "--interval gives more than a million intervals in --duration");
     if (cfg->histogram != NULL && cfg->mode == BENCH_STREAM)
-        return usage_error("--histogram", "the stream mode measures no latencies");
-    if (cfg->interval == 0)
-        return usage_error("--interval", "must be more than 0");
+        return cli_usage_error("bench", "--histogram: the stream mode measures no latencies");
     if (cfg->interval < 0)
         cfg->interval = 0;
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
-        return usage_error("--size", "a datagram must hold 8 to 65507 bytes");
+        return bad_datagram_size(cfg->size);
     if (cfg->threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = cpus > 0 ? cpus : 1;
@@ -249,7 +246,9 @@ static int finish_config(bench_config *cfg, bool size_given)
 static int parse_args(bench_config *cfg, int argc, char **argv)
 {
     bool size_given = false;
-    int opt, rc;
+    const char *arg;
+    cli_opts p;
+    int opt, rc, port;
 
     cfg->conns = 16;
     cfg->duration = 10.0;
@@ -257,30 +256,29 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
     cfg->expect = -1;
     cfg->interval = -1.0;
     cfg->family = AF_UNSPEC;
-    optind = 1;
-    opterr = 0; /* our own messages, in the "sockit: what: why" form */
-    while ((opt = getopt_long(argc, argv, ":46h", long_options, NULL)) != -1) {
-        if (opt == '?' || opt == ':')
-            return usage_error(argv[optind - 1],
-                               opt == ':' ? "needs a value" : "unknown option");
-        rc = apply_option(cfg, opt, optarg);
-        if (rc == 1) {
-            fputs(usage_text, stdout);
-            return CLI_EXIT_OK;
-        }
-        if (rc < 0)
+    cli_opts_start(&p, "bench", argc, argv, "46", long_options, print_help, NULL);
+    while ((opt = cli_opts_next(&p, &arg)) > 0) {
+        if (apply_option(cfg, opt, arg) < 0)
             return CLI_EXIT_USAGE;
         size_given |= opt == OPT_SIZE;
     }
-    if (argc - optind != 3)
-        return usage_error("bench", argc - optind < 3 ? "expected a mode, a host and a port"
-                                                       : "too many arguments");
-    if (parse_mode(cfg, argv[optind]) < 0)
-        return usage_error(argv[optind], "unknown mode (echo, stream, connect, udp or ntp)");
-    cfg->host = argv[optind + 1];
-    cfg->port = argv[optind + 2];
-    if (sk_port_parse(cfg->port, BENCH_IS_DGRAM(cfg->mode) ? "udp" : "tcp") <= 0)
-        return usage_error(cfg->port, "not a port number or service name (1..65535)");
+    if (opt != CLI_OPTS_END)
+        return cli_opts_status(opt);
+    if (argc - p.optind != 3)
+        return cli_usage_error("bench", argc - p.optind < 3 ? "expected a mode, a host and a port"
+                                                            : "too many arguments");
+    if (parse_mode(cfg, argv[p.optind]) < 0)
+        return cli_usage_error("bench", "unknown mode '%s' (echo, stream, connect, udp or ntp)",
+                               argv[p.optind]);
+    cfg->host = argv[p.optind + 1];
+    cfg->port = argv[p.optind + 2];
+    if (cfg->host[0] == '\0') {
+        cli_bad_value("bench", "address", cfg->host);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_parse_port("bench", cfg->port, BENCH_IS_DGRAM(cfg->mode) ? "udp" : "tcp",
+                       CLI_ZERO_BAD, &port) < 0)
+        return CLI_EXIT_USAGE;
     rc = finish_config(cfg, size_given);
     return rc != 0 ? rc : -1;
 }
@@ -321,7 +319,7 @@ static void raise_fd_limit(long conns)
 
 static void set_timeline(bench_config *cfg)
 {
-    cfg->t_start = bench_now_ns();
+    cfg->t_start = cli_now_ns();
     cfg->t_measure = cfg->t_start + (uint64_t)(cfg->warmup * 1e9);
     cfg->t_end = cfg->t_measure + (uint64_t)(cfg->duration * 1e9);
     /* Operations started just before the end get the timeout to finish,
@@ -358,7 +356,7 @@ static void live_totals(bench_thread *threads, long n, uint64_t out[3])
 static void show_progress(const bench_config *cfg, bench_thread *threads, long n,
                           uint64_t prev[3], uint64_t *prev_ns)
 {
-    uint64_t now = bench_now_ns(), cur[3];
+    uint64_t now = cli_now_ns(), cur[3];
     double dt = (double)(now - *prev_ns) / 1e9;
     const char *phase = now < cfg->t_measure ? "warm-up" : now < cfg->t_end ? "run" : "drain";
     double t = now < cfg->t_measure ? (double)(now - cfg->t_start) / 1e9
@@ -387,12 +385,12 @@ static bool all_done(bench_thread *threads, long n)
 static bool supervise(bench_config *cfg, bench_thread *threads, long n)
 {
     bool tty = isatty(STDERR_FILENO);
-    uint64_t prev[3] = {0, 0, 0}, prev_ns = bench_now_ns();
+    uint64_t prev[3] = {0, 0, 0}, prev_ns = cli_now_ns();
     struct timespec nap = {0, 10 * 1000 * 1000};
     uint64_t next_show = prev_ns + PROGRESS_NS;
 
     while (!all_done(threads, n)) {
-        uint64_t now = bench_now_ns();
+        uint64_t now = cli_now_ns();
         bench_ival_collect(cfg, threads, n, false);
         if (interrupted)
             atomic_store(&cfg->stop, true);

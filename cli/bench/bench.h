@@ -303,7 +303,6 @@ const bench_ival_row *bench_ival_rows(const bench_config *cfg, size_t *n);
 
 /* Thread runner (cli/bench/thread.c). */
 void *bench_thread_main(void *arg);
-uint64_t bench_now_ns(void);
 /* Counts one operation finished at `now` that took `latency` ns and brought
  * `bytes` verified bytes; recorded only inside the measurement window. */
 void bench_count_op(bench_thread *t, uint64_t now, uint64_t latency, uint64_t bytes);

@@ -23,6 +23,7 @@
  * dominate by far.
  */
 #include "bench.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -76,7 +77,7 @@ static void slot_fail(churn_slot *s, bench_err_kind kind, const char *what, int 
 static void slot_eof(churn_slot *s)
 {
     const bench_config *cfg = s->t->cfg;
-    uint64_t now = bench_now_ns();
+    uint64_t now = cli_now_ns();
 
     if (s->got == 0) {
         s->t->stats.connects++; /* a refused connect would not end this way */
@@ -136,7 +137,7 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
 
     (void)fd;
     if (!s->established) {
-        uint64_t now = bench_now_ns();
+        uint64_t now = cli_now_ns();
         s->established = true;
         s->est_at = now;
         if (!slot_established(s, now))
@@ -259,7 +260,7 @@ static int churn_start(bench_thread *t)
     for (long i = 0; i < t->nconns; i++) {
         st->slots[i].t = t;
         st->slots[i].id = t->first_conn + i;
-        slot_next(&st->slots[i], bench_now_ns());
+        slot_next(&st->slots[i], cli_now_ns());
     }
     return 0;
 }

@@ -4,7 +4,7 @@
  *
  * The event loop's timers have millisecond resolution, too coarse for
  * sends a few microseconds apart, so each thread's pacer is a timerfd set
- * to an absolute CLOCK_MONOTONIC time (bench_now_ns's clock) and watched on
+ * to an absolute CLOCK_MONOTONIC time (cli_now_ns's clock, cli/clock.h) and watched on
  * the loop like a socket, with the thread's timer slack lowered to 1 ns.
  * The drivers keep the schedule (bench_sched) and ask for a wake-up at the
  * earliest time one of their idle connections is due; the pacer keeps one
@@ -12,6 +12,7 @@
  * when the time moves earlier.
  */
 #include "bench.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <sys/prctl.h>
@@ -37,7 +38,7 @@ static void on_pace(sk_io *io, int fd, unsigned events, void *arg)
         return;
     t->pace_armed = 0;
     if (!t->draining)
-        t->driver->pace(t, bench_now_ns());
+        t->driver->pace(t, cli_now_ns());
 }
 
 int bench_pace_open(bench_thread *t)

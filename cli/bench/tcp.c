@@ -25,6 +25,7 @@
  * stream offsets no longer mean anything.
  */
 #include "bench.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -250,7 +251,7 @@ static bool conn_read_one(tcp_conn *c, ssize_t n, const unsigned char *buf)
     }
     if (!verify(c, buf, (size_t)n))
         return false;
-    received(c, (size_t)n, bench_now_ns());
+    received(c, (size_t)n, cli_now_ns());
     return c->phase == PHASE_RUNNING;
 }
 
@@ -275,7 +276,7 @@ static void conn_read(tcp_conn *c)
 static void conn_connected(tcp_conn *c)
 {
     int rc = bench_sock_connected(c->sock);
-    uint64_t now = bench_now_ns();
+    uint64_t now = cli_now_ns();
 
     if (rc < 0) {
         bench_error(c->t, BENCH_ERR_CONN, "connection %ld: connect to %s: %s", c->id,
@@ -316,7 +317,7 @@ static void conn_open(tcp_conn *c)
 {
     int rc = bench_sock_connect(c->t->cfg, SOCK_STREAM, &c->sock);
 
-    c->since = bench_now_ns();
+    c->since = cli_now_ns();
     if (rc < 0 && rc != -EINPROGRESS) {
         bench_error(c->t, BENCH_ERR_CONN, "connection %ld: connect to %s: %s", c->id,
                     c->t->cfg->target_text, sk_strerror(rc));

@@ -11,21 +11,13 @@
  * driver is idle or the hard stop has come.
  */
 #include "bench.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <time.h>
 
 #define TICK_SECONDS 0.02
-
-uint64_t bench_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * UINT64_C(1000000000) + (uint64_t)ts.tv_nsec;
-}
 
 /* Operations finishing before the warm-up ends or after the measurement
  * ends are done but not recorded. */
@@ -84,7 +76,7 @@ void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
     if (t->stats.has_first)
         return;
     t->stats.has_first = true;
-    t->stats.first_ns = bench_now_ns();
+    t->stats.first_ns = cli_now_ns();
     va_start(ap, fmt);
     vsnprintf(t->stats.first, sizeof(t->stats.first), fmt, ap);
     va_end(ap);
@@ -137,7 +129,7 @@ static void begin_drain(bench_thread *t, uint64_t now)
 static void on_tick(sk_timer *timer, void *arg)
 {
     bench_thread *t = arg;
-    uint64_t now = bench_now_ns();
+    uint64_t now = cli_now_ns();
     bool idle;
 
     (void)timer;
@@ -183,7 +175,7 @@ void *bench_thread_main(void *arg)
     if (rc < 0)
         bench_error(t, BENCH_ERR_CONN, "thread %u: %s", t->index, sk_strerror(rc));
     if (!t->draining) {
-        uint64_t now = bench_now_ns();
+        uint64_t now = cli_now_ns();
         t->stats.measure_end = now < t->cfg->t_end ? now : t->cfg->t_end;
     }
     bench_ival_thread_end(t);

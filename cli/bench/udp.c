@@ -33,6 +33,7 @@
  * run.  O(1) per datagram.
  */
 #include "bench.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -141,7 +142,7 @@ static bool slot_send_next(udp_slot *s, uint64_t due)
     s->seq++;
     bit_put(s, s->seq, false);
     size = st->proto->make(s, s->seq, st->buf);
-    s->sent_at = bench_now_ns();
+    s->sent_at = cli_now_ns();
     n = sk_sock_send(s->sock, st->buf, size, 0);
     s->retry = n < 0;
     s->outstanding = n >= 0;
@@ -302,7 +303,7 @@ static void on_reply(udp_slot *s, const unsigned char *buf, size_t n)
             s->t->stats.duplicates++;
         return;
     }
-    first_answer(s, seq, n, bench_now_ns());
+    first_answer(s, seq, n, cli_now_ns());
 }
 
 /* Closed loop: one recv per readiness event: a slot expects one reply at a
@@ -369,7 +370,7 @@ static uint64_t window_size(const bench_config *cfg)
 static int udp_start(bench_thread *t)
 {
     udp_state *st = calloc(1, sizeof(*st));
-    uint64_t now = bench_now_ns();
+    uint64_t now = cli_now_ns();
     int rc;
 
     if (st == NULL)

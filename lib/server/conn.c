@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * lib/server/conn.c - one TCP connection of the server framework: admission,
+ * lib/server/conn.c - one open TCP connection of the server framework:
  * reading with the on_data consumption rule, write-through output with a
- * bounded buffer, backpressure, on_drain, end of stream and the three ways
- * to close (graceful, at once, abort), plus the public sk_conn_* calls.
+ * bounded buffer, backpressure, on_drain, end of stream and the graceful
+ * close, plus the public sk_conn_* calls.  Admission and the stages before
+ * on_open are in lib/server/stage.c; closing at once and the reaper in
+ * lib/server/worker.c; the addresses in lib/server/addr.c.
  *
  * The flow of one readiness event (conn_io_cb):
  *   writable -> flush queued output; a graceful close that has flushed
@@ -14,20 +16,15 @@
  *   settle   -> re-offer kept input once output drained, run on_drain while
  *               the handler's writes go straight out, then set the events to
  *               watch (no system call when they are unchanged)
+ * While the connection is in a stage (SK__C_STAGE) the event goes to the
+ * stage's on_io hook instead.
  *
  * Reading is paused while output is backed up (the buffer is full, or input
  * was left unconsumed while output was pending), so a peer that sends but
  * does not read is throttled by TCP flow control, and no byte is lost or
  * reordered: kept input is always offered before newer input.
  *
- * With cfg.proxy_protocol a connection starts on the worker's pending list
- * (admitted under max_conns only, if its peer is in the allow-list): its
- * reads go into the input buffer and are handed to sk_proxy_parse until a
- * header is complete (conn_proxy_input).  Then the header's client address
- * replaces the peer, the per-source limit is applied to it, on_open runs,
- * and the bytes that came after the header are offered to on_data as kept
- * input.  An invalid header, a timeout or an early end of stream closes the
- * connection before on_open, so no service byte is ever sent.
+ * It calls lib/server/worker.c, addr.c and log.c, never the files above it.
  */
 #include "server.h"
 
@@ -97,52 +94,6 @@ static sk__counters *conn_ctr(const sk_conn *c)
     return sk__ctr(c->svc, c->w);
 }
 
-/* ---- addresses ------------------------------------------------------------ */
-
-static const sk_addr no_addr;
-
-/* Keeps an IPv4 or IPv6 peer inline; any other (a Unix-domain peer) goes
- * into the side block at once.  Returns 0 or -ENOMEM. */
-static int conn_store_peer(sk_conn *c, const sk_addr *peer)
-{
-    int family = peer->len > 0 ? peer->u.sa.sa_family : AF_UNSPEC;
-
-    if (family == AF_INET && peer->len == sizeof(struct sockaddr_in)) {
-        c->peer.in4 = peer->u.in4;
-        return 0;
-    }
-    if (family == AF_INET6 && peer->len == sizeof(struct sockaddr_in6)) {
-        c->peer.in6 = peer->u.in6;
-        return 0;
-    }
-    c->peer.sa.sa_family = AF_UNSPEC;
-    c->addrs = calloc(1, sizeof(*c->addrs));
-    if (c->addrs == NULL)
-        return -ENOMEM;
-    c->addrs->peer = *peer;
-    return 0;
-}
-
-/* The peer as an sk_addr. */
-static void conn_peer_addr(const sk_conn *c, sk_addr *out)
-{
-    memset(out, 0, sizeof(*out));
-    switch (c->peer.sa.sa_family) {
-    case AF_INET:
-        out->len = sizeof(struct sockaddr_in);
-        out->u.in4 = c->peer.in4;
-        break;
-    case AF_INET6:
-        out->len = sizeof(struct sockaddr_in6);
-        out->u.in6 = c->peer.in6;
-        break;
-    default:
-        if (c->addrs != NULL)
-            *out = c->addrs->peer;
-        break;
-    }
-}
-
 /* ---- event selection ---------------------------------------------------- */
 
 static bool conn_backed_up(const sk_conn *c)
@@ -176,9 +127,6 @@ static void conn_fail(sk_conn *c, int err)
 {
     if (c->flags & SK__C_DEAD)
         return;
-    /* The connection ended before its PROXY header was complete. */
-    if (c->flags & SK__C_PROXY_WAIT)
-        SK__COUNT(conn_ctr(c), proxy_truncated, 1);
     c->error = err;
     sk__conn_close_now(c, SK__R_ERROR);
 }
@@ -311,6 +259,7 @@ static void conn_finish_close(sk_conn *c)
 {
     if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
         return;
+    assert((c->flags & (SK__C_CLOSING | SK__C_STAGE)) == SK__C_CLOSING && c->out_len == 0);
     if ((c->flags & SK__C_RD_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
         sk__conn_close_now(c, SK__R_CLOSED);
         return;
@@ -326,100 +275,12 @@ void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason)
 {
     if (c->flags & (SK__C_DEAD | SK__C_CLOSING))
         return;
+    assert(c->flags & SK__C_OPENED);
     c->flags |= SK__C_CLOSING;
     if (c->reason == SK__R_NONE)
         c->reason = (uint8_t)reason;
     if (c->out_len == 0)
         conn_finish_close(c);
-}
-
-/* Gives back the admission taken for the connection; the address is only
- * looked at when a per-source slot is held. */
-static void conn_release_limits(const sk_conn *c)
-{
-    if (c->flags & SK__C_SOURCE) {
-        sk_addr peer;
-
-        conn_peer_addr(c, &peer);
-        sk__limits_release_source(c->w->srv, &peer);
-    }
-    sk__limits_release_total(c->w->srv);
-}
-
-/* " via=A" for a connection that came through a proxy, else "". */
-static const char *conn_via(const sk_conn *c, char *buf, size_t size)
-{
-    char text[SK_ADDRSTRLEN] = "?";
-
-    if (!(c->flags & SK__C_VIA) || c->addrs == NULL)
-        return "";
-    sk_addr_format(&c->addrs->via, text, sizeof(text));
-    snprintf(buf, size, " via=%s", text);
-    return buf;
-}
-
-static const char *const reason_names[] = {
-    [SK__R_NONE] = "closed", [SK__R_CLOSED] = "closed", [SK__R_EOF] = "eof",
-    [SK__R_ERROR] = "error", [SK__R_ABORT] = "abort", [SK__R_IDLE] = "idle",
-    [SK__R_SHUTDOWN] = "shutdown",
-};
-
-/* Names both ends, like the open line: a client port alone is ambiguous,
- * as one port may carry connections to several services at once. */
-static void log_close(const sk_conn *c)
-{
-    char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?", via[SK_ADDRSTRLEN + 8];
-    const char *reason = reason_names[c->reason];
-    sk_addr addr;
-
-    conn_peer_addr(c, &addr);
-    sk_addr_format(&addr, peer, sizeof(peer));
-    sk_addr_format(sk_conn_local(c), local, sizeof(local));
-    if (c->error != 0)
-        sk__server_log(c->w->srv, "event=close peer=%s local=%s%s bytes_in=%llu "
-                       "bytes_out=%llu reason=%s error=\"%s\"", peer, local,
-                       conn_via(c, via, sizeof(via)), (unsigned long long)c->bytes_in,
-                       (unsigned long long)c->bytes_out, reason, sk_strerror(c->error));
-    else
-        sk__server_log(c->w->srv, "event=close peer=%s local=%s%s bytes_in=%llu "
-                       "bytes_out=%llu reason=%s", peer, local, conn_via(c, via, sizeof(via)),
-                       (unsigned long long)c->bytes_in, (unsigned long long)c->bytes_out,
-                       reason);
-}
-
-void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason)
-{
-    if (c->flags & SK__C_DEAD)
-        return;
-    c->flags |= SK__C_DEAD;
-    if (c->reason == SK__R_NONE)
-        c->reason = (uint8_t)reason;
-    /* The embedded handle stays allocated with the connection, which the
-     * reaper frees on a later iteration. */
-    sk_io_stop(&c->io);
-    close(c->io.fd);
-    c->io.fd = -1;
-    conn_release_limits(c);
-    /* A connection refused before on_open (PROXY) was never counted open. */
-    if (c->flags & SK__C_OPENED) {
-        SK__COUNT(conn_ctr(c), closed, 1);
-        if (c->w->srv->cfg.verbose)
-            log_close(c);
-    }
-    sk__worker_conn_bury(c);
-}
-
-void sk__conn_release(sk_conn *c)
-{
-    if ((c->flags & SK__C_OPENED) && c->svc->tcp.on_close != NULL) {
-        c->busy++;
-        c->svc->tcp.on_close(c);
-        c->busy--;
-    }
-    free(c->out);
-    free(c->in);
-    free(c->addrs);
-    free(c);
 }
 
 /* ---- input ------------------------------------------------------------------ */
@@ -501,12 +362,6 @@ static void conn_on_eof(sk_conn *c)
     }
 }
 
-/* Why a PROXY header was refused (the "result" of the log line). */
-enum proxy_failure { PROXY_INVALID, PROXY_TIMEOUT, PROXY_TRUNCATED };
-
-static void conn_proxy_input(sk_conn *c, const unsigned char *fresh, size_t n);
-static void conn_proxy_fail(sk_conn *c, enum proxy_failure why);
-
 static void conn_on_readable(sk_conn *c)
 {
     unsigned char *scratch = c->w->scratch;
@@ -523,16 +378,8 @@ static void conn_on_readable(sk_conn *c)
                 conn_fail(c, -errno);
             return;
         }
-        if (n == 0 && (c->flags & SK__C_PROXY_WAIT)) {
-            conn_proxy_fail(c, PROXY_TRUNCATED);
-            return;
-        }
         if (n == 0) {
             conn_on_eof(c);
-            return;
-        }
-        if (c->flags & SK__C_PROXY_WAIT) {
-            conn_proxy_input(c, scratch, (size_t)n);
             return;
         }
         /* Input after our end of stream is dropped unseen and uncounted. */
@@ -600,7 +447,8 @@ static void conn_shutdown_step(sk_conn *c)
 /* The end of every event the server delivers to a connection. */
 static void conn_settle(sk_conn *c)
 {
-    if (c->busy > 0)
+    assert(c->busy < 8);
+    if (c->busy > 0 || (c->flags & SK__C_STAGE))
         return;
     conn_pump(c);
     if (c->w->stopping)
@@ -617,6 +465,10 @@ static void conn_io_cb(sk_io *io, int fd, unsigned events, void *arg)
 {
     sk_conn *c = arg;
 
+    if (c->flags & SK__C_STAGE) {
+        c->w->srv->stages[c->stage]->on_io(c, events);
+        return;
+    }
     c->busy++;
     if (events & SK_WRITABLE)
         conn_on_writable(c);
@@ -626,41 +478,33 @@ static void conn_io_cb(sk_io *io, int fd, unsigned events, void *arg)
     conn_settle(c);
 }
 
-/* ---- admission ------------------------------------------------------------------ */
+/* ---- opening ------------------------------------------------------------------ */
+
+int sk__conn_io_start(sk_conn *c, int fd)
+{
+    return sk__io_start_embedded(c->w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
+}
+
+int sk__conn_in_append(sk_conn *c, const void *data, size_t n)
+{
+    if (buf_reserve(&c->in, &c->in_cap, c->in_len + n, conn_limit(c)) < 0)
+        return -ENOMEM;
+    assert(c->in_len + n <= c->in_cap);
+    memcpy(c->in + c->in_len, data, n);
+    c->in_len += (uint32_t)n;
+    return 0;
+}
 
 static void log_open(sk_conn *c)
 {
     char peer[SK_ADDRSTRLEN] = "?", local[SK_ADDRSTRLEN] = "?", via[SK_ADDRSTRLEN + 8];
     sk_addr addr;
 
-    conn_peer_addr(c, &addr);
+    sk__conn_peer_addr(c, &addr);
     sk_addr_format(&addr, peer, sizeof(peer));
     sk_addr_format(sk_conn_local(c), local, sizeof(local));
     sk__server_log(c->w->srv, "event=open peer=%s local=%s%s", peer, local,
-                   conn_via(c, via, sizeof(via)));
-}
-
-static void log_refuse(sk__worker *w, const sk_addr *peer, const char *via)
-{
-    char text[SK_ADDRSTRLEN] = "?";
-
-    sk_addr_format(peer, text, sizeof(text));
-    sk__server_log(w->srv, "event=refuse peer=%s%s reason=limit", text, via);
-}
-
-/* SO_NOSIGPIPE where sends cannot carry MSG_NOSIGNAL; TCP_NODELAY comes
- * with the second send (conn_send), and only for TCP peers. */
-static void conn_set_options(sk_conn *c, int fd, const sk_addr *peer)
-{
-    if (peer->u.sa.sa_family != AF_INET && peer->u.sa.sa_family != AF_INET6)
-        c->flags |= SK__C_NODELAY;
-#if defined(SO_NOSIGPIPE)
-    int one = 1;
-
-    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#else
-    (void)fd;
-#endif
+                   sk__conn_via_text(c, via, sizeof(via)));
 }
 
 /*
@@ -673,7 +517,7 @@ static void conn_set_options(sk_conn *c, int fd, const sk_addr *peer)
  * system call), or, for a connection that stays open, setting TCP_NODELAY
  * (owed before its second send anyway) pushes it out at once.
  */
-static void conn_open(sk_conn *c)
+static void conn_run_open(sk_conn *c)
 {
     if (!(c->flags & SK__C_NODELAY))
         c->flags |= SK__C_OPENING;
@@ -689,238 +533,26 @@ static void conn_open(sk_conn *c)
         conn_set_nodelay(c);
 }
 
-/* The connection is admitted: count it, log it, run on_open. */
-static void conn_start(sk_conn *c)
+void sk__conn_open(sk_conn *c)
 {
+    assert(!(c->flags & (SK__C_OPENED | SK__C_STAGE | SK__C_DEAD)));
     SK__COUNT(conn_ctr(c), accepted, 1);
     if (c->w->srv->cfg.verbose)
         log_open(c);
     c->flags |= SK__C_OPENED;
-    if (c->svc->tcp.on_open != NULL) {
-        conn_open(c);
-        return;
-    }
-    conn_settle(c);
-}
-
-/* Applies the per-source limit to the connection's peer (the client, for a
- * proxied one).  Returns 0, or -EAGAIN after counting and logging. */
-static int conn_admit_source(sk_conn *c)
-{
-    char via[SK_ADDRSTRLEN + 8];
-    sk_addr peer;
-
-    conn_peer_addr(c, &peer);
-    if (sk__limits_admit_source(c->w->srv, &peer) < 0) {
-        SK__COUNT(conn_ctr(c), refused_limit, 1);
-        if (c->w->srv->cfg.verbose)
-            log_refuse(c->w, &peer, conn_via(c, via, sizeof(via)));
-        return -EAGAIN;
-    }
-    c->flags |= SK__C_SOURCE;
-    return 0;
-}
-
-/* ---- the PROXY header ---------------------------------------------------------- */
-
-static bool proxy_source_allowed(const sk_server *srv, const sk_addr *peer)
-{
-    for (size_t i = 0; i < srv->nproxy_from; i++)
-        if (sk_cidr_match(&srv->proxy_from[i], peer))
-            return true;
-    return false;
-}
-
-/* Counts, logs (rate-limited) and closes a connection whose header failed;
- * nothing was sent on it and on_open never ran. */
-static void conn_proxy_fail(sk_conn *c, enum proxy_failure why)
-{
-    static const char *const names[] = {
-        [PROXY_INVALID] = "invalid", [PROXY_TIMEOUT] = "timeout",
-        [PROXY_TRUNCATED] = "truncated",
-    };
-    sk__counters *ctr = conn_ctr(c);
-    sk_addr peer;
-
-    if (why == PROXY_INVALID)
-        SK__COUNT(ctr, proxy_invalid, 1);
-    else if (why == PROXY_TIMEOUT)
-        SK__COUNT(ctr, proxy_timeout, 1);
+    if (c->svc->tcp.on_open != NULL)
+        conn_run_open(c);
     else
-        SK__COUNT(ctr, proxy_truncated, 1);
-    conn_peer_addr(c, &peer);
-    sk__server_log_proxy(c->w, names[why], &peer);
-    sk__conn_close_now(c, SK__R_ERROR);
-}
-
-void sk__conn_proxy_expire(sk_conn *c)
-{
-    conn_proxy_fail(c, PROXY_TIMEOUT);
-}
-
-/* Makes the header's addresses the connection's: the client becomes the
- * peer, the address it connected to the local one, and the proxy "via". */
-static int conn_set_client(sk_conn *c, const sk_proxy_header *h)
-{
-    sk_addr via;
-
-    conn_peer_addr(c, &via);
-    if (c->addrs == NULL) {
-        c->addrs = calloc(1, sizeof(*c->addrs));
-        if (c->addrs == NULL)
-            return -ENOMEM;
-    }
-    c->addrs->via = via;
-    c->addrs->peer = h->src;
-    c->addrs->local = h->dst;
-    if (h->family == AF_INET)
-        c->peer.in4 = h->src.u.in4;
-    else if (h->family == AF_INET6)
-        c->peer.in6 = h->src.u.in6;
-    else
-        c->peer.sa.sa_family = AF_UNSPEC; /* a Unix-domain client: in addrs only */
-    c->flags |= SK__C_LOCAL | SK__C_VIA;
-    return 0;
-}
-
-/*
- * The header is in: the first `hlen` bytes of the input buffer.  Applies
- * it, moves the connection to the LRU list, runs the per-source limit on
- * the real client and on_open, then offers what followed the header.
- */
-static void conn_proxy_done(sk_conn *c, const sk_proxy_header *h, size_t hlen)
-{
-    size_t rest = c->in_len - hlen;
-
-    if (h->family != AF_UNSPEC) {
-        if (conn_set_client(c, h) < 0) {
-            conn_fail(c, -ENOMEM);
-            return;
-        }
-        SK__COUNT(conn_ctr(c), proxy_proxied, 1);
-    } else {
-        SK__COUNT(conn_ctr(c), proxy_local, 1);
-    }
-    memmove(c->in, c->in + hlen, rest);
-    c->in_len = (uint32_t)rest;
-    if (rest == 0)
+        conn_settle(c);
+    /* What came after a stage's bytes (a PROXY header) is the first input. */
+    if (c->in_len == 0 && c->in != NULL)
         buf_release(&c->in, &c->in_cap);
-    c->bytes_in += rest;
-    SK__COUNT(conn_ctr(c), bytes_in, rest);
-    sk__worker_conn_unpend(c);
-    if (conn_admit_source(c) < 0) {
-        sk__conn_close_now(c, SK__R_CLOSED);
-        return;
-    }
-    conn_start(c);
-    if (c->in_len > 0 && !(c->flags & (SK__C_DEAD | SK__C_CLOSING)))
+    if (c->in_len > 0 && !(c->flags & (SK__C_DEAD | SK__C_CLOSING))) {
+        c->busy++;
         conn_consume(c, NULL, 0);
-}
-
-/* Appends newly read bytes to the input buffer and tries the header.  The
- * buffer is bounded by conn_buffer (and a header by SK_PROXY_V2_MAX): a
- * header that does not fit is refused as invalid. */
-static void conn_proxy_input(sk_conn *c, const unsigned char *fresh, size_t n)
-{
-    size_t limit = conn_limit(c) < SK_PROXY_V2_MAX ? conn_limit(c) : SK_PROXY_V2_MAX;
-    sk_proxy_header h;
-    int rc;
-
-    if (buf_reserve(&c->in, &c->in_cap, c->in_len + n, conn_limit(c)) < 0) {
-        conn_fail(c, -ENOMEM);
-        return;
+        c->busy--;
+        conn_settle(c);
     }
-    memcpy(c->in + c->in_len, fresh, n);
-    c->in_len += (uint32_t)n;
-    rc = sk_proxy_parse(&h, c->in, c->in_len);
-    if (rc == SK_ENEED && c->in_len < limit)
-        return;
-    if (rc < 0) {
-        conn_proxy_fail(c, PROXY_INVALID);
-        return;
-    }
-    conn_proxy_done(c, &h, (size_t)rc);
-}
-
-/* ---- admission ------------------------------------------------------------------ */
-
-/*
- * The limits, before anything is allocated, so a flood of refused
- * connections costs little.  With the PROXY protocol the peer must be in
- * the allow-list, and only the total limit applies now: the per-source one
- * waits for the client's address.  Returns 0, or -1 after counting,
- * logging and closing `fd`.
- */
-static int conn_admit(sk__listener *l, int fd, const sk_addr *peer)
-{
-    sk__worker *w = l->w;
-    sk_server *srv = w->srv;
-    bool proxied = srv->cfg.proxy_protocol;
-
-    if (proxied && !proxy_source_allowed(srv, peer)) {
-        SK__COUNT(sk__ctr(l->svc, w), refused_proxy_source, 1);
-        sk__server_log_proxy(w, "forbidden", peer);
-        close(fd);
-        return -1;
-    }
-    if (sk__limits_admit_total(srv) < 0)
-        goto refuse;
-    if (!proxied && sk__limits_admit_source(srv, peer) < 0) {
-        sk__limits_release_total(srv);
-        goto refuse;
-    }
-    return 0;
-
-refuse:
-    SK__COUNT(sk__ctr(l->svc, w), refused_limit, 1);
-    if (srv->cfg.verbose)
-        log_refuse(w, peer, "");
-    close(fd);
-    return -1;
-}
-
-void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
-{
-    sk__worker *w = l->w;
-    sk_server *srv = w->srv;
-    bool proxied = srv->cfg.proxy_protocol;
-    sk_conn *c;
-    int err;
-
-    if (conn_admit(l, fd, peer) < 0)
-        return;
-    c = calloc(1, sizeof(*c) + l->svc->tcp.conn_size);
-    if (c == NULL) {
-        err = -ENOMEM;
-        goto fail_admitted;
-    }
-    c->w = w;
-    c->svc = l->svc;
-    err = conn_store_peer(c, peer);
-    if (err < 0)
-        goto fail_conn;
-    conn_set_options(c, fd, peer);
-    err = sk__io_start_embedded(w->loop, &c->io, fd, SK_READABLE, conn_io_cb, c);
-    if (err < 0)
-        goto fail_conn;
-    if (proxied) {
-        sk__worker_conn_link_pending(w, c);
-        return;
-    }
-    c->flags |= SK__C_SOURCE;
-    sk__worker_conn_link(w, c);
-    conn_start(c);
-    return;
-
-fail_conn:
-    free(c->addrs);
-    free(c);
-fail_admitted:
-    if (!proxied)
-        sk__limits_release_source(srv, peer);
-    sk__limits_release_total(srv);
-    close(fd);
-    sk__server_log_error(w, "accept", err, peer);
 }
 
 /* ---- the public calls ------------------------------------------------------------ */
@@ -968,56 +600,12 @@ void sk_conn_close(sk_conn *c)
 
 void sk_conn_abort(sk_conn *c)
 {
-    struct linger lg = { 1, 0 };
-
-    if (c->flags & SK__C_DEAD)
-        return;
-    /* A zero linger time makes close(2) send a reset and drop the queue. */
-    setsockopt(c->io.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-    sk__conn_close_now(c, SK__R_ABORT);
+    sk__conn_abort_now(c);
 }
 
 void *sk_conn_data(sk_conn *c)
 {
     return c->data;
-}
-
-/* Made on first use: most connections never ask.  Without memory for it,
- * both calls answer "no address" (len 0) rather than fail. */
-static sk__conn_addrs *conn_addrs(const sk_conn *c)
-{
-    sk_conn *m = (sk_conn *)c;
-
-    if (m->addrs == NULL) {
-        m->addrs = calloc(1, sizeof(*m->addrs));
-        if (m->addrs != NULL)
-            conn_peer_addr(m, &m->addrs->peer);
-    }
-    return m->addrs;
-}
-
-const sk_addr *sk_conn_peer(const sk_conn *c)
-{
-    const sk__conn_addrs *a = conn_addrs(c);
-
-    return a != NULL ? &a->peer : &no_addr;
-}
-
-/* Looked up on first use: getsockname is a system call. */
-const sk_addr *sk_conn_local(const sk_conn *c)
-{
-    sk_conn *m = (sk_conn *)c;
-    sk__conn_addrs *a = conn_addrs(c);
-
-    if (a == NULL)
-        return &no_addr;
-    if (!(m->flags & SK__C_LOCAL) && m->io.fd >= 0) {
-        a->local.len = sizeof(a->local.u);
-        if (getsockname(m->io.fd, &a->local.u.sa, &a->local.len) < 0)
-            a->local.len = 0;
-        m->flags |= SK__C_LOCAL;
-    }
-    return &a->local;
 }
 
 void *sk_conn_arg(const sk_conn *c)
@@ -1028,9 +616,4 @@ void *sk_conn_arg(const sk_conn *c)
 sk_loop *sk_conn_loop(const sk_conn *c)
 {
     return c->w->loop;
-}
-
-const sk_addr *sk_conn_via(const sk_conn *c)
-{
-    return (c->flags & SK__C_VIA) && c->addrs != NULL ? &c->addrs->via : NULL;
 }

@@ -2,14 +2,17 @@
 /*
  * lib/server/server.c - the server framework's frame: configuration, binding each
  * service's sockets (one per worker with SO_REUSEPORT, else one shared),
- * the worker threads and their loops, shutdown, notify, counters and
- * logging.  The TCP side lives in lib/server/tcp.c and lib/server/conn.c, the UDP
- * side in lib/server/udp.c, admission limits in lib/server/limits.c.
+ * the stages before on_open, the worker threads and their loops, shutdown,
+ * notify and counters.  lib/server/server.h maps the other files.
  *
  * Cross-thread signalling uses only atomics and sk_loop_wake, so that
  * sk_server_shutdown and sk_server_notify are async-signal-safe: each
  * worker's wake callback looks at the shutdown flag, and worker 0 also runs
  * the pending notifications.
+ *
+ * It sits at the top of lib/server/: it calls tcp.c, udp.c, worker.c,
+ * limits.c and log.c, and names the stages (proxy_stage.c) each connection
+ * passes; only adopt.c calls it.
  *
  * A service's descriptors are bound here (sk_server_add_tcp/udp) or adopted
  * from whoever created them (lib/server/adopt.c checks them and calls
@@ -35,65 +38,6 @@ _Static_assert(SK_SERVER_CONN_BUFFER_MAX <= UINT32_MAX / 2, "conn_buffer must fi
 _Static_assert(SK_SERVER_CONN_BUFFER <= SK_SERVER_CONN_BUFFER_MAX, "default above the maximum");
 #define DEFAULT_PROXY_TIMEOUT 3.0
 #define MAX_PROXY_FROM 4096
-
-/* ---- logging ---------------------------------------------------------------- */
-
-void sk__server_log(const sk_server *srv, const char *fmt, ...)
-{
-    char line[512];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof(line) - 2)
-        n = (int)sizeof(line) - 2;
-    if (srv->cfg.log != NULL) {
-        srv->cfg.log(srv->cfg.log_arg, line);
-        return;
-    }
-    /* One write per line keeps lines from different workers whole. */
-    line[n] = '\n';
-    fwrite(line, 1, (size_t)n + 1, stderr);
-}
-
-void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_addr *addr)
-{
-    uint64_t now = sk_loop_now_ms(w->loop);
-    char text[SK_ADDRSTRLEN] = "-";
-
-    if (w->last_error_log_ms != 0 && now - w->last_error_log_ms < 1000) {
-        w->errors_unlogged++;
-        return;
-    }
-    w->last_error_log_ms = now ? now : 1;
-    if (addr != NULL)
-        sk_addr_format(addr, text, sizeof(text));
-    sk__server_log(w->srv, "event=error op=%s addr=%s error=\"%s\" suppressed=%llu", what,
-                   text, sk_strerror(err), (unsigned long long)w->errors_unlogged);
-    w->errors_unlogged = 0;
-}
-
-/* One line per second per worker at most: a balancer that sends garbage,
- * or a scanner, must not flood the log. */
-void sk__server_log_proxy(sk__worker *w, const char *result, const sk_addr *peer)
-{
-    uint64_t now = sk_loop_now_ms(w->loop);
-    char text[SK_ADDRSTRLEN] = "?";
-
-    if (w->last_proxy_log_ms != 0 && now - w->last_proxy_log_ms < 1000) {
-        w->proxy_unlogged++;
-        return;
-    }
-    w->last_proxy_log_ms = now ? now : 1;
-    sk_addr_format(peer, text, sizeof(text));
-    sk__server_log(w->srv, "event=proxy result=%s peer=%s suppressed=%llu", result, text,
-                   (unsigned long long)w->proxy_unlogged);
-    w->proxy_unlogged = 0;
-}
 
 /* ---- creation ----------------------------------------------------------------- */
 
@@ -133,6 +77,27 @@ static int config_apply(sk_server_config *cfg, const sk_server_config *in)
 
 static void worker_wake_cb(sk_loop *loop, void *arg);
 
+/* The stages every connection passes before on_open, in order: the PROXY
+ * header first (it names the client), then TLS.  The per-source limit
+ * applies after the last stage that learns the client's address. */
+static void stages_build(sk_server *srv)
+{
+    if (srv->cfg.proxy_protocol)
+        srv->stages[srv->nstages++] = &sk__stage_proxy;
+    srv->source_stage = 0;
+    for (int i = 0; i < srv->nstages; i++)
+        if (srv->stages[i]->sets_peer)
+            srv->source_stage = i + 1;
+}
+
+/* Each stage's timeout, in the order of srv->stages. */
+static uint64_t stage_timeout_ms(const sk_server *srv, int i)
+{
+    if (srv->stages[i] == &sk__stage_proxy)
+        return (uint64_t)(srv->cfg.proxy_timeout * 1000.0);
+    return 0;
+}
+
 /* Copies the PROXY allow-list (the default: loopback, IPv4 and IPv6) into
  * the server, so the caller's array need not outlive the call. */
 static int proxy_from_copy(sk_server *srv)
@@ -169,6 +134,7 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
     if (err < 0)
         goto fail_srv;
     srv->nworkers = srv->cfg.threads;
+    stages_build(srv);
     atomic_init(&srv->shutdown, 0);
     atomic_init(&srv->state, 0);
     atomic_init(&srv->active, 0);
@@ -192,7 +158,8 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
         w->index = i;
         w->idle_ms = (uint64_t)(srv->cfg.idle_timeout * 1000.0);
         w->conn_buffer = srv->cfg.conn_buffer;
-        w->proxy_ms = (uint64_t)(srv->cfg.proxy_timeout * 1000.0);
+        for (int k = 0; k < srv->nstages; k++)
+            w->stage_ms[k] = stage_timeout_ms(srv, k);
         err = sk_loop_new(&w->loop);
         if (err < 0)
             goto fail_loops;
@@ -459,17 +426,11 @@ int sk__server_add_fd(sk_server *srv, int type, int fd, int flags, enum sk__adop
 
 /* ---- workers ------------------------------------------------------------------------ */
 
-void sk__worker_check_done(sk__worker *w)
-{
-    if (w->stopping && w->nconns == 0 && w->dead == NULL)
-        sk_loop_stop(w->loop);
-}
-
 static void grace_cb(sk_timer *t, void *arg)
 {
     sk__worker *w = arg;
 
-    sk__tcp_worker_abort_all(w);
+    sk__worker_abort_all(w);
     sk__worker_check_done(w);
 }
 
@@ -484,8 +445,10 @@ static void worker_begin_shutdown(sk__worker *w)
 
         sk_io_stop(l->io);
         l->io = NULL;
-        sk_timer_stop(l->retry);
-        l->retry = NULL;
+        sk_timer_stop(l->rearm);
+        l->rearm = NULL;
+        sk_timer_stop(l->adopt);
+        l->adopt = NULL;
         if (!l->svc->shared && l->fd >= 0) {
             close(l->fd);
             l->svc->fds[w->index] = -1;
@@ -494,7 +457,7 @@ static void worker_begin_shutdown(sk__worker *w)
     }
     sk__tcp_worker_shutdown(w);
     if (sk_timer_start(w->loop, &w->grace, w->srv->cfg.grace, 0, grace_cb, w) < 0)
-        sk__tcp_worker_abort_all(w);
+        sk__worker_abort_all(w);
     sk__worker_check_done(w);
 }
 
@@ -713,7 +676,7 @@ void sk_server_free(sk_server *srv)
     for (int i = 0; i < srv->nworkers; i++) {
         sk__worker *w = &srv->workers[i];
 
-        sk__tcp_worker_free(w);
+        sk__worker_free_conns(w);
         sk__udp_worker_free(w);
         sk_loop_free(w->loop);
         free(w->listeners);

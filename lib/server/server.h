@@ -1,9 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * lib/server/server.h - what the server framework's files share: the server, its
- * services and workers, and the hooks between server.c (lifetime, threads,
- * shutdown, notify, logging), lib/server/tcp.c (listeners and connections),
- * lib/server/udp.c (datagram batches) and lib/server/limits.c (admission limits).
+ * services, workers and connections, and each file's internal calls.
+ *
+ * The files call each other one way only, lower files never calling upper
+ * ones (tests/integration/test_layering.py checks it from the objects'
+ * symbols).  From the bottom:
+ *   log.c          log lines and the one rate-limited logger (log.h)
+ *   limits.c       admission limits: max_conns, max_per_source
+ *   addr.c         a connection's addresses (peer, local, via)
+ *   worker.c       a worker's connection lists, expiry, reaper, closing at once
+ *   conn.c         an open connection: buffers, I/O, backpressure, graceful close
+ *   stage.c        admission at accept and the stages before on_open
+ *   proxy_stage.c  the PROXY header stage
+ *   tcp.c          accepting, the descriptor-exhaustion pause, adopted connections
+ *   udp.c          datagram batches
+ *   server.c       configuration, binding, threads, shutdown, notify, counters
+ *   adopt.c        adopting descriptors made elsewhere (inetd, socket activation)
+ * Where a lower file must reach an upper one it goes through a function
+ * pointer it is given: a stage's hooks (sk__stage), the loop's callbacks.
  *
  * Threading: everything in a worker is touched only by that worker's thread,
  * except the counters (read by sk_server_stats_get from any thread, hence
@@ -20,6 +35,7 @@
 
 #include "internal.h"
 #include "loop/loop.h"
+#include "log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -70,10 +86,19 @@ typedef struct sk__listener {
     sk__service *svc;
     int fd;
     sk_io *io;
-    sk_timer *retry; /* re-arms accepting after descriptor exhaustion */
+    sk_timer *rearm; /* re-arms accepting after descriptor exhaustion */
+    sk_timer *adopt; /* starts the adopted connection (svc->conn) */
 } sk__listener;
 
 struct sk__udp_batch;
+
+/* A doubly linked list of connections (through sk_conn.prev/next). */
+typedef struct sk__conn_list {
+    sk_conn *head, *tail;
+} sk__conn_list;
+
+/* The most stages a server runs before on_open (PROXY, then TLS). */
+#define SK__STAGE_MAX 4
 
 /* Connection flags. */
 enum {
@@ -90,7 +115,7 @@ enum {
     SK__C_STOP_SEEN = 1u << 10, /* visited by the worker's shutdown walk */
     SK__C_NODELAY = 1u << 11,   /* TCP_NODELAY is set (or not a TCP peer) */
     SK__C_OPENING = 1u << 12,   /* in on_open: sends carry MSG_MORE */
-    SK__C_PROXY_WAIT = 1u << 13, /* waiting for the PROXY header (pending list) */
+    SK__C_STAGE = 1u << 13,     /* in a stage before on_open (c->stage; staged list) */
     SK__C_SOURCE = 1u << 14,    /* holds a per-source admission slot */
     SK__C_VIA = 1u << 15,       /* came through a proxy: addrs->via is the balancer */
 };
@@ -138,7 +163,8 @@ struct sk_conn {
     uint32_t in_len, in_cap;
     int error;           /* the error that closed it, if any */
     uint16_t flags;
-    uint8_t busy;        /* connection callbacks running (nesting depth, < 8) */
+    uint8_t busy : 4;    /* connection callbacks running (nesting depth, < 8) */
+    uint8_t stage : 4;   /* with SK__C_STAGE: index in the server's stages */
     uint8_t reason;      /* enum sk__conn_reason: why it closed, for the log */
     sk__inet_addr peer;  /* AF_UNSPEC when the peer is in addrs only */
     max_align_t data[];  /* the handler's conn_size bytes */
@@ -155,17 +181,16 @@ typedef struct sk__worker {
 
     /* Open connections, least recently active first, and connections that
      * have sent everything and wait for the peer's end of stream, oldest
-     * first.  Both lists have one timeout each, so their heads expire first. */
-    sk_conn *lru_head, *lru_tail;
-    sk_conn *linger_head, *linger_tail;
-    /* Connections waiting for their PROXY header, oldest first (one
-     * timeout, cfg.proxy_timeout, like the linger list). */
-    sk_conn *pending_head, *pending_tail;
-    uint64_t proxy_ms;
+     * first.  Both lists have one timeout each, so their heads expire first.
+     * Connections in stage i (before on_open) wait on staged[i], oldest
+     * first, with the stage's timeout (stage_ms[i]). */
+    sk__conn_list lru, linger;
+    sk__conn_list staged[SK__STAGE_MAX];
+    uint64_t stage_ms[SK__STAGE_MAX];
     size_t nconns;
     uint64_t idle_ms;        /* cfg.idle_timeout in ms; 0: no idle timeout */
     size_t conn_buffer;      /* cfg.conn_buffer, one load nearer */
-    sk_timer *expiry;        /* due when the first idle or linger deadline is */
+    sk_timer *expiry;        /* due when the first idle, stage or linger deadline is */
     uint64_t expiry_due_ms;  /* 0 when not armed */
     sk_conn *dead;           /* closed connections waiting for on_close and free */
     sk_timer *reaper;        /* runs on the iteration after a close */
@@ -176,10 +201,8 @@ typedef struct sk__worker {
 
     unsigned char *scratch;  /* receive buffer shared by the worker's connections */
     struct sk__udp_batch *udp;
-    uint64_t last_error_log_ms;
-    uint64_t errors_unlogged;
-    uint64_t last_proxy_log_ms;
-    uint64_t proxy_unlogged;
+    sk__ratelog error_log;   /* "event=error" lines */
+    sk__ratelog stage_log[SK__STAGE_MAX]; /* each stage's refusal lines */
 } sk__worker;
 
 /* The counters worker `w` writes for service `svc`. */
@@ -214,127 +237,27 @@ struct sk_server {
     sk__source **sources; /* hash of peer address -> open connections */
     size_t nbuckets, nsources;
 
+    /* The stages every connection passes before on_open, in order (PROXY
+     * header, then TLS), with their timeouts; built by server.c. */
+    const struct sk__stage *stages[SK__STAGE_MAX];
+    int nstages;
+    int source_stage; /* the per-source limit applies after stages[0..source_stage) */
+
     sk__notify_slot notify[SK__NOTIFY_SLOTS];
 };
 
-/* ---- server.c ---- */
+/* ---- log.c (and log.h) ---- */
 
 /* Formats one log line (key=value, no newline) and hands it to cfg.log or
  * stderr. */
 void sk__server_log(const sk_server *srv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Logs an error line for worker `w`, at most once a second; lines in
- * between are counted and reported with the next one. */
+/* Logs an error line for worker `w` ("event=error op=WHAT addr=A error=E
+ * suppressed=N"), rate-limited per worker. */
 void sk__server_log_error(sk__worker *w, const char *what, int err, const sk_addr *addr);
 
-/* How sk__server_add_fd uses an adopted descriptor. */
-enum sk__adopt { SK__ADOPT_LISTENER, SK__ADOPT_CONN };
-
-/* Adds a service on `fd`, a descriptor lib/server/adopt.c has checked,
- * whose address is `local`: a listener (TCP) or bound socket (UDP) shared
- * by every worker, or one connected stream socket for worker 0
- * (SK__ADOPT_CONN, from `peer`).  Takes `fd` on success only.  Errors:
- * -EINVAL, -EBUSY, -ENOMEM. */
-int sk__server_add_fd(sk_server *srv, int type, int fd, int flags, enum sk__adopt how,
-                      const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
-                      const sk_addr *local, const sk_addr *peer);
-
-/* Logs a PROXY protocol refusal ("event=proxy result=R peer=A"), at most
- * once a second per worker, whatever cfg.verbose says. */
-void sk__server_log_proxy(sk__worker *w, const char *result, const sk_addr *peer);
-
-/* Called by a worker whenever one of its connections is gone: a stopping
- * worker stops its loop once the last one has. */
-void sk__worker_check_done(sk__worker *w);
-
-/* ---- lib/server/conn.c: one connection's I/O ---- */
-
-/* Admits and starts a connection on accepted descriptor `fd` (consumed in
- * every case) from `peer`. */
-void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer);
-
-/* Closes the descriptor now, discarding output; on_close runs later from
- * the worker's reaper.  `reason` is for the log.  Idempotent. */
-void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason);
-
-/* Graceful close (sk_conn_close with a reason for the log). */
-void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason);
-
-/* Shutdown for one connection of a stopping worker: reading stops, kept
- * input is still offered as output drains, then it closes gracefully. */
-void sk__conn_shutdown(sk_conn *c);
-
-/* A connection's PROXY header did not arrive within cfg.proxy_timeout:
- * counts it and closes it (nothing was sent). */
-void sk__conn_proxy_expire(sk_conn *c);
-
-/* Releases a dead connection: runs on_close and frees it. */
-void sk__conn_release(sk_conn *c);
-
-/* ---- lib/server/tcp.c: listeners, connection lists, timeouts ---- */
-
-/* Puts a new connection on the worker's LRU list. */
-void sk__worker_conn_link(sk__worker *w, sk_conn *c);
-
-/* Puts a new connection on the pending list (waiting for its PROXY header),
- * and moves it from there to the LRU list once the header is in. */
-void sk__worker_conn_link_pending(sk__worker *w, sk_conn *c);
-void sk__worker_conn_unpend(sk_conn *c);
-
-/* Moves `c` to the tail of the worker's LRU list. */
-void sk__worker_conn_requeue(sk_conn *c);
-
-/* Records progress on `c` (moves it to the LRU tail).  Inline: it runs for
- * every read and write, and mostly finds `c` at the tail already. */
-static inline void sk__worker_conn_touch(sk_conn *c)
-{
-    sk__worker *w = c->w;
-
-    if (c->flags & (SK__C_LINGER | SK__C_DEAD | SK__C_PROXY_WAIT))
-        return;
-    c->last_ms = sk_loop_now_ms(w->loop);
-    if (w->lru_tail != c && w->idle_ms > 0)
-        sk__worker_conn_requeue(c);
-}
-
-/* Moves `c` to the linger list (output flushed, waiting for the peer's end
- * of stream for a bounded time). */
-void sk__worker_conn_linger(sk_conn *c);
-
-/* Takes `c` off its list and queues it for the reaper. */
-void sk__worker_conn_bury(sk_conn *c);
-
-
-/* Starts accepting on `l` (a TCP listener).  Returns 0 or -errno. */
-int sk__tcp_listener_start(sk__listener *l);
-
-/* Starts the adopted connection of `l` (a service with `conn` set) on the
- * worker's first loop iteration, so that its on_open runs on the worker
- * thread.  Returns 0 or -errno. */
-int sk__tcp_conn_start(sk__listener *l);
-
-/* Shutdown: stop reading, finish the input already read, and close every
- * connection gracefully (flush, then end of stream). */
-void sk__tcp_worker_shutdown(sk__worker *w);
-
-/* Aborts every connection left (the grace period ran out). */
-void sk__tcp_worker_abort_all(sk__worker *w);
-
-/* Releases the worker's TCP resources after its loop has stopped. */
-void sk__tcp_worker_free(sk__worker *w);
-
-/* ---- lib/server/udp.c ---- */
-
-int sk__udp_listener_start(sk__listener *l);
-void sk__udp_worker_free(sk__worker *w);
-
-/* Asks the kernel to timestamp what arrives on `fd` (SO_TIMESTAMPNS where
- * the system has it; elsewhere nothing, and udp.c reads the clock after
- * each batch instead). */
-void sk__udp_enable_rxtime(int fd);
-
-/* ---- lib/server/limits.c ---- */
+/* ---- limits.c ---- */
 
 /* Admits a connection under max_conns.  Returns 0, or -EAGAIN when the
  * limit refuses it (nothing is held then). */
@@ -348,5 +271,181 @@ int sk__limits_admit_source(sk_server *srv, const sk_addr *peer);
 void sk__limits_release_source(sk_server *srv, const sk_addr *peer);
 
 void sk__limits_free(sk_server *srv);
+
+/* ---- addr.c: a connection's addresses ---- */
+
+/* Keeps an IPv4 or IPv6 peer inline; any other (a Unix-domain peer) goes
+ * into the side block at once.  Returns 0 or -ENOMEM. */
+int sk__conn_store_peer(sk_conn *c, const sk_addr *peer);
+
+/* The peer as an sk_addr (the client, once a PROXY header named it). */
+void sk__conn_peer_addr(const sk_conn *c, sk_addr *out);
+
+/* Makes `client` the peer and `local` the local address of a connection
+ * that came through a proxy; its old peer becomes "via".  Returns 0 or
+ * -ENOMEM. */
+int sk__conn_set_client(sk_conn *c, const sk_addr *client, const sk_addr *local);
+
+/* " via=A" for a connection that came through a proxy, else "" (in buf). */
+const char *sk__conn_via_text(const sk_conn *c, char *buf, size_t size);
+
+/* ---- worker.c: connection lists, expiry, reaper ---- */
+
+/* Puts a new connection on its first list: the staged list of c->stage
+ * when SK__C_STAGE is set, else the LRU list. */
+void sk__worker_conn_link(sk__worker *w, sk_conn *c);
+
+/* Moves a staged connection on to stage `stage` (its timeout starts
+ * afresh), or, with stage < 0, out of the stages onto the LRU list. */
+void sk__worker_conn_restage(sk_conn *c, int stage);
+
+/* Moves `c` to the tail of the worker's LRU list. */
+void sk__worker_conn_requeue(sk_conn *c);
+
+/* Records progress on `c` (moves it to the LRU tail).  Inline: it runs for
+ * every read and write, and mostly finds `c` at the tail already. */
+static inline void sk__worker_conn_touch(sk_conn *c)
+{
+    sk__worker *w = c->w;
+
+    if (c->flags & (SK__C_LINGER | SK__C_DEAD | SK__C_STAGE))
+        return;
+    c->last_ms = sk_loop_now_ms(w->loop);
+    if (w->lru.tail != c && w->idle_ms > 0)
+        sk__worker_conn_requeue(c);
+}
+
+/* Moves `c` to the linger list (output flushed, waiting for the peer's end
+ * of stream for a bounded time). */
+void sk__worker_conn_linger(sk_conn *c);
+
+/* Closes the descriptor now, discarding output, gives back the admission
+ * limits, counts and logs the close of an opened connection, and queues it
+ * for the reaper, which runs on_close on a later iteration.  `reason` is
+ * for the log.  Idempotent. */
+void sk__conn_close_now(sk_conn *c, enum sk__conn_reason reason);
+
+/* sk__conn_close_now after setting a zero linger time: the peer gets a
+ * reset (sk_conn_abort). */
+void sk__conn_abort_now(sk_conn *c);
+
+/* Aborts every connection left (the grace period ran out). */
+void sk__worker_abort_all(sk__worker *w);
+
+/* Called whenever one of the worker's connections is gone: a stopping
+ * worker stops its loop once the last one has. */
+void sk__worker_check_done(sk__worker *w);
+
+/* Releases the worker's connections and buffers after its loop stopped. */
+void sk__worker_free_conns(sk__worker *w);
+
+/* ---- conn.c: an open connection ---- */
+
+/* Starts watching the accepted descriptor `fd` for `c`; readiness goes to
+ * the connection, or to its stage while SK__C_STAGE is set.  Returns 0 or
+ * -errno. */
+int sk__conn_io_start(sk_conn *c, int fd);
+
+/* Appends `n` bytes to the connection's input buffer (bounded by
+ * conn_buffer).  Returns 0 or -ENOMEM. */
+int sk__conn_in_append(sk_conn *c, const void *data, size_t n);
+
+/* The connection is admitted and past its stages: count it, log it, run
+ * on_open, then offer any input the stages left in the buffer. */
+void sk__conn_open(sk_conn *c);
+
+/* Graceful close (sk_conn_close with a reason for the log). */
+void sk__conn_close_graceful(sk_conn *c, enum sk__conn_reason reason);
+
+/* Shutdown for one connection of a stopping worker: reading stops, kept
+ * input is still offered as output drains, then it closes gracefully. */
+void sk__conn_shutdown(sk_conn *c);
+
+/* ---- stage.c: admission and the stages before on_open ---- */
+
+/*
+ * A stage is a step every connection of the server takes after accept and
+ * before on_open: the PROXY header (lib/server/proxy_stage.c), then a TLS
+ * handshake.  The server runs the stages in the order of srv->stages.
+ * While in stage i a connection has SK__C_STAGE set, c->stage == i, and
+ * waits on the worker's staged[i] list, closed if the stage takes longer
+ * than its timeout.  It holds a max_conns slot from accept on, and a
+ * per-source slot from accept on or, when a stage learns the client's
+ * address (sets_peer), from the end of the last such stage on.
+ * Everything is non-blocking: a stage reads (and writes) only when its
+ * descriptor is ready, and sets the events it waits for itself.
+ */
+typedef struct sk__stage {
+    const char *name;  /* for the log */
+    bool sets_peer;    /* learns the client's address (the per-source limit waits) */
+    /* Optional: asked at accept, before anything is allocated.  Returns 0
+     * to admit, or -1 after counting and logging the refusal (the caller
+     * closes the descriptor). */
+    int (*admit)(sk__listener *l, const sk_addr *peer);
+    /* Optional: the connection has just entered the stage, watching
+     * SK_READABLE.  May finish it at once or close it. */
+    void (*on_enter)(sk_conn *c);
+    /* The descriptor is ready (SK_READABLE, SK_WRITABLE).  The stage ends
+     * with sk__stage_done, or closes the connection (sk__conn_close_now). */
+    void (*on_io)(sk_conn *c, unsigned events);
+    /* The stage's time ran out: count and close the connection. */
+    void (*on_timeout)(sk_conn *c);
+} sk__stage;
+
+/* Admits and starts a connection on accepted descriptor `fd` (consumed in
+ * every case) from `peer`: the limits, the stages, then on_open. */
+void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer);
+
+/* The connection's current stage is complete: on to the next one, or
+ * (after the per-source limit, if it waited for the stages) to on_open. */
+void sk__stage_done(sk_conn *c);
+
+/* Reads what the descriptor has into the connection's input buffer, up to
+ * `limit` bytes in all.  Returns bytes read, 0 at the peer's end of
+ * stream, -EAGAIN when nothing is waiting, or -errno. */
+ssize_t sk__stage_recv(sk_conn *c, size_t limit);
+
+/* ---- proxy_stage.c ---- */
+
+/* The PROXY protocol header stage (cfg.proxy_protocol). */
+extern const sk__stage sk__stage_proxy;
+
+/* ---- tcp.c: accepting ---- */
+
+/* Starts accepting on `l` (a TCP listener).  Returns 0 or -errno. */
+int sk__tcp_listener_start(sk__listener *l);
+
+/* Starts the adopted connection of `l` (a service with `conn` set) on the
+ * worker's first loop iteration, so that its on_open runs on the worker
+ * thread.  Returns 0 or -errno. */
+int sk__tcp_conn_start(sk__listener *l);
+
+/* Shutdown: stop reading, finish the input already read, and close every
+ * connection gracefully (flush, then end of stream). */
+void sk__tcp_worker_shutdown(sk__worker *w);
+
+/* ---- udp.c ---- */
+
+int sk__udp_listener_start(sk__listener *l);
+void sk__udp_worker_free(sk__worker *w);
+
+/* Asks the kernel to timestamp what arrives on `fd` (SO_TIMESTAMPNS where
+ * the system has it; elsewhere nothing, and udp.c reads the clock after
+ * each batch instead). */
+void sk__udp_enable_rxtime(int fd);
+
+/* ---- server.c ---- */
+
+/* How sk__server_add_fd uses an adopted descriptor. */
+enum sk__adopt { SK__ADOPT_LISTENER, SK__ADOPT_CONN };
+
+/* Adds a service on `fd`, a descriptor lib/server/adopt.c has checked,
+ * whose address is `local`: a listener (TCP) or bound socket (UDP) shared
+ * by every worker, or one connected stream socket for worker 0
+ * (SK__ADOPT_CONN, from `peer`).  Takes `fd` on success only.  Errors:
+ * -EINVAL, -EBUSY, -ENOMEM. */
+int sk__server_add_fd(sk_server *srv, int type, int fd, int flags, enum sk__adopt how,
+                      const sk_tcp_handler *th, const sk_udp_handler *uh, void *arg,
+                      const sk_addr *local, const sk_addr *peer);
 
 #endif /* SOCKIT_SERVER_H */

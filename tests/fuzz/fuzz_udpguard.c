@@ -18,8 +18,9 @@
  * bucket, whose refusal gives the source its token back.  With at most
  * eight distinct sources no table entry is ever evicted, so the model is
  * exact.  Checked: every verdict; the drop counters; and the log, which
- * must carry one line per reason per second at most, at the first drop of
- * that reason in a second, with the right reason, the number of drops it
+ * must carry one line per reason per second at most (a line is due when
+ * none of that reason went out in the last 1000 ms, or the clock went
+ * backwards), with the right reason, the number of drops it
  * suppressed and the running total.
  */
 #include "fuzz.h"
@@ -61,16 +62,16 @@ struct model {
     double rate, burst, grate, gburst;
     struct bucket src[NSRC];
     struct bucket global;
-    uint64_t dropped[SVC_UDP_NVERDICTS];
-    int64_t logged_sec[SVC_UDP_NVERDICTS];
-    uint64_t suppressed[SVC_UDP_NVERDICTS];
+    uint64_t dropped[SVC_UDP_NREASONS];
+    uint64_t logged_ms[SVC_UDP_NREASONS]; /* 0: never */
+    uint64_t suppressed[SVC_UDP_NREASONS];
     uint64_t lines_expected;
 };
 
 /* What the log callback saw, checked line by line against the model. */
 struct log_seen {
     struct model *m;
-    svc_udp_verdict pending; /* the drop being decided */
+    svc_udp_reason pending; /* the drop being decided */
     uint64_t lines;
 };
 
@@ -98,7 +99,7 @@ static bool port_is_service(int port)
     return port == extra_ports[0];
 }
 
-static svc_udp_verdict model_decide(struct model *m, int src, int port, uint64_t now)
+static svc_udp_reason model_decide(struct model *m, int src, int port, uint64_t now)
 {
     struct bucket *b = &m->src[src == 1 ? 0 : src];
 
@@ -126,16 +127,16 @@ static svc_udp_verdict model_decide(struct model *m, int src, int port, uint64_t
 }
 
 /* The model's side of a drop: counts it and says whether a line is due. */
-static bool model_drop(struct model *m, svc_udp_verdict v, uint64_t now)
+static bool model_drop(struct model *m, svc_udp_reason v, uint64_t now)
 {
-    int64_t sec = (int64_t)(now / 1000);
+    uint64_t last = m->logged_ms[v];
 
     m->dropped[v]++;
-    if (m->logged_sec[v] == sec) {
+    if (last != 0 && now >= last && now - last < 1000) {
         m->suppressed[v]++;
         return false;
     }
-    m->logged_sec[v] = sec;
+    m->logged_ms[v] = now ? now : 1;
     return true;
 }
 
@@ -143,13 +144,13 @@ static void on_log(void *arg, const char *line)
 {
     struct log_seen *seen = arg;
     struct model *m = seen->m;
-    svc_udp_verdict v = seen->pending;
+    svc_udp_reason v = seen->pending;
     char want[128];
 
     seen->lines++;
     FUZZ_ASSERT(seen->lines == m->lines_expected, "log line %" PRIu64 " not expected: %s",
                 seen->lines, line);
-    snprintf(want, sizeof(want), "reason=%s ", svc_udp_verdict_name(v));
+    snprintf(want, sizeof(want), "reason=%s ", svc_udp_reason_name(v));
     FUZZ_ASSERT(strstr(line, want) != NULL, "line for %s: %s", want, line);
     snprintf(want, sizeof(want), " suppressed=%" PRIu64 " total=%" PRIu64,
              m->suppressed[v], m->dropped[v]);
@@ -189,8 +190,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m.burst = effective_burst(cfg.per_source_burst, cfg.per_source);
     m.gburst = effective_burst(cfg.global_burst, cfg.global);
     m.global.tokens = m.gburst;
-    for (int i = 0; i < SVC_UDP_NVERDICTS; i++)
-        m.logged_sec[i] = -1;
+    for (int i = 0; i < SVC_UDP_NREASONS; i++)
+        m.logged_ms[i] = 0;
     if (svc_udpguard_new(&g, &cfg) != 0)
         FUZZ_FAIL("svc_udpguard_new failed");
 
@@ -198,7 +199,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t e = fuzz_u8(&in);
         static const uint64_t units[4] = {1, 10, 100, 1000};
         int src = e & 7, port = src_ports[(e >> 3) & 7];
-        svc_udp_verdict want, got;
+        svc_udp_reason want, got;
+        svc_guard_verdict verdict;
 
         now += fuzz_u8(&in) * units[e >> 6];
         if (sk_addr_from_ip(&addr[src], sources[src].ip, port, AF_UNSPEC) != 0)
@@ -209,18 +211,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (want != SVC_UDP_PASS && model_drop(&m, want, now))
             m.lines_expected++;
         seen.pending = want;
-        got = svc_udpguard_check(g, &addr[src], now);
+        verdict = svc_udpguard_judge(g, &addr[src], now, NULL, &got);
+        FUZZ_ASSERT((verdict == SVC_GUARD_PASS) == (got == SVC_UDP_PASS) &&
+                    verdict != SVC_GUARD_KISS, "verdict %d with reason %s", (int)verdict,
+                    svc_udp_reason_name(got));
         FUZZ_ASSERT(got == want, "%s port %d at %" PRIu64 " ms: %s, expected %s",
-                    sources[src].ip, port, now, svc_udp_verdict_name(got),
-                    svc_udp_verdict_name(want));
+                    sources[src].ip, port, now, svc_udp_reason_name(got),
+                    svc_udp_reason_name(want));
         FUZZ_ASSERT(seen.lines == m.lines_expected, "%" PRIu64 " log lines, expected %" PRIu64,
                     seen.lines, m.lines_expected);
     }
-    for (int v = 0; v < SVC_UDP_NVERDICTS; v++)
-        FUZZ_ASSERT(svc_udpguard_dropped(g, (svc_udp_verdict)v) == m.dropped[v],
+    for (int v = 0; v < SVC_UDP_NREASONS; v++)
+        FUZZ_ASSERT(svc_udpguard_dropped(g, (svc_udp_reason)v) == m.dropped[v],
                     "dropped(%s) = %" PRIu64 ", expected %" PRIu64,
-                    svc_udp_verdict_name((svc_udp_verdict)v),
-                    svc_udpguard_dropped(g, (svc_udp_verdict)v), m.dropped[v]);
+                    svc_udp_reason_name((svc_udp_reason)v),
+                    svc_udpguard_dropped(g, (svc_udp_reason)v), m.dropped[v]);
     svc_udpguard_free(g);
     return 0;
 }

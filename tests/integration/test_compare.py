@@ -44,6 +44,28 @@ def missing_peers():
     return why
 
 
+class CompareHelp(unittest.TestCase):
+    """--help says what each verdict is judged on (cheap: runs nothing)."""
+
+    def test_help_names_the_bases_and_every_target(self):
+        r = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        text = " ".join(r.stdout.split())
+        self.assertIn("the server core's cost per operation", text)
+        self.assertIn("load generator's core 1 was above 90% busy", text)
+        self.assertIn("rate the scenario's rate, sockit's over the peer's", text)
+        self.assertIn("p99 p99 latency, sockit's over the peer's", text)
+        for line in ("echo50 cost vs raw >= 1.00x; cost vs libuv >= 1.50x; "
+                     "cost vs xinetd >= 1.80x (rate: ops/s)",
+                     "latency p99 vs raw <= 1.10x",
+                     "udp cost vs plain >= 1.30x; rate vs plain >= 1.00x; "
+                     "rate vs xinetd >= 20.00x (rate: ops/s)"):
+            self.assertIn(line, text)
+        for name in SCENARIOS + ["syscalls"]:
+            self.assertRegex(r.stdout, r"(?m)^  %s +\S" % name)
+
+
 class CompareHarness(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

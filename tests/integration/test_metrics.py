@@ -27,8 +27,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import proxyproto as pp  # noqa: E402
 import sktest  # noqa: E402
 
-SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37}
-
 
 def raw_request(addr, data, timeout=20.0):
     """Sends raw bytes to the endpoint and returns its whole answer."""

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import sktest  # noqa: E402
 import svccheck  # noqa: E402
 
-SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37}
+SERVICES = sktest.service_ports("tcp")  # {name: standard port}, from svc_table
 
 
 class Notify(unittest.TestCase):

@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import proxyproto as pp  # noqa: E402
 import sktest  # noqa: E402
 
-SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37}
+SERVICES = sktest.service_ports("tcp")  # {name: standard port}, from svc_table
 DAYTIME = re.compile(rb"^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4}\r\n$")
 
 V1_BAD = [

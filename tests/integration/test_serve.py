@@ -17,9 +17,7 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
-SERVICES = {"echo": 7, "discard": 9, "daytime": 13, "qotd": 17, "chargen": 19, "time": 37,
-            "ntp": 123}
-UDP_ONLY = {"ntp"}
+SERVICES = sktest.service_ports()  # {name: standard port}, from svc_table
 HAVE_V6 = sktest.have_ipv6()
 HOSTS = ["127.0.0.1"] + (["::1"] if HAVE_V6 else [])
 
@@ -97,7 +95,7 @@ class ServeAll(unittest.TestCase):
         for h in HOSTS:
             shown = "[%s]" % h if ":" in h else h
             for name, std in SERVICES.items():
-                for proto in ("udp",) if name in UDP_ONLY else ("tcp", "udp"):
+                for proto in sktest.services()[name][0]:
                     want.add("listening service=%s proto=%s addr=%s:%d"
                              % (name, proto, shown, self.base + std))
         self.assertEqual(set(lines), want)

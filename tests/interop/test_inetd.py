@@ -247,7 +247,7 @@ class ByHand(unittest.TestCase):
     def test_unknown_service_is_a_usage_error(self):
         r = self.run_inetd("ntpx")
         self.assertEqual(r.returncode, 2)
-        self.assertIn(b"sockit: --inetd: unknown service 'ntpx'", r.stderr)
+        self.assertIn(b"sockit: serve: --inetd: unknown service 'ntpx'", r.stderr)
 
 
 class UnderSystemdAccept(unittest.TestCase):

@@ -397,11 +397,25 @@ static svc_udpguard *guard_make(double per_source, double burst, double global,
     return g;
 }
 
-static svc_udp_verdict check(svc_udpguard *g, const char *ip, int port, uint64_t now)
+/* The guard's reason for a datagram; its verdict must agree (PASS only
+ * with SVC_UDP_PASS, and no KISS without a policy asking for it). */
+static svc_udp_reason judge_why(svc_udpguard *g, const sk_addr *a, uint64_t now,
+                                const svc_udp_policy *policy)
+{
+    svc_udp_reason why = SVC_UDP_NREASONS;
+    svc_guard_verdict v = svc_udpguard_judge(g, a, now, policy, &why);
+
+    CHECK_EQ(v == SVC_GUARD_PASS, why == SVC_UDP_PASS);
+    if (v == SVC_GUARD_KISS)
+        CHECK_EQ(why, SVC_UDP_DROP_SOURCE);
+    return why;
+}
+
+static svc_udp_reason check(svc_udpguard *g, const char *ip, int port, uint64_t now)
 {
     sk_addr a = addr_of(ip, port);
 
-    return svc_udpguard_check(g, &a, now);
+    return judge_why(g, &a, now, NULL);
 }
 
 SK_TEST(udpguard_source_ports)
@@ -441,13 +455,13 @@ SK_TEST(udpguard_bad_source_addresses)
         sk_addr a = addr_of(bad[i], 5000);
         if (!svc_addr_is_bad_source(&a))
             sk_test_fail(__FILE__, __LINE__, "%s not refused", bad[i]);
-        CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_DROP_BADADDR);
+        CHECK_EQ(judge_why(g, &a, 1000, NULL), SVC_UDP_DROP_BADADDR);
     }
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         sk_addr a = addr_of(good[i], 5000);
         if (svc_addr_is_bad_source(&a))
             sk_test_fail(__FILE__, __LINE__, "%s refused", good[i]);
-        CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_PASS);
+        CHECK_EQ(judge_why(g, &a, 1000, NULL), SVC_UDP_PASS);
     }
     svc_udpguard_free(g);
 }
@@ -618,48 +632,65 @@ SK_TEST(service_table)
 
 SK_TEST(udpguard_allow_port_only_that_port)
 {
+    static const svc_udp_policy ntp = {.allow_port = 123};
     log_sink logs = {0};
     svc_udpguard *g = guard_make(0, 0, 0, &logs);
     sk_addr a;
 
     /* ntp answers port 123 ... */
     a = addr_of("127.0.0.1", 123);
-    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_PASS);
+    CHECK_EQ(judge_why(g, &a, 1000, &ntp), SVC_UDP_PASS);
     a = addr_of("::1", 123);
-    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_PASS);
+    CHECK_EQ(judge_why(g, &a, 1000, &ntp), SVC_UDP_PASS);
     /* ... but no other low port, no service port, and no bad address. */
     a = addr_of("127.0.0.1", 122);
-    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_DROP_PRIVPORT);
+    CHECK_EQ(judge_why(g, &a, 1000, &ntp), SVC_UDP_DROP_PRIVPORT);
     a = addr_of("127.0.0.1", 8019);
-    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_DROP_SVCPORT);
+    CHECK_EQ(judge_why(g, &a, 1000, &ntp), SVC_UDP_DROP_SVCPORT);
     a = addr_of("255.255.255.255", 123);
-    CHECK_EQ(svc_udpguard_check_allow(g, &a, 1000, 123), SVC_UDP_DROP_BADADDR);
+    CHECK_EQ(judge_why(g, &a, 1000, &ntp), SVC_UDP_DROP_BADADDR);
     /* The other services still refuse port 123. */
     CHECK_EQ(check(g, "127.0.0.1", 123, 1000), SVC_UDP_DROP_PRIVPORT);
     svc_udpguard_free(g);
 }
 
+/* Judges `n` datagrams from `a` at `now`; returns how many got `want`. */
+static int judge_count(svc_udpguard *g, const sk_addr *a, uint64_t now, int n,
+                       const svc_udp_policy *policy, svc_guard_verdict want)
+{
+    int got = 0;
+
+    for (int i = 0; i < n; i++)
+        got += svc_udpguard_judge(g, a, now, policy, NULL) == want;
+    return got;
+}
+
 SK_TEST(udpguard_kiss_at_most_once_per_interval)
 {
+    static const svc_udp_policy kiss = {.allow_port = -1, .kiss_interval_ms = 4000};
     log_sink logs = {0};
     svc_udpguard *g = guard_make(1, 2, 0, &logs);
     sk_addr a = addr_of("192.0.2.7", 40000), b = addr_of("192.0.2.8", 40000);
     int kisses = 0;
 
-    CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_PASS);
-    CHECK_EQ(svc_udpguard_check(g, &a, 1000), SVC_UDP_PASS);
-    /* A flood within one interval: one kiss, then none. */
-    for (uint64_t t = 1000; t < 1100; t++) {
-        if (svc_udpguard_check(g, &a, 1000) == SVC_UDP_DROP_SOURCE &&
-            svc_udpguard_kiss(g, &a, t, 4000))
-            kisses++;
-    }
+    CHECK_EQ(svc_udpguard_judge(g, &a, 1000, &kiss, NULL), SVC_GUARD_PASS);
+    CHECK_EQ(svc_udpguard_judge(g, &a, 1000, &kiss, NULL), SVC_GUARD_PASS);
+    /* A flood within one interval: one kiss, then drops. */
+    for (uint64_t t = 1000; t < 1100; t++)
+        kisses += svc_udpguard_judge(g, &a, t, &kiss, NULL) == SVC_GUARD_KISS;
     CHECK_EQ(kisses, 1);
-    /* Another source has its own allowance; the first gets one again
-     * once the interval has passed. */
-    CHECK(svc_udpguard_kiss(g, &b, 1200, 4000));
-    CHECK(!svc_udpguard_kiss(g, &a, 4999, 4000));
-    CHECK(svc_udpguard_kiss(g, &a, 5000, 4000));
+    CHECK_EQ(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE), 100);
+    /* Without a policy asking for kisses, a rate drop is only a drop. */
+    CHECK_EQ(judge_count(g, &b, 1200, 2, NULL, SVC_GUARD_PASS), 2);
+    CHECK_EQ(judge_count(g, &b, 1200, 5, NULL, SVC_GUARD_DROP), 5);
+    /* Another source has its own allowance ... */
+    CHECK_EQ(svc_udpguard_judge(g, &b, 1200, &kiss, NULL), SVC_GUARD_KISS);
+    /* ... and the first gets one again once the interval has passed: its
+     * bucket refilled meanwhile, so it passes twice first. */
+    CHECK_EQ(judge_count(g, &a, 4999, 2, &kiss, SVC_GUARD_PASS), 2);
+    CHECK_EQ(svc_udpguard_judge(g, &a, 4999, &kiss, NULL), SVC_GUARD_DROP);
+    CHECK_EQ(svc_udpguard_judge(g, &a, 5000, &kiss, NULL), SVC_GUARD_KISS);
+    CHECK_EQ(svc_udpguard_judge(g, &a, 5000, &kiss, NULL), SVC_GUARD_DROP);
     svc_udpguard_free(g);
 }
 
