@@ -28,7 +28,7 @@ PEERS = {
     "udpecho_plain": ("udpecho_plain.c", []),
     "holdconns": ("holdconns.c", []),
     "syscalls": ("syscalls.c", ["-I" + os.path.join(ROOT, "include"),
-                                "{build}/libsockit.a", "-lpthread"]),
+                                "{build}/libsockit.a", "-lssl", "-lcrypto", "-lpthread"]),
 }
 
 

@@ -8,7 +8,9 @@
  * 127.0.0.x destination reaches it).  A readable listener is drained with
  * non-blocking accept4; a readable connection gets one recv and one send of
  * what came in; a readable UDP socket gets one recvfrom and one sendto.
- * Nothing else: no limits, no timers, no logging, no TCP_NODELAY.  With
+ * Nothing else: no limits, no timers, no logging.  Tuned as every peer of
+ * bench/compare is (bench/README.md): TCP_NODELAY on each echo connection,
+ * a SOMAXCONN backlog, the kernel's socket buffer sizes.  With
  * TIME_PORT it is also the floor for connection churn: an RFC 868 time
  * server that, for each accepted connection, sends the 4 bytes and closes
  * (accept4, send, close - three system calls per connection).
@@ -26,6 +28,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +71,7 @@ static int open_socket(int type, int port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0)
         die("bind");
-    if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+    if (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)
         die("listen");
     return fd;
 }
@@ -121,11 +124,14 @@ static void on_accept(int lfd)
     for (;;) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+        int one = 1;
+
         if (fd < 0) {
             /* EAGAIN: drained.  EMFILE and the like: the listener stays
              * readable and is retried on the next wakeup. */
             return;
         }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         watch(EPOLL_CTL_ADD, fd, EPOLLIN);
     }
 }

@@ -325,6 +325,8 @@ static void on_accept(int lfd, const struct io_uring_cqe *e)
         return;
     }
     c->fd = e->res;
+    /* Tuned like every compare peer: TCP_NODELAY, as sockit and raw. */
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     arm_recv(c);
 }
 
@@ -339,7 +341,7 @@ static int listen_on(int port)
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
         die("bind");
-    if (listen(fd, 4096) < 0)
+    if (listen(fd, SOMAXCONN) < 0)
         die("listen");
     return fd;
 }

@@ -11,12 +11,16 @@
  * write callback frees the buffer.  On EOF or error the handle is closed.
  * Like the usual pattern, it does not stop reading while writes are queued
  * (the benchmark only uses it for ping-pong echo, where at most one message
- * per connection is in flight).
+ * per connection is in flight).  Tuned as a libuv user tuning for latency
+ * would, and as every peer of bench/compare is: uv_tcp_nodelay on each
+ * connection (TCP_NODELAY, like sockit and raw), a SOMAXCONN backlog, the
+ * kernel's socket buffer sizes, reads of libuv's suggested 64 KiB.
  *
  * A benchmark peer, built with `cc -O2 uvecho.c -luv`; not part of libsockit.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 typedef struct echo_write {
@@ -87,8 +91,10 @@ static void on_connection(uv_stream_t *server, int status)
     if (!client)
         return;
     uv_tcp_init(loop, client);
-    if (uv_accept(server, (uv_stream_t *)client) == 0)
+    if (uv_accept(server, (uv_stream_t *)client) == 0) {
+        uv_tcp_nodelay(client, 1);
         uv_read_start((uv_stream_t *)client, on_alloc, on_read);
+    }
     else
         uv_close((uv_handle_t *)client, on_closed);
 }
@@ -110,7 +116,7 @@ int main(int argc, char **argv)
     rc = uv_tcp_bind(&server, (const struct sockaddr *)&addr, 0);
     if (rc < 0)
         die("bind", rc);
-    rc = uv_listen((uv_stream_t *)&server, 4096, on_connection);
+    rc = uv_listen((uv_stream_t *)&server, SOMAXCONN, on_connection);
     if (rc < 0)
         die("listen", rc);
     uv_tcp_getsockname(&server, (struct sockaddr *)&bound, &len);

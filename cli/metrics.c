@@ -5,8 +5,10 @@
  * GET /metrics.
  *
  *   render     one scrape: sk_server_stats_get_service for every added
- *              service, summed per (service, protocol), plus the UDP
- *              guard's drops, the build version and the process start time
+ *              service, summed per (service, protocol), one sample per row
+ *              of the counter table (SK_SERVER_STATS_MAP in sockit.h) and
+ *              service of the row's protocol, plus the UDP guard's drops,
+ *              the build version and the process start time
  *   request    the request head: "GET /metrics HTTP/1.x" gets 200, any other
  *              well-formed request 404, anything else 400
  *   endpoint   a thread of its own with its own sk_loop, so a scrape (or an
@@ -30,6 +32,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +61,7 @@ typedef struct mconn {
 struct serve_metrics {
     sk_server *srv;
     svc_udpguard *guard;
+    const svc_ntp *nts;  /* NULL: NTS off */
     metrics_service *svcs;
     size_t nsvcs;
     double start_time;   /* Unix time, for process_start_time_seconds */
@@ -122,8 +126,32 @@ static void tb_printf(textbuf *t, const char *fmt, ...)
 typedef struct group_stats {
     size_t first;
     sk_server_stats st;
-    uint64_t refused_header; /* invalid + timeout + truncated PROXY headers */
 } group_stats;
+
+/* One row of SK_SERVER_STATS_MAP (sockit.h), the table every server
+ * counter is rendered from. */
+typedef struct stat_row {
+    const char *field;  /* the sk_server_stats member */
+    size_t offset;      /* its offset */
+    int kind, proto;    /* SK_STAT_COUNTER / SK_STAT_GAUGE, SK_STAT_TCP / SK_STAT_UDP */
+    const char *metric; /* the family, without "sockit_" and "_total" */
+    const char *label;  /* "" or name="value" */
+    const char *help;
+} stat_row;
+
+#define STAT_ROW(field, kind, proto, metric, label, help)                               \
+    {#field, offsetof(sk_server_stats, field), kind, proto, metric, label, help},
+
+static const stat_row stat_rows[] = {SK_SERVER_STATS_MAP(STAT_ROW)};
+#define NROWS (sizeof(stat_rows) / sizeof(stat_rows[0]))
+
+static uint64_t row_value(const sk_server_stats *st, const stat_row *r)
+{
+    uint64_t v;
+
+    memcpy(&v, (const char *)st + r->offset, sizeof(v));
+    return v;
+}
 
 static size_t collect(serve_metrics *m, group_stats *g)
 {
@@ -143,122 +171,112 @@ static size_t collect(serve_metrics *m, group_stats *g)
             memset(&g[n], 0, sizeof(g[n]));
             g[n++].first = i;
         }
-        sk_server_stats *s = &g[k].st;
-        s->accepted += st.accepted;
-        s->active += st.active;
-        s->refused_limit += st.refused_limit;
-        s->refused_proxy_source += st.refused_proxy_source;
-        s->bytes_in += st.bytes_in;
-        s->bytes_out += st.bytes_out;
-        s->datagrams_in += st.datagrams_in;
-        s->datagrams_out += st.datagrams_out;
-        s->datagrams_dropped += st.datagrams_dropped;
-        s->datagrams_refused += st.datagrams_refused;
-        s->proxy_proxied += st.proxy_proxied;
-        s->proxy_local += st.proxy_local;
-        s->proxy_invalid += st.proxy_invalid;
-        s->proxy_timeout += st.proxy_timeout;
-        s->proxy_truncated += st.proxy_truncated;
-        s->idle_closed += st.idle_closed;
-        s->accept_errors += st.accept_errors;
+        for (size_t r = 0; r < NROWS; r++) {
+            uint64_t v = row_value(&g[k].st, &stat_rows[r]) + row_value(&st, &stat_rows[r]);
+
+            memcpy((char *)&g[k].st + stat_rows[r].offset, &v, sizeof(v));
+        }
     }
     return n;
 }
 
-static void family(textbuf *t, const char *name, const char *type, const char *help)
+/* "# HELP" and "# TYPE" of row `first`'s family.  A family of several rows
+ * says what each of its labels counts. */
+static void family(textbuf *t, size_t first)
 {
-    tb_printf(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    const stat_row *f = &stat_rows[first];
+    const char *suffix = f->kind == SK_STAT_COUNTER ? "_total" : "";
+    size_t rows = 0;
+
+    for (size_t r = first; r < NROWS; r++)
+        rows += strcmp(stat_rows[r].metric, f->metric) == 0;
+    tb_printf(t, "# HELP sockit_%s%s", f->metric, suffix);
+    for (size_t r = first; r < NROWS; r++) {
+        if (strcmp(stat_rows[r].metric, f->metric) != 0)
+            continue;
+        if (rows > 1)
+            tb_printf(t, " %s: %s", stat_rows[r].label, stat_rows[r].help);
+        else
+            tb_printf(t, " %s", stat_rows[r].help);
+    }
+    tb_printf(t, "\n# TYPE sockit_%s%s %s\n", f->metric, suffix,
+              f->kind == SK_STAT_COUNTER ? "counter" : "gauge");
 }
 
-/* One sample per group of protocol `tcp`, with an optional extra label. */
-static void samples(textbuf *t, serve_metrics *m, const group_stats *g, size_t n, bool tcp,
-                    const char *name, const char *extra, size_t offset)
+/* Row `r`'s sample for every service group of its protocol. */
+static void samples(textbuf *t, serve_metrics *m, const group_stats *g, size_t n,
+                    const stat_row *r)
 {
+    bool tcp = r->proto == SK_STAT_TCP;
+
     for (size_t k = 0; k < n; k++) {
         const metrics_service *s = &m->svcs[g[k].first];
-        uint64_t v;
 
         if (s->tcp != tcp)
             continue;
-        memcpy(&v, (const char *)&g[k] + offset, sizeof(v));
-        tb_printf(t, "%s{service=\"%s\",proto=\"%s\"%s} %llu\n", name, s->name,
-                  tcp ? "tcp" : "udp", extra, (unsigned long long)v);
+        tb_printf(t, "sockit_%s%s{service=\"%s\",proto=\"%s\"%s%s} %llu\n", r->metric,
+                  r->kind == SK_STAT_COUNTER ? "_total" : "", s->name, tcp ? "tcp" : "udp",
+                  r->label[0] ? "," : "", r->label,
+                  (unsigned long long)row_value(&g[k].st, r));
     }
 }
 
-/* `field` names a member of group_stats (st.accepted, refused_header). */
-#define SAMPLES(t, m, g, n, tcp, name, extra, field)                                   \
-    samples(t, m, g, n, tcp, name, extra, offsetof(group_stats, field))
-
-/* The header failures are one refusal reason. */
-static void sum_header_refusals(group_stats *g, size_t n)
+/* Every row of the table, grouped by family (the families in the order of
+ * their first row): a family's samples must be together. */
+static void render_rows(textbuf *t, serve_metrics *m, const group_stats *g, size_t n)
 {
-    for (size_t k = 0; k < n; k++)
-        g[k].refused_header = g[k].st.proxy_invalid + g[k].st.proxy_timeout +
-                              g[k].st.proxy_truncated;
+    for (size_t first = 0; first < NROWS; first++) {
+        bool seen = false;
+
+        for (size_t r = 0; r < first && !seen; r++)
+            seen = strcmp(stat_rows[r].metric, stat_rows[first].metric) == 0;
+        if (seen)
+            continue;
+        family(t, first);
+        for (size_t r = first; r < NROWS; r++)
+            if (strcmp(stat_rows[r].metric, stat_rows[first].metric) == 0)
+                samples(t, m, g, n, &stat_rows[r]);
+    }
 }
 
-static void render_tcp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
+/* The UDP guard's drops, all UDP services together, by reason. */
+static void render_guard(textbuf *t, serve_metrics *m)
 {
-    family(t, "sockit_connections_total", "counter",
-           "TCP connections admitted (after the limits and any PROXY header).");
-    SAMPLES(t, m, g, n, true, "sockit_connections_total", "", st.accepted);
-    family(t, "sockit_connections_refused_total", "counter",
-           "TCP connections closed before service: limit (max-conns, max-per-source), "
-           "proxy_source (peer not in --proxy-from), proxy_header (invalid, late or "
-           "truncated PROXY header).");
-    SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"limit\"",
-            st.refused_limit);
-    SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"proxy_source\"",
-            st.refused_proxy_source);
-    SAMPLES(t, m, g, n, true, "sockit_connections_refused_total", ",reason=\"proxy_header\"",
-            refused_header);
-    family(t, "sockit_connections_open", "gauge", "TCP connections open now.");
-    SAMPLES(t, m, g, n, true, "sockit_connections_open", "", st.active);
-    family(t, "sockit_connections_idle_closed_total", "counter",
-           "TCP connections closed by the idle timeout.");
-    SAMPLES(t, m, g, n, true, "sockit_connections_idle_closed_total", "", st.idle_closed);
-    family(t, "sockit_bytes_received_total", "counter",
-           "TCP payload bytes received (PROXY headers not included).");
-    SAMPLES(t, m, g, n, true, "sockit_bytes_received_total", "", st.bytes_in);
-    family(t, "sockit_bytes_sent_total", "counter", "TCP bytes sent.");
-    SAMPLES(t, m, g, n, true, "sockit_bytes_sent_total", "", st.bytes_out);
-    family(t, "sockit_proxy_headers_total", "counter",
-           "PROXY protocol headers by result: proxy (client address taken), local "
-           "(LOCAL or UNKNOWN: own addresses), invalid, timeout, truncated.");
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"proxy\"", st.proxy_proxied);
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"local\"", st.proxy_local);
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"invalid\"",
-            st.proxy_invalid);
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"timeout\"",
-            st.proxy_timeout);
-    SAMPLES(t, m, g, n, true, "sockit_proxy_headers_total", ",result=\"truncated\"",
-            st.proxy_truncated);
-}
-
-static void render_udp(textbuf *t, serve_metrics *m, group_stats *g, size_t n)
-{
-    family(t, "sockit_datagrams_received_total", "counter", "UDP datagrams received.");
-    SAMPLES(t, m, g, n, false, "sockit_datagrams_received_total", "", st.datagrams_in);
-    family(t, "sockit_datagrams_sent_total", "counter", "UDP replies sent.");
-    SAMPLES(t, m, g, n, false, "sockit_datagrams_sent_total", "", st.datagrams_out);
-    family(t, "sockit_datagrams_dropped_total", "counter",
-           "UDP datagrams left without a reply: guard (refused by the reflection and "
-           "rate guard; sockit_udp_guard_dropped_total has the reasons), send (reply "
-           "dropped: socket full or send error).");
-    SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"guard\"",
-            st.datagrams_refused);
-    SAMPLES(t, m, g, n, false, "sockit_datagrams_dropped_total", ",reason=\"send\"",
-            st.datagrams_dropped);
     if (m->guard == NULL)
         return;
-    family(t, "sockit_udp_guard_dropped_total", "counter",
-           "UDP datagrams answered with nothing by the reflection guard, all UDP "
-           "services together, by reason.");
+    tb_printf(t, "# HELP sockit_udp_guard_dropped_total UDP datagrams answered with "
+              "nothing by the reflection guard, all UDP services together, by reason.\n"
+              "# TYPE sockit_udp_guard_dropped_total counter\n");
     for (int v = 1; v < SVC_UDP_NREASONS; v++)
         tb_printf(t, "sockit_udp_guard_dropped_total{reason=\"%s\"} %llu\n",
                   svc_udp_reason_name((svc_udp_reason)v),
                   (unsigned long long)svc_udpguard_dropped(m->guard, (svc_udp_reason)v));
+}
+
+/* The ntp service's NTS requests by result, and the cookies it sent. */
+static void render_nts(textbuf *t, serve_metrics *m)
+{
+    static const struct {
+        svc_ntp_counter c;
+        const char *result;
+    } rows[] = {
+        {SVC_NTP_NTS_OK, "authenticated"},
+        {SVC_NTP_NTS_NAK_COOKIE, "ntsn_cookie"},
+        {SVC_NTP_NTS_NAK_AUTH, "ntsn_authenticator"},
+        {SVC_NTP_NTS_MALFORMED, "malformed"},
+    };
+
+    if (m->nts == NULL)
+        return;
+    tb_printf(t, "# HELP sockit_nts_requests_total NTS requests to the ntp service, by "
+              "result.\n# TYPE sockit_nts_requests_total counter\n");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        tb_printf(t, "sockit_nts_requests_total{result=\"%s\"} %llu\n", rows[i].result,
+                  (unsigned long long)svc_ntp_count(m->nts, rows[i].c));
+    tb_printf(t, "# HELP sockit_nts_cookies_issued_total Fresh NTS cookies sent in "
+              "authenticated replies.\n# TYPE sockit_nts_cookies_issued_total counter\n"
+              "sockit_nts_cookies_issued_total %llu\n",
+              (unsigned long long)svc_ntp_count(m->nts, SVC_NTP_NTS_COOKIES));
 }
 
 int metrics_render(serve_metrics *m, char **out, size_t *len)
@@ -270,14 +288,15 @@ int metrics_render(serve_metrics *m, char **out, size_t *len)
     if (g == NULL)
         return -ENOMEM;
     n = collect(m, g);
-    sum_header_refusals(g, n);
-    render_tcp(&t, m, g, n);
-    render_udp(&t, m, g, n);
-    family(&t, "sockit_build_info", "gauge", "The running sockit's version.");
-    tb_printf(&t, "sockit_build_info{version=\"%s\"} 1\n", SK_VERSION_STRING);
-    family(&t, "process_start_time_seconds", "gauge",
-           "Start time of the process since unix epoch in seconds.");
-    tb_printf(&t, "process_start_time_seconds %.3f\n", m->start_time);
+    render_rows(&t, m, g, n);
+    render_guard(&t, m);
+    render_nts(&t, m);
+    tb_printf(&t, "# HELP sockit_build_info The running sockit's version.\n"
+              "# TYPE sockit_build_info gauge\n"
+              "sockit_build_info{version=\"%s\"} 1\n", SK_VERSION_STRING);
+    tb_printf(&t, "# HELP process_start_time_seconds Start time of the process since unix "
+              "epoch in seconds.\n# TYPE process_start_time_seconds gauge\n"
+              "process_start_time_seconds %.3f\n", m->start_time);
     free(g);
     if (t.err) {
         free(t.p);
@@ -589,7 +608,8 @@ static int metrics_thread_start(serve_metrics *m)
 }
 
 int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
-                  const metrics_service *svcs, size_t n, svc_udpguard *guard)
+                  const metrics_service *svcs, size_t n, svc_udpguard *guard,
+                  const svc_ntp *nts)
 {
     serve_metrics *m = calloc(1, sizeof(*m));
     struct timespec now;
@@ -601,6 +621,7 @@ int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
         m->conns[i].fd = -1;
     m->srv = srv;
     m->guard = guard;
+    m->nts = nts;
     m->nsvcs = n;
     m->svcs = malloc((n ? n : 1) * sizeof(*svcs));
     if (m->svcs == NULL)

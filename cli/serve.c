@@ -464,38 +464,33 @@ static void log_nts(const serve_opts *o, const svc_ntp *n)
 
 static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
 {
-    char proxied[256] = "";
+    /* Every row of the counter table (SK_SERVER_STATS_MAP), then the UDP
+     * guard's drops; written with one call, as serve_log does, but longer
+     * than its lines may be. */
+    char line[2048];
+    size_t len = 0;
     sk_server_stats st = SK_SERVER_STATS_INIT;
 
+    (void)proxy; /* the PROXY counters are in the line either way */
     sk_server_stats_get(srv, &st);
-    if (proxy)
-        snprintf(proxied, sizeof(proxied),
-                 " refused_proxy_source=%llu proxy_proxied=%llu proxy_local=%llu "
-                 "proxy_invalid=%llu proxy_timeout=%llu proxy_truncated=%llu",
-                 (unsigned long long)st.refused_proxy_source,
-                 (unsigned long long)st.proxy_proxied, (unsigned long long)st.proxy_local,
-                 (unsigned long long)st.proxy_invalid, (unsigned long long)st.proxy_timeout,
-                 (unsigned long long)st.proxy_truncated);
-    serve_log("event=stop accepted=%llu refused_limit=%llu accept_errors=%llu "
-              "idle_closed=%llu bytes_in=%llu bytes_out=%llu datagrams_in=%llu "
-              "datagrams_out=%llu datagrams_dropped=%llu udp_dropped_port=%llu "
-              "udp_dropped_address=%llu udp_dropped_rate=%llu%s",
-              (unsigned long long)st.accepted, (unsigned long long)st.refused_limit,
-              (unsigned long long)st.accept_errors, (unsigned long long)st.idle_closed,
-              (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
-              (unsigned long long)st.datagrams_in, (unsigned long long)st.datagrams_out,
-              (unsigned long long)st.datagrams_dropped,
-              (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
-                                   svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
-              (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
-              (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
-                                   svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)),
-              proxied);
+#define STOP_FIELD(field, kind, proto, metric, label, help)                               \
+    len += (size_t)snprintf(line + len, sizeof(line) - len, "%s" #field "=%llu",          \
+                            len == 0 ? "event=stop " : " ", (unsigned long long)st.field);
+    SK_SERVER_STATS_MAP(STOP_FIELD)
+#undef STOP_FIELD
+    snprintf(line + len, sizeof(line) - len,
+             " udp_dropped_port=%llu udp_dropped_address=%llu udp_dropped_rate=%llu\n",
+             (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_PRIVPORT) +
+                                  svc_udpguard_dropped(g, SVC_UDP_DROP_SVCPORT)),
+             (unsigned long long)svc_udpguard_dropped(g, SVC_UDP_DROP_BADADDR),
+             (unsigned long long)(svc_udpguard_dropped(g, SVC_UDP_DROP_SOURCE) +
+                                  svc_udpguard_dropped(g, SVC_UDP_DROP_GLOBAL)));
+    fputs(line, stderr);
 }
 
 /* Starts the --metrics endpoint, naming each listener's service. */
 static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_listener *ls,
-                               int nl, svc_udpguard *g, serve_metrics **out)
+                               int nl, const svc_env *env, serve_metrics **out)
 {
     static metrics_service svcs[SERVE_MAX_BINDS * SVC_COUNT * 2];
 
@@ -506,7 +501,8 @@ static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_
         svcs[i].name = svc_table[ls[i].svc].name;
         svcs[i].tcp = ls[i].tcp;
     }
-    return metrics_start(out, o->metrics, srv, svcs, (size_t)nl, g);
+    return metrics_start(out, o->metrics, srv, svcs, (size_t)nl, env->guard,
+                         o->nts ? env->ntp : NULL);
 }
 
 /* Binds, drops root, announces, serves until a signal.  Returns the exit
@@ -537,7 +533,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     if (env->guard == NULL)
         goto out;
     /* Bound before root is dropped, like the services. */
-    if (serve_metrics_start(o, srv, ls, nl, env->guard, &metrics) < 0 ||
+    if (serve_metrics_start(o, srv, ls, nl, env, &metrics) < 0 ||
         (pw != NULL && drop_privileges(pw) < 0))
         goto out;
     serve_env_for_signal = env;

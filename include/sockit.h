@@ -1282,30 +1282,84 @@ typedef struct sk_server_config {
     size_t proxy_from_count;         /* entries in proxy_from (at most 4096) */
 } sk_server_config;
 
-/* Counters, summed over the workers (approximate while running). */
-typedef struct sk_server_stats {
-    size_t size;              /* set by the caller: sizeof(sk_server_stats),
-                                 or 0 for the 0.2 layout (see the top) */
-    uint64_t accepted;        /* TCP connections admitted */
-    uint64_t refused_limit;   /* refused by max_conns / max_per_source */
-    uint64_t accept_errors;   /* EMFILE, ENFILE, ENOBUFS ... */
-    uint64_t idle_closed;     /* closed by the idle timeout */
-    uint64_t active;          /* open connections now */
-    uint64_t datagrams_in;
-    uint64_t datagrams_out;
-    uint64_t datagrams_dropped; /* replies dropped: socket full or send error */
-    uint64_t bytes_in;        /* TCP bytes received */
-    uint64_t bytes_out;       /* TCP bytes sent */
-    uint64_t read_pauses;     /* times reading a peer paused for backpressure */
+/*
+ * The server's counters, one row each: the one table from which
+ * sk_server_stats is declared and filled, `sockit serve --metrics` renders
+ * its Prometheus text and `sockit serve` prints its stop line.  A program
+ * may walk it with its own X to print or export every counter.  Rows are
+ * only ever added at the end (the struct's layout follows them); adding a
+ * counter is one row plus the line in the library that counts it.
+ *
+ *   X(field, kind, proto, metric, label, help)
+ *   field   the sk_server_stats member (and the stop line's key)
+ *   kind    SK_STAT_COUNTER (only grows) or SK_STAT_GAUGE (a level)
+ *   proto   SK_STAT_TCP or SK_STAT_UDP: the services it concerns
+ *   metric  its Prometheus family: sockit_METRIC_total for a counter,
+ *           sockit_METRIC for a gauge, with `label` (a name="value" pair,
+ *           or "") telling it from the family's other rows
+ *   help    what it counts, one sentence
+ *
+ * Counters are summed over the workers (approximate while running);
+ * `active` is the level now.
+ */
+#define SK_STAT_COUNTER 0
+#define SK_STAT_GAUGE 1
+#define SK_STAT_TCP 0
+#define SK_STAT_UDP 1
 
-    /* PROXY protocol (sk_server_config.proxy_protocol). */
-    uint64_t refused_proxy_source; /* peer not in proxy_from: closed at once */
-    uint64_t proxy_proxied;   /* headers that carried the client's addresses */
-    uint64_t proxy_local;     /* LOCAL or UNKNOWN headers: own addresses kept */
-    uint64_t proxy_invalid;   /* malformed headers (closed, nothing sent) */
-    uint64_t proxy_timeout;   /* not complete within proxy_timeout (closed) */
-    uint64_t proxy_truncated; /* the peer ended its stream mid-header (closed) */
-    uint64_t datagrams_refused; /* left unanswered by the handler (sk_dgram_drop) */
+#define SK_SERVER_STATS_MAP(X)                                                            \
+    X(accepted, SK_STAT_COUNTER, SK_STAT_TCP, "connections", "",                           \
+      "TCP connections admitted (after the limits and any PROXY header).")                 \
+    X(refused_limit, SK_STAT_COUNTER, SK_STAT_TCP, "connections_refused",                  \
+      "reason=\"limit\"", "TCP connections refused by max_conns or max_per_source.")       \
+    X(accept_errors, SK_STAT_COUNTER, SK_STAT_TCP, "accept_errors", "",                    \
+      "Failed accepts (EMFILE, ENFILE, ENOBUFS, ECONNABORTED ...).")                       \
+    X(idle_closed, SK_STAT_COUNTER, SK_STAT_TCP, "connections_idle_closed", "",            \
+      "TCP connections closed by the idle timeout.")                                       \
+    X(active, SK_STAT_GAUGE, SK_STAT_TCP, "connections_open", "",                          \
+      "TCP connections open now (server-wide: with those in a stage before on_open).")     \
+    X(datagrams_in, SK_STAT_COUNTER, SK_STAT_UDP, "datagrams_received", "",                \
+      "UDP datagrams received.")                                                           \
+    X(datagrams_out, SK_STAT_COUNTER, SK_STAT_UDP, "datagrams_sent", "",                   \
+      "UDP replies sent.")                                                                 \
+    X(datagrams_dropped, SK_STAT_COUNTER, SK_STAT_UDP, "datagrams_dropped",                \
+      "reason=\"send\"", "UDP replies dropped: socket full or send error.")                \
+    X(bytes_in, SK_STAT_COUNTER, SK_STAT_TCP, "bytes_received", "",                        \
+      "TCP payload bytes received (PROXY headers not included).")                          \
+    X(bytes_out, SK_STAT_COUNTER, SK_STAT_TCP, "bytes_sent", "", "TCP bytes sent.")        \
+    X(read_pauses, SK_STAT_COUNTER, SK_STAT_TCP, "read_pauses", "",                        \
+      "Times reading a TCP peer paused because its output was backed up.")                 \
+    X(refused_proxy_source, SK_STAT_COUNTER, SK_STAT_TCP, "connections_refused",           \
+      "reason=\"proxy_source\"", "TCP connections from outside proxy_from (PROXY), "       \
+      "closed at once.")                                                                   \
+    X(proxy_proxied, SK_STAT_COUNTER, SK_STAT_TCP, "proxy_headers", "result=\"proxy\"",    \
+      "PROXY headers that carried the client's addresses.")                                \
+    X(proxy_local, SK_STAT_COUNTER, SK_STAT_TCP, "proxy_headers", "result=\"local\"",      \
+      "LOCAL or UNKNOWN PROXY headers: the connection's own addresses kept.")              \
+    X(proxy_invalid, SK_STAT_COUNTER, SK_STAT_TCP, "proxy_headers", "result=\"invalid\"",  \
+      "Malformed PROXY headers (closed, nothing sent).")                                   \
+    X(proxy_timeout, SK_STAT_COUNTER, SK_STAT_TCP, "proxy_headers", "result=\"timeout\"",  \
+      "PROXY headers not complete within proxy_timeout (closed).")                         \
+    X(proxy_truncated, SK_STAT_COUNTER, SK_STAT_TCP, "proxy_headers",                      \
+      "result=\"truncated\"", "Peers that ended their stream mid-header (closed).")        \
+    X(datagrams_refused, SK_STAT_COUNTER, SK_STAT_UDP, "datagrams_dropped",                \
+      "reason=\"guard\"", "UDP datagrams the handler left unanswered (sk_dgram_drop).")    \
+    X(refused_proxy_header, SK_STAT_COUNTER, SK_STAT_TCP, "connections_refused",           \
+      "reason=\"proxy_header\"", "TCP connections closed for their PROXY header "          \
+      "(invalid, late or truncated).")
+
+#define SK__STATS_FIELD(field, kind, proto, metric, label, help) uint64_t field;
+
+/* The counters of SK_SERVER_STATS_MAP, one uint64_t per row, in its order:
+ * accepted, refused_limit, accept_errors, idle_closed, active,
+ * datagrams_in, datagrams_out, datagrams_dropped, bytes_in, bytes_out,
+ * read_pauses, refused_proxy_source, proxy_proxied, proxy_local,
+ * proxy_invalid, proxy_timeout, proxy_truncated, datagrams_refused (the 0.2
+ * layout ends here), refused_proxy_header. */
+typedef struct sk_server_stats {
+    size_t size; /* set by the caller: sizeof(sk_server_stats), or 0 for the
+                    0.2 layout (see the top) */
+    SK_SERVER_STATS_MAP(SK__STATS_FIELD)
 } sk_server_stats;
 
 /* Initialisers that set the size field: `sk_server_config cfg =

@@ -47,7 +47,7 @@
 struct svc_ntp {
     svc_ntp_config cfg;
     int precision;
-    _Atomic uint64_t count[SVC_NTP_NCOUNTERS];
+    svc_tally *count; /* SVC_NTP_NCOUNTERS counters */
 };
 
 static int clock_precision(void)
@@ -70,6 +70,10 @@ int svc_ntp_new(svc_ntp **out, const svc_ntp_config *cfg)
     n = calloc(1, sizeof(*n));
     if (n == NULL)
         return -ENOMEM;
+    if (svc_tally_new(&n->count, SVC_NTP_NCOUNTERS) < 0) {
+        free(n);
+        return -ENOMEM;
+    }
     n->cfg = *cfg;
     n->precision = clock_precision();
     *out = n;
@@ -78,6 +82,9 @@ int svc_ntp_new(svc_ntp **out, const svc_ntp_config *cfg)
 
 void svc_ntp_free(svc_ntp *n)
 {
+    if (n == NULL)
+        return;
+    svc_tally_free(n->count);
     free(n);
 }
 
@@ -85,13 +92,13 @@ uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c)
 {
     if (n == NULL || (unsigned)c >= SVC_NTP_NCOUNTERS)
         return 0;
-    return atomic_load_explicit(&n->count[c], memory_order_relaxed);
+    return svc_tally_sum(n->count, (size_t)c);
 }
 
 static void ntp_count(svc_ntp *n, svc_ntp_counter c)
 {
     if (n != NULL)
-        atomic_fetch_add_explicit(&n->count[c], 1, memory_order_relaxed);
+        svc_tally_add(n->count, (size_t)c, 1);
 }
 
 /* ---- what we say about our clock ---------------------------------------------- */
@@ -232,8 +239,7 @@ static bool ntp_nts(sk_dgram *d, const svc_env *env, const ntp_packet *req, cons
     ntp_send(d, n, from, out, svc_nts_reply(env->ntskeys, &r, header, false, out, sizeof(out)),
              len, SVC_NTP_NTS_OK);
     if (n != NULL)
-        atomic_fetch_add_explicit(&n->count[SVC_NTP_NTS_COOKIES], cookies,
-                                  memory_order_relaxed);
+        svc_tally_add(n->count, SVC_NTP_NTS_COOKIES, cookies);
     return true;
 }
 

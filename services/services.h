@@ -19,6 +19,7 @@
  *   udpguard           the reflection/amplification rules every UDP
  *                      handler applies before it replies
  *   oneshot            "send one message, then close" for TCP
+ *   tally              counters kept per thread (the one way sockit counts)
  */
 #ifndef SOCKIT_SERVICES_H
 #define SOCKIT_SERVICES_H
@@ -359,6 +360,22 @@ bool svc_udp_send(sk_dgram *d, const sk_addr *from, const void *reply,
                   size_t len, size_t max);
 
 /* ---- helpers ------------------------------------------------------------ */
+
+/* Counters a service keeps across the worker threads that call it: each
+ * thread adds to its own block (relaxed, owner-written: lib/server's
+ * count.h), a reader sums the blocks. */
+typedef struct svc_tally svc_tally;
+
+/* A tally of `n` counters.  Errors: -ENOMEM. */
+int svc_tally_new(svc_tally **out, size_t n);
+void svc_tally_free(svc_tally *t);
+
+/* Adds `n` to counter `i` of the calling thread (lost without memory for
+ * the thread's block; `t` NULL or `i` out of range: nothing). */
+void svc_tally_add(svc_tally *t, size_t i, uint64_t n);
+
+/* Counter `i` summed over the threads. */
+uint64_t svc_tally_sum(svc_tally *t, size_t i);
 
 /* Per-thread pseudo-random 64-bit numbers (not for secrets). */
 uint64_t svc_random(void);

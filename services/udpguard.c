@@ -54,12 +54,11 @@ typedef struct guard_entry {
     uint64_t kiss_ms; /* last SVC_GUARD_KISS given; 0: never */
 } guard_entry;
 
-/* What one thread owns: its table and its drop counters. */
+/* What one thread owns: its table. */
 typedef struct guard_thread {
-    struct guard_thread *next; /* in the guard's list, for freeing and sums */
+    struct guard_thread *next; /* in the guard's list, for freeing */
     guard_entry *table;
     size_t mask;
-    _Atomic uint64_t dropped[SVC_UDP_NREASONS];
 } guard_thread;
 
 struct svc_udpguard {
@@ -69,6 +68,7 @@ struct svc_udpguard {
     pthread_key_t key;         /* -> this thread's guard_thread */
     pthread_mutex_t lock;      /* guards `threads` and the global bucket */
     guard_thread *threads;
+    svc_tally *dropped;        /* per reason, counted per thread */
     double global_tokens;
     uint64_t global_last_ms;
     sk__ratelog logs[SVC_UDP_NREASONS]; /* one line per reason per second, shared */
@@ -118,6 +118,8 @@ int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg)
         g->seed[0] = (uint64_t)(uintptr_t)g ^ 0x9E3779B97F4A7C15ULL;
         g->seed[1] = (uint64_t)(uintptr_t)&size;
     }
+    if (svc_tally_new(&g->dropped, SVC_UDP_NREASONS) < 0)
+        goto fail_tally;
     if (pthread_key_create(&g->key, NULL) != 0)
         goto fail_key;
     pthread_mutex_init(&g->lock, NULL);
@@ -126,6 +128,8 @@ int svc_udpguard_new(svc_udpguard **out, const svc_udpguard_config *cfg)
     return 0;
 
 fail_key:
+    svc_tally_free(g->dropped);
+fail_tally:
     free(g->ports);
 fail_ports:
     free(g);
@@ -143,6 +147,7 @@ void svc_udpguard_free(svc_udpguard *g)
     }
     pthread_key_delete(g->key);
     pthread_mutex_destroy(&g->lock);
+    svc_tally_free(g->dropped);
     free(g->ports);
     free(g);
 }
@@ -349,12 +354,11 @@ static void drop_log(svc_udpguard *g, svc_udp_reason v, const sk_addr *from,
     sk__log_emit(g->cfg.log, g->cfg.log_arg, line);
 }
 
-/* Counts a drop in the thread's counters (when it has any) and logs it. */
-static void guard_drop(svc_udpguard *g, guard_thread *t, svc_udp_reason v,
-                       const sk_addr *from, uint64_t now_ms)
+/* Counts a drop (in the calling thread's tally block) and logs it. */
+static void guard_drop(svc_udpguard *g, svc_udp_reason v, const sk_addr *from,
+                       uint64_t now_ms)
 {
-    if (t != NULL)
-        atomic_fetch_add_explicit(&t->dropped[v], 1, memory_order_relaxed);
+    svc_tally_add(g->dropped, (size_t)v, 1);
     drop_log(g, v, from, now_ms);
 }
 
@@ -363,20 +367,14 @@ void svc_udpguard_count(svc_udpguard *g, svc_udp_reason v, const sk_addr *from,
 {
     if (v == SVC_UDP_PASS || (unsigned)v >= SVC_UDP_NREASONS)
         return;
-    guard_drop(g, guard_thread_get(g), v, from, now_ms);
+    guard_drop(g, v, from, now_ms);
 }
 
 uint64_t svc_udpguard_dropped(svc_udpguard *g, svc_udp_reason v)
 {
-    uint64_t sum = 0;
-
     if ((unsigned)v >= SVC_UDP_NREASONS)
         return 0;
-    pthread_mutex_lock(&g->lock);
-    for (guard_thread *t = g->threads; t != NULL; t = t->next)
-        sum += atomic_load_explicit(&t->dropped[v], memory_order_relaxed);
-    pthread_mutex_unlock(&g->lock);
-    return sum;
+    return svc_tally_sum(g->dropped, (size_t)v);
 }
 
 /* ---- the check ----------------------------------------------------------------- */
@@ -437,7 +435,7 @@ svc_guard_verdict svc_udpguard_judge(svc_udpguard *g, const sk_addr *from, uint6
         *why = r;
     if (r == SVC_UDP_PASS)
         return SVC_GUARD_PASS;
-    guard_drop(g, t, r, from, now_ms);
+    guard_drop(g, r, from, now_ms);
     if (r == SVC_UDP_DROP_SOURCE && policy != NULL && policy->kiss_interval_ms > 0 &&
         kiss_due(g, t, from, now_ms, policy->kiss_interval_ms))
         return SVC_GUARD_KISS;

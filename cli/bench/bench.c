@@ -3,6 +3,7 @@
  * cli/bench/bench.c - `sockit bench`: a load generator that verifies every byte.
  *
  *   sockit bench echo|stream|connect|udp|ntp HOST PORT [options]
+ *   sockit bench merge|plot FILE.json...   (cli/bench/merge.c, cli/bench/plot.c)
  *
  * This file parses the options (with the option layer, cli/opt.h), resolves the target once, lays out the
  * run's timeline, starts one thread per --threads (each with its own event
@@ -34,7 +35,9 @@ static const char usage_text[] =
     "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [--conns N] [--size BYTES]\n"
     "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
     "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
-    "                    [--histogram FILE] [-4|-6] [--json]\n"
+    "                    [--histogram FILE] [--plot OUT.svg] [--hdr-log FILE] [-4|-6] [--json]\n"
+    "       sockit bench merge FILE.json... [--json]\n"
+    "       sockit bench plot FILE.json... -o OUT.svg [--title TITLE]\n"
     "\n"
     "Loads a server and measures it, verifying every byte that comes back.\n"
     "  echo     N connections, each with one SIZE-byte message in flight (ping-pong);\n"
@@ -63,9 +66,18 @@ static const char usage_text[] =
     "                    operation's scheduled time; late sends are reported\n"
     "  --interval S      also report ops, MB/s and p99 every S seconds\n"
     "  --histogram FILE  write the latency distribution as CSV (microseconds)\n"
+    "  --plot OUT.svg    draw latency by percentile (and p50, p99 per --interval)\n"
+    "  --hdr-log FILE    write an HdrHistogram interval log (V2 compressed), one\n"
+    "                    histogram per --interval, or one for the whole run\n"
     "  -4, -6            use IPv4 or IPv6 only\n"
     "  --json            print one JSON object instead of the table\n"
     "  -h, --help        show this text\n"
+    "\n"
+    "\n"
+    "merge    combines --json results of runs at the same time (several generators)\n"
+    "         or one after another into the figures one run with all their samples\n"
+    "         gives; see 'sockit bench merge --help'\n"
+    "plot     draws --json results as one SVG, one line per file\n"
     "\n"
     "Exit status: 0 clean run, 1 any error (wrong, missing or extra bytes, failed\n"
     "connections, timeouts) or no completed operation, 2 usage error.\n";
@@ -84,7 +96,7 @@ static void print_help(FILE *out, const void *arg)
     fputs(usage_text, out);
 }
 
-static int parse_mode(bench_config *cfg, const char *name)
+int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical)
 {
     static const struct {
         const char *name;
@@ -99,8 +111,8 @@ static int parse_mode(bench_config *cfg, const char *name)
 
     for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
         if (strcmp(name, modes[i].name) == 0) {
-            cfg->mode = modes[i].id;
-            cfg->mode_name = modes[i].name;
+            *id = modes[i].id;
+            *canonical = modes[i].name;
             return 0;
         }
     }
@@ -118,6 +130,8 @@ enum {
     OPT_RATE,
     OPT_INTERVAL,
     OPT_HISTOGRAM,
+    OPT_PLOT,
+    OPT_HDR_LOG,
     OPT_JSON
 };
 
@@ -132,6 +146,8 @@ static const struct option long_options[] = {
     {"rate", required_argument, NULL, OPT_RATE},
     {"interval", required_argument, NULL, OPT_INTERVAL},
     {"histogram", required_argument, NULL, OPT_HISTOGRAM},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
     {"json", no_argument, NULL, OPT_JSON},
     {NULL, 0, NULL, 0},
 };
@@ -183,6 +199,14 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
         }
         cfg->histogram = arg;
         return 0;
+    case OPT_PLOT:
+    case OPT_HDR_LOG:
+        if (*arg == '\0') {
+            cli_usage_error("bench", "%s needs a file name", opt == OPT_PLOT ? "--plot" : "--hdr-log");
+            return -1;
+        }
+        *(opt == OPT_PLOT ? &cfg->plot : &cfg->hdr_log) = arg;
+        return 0;
     case OPT_JSON:
         cfg->json = true;
         return 0;
@@ -229,6 +253,10 @@ static int finish_config(bench_config *cfg, bool size_given)
         return cli_usage_error("bench", "--interval gives more than a million intervals in --duration");
     if (cfg->histogram != NULL && cfg->mode == BENCH_STREAM)
         return cli_usage_error("bench", "--histogram: the stream mode measures no latencies");
+    if (cfg->plot != NULL && cfg->mode == BENCH_STREAM)
+        return cli_usage_error("bench", "--plot: the stream mode measures no latencies");
+    if (cfg->hdr_log != NULL && cfg->mode == BENCH_STREAM)
+        return cli_usage_error("bench", "--hdr-log: the stream mode measures no latencies");
     if (cfg->interval < 0)
         cfg->interval = 0;
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
@@ -267,7 +295,7 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
     if (argc - p.optind != 3)
         return cli_usage_error("bench", argc - p.optind < 3 ? "expected a mode, a host and a port"
                                                             : "too many arguments");
-    if (parse_mode(cfg, argv[p.optind]) < 0)
+    if (bench_mode_parse(argv[p.optind], &cfg->mode, &cfg->mode_name) < 0)
         return cli_usage_error("bench", "unknown mode '%s' (echo, stream, connect, udp or ntp)",
                                argv[p.optind]);
     cfg->host = argv[p.optind + 1];
@@ -319,7 +347,12 @@ static void raise_fd_limit(long conns)
 
 static void set_timeline(bench_config *cfg)
 {
+    struct timespec rt;
+
+    clock_gettime(CLOCK_REALTIME, &rt);
     cfg->t_start = cli_now_ns();
+    cfg->unix_measure = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec +
+                        (uint64_t)(cfg->warmup * 1e9);
     cfg->t_measure = cfg->t_start + (uint64_t)(cfg->warmup * 1e9);
     cfg->t_end = cfg->t_measure + (uint64_t)(cfg->duration * 1e9);
     /* Operations started just before the end get the timeout to finish,
@@ -466,7 +499,7 @@ static int run(bench_config *cfg)
 {
     bench_thread *threads = calloc((size_t)cfg->threads, sizeof(*threads));
     long started;
-    int status;
+    int status, rc;
 
     if (threads == NULL)
         goto nomem;
@@ -476,6 +509,12 @@ static int run(bench_config *cfg)
     if (bench_ival_init(cfg) < 0)
         goto nomem;
     set_timeline(cfg);
+    if ((rc = bench_hdrlog_open(cfg)) < 0) {
+        cli_error(cfg->hdr_log, "%s", sk_strerror(rc));
+        free_threads(threads, cfg->threads);
+        bench_ival_free(cfg);
+        return CLI_EXIT_FAIL;
+    }
     started = start_threads(cfg, threads);
     if (!supervise(cfg, threads, started)) {
         cli_error("bench", "threads did not stop after the hard stop; giving up");
@@ -486,6 +525,10 @@ static int run(bench_config *cfg)
         pthread_join(threads[i].tid, NULL);
     bench_ival_collect(cfg, threads, started, true);
     status = started == cfg->threads ? bench_report(cfg, threads, started) : CLI_EXIT_FAIL;
+    if ((rc = bench_hdrlog_close(cfg)) < 0) {
+        cli_error(cfg->hdr_log, "%s", sk_strerror(rc));
+        status = CLI_EXIT_FAIL;
+    }
     free_threads(threads, cfg->threads);
     bench_ival_free(cfg);
     return status;
@@ -499,10 +542,15 @@ nomem:
 
 int cmd_bench(int argc, char **argv)
 {
-    bench_config *cfg = calloc(1, sizeof(*cfg));
+    bench_config *cfg;
     struct sigaction sa;
     int status;
 
+    if (argc >= 2 && strcmp(argv[1], "merge") == 0)
+        return bench_merge_main(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "plot") == 0)
+        return bench_plot_main(argc - 1, argv + 1);
+    cfg = calloc(1, sizeof(*cfg));
     if (cfg == NULL) {
         cli_error("bench", "out of memory");
         return CLI_EXIT_FAIL;

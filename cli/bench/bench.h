@@ -12,7 +12,11 @@
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver (udp and ntp modes)
  *   ntp.c      the ntp mode's requests and reply checks
- *   report.c   the human table and the JSON object
+ *   report.c   the human table and the JSON object (schema sockit-bench/3)
+ *   result.c   reads a JSON object back (for merge and plot)
+ *   merge.c    `sockit bench merge`: runs as one run with all their samples
+ *   plot.c     SVG percentile plots: --plot and `sockit bench plot`
+ *   hdrlog.c   --hdr-log: the HdrHistogram interval log
  *
  * A run has three phases on one shared monotonic timeline: warm-up (work is
  * done but not recorded), measurement (operations completing inside it are
@@ -134,6 +138,9 @@ typedef enum bench_mode_id {
     BENCH_NTP     /* the udp driver with NTP client requests */
 } bench_mode_id;
 
+/* The mode named `name`, and its name as a static string.  0 or -1. */
+int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical);
+
 /* True for the modes that send datagrams (udp, ntp). */
 #define BENCH_IS_DGRAM(mode) ((mode) == BENCH_UDP || (mode) == BENCH_NTP)
 
@@ -155,14 +162,18 @@ typedef struct bench_config {
     double rate;      /* --rate: operations per second in total, 0 = closed loop */
     double interval;  /* --interval: seconds per report line, 0 = none */
     const char *histogram; /* --histogram: CSV file for the distribution */
+    const char *plot;      /* --plot: SVG file of the percentile curve */
+    const char *hdr_log;   /* --hdr-log: HdrHistogram interval log */
     bool json;
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
     uint64_t t_measure;  /* end of warm-up */
     uint64_t t_end;      /* end of measurement */
     uint64_t t_hard;     /* every loop stops by then */
+    uint64_t unix_measure; /* t_measure on the real-time clock, ns since 1970 */
     atomic_bool stop;    /* SIGINT: end the measurement now */
     struct bench_ivals *ivals; /* --interval (cli/bench/interval.c) */
+    struct bench_hdrlog *hdrlog; /* --hdr-log (cli/bench/hdrlog.c) */
 } bench_config;
 
 /* What one thread counted; merged at the end. */
@@ -282,7 +293,7 @@ void bench_pace_note(bench_thread *t, uint64_t sched, uint64_t now, bool waited)
 typedef struct bench_ival_row {
     double start_s, end_s; /* from the start of the measurement */
     uint64_t ops, bytes;
-    uint64_t p99;          /* ns; 0 without latencies */
+    uint64_t p50, p99;     /* ns; 0 without latencies */
 } bench_ival_row;
 
 /* Sets up cfg->ivals for --interval (a no-op without it).  0 or -ENOMEM. */
@@ -356,8 +367,100 @@ void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_S
 const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
                             uint32_t *seq32);
 
-/* Report (cli/bench/report.c): merges the threads' results and prints them.
- * Returns the exit status: 0 clean, 1 if anything went wrong. */
+/* ---- Reports (cli/bench/report.c) ------------------------------------------ */
+
+/* The version of the --json layout: a change that removes or redefines a
+ * field bumps it (bench/README.md documents each). */
+#define BENCH_JSON_SCHEMA "sockit-bench/3"
+
+/* A run's results, merged over its threads (or over runs, by merge). */
+typedef struct bench_summary {
+    bench_stats s;
+    bench_hist *hist;
+    bench_hist *conn_hist; /* connect mode */
+    double seconds;    /* length of the measurement window (the time base) */
+    uint64_t start_unix_ns, elapsed_ns; /* the window on the real-time clock */
+    uint64_t errors;   /* connection + data + timeouts */
+    const char *first; /* the earliest error's text, or NULL */
+} bench_summary;
+
+/* Adds one thread's (or run's) counters into another's; the worst lateness
+ * and reply sizes are the extremes. */
+void bench_stats_add(bench_stats *into, const bench_stats *from);
+/* Merges the threads' results and prints them.  Returns the exit status:
+ * 0 clean, 1 if anything went wrong. */
 int bench_report(const bench_config *cfg, bench_thread *threads, long nthreads);
+/* Prints a summary as the table or (cfg->json) the JSON object. */
+void bench_report_print(const bench_config *cfg, const bench_summary *sm);
+
+/* ---- Reading results back (cli/bench/result.c) ----------------------------- */
+
+/*
+ * What `merge` and `plot` take from a --json object of BENCH_JSON_SCHEMA.
+ * The reader is a small recursive-descent JSON parser for exactly that
+ * layout: it allocates nothing but the interval rows (one array grown by
+ * doubling), fills the histograms' buckets straight from the text, skips
+ * fields it does not know, and refuses a bucket whose bounds are not the
+ * histogram's own (other histogram settings).  Nesting is limited to
+ * BENCH_RESULT_DEPTH.
+ */
+#define BENCH_RESULT_DEPTH 16
+
+typedef struct bench_result {
+    char schema[32];
+    char mode[16];
+    char target[SK_ADDRSTRLEN];
+    char first_error[256];
+    bool has_first_error;
+    long conns, threads, size;
+    double duration_s, warmup_s, elapsed_s;
+    uint64_t start_unix_ns, elapsed_ns;
+    bench_stats s;              /* the counters, as a run reports them */
+    double target_per_s;        /* --rate, 0 in the closed loop */
+    bool has_udp;
+    bool has_hist, has_conn_hist;
+    bench_hist hist, conn_hist; /* the buckets of "latency_histogram" etc. */
+    double interval_s;          /* 0 without --interval */
+    bench_ival_row *rows;       /* malloc'ed; bench_result_free */
+    size_t nrows, cap;
+} bench_result;
+
+/* Parses buf[0..len) into *r (which it initialises first).  Returns 0, or
+ * -1 with why[] saying what is wrong (-ENOMEM for the rows: -2).  Free the
+ * rows with bench_result_free either way. */
+int bench_result_parse(const char *buf, size_t len, bench_result *r, char *why,
+                       size_t whylen);
+void bench_result_free(bench_result *r);
+/* Reads and parses a file (at most BENCH_RESULT_MAX_FILE bytes). */
+#define BENCH_RESULT_MAX_FILE ((size_t)256 << 20)
+int bench_result_load(const char *path, bench_result *r, char *why, size_t whylen);
+
+/* ---- merge, plot, the HdrHistogram log -------------------------------------- */
+
+int bench_merge_main(int argc, char **argv);
+int bench_plot_main(int argc, char **argv);
+
+/* One line of a plot: a label, its latency histogram and its intervals. */
+typedef struct bench_plot_run {
+    const char *label;
+    const bench_hist *hist;
+    const bench_ival_row *rows;
+    size_t nrows;
+} bench_plot_run;
+
+/* Writes the SVG to `path`.  0, or -1 after saying why on stderr. */
+int bench_plot_write(const char *path, const char *title, const bench_plot_run *runs,
+                     size_t n);
+
+/* --hdr-log: opens the file and writes the header (a no-op without the
+ * option); writes one interval's histogram; closes it.  0 or -errno. */
+int bench_hdrlog_open(bench_config *cfg);
+/* h NULL: an empty interval. */
+int bench_hdrlog_write(const bench_config *cfg, double start_s, double len_s,
+                       const bench_hist *h);
+int bench_hdrlog_close(bench_config *cfg);
+/* The V2 compressed encoding of a histogram, base64: writes a NUL-ended
+ * text into out[0..cap) and returns its length, or -ENOSPC / -ENOMEM. */
+long bench_hdr_encode(const bench_hist *h, char *out, size_t cap);
 
 #endif /* SOCKIT_CLI_BENCH_H */

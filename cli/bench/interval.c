@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cli/bench/interval.c - `sockit bench --interval S`: ops, MB/s and p99 for
- * every S seconds of the measurement.
+ * every S seconds of the measurement (p50 too in the JSON rows, and each
+ * interval's whole histogram in the --hdr-log file).
  *
  * Interval k covers [t_measure + k*S, t_measure + (k+1)*S) and holds the
  * operations that completed in it.  Each thread counts its share in its own
@@ -196,9 +197,15 @@ static void make_row(const bench_config *cfg, uint64_t end_ns)
     if (a != NULL) {
         r->ops = a->ops;
         r->bytes = a->bytes;
+        r->p50 = bench_hist_percentile(&a->hist, 50.0);
         r->p99 = bench_hist_percentile(&a->hist, 99.0);
-        free(a);
     }
+    /* --hdr-log: one histogram per interval, empty ones too.  A write
+     * error shows when the log is closed. */
+    if (cfg->hdrlog != NULL)
+        (void)bench_hdrlog_write(cfg, r->start_s, r->end_s - r->start_s,
+                                 a != NULL ? &a->hist : NULL);
+    free(a);
     iv->next++;
     if (!cfg->json)
         print_row(cfg, r, iv->nrows == 1);

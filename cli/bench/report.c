@@ -18,18 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define BENCH_JSON_SCHEMA "sockit-bench/2"
+typedef bench_summary summary;
 
-typedef struct summary {
-    bench_stats s;
-    bench_hist *hist;
-    bench_hist *conn_hist; /* connect mode */
-    double seconds;    /* length of the measurement window */
-    uint64_t errors;   /* connection + data + timeouts */
-    const char *first; /* the earliest error's text, or NULL */
-} summary;
-
-static void add_stats(bench_stats *into, const bench_stats *from)
+void bench_stats_add(bench_stats *into, const bench_stats *from)
 {
     into->ops += from->ops;
     into->bytes += from->bytes;
@@ -68,7 +59,7 @@ static int summarise(const bench_config *cfg, bench_thread *threads, long n, sum
     bench_hist_init(out->conn_hist);
     for (long i = 0; i < n; i++) {
         const bench_stats *st = &threads[i].stats;
-        add_stats(&out->s, st);
+        bench_stats_add(&out->s, st);
         bench_hist_merge(out->hist, threads[i].hist);
         if (threads[i].conn_hist != NULL)
             bench_hist_merge(out->conn_hist, threads[i].conn_hist);
@@ -80,9 +71,10 @@ static int summarise(const bench_config *cfg, bench_thread *threads, long n, sum
     /* Every datagram counted sent was answered at most once as received. */
     out->s.lost = out->s.sent - out->s.received;
     out->errors = out->s.conn_errors + out->s.data_errors + out->s.timeouts;
-    out->seconds = out->s.measure_end > cfg->t_measure
-                       ? (double)(out->s.measure_end - cfg->t_measure) / 1e9
-                       : 0.0;
+    out->elapsed_ns = out->s.measure_end > cfg->t_measure ? out->s.measure_end - cfg->t_measure
+                                                            : 0;
+    out->seconds = (double)out->elapsed_ns / 1e9;
+    out->start_unix_ns = cfg->unix_measure;
     return 0;
 }
 
@@ -216,6 +208,37 @@ static void json_hist(const char *key, const bench_hist *h, bool present)
     printf(",\"max\":%.1f,\"samples\":%llu}", usec(h->max), (unsigned long long)h->count);
 }
 
+/*
+ * The whole histogram, lossless: its settings, exact count, sum, min and
+ * max (ns), and one [lowest, highest, count] per non-empty bucket in
+ * increasing order.  Any percentile follows from it as
+ * bench_hist_percentile computes it (bench/README.md, "JSON schema").
+ */
+static void json_buckets(const char *key, const bench_hist *h, bool present)
+{
+    bool first = true;
+
+    printf("\"%s\":", key);
+    if (!present) {
+        printf("null");
+        return;
+    }
+    printf("{\"unit\":\"ns\",\"sub_bucket_bits\":%d,\"max_bits\":%d,\"count\":%llu,"
+           "\"sum\":%llu,\"min\":%llu,\"max\":%llu,\"buckets\":[",
+           BENCH_HIST_SUB_BITS, BENCH_HIST_MAX_BITS, (unsigned long long)h->count,
+           (unsigned long long)h->sum, (unsigned long long)(h->count ? h->min : 0),
+           (unsigned long long)h->max);
+    for (size_t i = 0; i < BENCH_HIST_SLOTS; i++) {
+        if (h->slots[i] == 0)
+            continue;
+        printf("%s[%llu,%llu,%llu]", first ? "" : ",",
+               (unsigned long long)bench_hist_lowest(i),
+               (unsigned long long)bench_hist_highest(i), (unsigned long long)h->slots[i]);
+        first = false;
+    }
+    printf("]}");
+}
+
 /* "rate": null in the closed loop, else the schedule's figures. */
 static void json_rate(const bench_config *cfg, const bench_stats *s)
 {
@@ -261,14 +284,14 @@ static void json_intervals(const bench_config *cfg)
     for (size_t i = 0; i < n; i++) {
         double len = rows[i].end_s - rows[i].start_s;
         printf("%s{\"start_s\":%.3f,\"end_s\":%.3f,\"ops\":%llu,\"ops_per_s\":%.1f,"
-               "\"mb_per_s\":%.3f,\"p99_us\":",
+               "\"mb_per_s\":%.3f,\"p50_us\":",
                i ? "," : "", rows[i].start_s, rows[i].end_s, (unsigned long long)rows[i].ops,
                len > 0 ? (double)rows[i].ops / len : 0.0,
                len > 0 ? (double)rows[i].bytes / 1e6 / len : 0.0);
         if (has_latency(cfg) && rows[i].ops > 0)
-            printf("%.1f}", usec(rows[i].p99));
+            printf("%.1f,\"p99_us\":%.1f}", usec(rows[i].p50), usec(rows[i].p99));
         else
-            printf("null}");
+            printf("null,\"p99_us\":null}");
     }
     printf("]");
 }
@@ -282,15 +305,20 @@ static void print_json(const bench_config *cfg, const summary *sm)
     printf(",\"target\":");
     json_string(cfg->target_text);
     printf(",\"conns\":%ld,\"threads\":%ld,\"size\":%ld,\"duration_s\":%.3f,"
-           "\"warmup_s\":%.3f,\"elapsed_s\":%.3f,",
+           "\"warmup_s\":%.3f,\"elapsed_s\":%.3f,\"start_unix_ns\":%llu,\"elapsed_ns\":%llu,",
            cfg->conns, cfg->threads, cfg->mode == BENCH_CONNECT ? 0 : cfg->size, cfg->duration,
-           cfg->warmup, sm->seconds);
+           cfg->warmup, sm->seconds, (unsigned long long)sm->start_unix_ns,
+           (unsigned long long)sm->elapsed_ns);
     printf("\"ops\":%llu,\"ops_per_s\":%.1f,\"bytes\":%llu,\"mb_per_s\":%.3f,",
            (unsigned long long)s->ops, rate((double)s->ops, sm->seconds),
            (unsigned long long)s->bytes, rate((double)s->bytes / 1e6, sm->seconds));
     json_hist("latency_us", sm->hist, has_latency(cfg));
     putchar(',');
     json_hist("connect_latency_us", sm->conn_hist, cfg->mode == BENCH_CONNECT);
+    putchar(',');
+    json_buckets("latency_histogram", sm->hist, has_latency(cfg));
+    putchar(',');
+    json_buckets("connect_histogram", sm->conn_hist, cfg->mode == BENCH_CONNECT);
     putchar(',');
     json_rate(cfg, s);
     putchar(',');
@@ -343,6 +371,27 @@ static int write_histogram(const bench_config *cfg, const summary *sm)
     return 0;
 }
 
+/* --plot FILE: this run's percentile curve (and intervals), labelled with
+ * its mode and target. */
+static int write_plot(const bench_config *cfg, const summary *sm)
+{
+    char label[SK_ADDRSTRLEN + 32];
+    bench_plot_run run = {label, sm->hist, NULL, 0};
+
+    snprintf(label, sizeof(label), "%s %s", cfg->mode_name, cfg->target_text);
+    run.rows = bench_ival_rows(cfg, &run.nrows);
+    return bench_plot_write(cfg->plot, NULL, &run, 1);
+}
+
+void bench_report_print(const bench_config *cfg, const summary *sm)
+{
+    if (cfg->json)
+        print_json(cfg, sm);
+    else
+        print_table(cfg, sm);
+    fflush(stdout);
+}
+
 int bench_report(const bench_config *cfg, bench_thread *threads, long nthreads)
 {
     summary sm = {0};
@@ -354,13 +403,15 @@ int bench_report(const bench_config *cfg, bench_thread *threads, long nthreads)
         free(sm.conn_hist);
         return 1;
     }
-    if (cfg->json)
-        print_json(cfg, &sm);
-    else
-        print_table(cfg, &sm);
-    fflush(stdout);
+    bench_report_print(cfg, &sm);
     status = sm.errors == 0 && sm.s.ops > 0 ? 0 : 1;
     if (cfg->histogram != NULL && write_histogram(cfg, &sm) < 0)
+        status = 1;
+    if (cfg->plot != NULL && write_plot(cfg, &sm) < 0)
+        status = 1;
+    /* Without --interval the log holds one histogram: the whole window. */
+    if (cfg->hdrlog != NULL && cfg->interval <= 0 &&
+        bench_hdrlog_write(cfg, 0.0, sm.seconds, sm.hist) < 0)
         status = 1;
     free(sm.hist);
     free(sm.conn_hist);

@@ -75,6 +75,7 @@ static void proxy_fail(sk_conn *c, enum proxy_failure why)
         SK__COUNT(ctr, proxy_timeout, 1);
     else
         SK__COUNT(ctr, proxy_truncated, 1);
+    SK__COUNT(ctr, refused_proxy_header, 1);
     sk__conn_peer_addr(c, &peer);
     log_proxy(c->w, names[why], &peer);
     sk__conn_close_now(c, SK__R_ERROR);
@@ -85,6 +86,7 @@ static void proxy_fail(sk_conn *c, enum proxy_failure why)
 static void proxy_error(sk_conn *c, int err)
 {
     SK__COUNT(sk__ctr(c->svc, c->w), proxy_truncated, 1);
+    SK__COUNT(sk__ctr(c->svc, c->w), refused_proxy_header, 1);
     c->error = err;
     sk__conn_close_now(c, SK__R_ERROR);
 }

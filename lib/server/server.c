@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -602,7 +603,11 @@ int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void
 
 /* ---- counters and teardown ---------------------------------------------------------------- */
 
-#define SUM(field) atomic_load_explicit(&ctr->field, memory_order_relaxed)
+/* Adds one counter row of SK_SERVER_STATS_MAP over the workers; gauges
+ * (active) are filled apart. */
+#define SK__SUM_SK_STAT_COUNTER(field) out->field += sk__count_read(&ctr->field);
+#define SK__SUM_SK_STAT_GAUGE(field)
+#define SK__SUM_ROW(field, kind, proto, metric, label, help) SK__SUM_##kind(field)
 
 /* Adds service `svc`'s counters, over the workers, to *out.  `closed` is
  * read before `accepted` for each worker, and each worker counts a close
@@ -615,27 +620,29 @@ static void stats_add_service(const sk_server *srv, const sk__service *svc,
     for (int i = 0; i < srv->nworkers; i++) {
         const sk__counters *ctr = &svc->ctr[i];
 
-        closed += SUM(closed);
-        accepted += SUM(accepted);
-        out->refused_limit += SUM(refused_limit);
-        out->accept_errors += SUM(accept_errors);
-        out->idle_closed += SUM(idle_closed);
-        out->datagrams_in += SUM(datagrams_in);
-        out->datagrams_out += SUM(datagrams_out);
-        out->datagrams_dropped += SUM(datagrams_dropped);
-        out->bytes_in += SUM(bytes_in);
-        out->bytes_out += SUM(bytes_out);
-        out->read_pauses += SUM(read_pauses);
-        out->refused_proxy_source += SUM(refused_proxy_source);
-        out->proxy_proxied += SUM(proxy_proxied);
-        out->proxy_local += SUM(proxy_local);
-        out->proxy_invalid += SUM(proxy_invalid);
-        out->proxy_timeout += SUM(proxy_timeout);
-        out->proxy_truncated += SUM(proxy_truncated);
-        out->datagrams_refused += SUM(datagrams_refused);
+        closed += sk__count_read(&ctr->closed);
+        accepted += sk__count_read(&ctr->accepted);
+        SK_SERVER_STATS_MAP(SK__SUM_ROW)
     }
-    out->accepted += accepted;
     out->active += accepted > closed ? accepted - closed : 0;
+}
+
+/* The end of the last field of the 0.2 layout, which a caller's size 0
+ * stands for. */
+#define STATS_SIZE_0_2 (offsetof(sk_server_stats, datagrams_refused) + sizeof(uint64_t))
+
+/* Copies `st` out to the caller's struct, of the size it says. */
+static void stats_out(sk_server_stats *user, const sk_server_stats *st)
+{
+    size_t n;
+
+    memcpy(&n, user, sizeof(n));
+    if (n == 0) {
+        memcpy((char *)user + sizeof(size_t), (const char *)st + sizeof(size_t),
+               STATS_SIZE_0_2 - sizeof(size_t));
+        return;
+    }
+    sk__struct_out(user, st, sizeof(*st));
 }
 
 void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
@@ -650,7 +657,7 @@ void sk_server_stats_get(const sk_server *srv, sk_server_stats *user)
     pthread_mutex_unlock(&m->services_lock);
     /* Server-wide, connections waiting for a PROXY header are open too. */
     out->active = active > 0 ? (uint64_t)active : 0;
-    sk__struct_out(user, &st, sizeof(st));
+    stats_out(user, &st);
 }
 
 int sk_server_stats_get_service(const sk_server *srv, size_t index, sk_server_stats *user)
@@ -665,7 +672,7 @@ int sk_server_stats_get_service(const sk_server *srv, size_t index, sk_server_st
     else
         err = -ENOENT;
     pthread_mutex_unlock(&m->services_lock);
-    sk__struct_out(user, &st, sizeof(st));
+    stats_out(user, &st);
     return err;
 }
 

@@ -35,6 +35,7 @@
 
 #include "internal.h"
 #include "loop/loop.h"
+#include "count.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -42,26 +43,22 @@
 
 #define SK__NOTIFY_SLOTS SK_SERVER_NOTIFY_SLOTS
 
-/* Per-worker counters of one service: written by the worker with relaxed
- * load+store (no locked instruction), read by anyone.  Aligned so that two
- * workers' blocks never share a cache line. */
+/*
+ * Per-worker counters of one service: one _Atomic uint64_t per counter row
+ * of SK_SERVER_STATS_MAP (sockit.h; gauges are computed, not counted) and
+ * `closed`, written by the worker with sk__count_add (count.h), read by
+ * anyone.  Aligned so that two workers' blocks never share a cache line.
+ */
+#define SK__CTR_SK_STAT_COUNTER(field) _Atomic uint64_t field;
+#define SK__CTR_SK_STAT_GAUGE(field)
+#define SK__CTR_FIELD(field, kind, proto, metric, label, help) SK__CTR_##kind(field)
+
 typedef struct sk__counters {
-    _Alignas(64) _Atomic uint64_t accepted;
-    _Atomic uint64_t closed; /* connections that were accepted and are gone */
-    _Atomic uint64_t refused_limit, accept_errors, idle_closed;
-    _Atomic uint64_t datagrams_in, datagrams_out, datagrams_dropped;
-    _Atomic uint64_t bytes_in, bytes_out, read_pauses;
-    /* PROXY protocol (cfg.proxy_protocol). */
-    _Atomic uint64_t refused_proxy_source;
-    _Atomic uint64_t proxy_proxied, proxy_local, proxy_invalid, proxy_timeout,
-        proxy_truncated;
-    _Atomic uint64_t datagrams_refused; /* sk_dgram_drop */
+    _Alignas(64) _Atomic uint64_t closed; /* connections accepted and gone */
+    SK_SERVER_STATS_MAP(SK__CTR_FIELD)
 } sk__counters;
 
-#define SK__COUNT(ctr, field, n)                                                \
-    atomic_store_explicit(&(ctr)->field,                                        \
-                          atomic_load_explicit(&(ctr)->field, memory_order_relaxed) + (n), \
-                          memory_order_relaxed)
+#define SK__COUNT(ctr, field, n) sk__count_add(&(ctr)->field, (n))
 
 /* One added address: a TCP or UDP service with its sockets, one per worker
  * (SO_REUSEPORT), or a single socket every worker shares. */

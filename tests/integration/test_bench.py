@@ -650,7 +650,7 @@ class OpenLoop(BenchCase):
             stop_tcp(srv)
         self.check_clean(rep)
         self.check_clean(closed)
-        self.assertEqual(rep["schema"], "sockit-bench/2")
+        self.assertEqual(rep["schema"], "sockit-bench/3")
         self.assertGreaterEqual(rep["latency_us"]["p99"], 100000, rep)
         self.assertGreater(rep["latency_us"]["p99_99"], 0, rep)
         self.assertEqual(rep["rate"]["target_per_s"], 200, rep)

@@ -18,7 +18,7 @@ refuses empty plaintexts), so nothing of sockit's own SIV is trusted.
     instances sharing the key file accept each other's cookies;
   - without --nts, an NTS request gets a plain 48-byte reply (which a
     real NTS client refuses);
-  - the stop line counts what happened.
+  - the stop line and --metrics count what happened.
 """
 
 import os
@@ -159,7 +159,8 @@ class NtsNtp(unittest.TestCase):
     def setUpClass(cls):
         cls.dir = tempfile.TemporaryDirectory()
         cls.keyfile = os.path.join(cls.dir.name, "nts.keys")
-        cls.srv = Server(cls.keyfile)
+        cls.metrics_port = sktest.free_port()
+        cls.srv = Server(cls.keyfile, "--metrics", "127.0.0.1:%d" % cls.metrics_port)
         cls.keys = read_keys(cls.keyfile)
 
     @classmethod
@@ -259,6 +260,22 @@ class NtsNtp(unittest.TestCase):
         }
         for what, pkt in cases.items():
             self.assertIsNone(self.srv.ask(pkt, timeout=1.0), what)
+
+    def test_zz_metrics(self):
+        # Runs last (names sort): the cases above each left their mark.
+        with socket.create_connection(("127.0.0.1", self.metrics_port), timeout=5) as c:
+            c.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            text = sktest.recv_all(c).decode()
+        got = {}
+        for line in text.splitlines():
+            if line.startswith("sockit_nts_"):
+                name, value = line.rsplit(" ", 1)
+                got[name] = int(value)
+        for result in ("authenticated", "ntsn_cookie", "ntsn_authenticator", "malformed"):
+            self.assertGreaterEqual(got.get('sockit_nts_requests_total{result="%s"}' % result, 0),
+                                    1, (result, got))
+        self.assertGreaterEqual(got["sockit_nts_cookies_issued_total"],
+                                got['sockit_nts_requests_total{result="authenticated"}'], got)
 
     def test_plain_ntp_still_works(self):
         reply = self.srv.ask(header(b"\x12" * 8))

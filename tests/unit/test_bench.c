@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* A histogram is large (fixed memory for minutes of range); keep it off the
  * stack. */
@@ -631,6 +632,137 @@ SK_TEST(hist_csv_sums_to_count)
     CHECK_INT(rows, >, 100);
     fclose(f);
     free(h);
+}
+
+/* --hdr-log: the V2 compressed encoding, taken apart by hand (base64,
+ * the compressed cookie and length, zlib's inflate, the 40-byte header,
+ * the ZigZag LEB128 counts with runs of zeros) gives back every count. */
+static size_t unbase64(const char *in, unsigned char *out)
+{
+    static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+
+    for (; *in && *in != '='; in++) {
+        acc = acc << 6 | (uint32_t)(strchr(abc, *in) - abc);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(acc >> bits);
+        }
+    }
+    return n;
+}
+
+static uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+
+    while (n-- > 0)
+        v = v << 8 | *p++;
+    return v;
+}
+
+SK_TEST(hdr_encoding_decodes_to_the_counts)
+{
+    bench_hist *h = new_hist(), *back = new_hist();
+    size_t cap = 1 << 20, n, raw_cap = 1 << 20, pos = 40, slot = 0;
+    char *text = malloc(cap);
+    unsigned char *bin = malloc(cap), *raw = malloc(raw_cap);
+    uLongf raw_len = (uLongf)raw_cap;
+    uint64_t rnd = 11;
+    long len;
+
+    CHECK(text != NULL && bin != NULL && raw != NULL);
+    for (int i = 0; i < 20000; i++)
+        bench_hist_record(h, 500 + next_random(&rnd) % (i % 50 ? 200000 : UINT64_C(3000000000)));
+    bench_hist_record(h, 0);
+    len = bench_hdr_encode(h, text, cap);
+    CHECK_INT(len, >, 0);
+    CHECK_EQ(strlen(text), (size_t)len);
+    CHECK(strncmp(text, "HISTFAA", 7) == 0);
+    n = unbase64(text, bin);
+    CHECK_EQ(be(bin, 4), 0x1c849314u);
+    CHECK_EQ(be(bin + 4, 4), n - 8);
+    CHECK_INT(uncompress(raw, &raw_len, bin + 8, (uLong)(n - 8)), ==, Z_OK);
+    CHECK_EQ(be(raw, 4), 0x1c849313u);
+    CHECK_EQ(be(raw + 4, 4), raw_len - 40);
+    CHECK_EQ(be(raw + 8, 4), 0);
+    CHECK_EQ(be(raw + 12, 4), 3);
+    CHECK_EQ(be(raw + 16, 8), 1);
+    CHECK_EQ(be(raw + 24, 8), BENCH_HIST_MAX);
+    while (pos < raw_len) {
+        uint64_t v = 0;
+        int64_t value;
+        for (int shift = 0; shift < 64; shift += 7) {
+            unsigned char b = raw[pos++];
+            v |= (uint64_t)(b & 0x7f) << shift;
+            if (!(b & 0x80))
+                break;
+        }
+        value = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+        if (value < 0) {
+            slot += (size_t)-value;
+        } else {
+            CHECK(slot < BENCH_HIST_SLOTS);
+            back->slots[slot++] = (uint64_t)value;
+        }
+    }
+    for (size_t i = 0; i < BENCH_HIST_SLOTS; i++)
+        CHECK_EQ(back->slots[i], h->slots[i]);
+    free(text);
+    free(bin);
+    free(raw);
+    free(h);
+    free(back);
+}
+
+/* The --json reader: a result takes its counts and buckets; percentiles
+ * from the read histogram are the writer's; a foreign bucket is refused. */
+SK_TEST(result_reader_takes_buckets_and_refuses_foreign_ones)
+{
+    static const char good[] =
+        "{\"schema\":\"sockit-bench/3\",\"mode\":\"echo\",\"target\":\"127.0.0.1:7\","
+        "\"ops\":4,\"elapsed_ns\":1000,\"start_unix_ns\":5,\"rate\":null,"
+        "\"latency_histogram\":{\"unit\":\"ns\",\"sub_bucket_bits\":11,\"max_bits\":42,"
+        "\"count\":4,\"sum\":14006,\"min\":3,\"max\":8000,"
+        "\"buckets\":[[3,3,1],[2048,2049,2],[7996,7999,0],[8000,8003,1]]},"
+        "\"intervals\":[{\"start_s\":0,\"end_s\":1,\"ops\":4,\"p50_us\":2.0,\"p99_us\":null}],"
+        "\"first_error\":\"a \\\"quoted\\\" \\u00e9\"}";
+    bench_result *r = malloc(sizeof(*r));
+    char why[200], *bad;
+
+    CHECK(r != NULL);
+    CHECK_INT(bench_result_parse(good, strlen(good), r, why, sizeof(why)), ==, 0);
+    CHECK(strcmp(r->mode, "echo") == 0);
+    CHECK_EQ(r->s.ops, 4);
+    CHECK_EQ(r->elapsed_ns, 1000);
+    CHECK(r->has_hist && !r->has_conn_hist);
+    CHECK_EQ(r->hist.count, 4);
+    CHECK_EQ(bench_hist_percentile(&r->hist, 50), 2049);
+    CHECK_EQ(bench_hist_percentile(&r->hist, 99), 8000);
+    CHECK_EQ(bench_hist_percentile(&r->hist, 0), 3);
+    CHECK_EQ(r->nrows, 1);
+    CHECK_EQ(r->rows[0].p50, 2000);
+    CHECK(strcmp(r->first_error, "a \"quoted\" \xc3\xa9") == 0);
+    bench_result_free(r);
+
+    bad = strdup(good);
+    CHECK(bad != NULL);
+    memcpy(strstr(bad, "[2048,2049"), "[2047,2049", 10);
+    CHECK_INT(bench_result_parse(bad, strlen(bad), r, why, sizeof(why)), ==, -1);
+    CHECK(strstr(why, "histogram settings") != NULL);
+    bench_result_free(r);
+    memcpy(strstr(bad, "[2047,2049"), "[2048,2049", 10);
+    memcpy(strstr(bad, "\"count\":4"), "\"count\":5", 9);
+    CHECK_INT(bench_result_parse(bad, strlen(bad), r, why, sizeof(why)), ==, -1);
+    CHECK(strstr(why, "count says 5") != NULL);
+    bench_result_free(r);
+    CHECK_INT(bench_result_parse(good, strlen(good) - 1, r, why, sizeof(why)), ==, -1);
+    bench_result_free(r);
+    free(bad);
+    free(r);
 }
 
 /* --rate: the schedule of all connections together is evenly spaced at

@@ -976,6 +976,37 @@ SK_TEST(stats_sized_by_caller)
     sk_server_free(srv);
 }
 
+/* The struct is the table: one uint64_t per row of SK_SERVER_STATS_MAP, in
+ * its order.  A size of 0 is the 0.2 layout, which ends at
+ * datagrams_refused: the rows added since are left alone. */
+#define COUNT_ROW(field, kind, proto, metric, label, help) +1
+#define ROW_OFFSET(field, kind, proto, metric, label, help) offsetof(sk_server_stats, field),
+
+SK_TEST(stats_struct_is_the_table)
+{
+    static const size_t offsets[] = {SK_SERVER_STATS_MAP(ROW_OFFSET)};
+    sk_server_config cfg = { .threads = 1 };
+    sk_server_stats st;
+    sk_server *srv;
+    size_t rows = 0 SK_SERVER_STATS_MAP(COUNT_ROW);
+
+    CHECK_EQ(sizeof(sk_server_stats), sizeof(size_t) + rows * sizeof(uint64_t));
+    for (size_t i = 0; i < rows; i++)
+        CHECK_EQ(offsets[i], sizeof(size_t) + i * sizeof(uint64_t));
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    memset(&st, 0xab, sizeof(st));
+    st.size = 0;
+    sk_server_stats_get(srv, &st);
+    CHECK_EQ(st.size, 0);
+    CHECK_EQ(st.accepted, 0);
+    CHECK_EQ(st.datagrams_refused, 0);
+    CHECK_EQ(st.refused_proxy_header, UINT64_C(0xabababababababab));
+    st.size = sizeof(st);
+    sk_server_stats_get(srv, &st);
+    CHECK_EQ(st.refused_proxy_header, 0);
+    sk_server_free(srv);
+}
+
 /* ---- UDP ------------------------------------------------------------------------------------------- */
 
 static void scenario_udp_echo(void)
