@@ -11,6 +11,7 @@
 #include "services.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,4 +171,59 @@ SK_TEST(malformed_file_refused_with_reason)
     cleanup();
     CHECK(svc_ntskeys_new(&k, "/nonexistent-dir/keys", 100, err, sizeof(err)) < 0);
     CHECK(strlen(err) > 0);
+}
+
+/* Threads sealing and opening while another rotates: every cookie opens
+ * (or, when two rotations passed in between, is refused as an unknown
+ * key), never as tampered; each thread's cache follows the rotations. */
+struct worker {
+    svc_ntskeys *k;
+    int ok, gone, bad;
+};
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    unsigned char cookie[NTS_COOKIE_LEN];
+    nts_keys keys = sample_keys(9), back;
+
+    for (int i = 0; i < 3000; i++) {
+        int rc = svc_ntskeys_seal(w->k, &keys, cookie);
+
+        if (rc == 0)
+            rc = svc_ntskeys_open(w->k, cookie, sizeof(cookie), &back);
+        if (rc == 0 && memcmp(&back, &keys, sizeof(keys)) == 0)
+            w->ok++;
+        else if (rc == -ENOKEY)
+            w->gone++;
+        else
+            w->bad++;
+    }
+    return NULL;
+}
+
+SK_TEST(threads_follow_rotations)
+{
+    struct worker w[3];
+    pthread_t t[3];
+    int64_t now = svc_wallclock();
+    svc_ntskeys *k = NULL;
+    char err[64];
+
+    CHECK_EQ(svc_ntskeys_new(&k, NULL, 1, err, sizeof(err)), 0);
+    for (int i = 0; i < 3; i++) {
+        w[i] = (struct worker){k, 0, 0, 0};
+        CHECK_EQ(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+    }
+    for (int r = 1; r <= 20; r++) {
+        CHECK_EQ(svc_ntskeys_refresh(k, now + r, true), 0);
+        sk_test_sleep_ms(2);
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(pthread_join(t[i], NULL), 0);
+        CHECK_EQ(w[i].bad, 0);
+        CHECK_INT(w[i].ok, >, 0);
+        CHECK_EQ(w[i].ok + w[i].gone, 3000);
+    }
+    svc_ntskeys_free(k);
 }
