@@ -88,7 +88,7 @@ static bool line_parse(const char *line, struct slot *s)
     unsigned id;
     long long created;
 
-    if (sscanf(line, "%8x %lld %129s", &id, &created, hex) != 3 ||
+    if (sscanf(line, "%8x %lld %65s", &id, &created, hex) != 3 ||
         strlen(hex) != 2 * NTS_MASTER_KEY_LEN)
         return false;
     for (size_t i = 0; i < NTS_MASTER_KEY_LEN; i++) {
