@@ -424,7 +424,7 @@ int nts_auth_open(const nts_ntp_fields *f, const void *pkt, siv *s, void *pt, si
         return -ENOBUFS;
     rc = siv_open(s, parts, 2, f->ciphertext, f->ciphertext_len, pt);
     if (rc < 0)
-        return rc == -EBADMSG ? -EBADMSG : rc;
+        return rc;
     *ptlen = f->ciphertext_len - SIV_TAG_LEN;
     return 0;
 }
