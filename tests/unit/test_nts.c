@@ -177,13 +177,13 @@ SK_TEST(ke_malformed_records)
 
 SK_TEST(ke_oversize_refused)
 {
-    static unsigned char buf[NTS_KE_MESSAGE_MAX + 64];
+    static unsigned char buf[NTS_KE_MESSAGE_MAX + 64], body[NTS_KE_MESSAGE_MAX];
     nts_buf b = {buf, sizeof(buf), 0, false};
     nts_ke_msg m;
 
     /* A record announcing a body that would end past the limit: refused
      * from its header on, without waiting for the body. */
-    nts_ke_put(&b, false, 0x55, buf + 1000, NTS_KE_MESSAGE_MAX);
+    nts_ke_put(&b, false, 0x55, body, NTS_KE_MESSAGE_MAX);
     CHECK_EQ(nts_ke_msg_parse(&m, buf, 4), -EMSGSIZE);
     /* Small records without an end, up to the limit. */
     b.len = 0;
