@@ -67,24 +67,30 @@ static void act_env_read(act_env *e)
     unsetenv("LISTEN_FDNAMES");
 }
 
-/* The service a descriptor name stands for: the name itself or the part
- * before its first '-' or '.' ("echo-v6", "time.udp").  -1 if none. */
+/* The slot a descriptor name stands for: the name itself or the part
+ * before its first '-' or '.' ("echo-v6", "time.udp"), that part with
+ * "-tls" for a TLS twin ("echo-tls", "echo-tls-v6", "echo-tls.tcp").  -1
+ * if none. */
 static int service_of_name(const char *name)
 {
+    size_t sfx = strlen(SVCLIST_TLS_SUFFIX);
     char head[32];
     size_t len = strcspn(name, "-.");
 
-    if (len == 0 || len >= sizeof(head))
+    if (len == 0 || len + sfx >= sizeof(head))
         return -1;
     memcpy(head, name, len);
     head[len] = '\0';
-    return svc_find(head);
+    if (strncmp(name + len, SVCLIST_TLS_SUFFIX, sfx) == 0 &&
+        (name[len + sfx] == '\0' || name[len + sfx] == '-' || name[len + sfx] == '.'))
+        strcat(head, SVCLIST_TLS_SUFFIX);
+    return svclist_find(head);
 }
 
-int act_service_of_port(int port, const int ports[SVC_COUNT])
+int act_service_of_port(int port, const int ports[SVCLIST_SLOTS])
 {
-    for (int i = 0; i < SVC_COUNT; i++)
-        if (ports[i] == port)
+    for (int i = 0; i < SVCLIST_SLOTS; i++)
+        if (svclist_valid(i) && ports[i] == port)
             return i;
     for (int i = 0; i < SVC_COUNT; i++)
         if (svc_table[i].std_port == port)
@@ -108,7 +114,7 @@ static void describe(int fd, int type, char *buf, size_t size)
  * Places descriptor `fd` named `name` ("" for none).  Returns 0 with *out
  * filled, or -1 after printing why.
  */
-static int act_place(int fd, const char *name, const int ports[SVC_COUNT], act_fd *out)
+static int act_place(int fd, const char *name, const int ports[SVCLIST_SLOTS], act_fd *out)
 {
     char what[64], desc[SK_ADDRSTRLEN + 16], known[256];
     int type = 0, port;
@@ -156,7 +162,7 @@ static const char *next_name(char **list)
     return name;
 }
 
-int act_take_fds(act_fd *out, int max, const int ports[SVC_COUNT])
+int act_take_fds(act_fd *out, int max, const int ports[SVCLIST_SLOTS])
 {
     static act_env e; /* 4 KiB: kept off the stack */
     char *names;

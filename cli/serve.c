@@ -9,7 +9,10 @@
  *                   UDP guard, create the server, bind every (address,
  *                   service, protocol), drop root, print the listening lines
  *   signals         SIGINT/SIGTERM shut the server down (drain, exit 0);
- *                   SIGHUP rereads the quote file on a worker thread
+ *                   SIGHUP rereads the quote file and the TLS certificate
+ *                   on a worker thread
+ *   TLS twins       the NAME-tls slots (cli/svclist.h) are bound like the
+ *                   others; their context is cli/serve_tls.c's
  *   supervisors     under socket activation the inherited descriptors
  *                   replace binding; READY=1 / RELOADING=1 / STOPPING=1 go
  *                   to NOTIFY_SOCKET; --inetd serves standard input
@@ -58,6 +61,12 @@ static sk_server *volatile serve_srv;
 /* ---- logging ------------------------------------------------------------------ */
 
 static void serve_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* What a SIGHUP reloads. */
+typedef struct serve_reload {
+    svc_env *env;
+    serve_tls *tls;
+} serve_reload;
 
 /* One log line to stderr, written with a single call so lines from
  * different threads never interleave. */
@@ -190,9 +199,10 @@ static void guard_log(void *arg, const char *line)
     serve_log("%s", line);
 }
 
-/* A listening socket, remembered to announce it once everything is bound. */
+/* A listening socket, remembered to announce it once everything is bound;
+ * the i-th is the server's service i. */
 typedef struct serve_listener {
-    int svc;
+    int svc; /* slot: a service or its TLS twin */
     bool tcp;
     sk_addr bound;
 } serve_listener;
@@ -204,13 +214,14 @@ typedef struct serve_listener {
  */
 static svc_udpguard *serve_guard(const serve_opts *o, const serve_listener *ls, int nl)
 {
-    int ports[SVC_COUNT + SERVE_MAX_BINDS * SVC_COUNT * 2];
+    int ports[SVCLIST_SLOTS + SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
     svc_udpguard_config gc = {0};
     svc_udpguard *g;
     size_t n = 0;
 
-    for (int i = 0; i < SVC_COUNT; i++)
-        ports[n++] = o->ports[i];
+    for (int i = 0; i < SVCLIST_SLOTS; i++)
+        if (svclist_valid(i))
+            ports[n++] = o->ports[i];
     for (int i = 0; i < nl; i++)
         ports[n++] = sk_addr_port(&ls[i].bound);
 
@@ -229,13 +240,13 @@ static svc_udpguard *serve_guard(const serve_opts *o, const serve_listener *ls, 
     return g;
 }
 
-/* Binds one service on one address and protocol; prints why on failure. */
-static int bind_one(sk_server *srv, const serve_bind *b, int svc, bool tcp, int port,
+/* Binds one slot on one address and protocol; prints why on failure. */
+static int bind_one(sk_server *srv, const serve_bind *b, int slot, bool tcp, int port,
                     svc_env *env, sk_addr *bound)
 {
     sk_addr addr = b->addr;
     char text[SK_ADDRSTRLEN], what[SK_ADDRSTRLEN + 64];
-    int rc;
+    int svc = svclist_base(slot), rc;
 
     sk_addr_set_port(&addr, port);
     if (tcp)
@@ -246,7 +257,7 @@ static int bind_one(sk_server *srv, const serve_bind *b, int svc, bool tcp, int 
     if (rc < 0) {
         if (sk_addr_format(&addr, text, sizeof(text)) < 0)
             snprintf(text, sizeof(text), "?");
-        snprintf(what, sizeof(what), "bind %s (%s/%s)", text, svc_table[svc].name,
+        snprintf(what, sizeof(what), "bind %s (%s/%s)", text, svclist_name(slot),
                  tcp ? "tcp" : "udp");
         cli_error_code(what, rc);
     }
@@ -261,7 +272,7 @@ static int bind_all(sk_server *srv, const serve_opts *o, const serve_bind *b, in
     int n = 0;
 
     for (int a = 0; a < nb; a++)
-        for (int s = 0; s < SVC_COUNT; s++)
+        for (int s = 0; s < SVCLIST_SLOTS; s++)
             for (int p = 0; p < 2; p++) {
                 bool tcp = p == 0;
                 if (tcp ? !serves_tcp(o, s) : !serves_udp(o, s))
@@ -285,13 +296,19 @@ static int adopt_all(sk_server *srv, const serve_opts *o, svc_env *env, serve_li
     int n = act_take_fds(fds, ACT_MAX_FDS, o->ports);
 
     for (int i = 0; i < n; i++) {
-        const svc_service *s = &svc_table[fds[i].svc];
+        const svc_service *s = &svc_table[svclist_base(fds[i].svc)];
+        const char *name = svclist_name(fds[i].svc);
+        bool tls = svclist_is_tls(fds[i].svc);
         char what[48];
         int rc;
 
         snprintf(what, sizeof(what), "LISTEN_FDS: descriptor %d", fds[i].fd);
-        if (fds[i].tcp ? s->tcp == NULL : s->udp == NULL) {
-            cli_error(what, "%s has no %s service", s->name, fds[i].tcp ? "TCP" : "UDP");
+        if (fds[i].tcp ? s->tcp == NULL : (s->udp == NULL || tls)) {
+            cli_error(what, "%s has no %s service", name, fds[i].tcp ? "TCP" : "UDP");
+            return -1;
+        }
+        if (tls && !serves_tls(o)) {
+            cli_error(what, "%s needs --tls-cert and --tls-key", name);
             return -1;
         }
         rc = fds[i].tcp ? sk_server_adopt_tcp(srv, fds[i].fd, s->tcp, env, &ls[i].bound)
@@ -303,7 +320,7 @@ static int adopt_all(sk_server *srv, const serve_opts *o, svc_env *env, serve_li
         }
         ls[i].svc = fds[i].svc;
         ls[i].tcp = fds[i].tcp;
-        serve_log("event=activation fd=%d service=%s proto=%s by=%s", fds[i].fd, s->name,
+        serve_log("event=activation fd=%d service=%s proto=%s by=%s", fds[i].fd, name,
                   fds[i].tcp ? "tcp" : "udp", fds[i].by_name ? "name" : "port");
     }
     return n;
@@ -316,7 +333,7 @@ static int announce(const serve_listener *ls, int n)
     for (int i = 0; i < n; i++) {
         if (sk_addr_format(&ls[i].bound, text, sizeof(text)) < 0)
             snprintf(text, sizeof(text), "?");
-        printf("listening service=%s proto=%s addr=%s\n", svc_table[ls[i].svc].name,
+        printf("listening service=%s proto=%s addr=%s\n", svclist_name(ls[i].svc),
                ls[i].tcp ? "tcp" : "udp", text);
     }
     return fflush(stdout) == 0 ? 0 : -1;
@@ -365,20 +382,14 @@ static int drop_privileges(const struct passwd *pw)
 
 /* ---- signals ------------------------------------------------------------------ */
 
-/* Runs on a worker thread after SIGHUP; the supervisor hears RELOADING=1
- * before and READY=1 after, whatever the outcome (a bad file keeps the old
- * quotes, so the service stays ready). */
-static void reload_quotes(sk_server *srv, void *arg)
+/* Rereads the quote file (a bad one keeps the old quotes). */
+static void reload_quotes(svc_env *env)
 {
-    svc_env *env = arg;
     char err[256];
     int rc;
 
-    (void)srv;
-    notify_reloading();
     if (svc_qotd_path(env->qotd) == NULL) {
         serve_log("event=reload quotes=builtin note=\"no --qotd-file to reread\"");
-        notify_send("READY=1");
         return;
     }
     rc = svc_qotd_reload(env->qotd, err, sizeof(err));
@@ -387,6 +398,20 @@ static void reload_quotes(sk_server *srv, void *arg)
                   svc_qotd_count(env->qotd));
     else
         serve_log("event=reload file=%s quotes=%d", svc_qotd_path(env->qotd), rc);
+}
+
+/* Runs on a worker thread after SIGHUP: the quotes, then the TLS
+ * certificate.  The supervisor hears RELOADING=1 before and READY=1 after,
+ * whatever the outcome (a bad file keeps the old content, so the service
+ * stays ready). */
+static void reload_all(sk_server *srv, void *arg)
+{
+    serve_reload *r = arg;
+
+    (void)srv;
+    notify_reloading();
+    reload_quotes(r->env);
+    serve_tls_reload(r->tls, serve_log);
     notify_send("READY=1");
 }
 
@@ -399,7 +424,7 @@ static void tell_ready(sk_server *srv, void *arg)
     notify_send("READY=1");
 }
 
-static svc_env *serve_env_for_signal;
+static serve_reload serve_reload_for_signal;
 
 static void on_signal(int sig)
 {
@@ -410,7 +435,7 @@ static void on_signal(int sig)
     /* A full queue (-EAGAIN) means reloads are already pending, and the
      * next of them rereads the file: nothing is lost by dropping this one. */
     if (sig == SIGHUP) {
-        (void)sk_server_notify(srv, reload_quotes, serve_env_for_signal);
+        (void)sk_server_notify(srv, reload_all, &serve_reload_for_signal);
     } else {
         notify_send("STOPPING=1");
         sk_server_shutdown(srv);
@@ -488,17 +513,31 @@ static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
     fputs(line, stderr);
 }
 
+/* The TLS context on every TLS twin's listener (cli/serve_tls.c).  Returns
+ * 0, or -1 after printing why. */
+static int serve_tls_listeners(const serve_opts *o, sk_server *srv, const serve_listener *ls,
+                               int nl, serve_tls **out)
+{
+    static size_t indexes[SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
+    size_t n = 0;
+
+    for (int i = 0; i < nl; i++)
+        if (svclist_is_tls(ls[i].svc))
+            indexes[n++] = (size_t)i;
+    return serve_tls_start(out, o, srv, indexes, n);
+}
+
 /* Starts the --metrics endpoint, naming each listener's service. */
 static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_listener *ls,
                                int nl, const svc_env *env, serve_metrics **out)
 {
-    static metrics_service svcs[SERVE_MAX_BINDS * SVC_COUNT * 2];
+    static metrics_service svcs[SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
 
     *out = NULL;
     if (o->metrics == NULL)
         return 0;
     for (int i = 0; i < nl; i++) {
-        svcs[i].name = svc_table[ls[i].svc].name;
+        svcs[i].name = svclist_name(ls[i].svc);
         svcs[i].tcp = ls[i].tcp;
     }
     return metrics_start(out, o->metrics, srv, svcs, (size_t)nl, env->guard,
@@ -510,9 +549,10 @@ static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_
 static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
 {
     static serve_bind binds[SERVE_MAX_BINDS];
-    static serve_listener ls[SERVE_MAX_BINDS * SVC_COUNT * 2];
+    static serve_listener ls[SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
     sk_server *srv = NULL;
     serve_metrics *metrics = NULL;
+    serve_tls *tls = NULL;
     int nb, nl, rc, status = CLI_EXIT_FAIL;
 
     nb = serve_addresses(o, binds);
@@ -530,13 +570,14 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         goto out;
     /* The handlers read env->guard only once the server runs. */
     env->guard = serve_guard(o, ls, nl);
-    if (env->guard == NULL)
+    if (env->guard == NULL || serve_tls_listeners(o, srv, ls, nl, &tls) < 0)
         goto out;
     /* Bound before root is dropped, like the services. */
     if (serve_metrics_start(o, srv, ls, nl, env, &metrics) < 0 ||
         (pw != NULL && drop_privileges(pw) < 0))
         goto out;
-    serve_env_for_signal = env;
+    serve_reload_for_signal.env = env;
+    serve_reload_for_signal.tls = tls;
     serve_srv = srv;
     set_signals(true);
     if (announce(ls, nl) < 0)
@@ -560,6 +601,7 @@ out_signals:
     serve_srv = NULL;
 out:
     metrics_stop(metrics);
+    serve_tls_stop(tls);
     sk_server_free(srv);
     svc_udpguard_free(env->guard);
     env->guard = NULL;
@@ -574,6 +616,11 @@ static int inetd_auto(const serve_opts *o, const inetd_stdin *in)
     int port = in->kind != INETD_PIPE && in->local.len > 0 ? sk_addr_port(&in->local) : -1;
     int svc = port > 0 ? act_service_of_port(port, o->ports) : -1;
 
+    if (svc >= 0 && svclist_is_tls(svc)) {
+        cli_error("--inetd auto", "standard input is on %s's port: TLS services are not "
+                  "served under inetd", svclist_name(svc));
+        return -1;
+    }
     if (svc >= 0)
         return svc;
     if (in->kind != INETD_PIPE && sk_addr_format(&in->local, text, sizeof(text)) < 0)

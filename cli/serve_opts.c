@@ -10,7 +10,8 @@
  *   parse_opt     one option into the serve_opts
  *   serve_parse   the option loop, then the checks that need every option
  *                 (nothing to serve, two services on one port, PROXY options
- *                 without --proxy-protocol)
+ *                 without --proxy-protocol, TLS options without a
+ *                 certificate and key, which TLS twins --services selects)
  *
  * Every usage error is one line and exit 2 (cli/opt.h).
  */
@@ -35,6 +36,9 @@ static const char serve_usage[] =
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
     "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
     "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
+    "                    [--tls-cert FILE --tls-key FILE [--tls-port-base N]\n"
+    "                     [--tls-client-ca FILE] [--tls-handshake-timeout SECONDS]\n"
+    "                     [--tls-ticket-rotate SECONDS]]\n"
     "                    [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n"
     "       sockit serve --list-services\n";
@@ -46,7 +50,7 @@ static const char serve_intro[] =
     "one line per listening socket when ready, e.g.\n"
     "'listening service=time proto=tcp addr=[::]:8037'; logs go to stderr.\n"
     "\n"
-    "services (NAME PROTOCOLS STANDARD_PORT):\n";
+    "services (NAME PROTOCOLS STANDARD_PORT; the NAME-tls twins need --tls-cert):\n";
 
 static const char serve_help[] =
     "\n"
@@ -58,7 +62,9 @@ static const char serve_help[] =
     "  --bind ADDR           listen on ADDR (repeatable; every address gets every\n"
     "                        service); default [::] dual-stack, or 0.0.0.0 where\n"
     "                        the system has no IPv6\n"
-    "  --services LIST       comma-separated services to run (default all)\n"
+    "  --services LIST       comma-separated services to run (default all); with\n"
+    "                        TLS on, a TCP service's NAME-tls twin runs with it\n"
+    "                        unless the list names some NAME-tls itself\n"
     "  --no-tcp, --no-udp    serve only UDP, or only TCP\n"
     "  --threads N           worker threads (default 0: one per CPU)\n"
     "  --max-conns N         open TCP connections in total (default 10000; 0: no limit)\n"
@@ -102,6 +108,19 @@ static const char serve_help[] =
     "                        every instance sharing FILE accepts the others' cookies\n"
     "  --nts-rotate SECONDS  make a new master key this often, keeping the previous\n"
     "                        one (default 86400; 0: never)\n"
+    "  --tls-cert FILE       also serve each TCP service over TLS as NAME-tls, with\n"
+    "                        this certificate chain (PEM, leaf first); needs\n"
+    "                        --tls-key; SIGHUP reloads both (a file that fails to\n"
+    "                        load keeps the old certificate)\n"
+    "  --tls-key FILE        the certificate's private key (PEM)\n"
+    "  --tls-port-base N     serve each TLS twin at N + its standard port (default\n"
+    "                        9000: echo-tls 9007, time-tls 9037)\n"
+    "  --tls-client-ca FILE  mutual TLS: clients must present a certificate this CA\n"
+    "                        (PEM) signed\n"
+    "  --tls-handshake-timeout SECONDS  close a TLS client whose handshake is not\n"
+    "                        complete in this time (default 10)\n"
+    "  --tls-ticket-rotate SECONDS  make a new session-ticket key this often; tickets\n"
+    "                        under the one before still resume (default 3600)\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -143,6 +162,8 @@ enum {
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
     OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES, OPT_NTS, OPT_NTS_KEY_FILE,
     OPT_NTS_ROTATE,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES, OPT_TLS_CERT, OPT_TLS_KEY,
+    OPT_TLS_PORT_BASE, OPT_TLS_CLIENT_CA, OPT_TLS_HANDSHAKE, OPT_TLS_ROTATE,
 };
 
 static const struct option serve_longopts[] = {
@@ -173,6 +194,12 @@ static const struct option serve_longopts[] = {
     {"nts-key-file", required_argument, NULL, OPT_NTS_KEY_FILE},
     {"nts-rotate", required_argument, NULL, OPT_NTS_ROTATE},
     {"list-services", no_argument, NULL, OPT_LIST_SERVICES},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"tls-port-base", required_argument, NULL, OPT_TLS_PORT_BASE},
+    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+    {"tls-handshake-timeout", required_argument, NULL, OPT_TLS_HANDSHAKE},
+    {"tls-ticket-rotate", required_argument, NULL, OPT_TLS_ROTATE},
     {"verbose", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
 };
@@ -180,10 +207,13 @@ static const struct option serve_longopts[] = {
 static void serve_defaults(serve_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    for (int i = 0; i < SVC_COUNT; i++) {
-        o->ports[i] = SERVE_DEFAULT_BASE + svc_table[i].std_port;
-        o->selected[i] = true;
+    for (int i = 0; i < SVCLIST_SLOTS; i++) {
+        o->ports[i] = (svclist_is_tls(i) ? SERVE_DEFAULT_TLS_BASE : SERVE_DEFAULT_BASE) +
+                      svc_table[svclist_base(i)].std_port;
+        o->selected[i] = svclist_valid(i);
     }
+    o->cfg.tls_handshake_timeout = SERVE_DEFAULT_TLS_HANDSHAKE;
+    o->tls_ticket_rotate = SERVE_DEFAULT_TICKET_ROTATE;
     o->tcp = o->udp = true;
     o->udp_limit = SVC_UDP_DEFAULT_RATE;
     o->udp_global = -1;
@@ -203,8 +233,9 @@ static void unknown_service(const char *option, const char *name)
                     svclist_names(known, sizeof(known)));
 }
 
-/* "--services echo,time": a non-empty list of known names. */
-static int parse_services(serve_opts *o, const char *text)
+/* "--services echo,time,echo-tls": a non-empty list of known names.  Sets
+ * *tls_named when it names a TLS twin. */
+static int parse_services(serve_opts *o, const char *text, bool *tls_named)
 {
     char buf[256], *save = NULL;
 
@@ -214,15 +245,17 @@ static int parse_services(serve_opts *o, const char *text)
     }
     strcpy(buf, text);
     memset(o->selected, 0, sizeof(o->selected));
+    *tls_named = false;
     for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        int i = svc_find(name);
+        int i = svclist_find(name);
         if (i < 0) {
             unknown_service("--services", name);
             return -1;
         }
         o->selected[i] = true;
+        *tls_named |= svclist_is_tls(i);
     }
-    for (int i = 0; i < SVC_COUNT; i++)
+    for (int i = 0; i < SVCLIST_SLOTS; i++)
         if (o->selected[i])
             return 0;
     cli_usage_error("serve", "--services '%s' names no service", text);
@@ -242,7 +275,7 @@ static int parse_port(serve_opts *o, const char *text, bool overridden[])
     }
     memcpy(name, text, (size_t)(eq - text));
     name[eq - text] = '\0';
-    i = svc_find(name);
+    i = svclist_find(name);
     if (i < 0) {
         unknown_service("--port", name);
         return -1;
@@ -254,15 +287,18 @@ static int parse_port(serve_opts *o, const char *text, bool overridden[])
     return 0;
 }
 
-/* Two selected services on one (non-zero) port would fail to bind. */
+static bool serves_any(const serve_opts *o, int i);
+
+/* Two served slots on one (non-zero) port would fail to bind (a TCP-only
+ * twin and a UDP-only service could share one, but none does). */
 static int check_ports(const serve_opts *o)
 {
-    for (int i = 0; i < SVC_COUNT; i++)
-        for (int j = i + 1; j < SVC_COUNT; j++)
-            if (o->selected[i] && o->selected[j] && o->ports[i] != 0 &&
+    for (int i = 0; i < SVCLIST_SLOTS; i++)
+        for (int j = i + 1; j < SVCLIST_SLOTS; j++)
+            if (serves_any(o, i) && serves_any(o, j) && o->ports[i] != 0 &&
                 o->ports[i] == o->ports[j]) {
                 cli_usage_error("serve", "%s and %s are both on port %d",
-                                svc_table[i].name, svc_table[j].name, o->ports[i]);
+                                svclist_name(i), svclist_name(j), o->ports[i]);
                 return -1;
             }
     return 0;
@@ -313,6 +349,11 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
             return -1;
         o->nts_rotate = (long)s;
         return 0;
+    case OPT_TLS_HANDSHAKE:
+        return cli_parse_duration("serve", arg, CLI_ZERO_BAD, 3600,
+                                  &o->cfg.tls_handshake_timeout);
+    case OPT_TLS_ROTATE:
+        return cli_parse_duration("serve", arg, CLI_ZERO_BAD, 1e7, &o->tls_ticket_rotate);
     }
     return -1;
 }
@@ -343,24 +384,51 @@ static int parse_daytime(serve_opts *o, const char *arg)
     return 0;
 }
 
-/* Applies one option; returns 0, or -1 after printing why. */
-static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
+/* "--port-base N" (tls false) or "--tls-port-base N": every port the base
+ * gives (base + a standard port) must be a port. */
+static int parse_base(serve_opts *o, const char *arg, bool tls, const bool overridden[])
 {
     int v;
 
+    if (cli_parse_port("serve", arg, NULL, CLI_ZERO_OK, &v) < 0)
+        return -1;
+    if (v > 65535 - svclist_max_port(tls)) {
+        cli_bad_value("serve", "port", arg);
+        return -1;
+    }
+    for (int i = 0; i < SVCLIST_SLOTS; i++)
+        if (!overridden[i] && svclist_is_tls(i) == tls)
+            o->ports[i] = v + svc_table[svclist_base(i)].std_port;
+    return 0;
+}
+
+/* The TLS options that name files; each once. */
+static int parse_tls_file(serve_opts *o, int opt, const char *arg)
+{
+    const char **slot = opt == OPT_TLS_CERT ? &o->tls_cert
+                        : opt == OPT_TLS_KEY ? &o->tls_key : &o->tls_client_ca;
+
+    if (arg[0] == '\0') {
+        cli_bad_value("serve", "file", arg);
+        return -1;
+    }
+    *slot = arg;
+    return 0;
+}
+
+/* Applies one option; returns 0, or -1 after printing why. */
+static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[],
+                     bool *tls_named)
+{
     switch (opt) {
     case OPT_PORT_BASE:
-        /* Every service's port, base + its standard port, must be a port. */
-        if (cli_parse_port("serve", arg, NULL, CLI_ZERO_OK, &v) < 0)
-            return -1;
-        if (v > 65535 - svclist_max_port()) {
-            cli_bad_value("serve", "port", arg);
-            return -1;
-        }
-        for (int i = 0; i < SVC_COUNT; i++)
-            if (!overridden[i])
-                o->ports[i] = v + svc_table[i].std_port;
-        return 0;
+        return parse_base(o, arg, false, overridden);
+    case OPT_TLS_PORT_BASE:
+        return parse_base(o, arg, true, overridden);
+    case OPT_TLS_CERT:
+    case OPT_TLS_KEY:
+    case OPT_TLS_CLIENT_CA:
+        return parse_tls_file(o, opt, arg);
     case OPT_PORT:
         return parse_port(o, arg, overridden);
     case OPT_BIND:
@@ -375,7 +443,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
         o->binds[o->nbinds++] = arg;
         return 0;
     case OPT_SERVICES:
-        return parse_services(o, arg);
+        return parse_services(o, arg, tls_named);
     case OPT_NO_TCP:
         o->tcp = false;
         return 0;
@@ -391,9 +459,14 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     case OPT_DAYTIME:
         return parse_daytime(o, arg);
     case OPT_INETD:
-        o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svc_find(arg);
+        o->inetd_svc = strcmp(arg, "auto") == 0 ? SERVE_INETD_AUTO : svclist_find(arg);
         if (o->inetd_svc < 0) {
             unknown_service("--inetd", arg);
+            return -1;
+        }
+        if (o->inetd_svc != SERVE_INETD_AUTO && svclist_is_tls(o->inetd_svc)) {
+            cli_usage_error("serve", "--inetd: %s: TLS services are not served under inetd",
+                            arg);
             return -1;
         }
         return 0;
@@ -424,24 +497,55 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[])
     return parse_number_opt(o, opt, arg);
 }
 
-/* True when service i runs over TCP (when asked) and UDP (when asked). */
 bool serves_tcp(const serve_opts *o, int i)
 {
-    return o->selected[i] && o->tcp && svc_table[i].tcp != NULL;
+    return o->selected[i] && o->tcp && svc_table[svclist_base(i)].tcp != NULL &&
+           (!svclist_is_tls(i) || serves_tls(o));
 }
 
 bool serves_udp(const serve_opts *o, int i)
 {
-    return o->selected[i] && o->udp && svc_table[i].udp != NULL;
+    return o->selected[i] && o->udp && !svclist_is_tls(i) && svc_table[i].udp != NULL;
+}
+
+static bool serves_any(const serve_opts *o, int i)
+{
+    return serves_tcp(o, i) || serves_udp(o, i);
 }
 
 /* False when the options select only UDP-only services without UDP. */
 static bool serves_something(const serve_opts *o)
 {
-    for (int i = 0; i < SVC_COUNT; i++)
-        if (serves_tcp(o, i) || serves_udp(o, i))
+    for (int i = 0; i < SVCLIST_SLOTS; i++)
+        if (serves_any(o, i))
             return true;
     return false;
+}
+
+/*
+ * The checks of the TLS options once all are read: a certificate and a
+ * key, or neither (and then no other TLS option and no TLS twin named);
+ * then which twins run: those --services named, or, when it named none,
+ * the twin of every TCP service selected.  Returns 0 or -1 after printing.
+ */
+static int check_tls(serve_opts *o, bool tls_named, bool tls_set)
+{
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL))
+        return cli_usage_error("serve", "--tls-cert and --tls-key go together"), -1;
+    if (o->tls_cert == NULL) {
+        if (tls_set)
+            return cli_usage_error("serve", "--tls-port-base, --tls-client-ca, "
+                                   "--tls-handshake-timeout and --tls-ticket-rotate need "
+                                   "--tls-cert and --tls-key"), -1;
+        if (tls_named)
+            return cli_usage_error("serve", "--services: the NAME-tls services need "
+                                   "--tls-cert and --tls-key"), -1;
+        return 0;
+    }
+    if (!tls_named)
+        for (int i = 0; i < SVC_COUNT; i++)
+            o->selected[SVC_COUNT + i] = o->selected[i] && svclist_valid(SVC_COUNT + i);
+    return 0;
 }
 
 static void serve_print_help(FILE *out, const void *arg)
@@ -459,7 +563,7 @@ static void serve_print_help(FILE *out, const void *arg)
  */
 int serve_parse(serve_opts *o, int argc, char **argv)
 {
-    bool overridden[SVC_COUNT] = {false};
+    bool overridden[SVCLIST_SLOTS] = {false}, tls_named = false, tls_set = false;
     const char *arg;
     cli_opts p;
     int opt;
@@ -471,8 +575,10 @@ int serve_parse(serve_opts *o, int argc, char **argv)
             svclist_print(stdout, "");
             return CLI_EXIT_OK;
         }
-        if (parse_opt(o, opt, arg, overridden) < 0)
+        if (parse_opt(o, opt, arg, overridden, &tls_named) < 0)
             return CLI_EXIT_USAGE;
+        tls_set |= opt == OPT_TLS_PORT_BASE || opt == OPT_TLS_CLIENT_CA ||
+                   opt == OPT_TLS_HANDSHAKE || opt == OPT_TLS_ROTATE;
     }
     if (opt != CLI_OPTS_END)
         return cli_opts_status(opt);
@@ -480,6 +586,8 @@ int serve_parse(serve_opts *o, int argc, char **argv)
         return cli_usage_error("serve", "unexpected argument '%s'", argv[p.optind]);
     if (!o->tcp && !o->udp)
         return cli_usage_error("serve", "--no-tcp and --no-udp leave nothing to serve");
+    if (check_tls(o, tls_named, tls_set) < 0)
+        return CLI_EXIT_USAGE;
     if (!serves_something(o))
         return cli_usage_error("serve", "--no-udp leaves nothing to serve (the services "
                                         "asked for are UDP only)");

@@ -17,6 +17,7 @@
 #define SOCKIT_SUPERVISE_H
 
 #include "services.h"
+#include "svclist.h"
 #include "sockit.h"
 
 #include <stdbool.h>
@@ -31,7 +32,7 @@
 /* One inherited descriptor and what it serves. */
 typedef struct act_fd {
     int fd;
-    int svc;      /* index in svc_table */
+    int svc;      /* slot (cli/svclist.h): a service or its TLS twin */
     bool tcp;     /* SOCK_STREAM; else SOCK_DGRAM */
     bool by_name; /* placed by its LISTEN_FDNAMES entry, else by its port */
 } act_fd;
@@ -41,19 +42,20 @@ typedef struct act_fd {
  * process and LISTEN_FDS is at least 1: descriptors ACT_FIRST_FD and up get
  * close-on-exec, and each is placed: SO_TYPE says TCP or UDP, its
  * LISTEN_FDNAMES entry names the service ("echo", or with a suffix after
- * '-' or '.': "echo-v6", "time.udp"), or else its local port does (one of
- * `ports`, the ports the services would be bound at, or a standard port).
+ * '-' or '.': "echo-v6", "time.udp"; a TLS twin as "echo-tls",
+ * "echo-tls-v6"), or else its local port does (one of `ports`, the ports
+ * the slots would be bound at, or a standard port).
  * LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES are unset in every case, so no
  * child inherits them.  Returns the number of descriptors stored in out[],
  * 0 when the process was not socket-activated (no LISTEN_PID, or another
  * process's), or -1 after printing "sockit: LISTEN_FDS: ..." naming the
  * descriptor that could not be placed.
  */
-int act_take_fds(act_fd *out, int max, const int ports[SVC_COUNT]);
+int act_take_fds(act_fd *out, int max, const int ports[SVCLIST_SLOTS]);
 
-/* The service at `port`: one of `ports` (the configured ones) first, then a
- * standard port.  -1 if none. */
-int act_service_of_port(int port, const int ports[SVC_COUNT]);
+/* The slot at `port`: one of `ports` (the configured ones) first, then a
+ * standard port (a plain service's).  -1 if none. */
+int act_service_of_port(int port, const int ports[SVCLIST_SLOTS]);
 
 /* ---- readiness notification ------------------------------------------------ */
 

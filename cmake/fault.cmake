@@ -66,7 +66,7 @@ set_target_properties(sockit_fault PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_B
 # inet, err, hostport: pure functions; resolve: the resolver's files;
 # services, clients, bench: parsers and formatting) make no socket call the
 # shim could fault, so running them would prove nothing.
-set(SK_FAULT_GROUPS sock timeout file frame connect select loop listen server)
+set(SK_FAULT_GROUPS sock timeout file frame connect select loop listen server server_tls)
 
 # Scenarios that cannot pass under injected faults, and why.  Everything
 # else in the group runs.  Keep this list short and every reason true.
@@ -115,6 +115,10 @@ set(SK_FAULT_EXCLUDE_server udp_echo_several_sources udp_echo_several_sources_po
 # only the server framework, which must survive it, is given it.
 set(SK_FAULT_KINDS_DEFAULT short,eintr,eagain)
 set(SK_FAULT_KINDS_server short,eintr,eagain,emfile)
+# The TLS stage's reads and writes (OpenSSL's, through lib/tls_conn.c's
+# record BIO) cut short, interrupted and told EAGAIN in mid-handshake and
+# after it, on both sides (the scenarios' clients are the library too).
+set(SK_FAULT_KINDS_server_tls short,eintr,eagain,emfile)
 
 # Groups that make few faultable calls get a higher rate, so that every
 # seed injects something (run_unit.py fails a run that injected nothing).
@@ -131,6 +135,8 @@ foreach(group ${SK_FAULT_GROUPS})
   target_include_directories(fault_test_${group} PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit
                              ${PROJECT_SOURCE_DIR}/lib)
   target_link_libraries(fault_test_${group} PRIVATE sockit_fault)
+  target_compile_definitions(fault_test_${group} PRIVATE
+                             SK_TEST_SOURCE="${PROJECT_SOURCE_DIR}")
   set_target_properties(fault_test_${group} PROPERTIES
                         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fault
                         BUILD_RPATH ${CMAKE_BINARY_DIR}/tests)

@@ -1097,6 +1097,7 @@ typedef struct sk_conn sk_conn;
 #define SK_SERVER_ACCEPT_BATCH 64            /* accepts per readiness event */
 #define SK_SERVER_UDP_BATCH 32               /* datagrams per recvmmsg/sendmmsg */
 #define SK_SERVER_UDP_MAX 65507              /* largest UDP reply, bytes */
+#define SK_SERVER_TLS_HANDSHAKE_TIMEOUT 10.0 /* default tls_handshake_timeout, s */
 #define SK_SERVER_NOTIFY_SLOTS 16            /* sk_server_notify requests
                                                 pending at once */
 
@@ -1280,6 +1281,10 @@ typedef struct sk_server_config {
     const struct sk_cidr *proxy_from; /* networks allowed to send headers
                                          (copied); NULL: 127.0.0.0/8 and ::1 */
     size_t proxy_from_count;         /* entries in proxy_from (at most 4096) */
+
+    /* Seconds a TLS service's client has to complete its handshake (see
+     * sk_server_set_tls); 0: SK_SERVER_TLS_HANDSHAKE_TIMEOUT. */
+    double tls_handshake_timeout;
 } sk_server_config;
 
 /*
@@ -1346,7 +1351,32 @@ typedef struct sk_server_config {
       "reason=\"guard\"", "UDP datagrams the handler left unanswered (sk_dgram_drop).")    \
     X(refused_proxy_header, SK_STAT_COUNTER, SK_STAT_TCP, "connections_refused",           \
       "reason=\"proxy_header\"", "TCP connections closed for their PROXY header "          \
-      "(invalid, late or truncated).")
+      "(invalid, late or truncated).")                                                      \
+    X(tls_full, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes", "result=\"full\"",         \
+      "TLS handshakes completed in full (sk_server_set_tls).")                             \
+    X(tls_resumed, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes", "result=\"resumed\"",   \
+      "TLS handshakes that resumed a session (a ticket).")                                 \
+    X(tls_timeout, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes", "result=\"timeout\"",   \
+      "TLS handshakes not complete within tls_handshake_timeout (closed).")                \
+    X(tls_failed_verify, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes_failed",             \
+      "reason=\"verify\"", "TLS handshakes failed: the client's certificate refused.")     \
+    X(tls_failed_version, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes_failed",            \
+      "reason=\"version\"", "TLS handshakes failed: no protocol version in common.")       \
+    X(tls_failed_not_tls, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes_failed",            \
+      "reason=\"not_tls\"", "TLS handshakes failed: the client does not speak TLS.")       \
+    X(tls_failed_handshake, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes_failed",          \
+      "reason=\"handshake\"", "TLS handshakes failed otherwise (an alert, no cipher).")    \
+    X(tls_failed_eof, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes_failed",                \
+      "reason=\"eof\"", "TLS handshakes failed: the client went away mid-handshake.")      \
+    X(tls_failed_error, SK_STAT_COUNTER, SK_STAT_TCP, "tls_handshakes_failed",              \
+      "reason=\"error\"", "TLS handshakes failed: a system error mid-handshake.")          \
+    X(tls_v12, SK_STAT_COUNTER, SK_STAT_TCP, "tls_connections", "version=\"TLSv1.2\"",     \
+      "TLS connections established with TLS 1.2.")                                         \
+    X(tls_v13, SK_STAT_COUNTER, SK_STAT_TCP, "tls_connections", "version=\"TLSv1.3\"",     \
+      "TLS connections established with TLS 1.3.")                                         \
+    X(tls_cert_not_after, SK_STAT_GAUGE, SK_STAT_TCP, "tls_certificate_not_after_seconds",  \
+      "", "When the certificate a TLS service presents expires (seconds since the "        \
+      "epoch; the earliest over services, 0 without TLS).")
 
 #define SK__STATS_FIELD(field, kind, proto, metric, label, help) uint64_t field;
 
@@ -1395,6 +1425,37 @@ SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
 /* The same for a UDP service; `flags` may also hold SK_SERVER_RXTIME. */
 SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_udp_handler *h, void *arg, sk_addr *bound);
+
+/*
+ * Serves TCP service `index` (counted as for sk_server_stats_get_service:
+ * the successful add and adopt calls from 0, in order) over TLS with the
+ * server context `ctx` (SK_TLS_SERVER, its certificate loaded): every
+ * connection runs its handshake, without blocking, in the worker's loop
+ * after accept (and after the PROXY header when proxy_protocol is set)
+ * and before on_open.  A handshake that fails or is not complete within
+ * cfg.tls_handshake_timeout closes the connection before on_open (counted
+ * in sk_server_stats and logged as "event=tls result=R peer=A
+ * suppressed=N", at most once a second per worker, R one of verify,
+ * version, not_tls, handshake, eof, error, timeout).  Connections in their
+ * handshake hold their max_conns and max_per_source slots.  Handlers then
+ * see plaintext: on_data, sk_conn_write, backpressure and conn_buffer
+ * work as for a plain service (the byte counts are plaintext); a graceful
+ * close sends close_notify before the end of stream, an abort does not.
+ *
+ * The server takes its own reference on `ctx`: the caller may free its
+ * one.  Called while the server runs (any thread), it replaces the context
+ * of a service that has TLS already: handshakes that start from then on
+ * use the new one, connections made with the old one go on, and the old
+ * context is freed with the last of them (a certificate reload).  ctx NULL
+ * before sk_server_run makes the service plain again.  Returns 0, -ENOENT
+ * (no such service), -EINVAL (a UDP service, or not a server context),
+ * -EBUSY (running, and the service has no TLS or ctx is NULL).
+ */
+SK_API int sk_server_set_tls(sk_server *srv, size_t index, sk_tls_ctx *ctx);
+
+/* The TLS version of connection `c` ("TLSv1.3"), or NULL for a connection
+ * of a plain service.  Valid from on_open to on_close. */
+SK_API const char *sk_conn_tls_version(const sk_conn *c);
 
 /* ---- Adopting descriptors: socket activation and inetd (issue 12) ---------- */
 

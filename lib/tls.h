@@ -33,6 +33,10 @@ typedef struct sk__tls sk__tls;
 /* Takes another reference on ctx (released with sk_tls_ctx_free). */
 void sk__tls_ctx_ref(sk_tls_ctx *ctx);
 
+/* When the certificate ctx presents (its default one, not an SNI one)
+ * expires, in seconds since the epoch; 0 when it has none. */
+time_t sk__tls_ctx_not_after(const sk_tls_ctx *ctx);
+
 /* The side (SK_TLS_CLIENT or SK_TLS_SERVER) ctx was made for. */
 int sk__tls_ctx_side(const sk_tls_ctx *ctx);
 

@@ -123,3 +123,10 @@ int sk__tls_peer_cert(const sk__tls *t, sk_tls_cert_info *out)
     sk__struct_out(out, &info, sizeof info);
     return 0;
 }
+
+time_t sk__tls_ctx_not_after(const sk_tls_ctx *ctx)
+{
+    X509 *x = SSL_CTX_get0_certificate(ctx->ssl);
+
+    return x != NULL ? asn1_time(X509_get0_notAfter(x)) : 0;
+}

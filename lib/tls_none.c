@@ -166,3 +166,8 @@ int sk__tls_peer_cert(const sk__tls *t, sk_tls_cert_info *out)
 {
     return SK_ETLS_UNAVAILABLE;
 }
+
+time_t sk__tls_ctx_not_after(const sk_tls_ctx *ctx)
+{
+    return 0;
+}

@@ -101,7 +101,8 @@ _SERVICES = None
 def services():
     """{name: (protocols, standard port)} in the daemon's order, from
     `sockit serve --list-services` (svc_table, the one list), e.g.
-    {"echo": (("tcp", "udp"), 7), ..., "ntp": (("udp",), 123)}."""
+    {"echo": (("tcp", "udp"), 7), ..., "ntp": (("udp",), 123)}; the TLS
+    twins it also prints are tls_services()."""
     global _SERVICES
     if _SERVICES is None:
         r = subprocess.run([SOCKIT, "serve", "--list-services"], capture_output=True,
@@ -113,7 +114,15 @@ def services():
             name, protos, port = line.split(" ")
             found[name] = (tuple(protos.split(",")), int(port))
         _SERVICES = found
-    return dict(_SERVICES)
+    return {n: v for n, v in _SERVICES.items() if not n.endswith("-tls")}
+
+
+def tls_services():
+    """{name: standard port} of the TLS twins ("echo-tls": 7, ...) that
+    `sockit serve --list-services` prints after the services (served with
+    --tls-cert at --tls-port-base + the port)."""
+    services()
+    return {n: port for n, (_, port) in _SERVICES.items() if n.endswith("-tls")}
 
 
 def service_ports(proto=None):

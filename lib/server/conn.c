@@ -19,6 +19,17 @@
  * While the connection is in a stage (SK__C_STAGE) the event goes to the
  * stage's on_io hook instead.
  *
+ * A connection with TLS state (c->tls, from lib/server/tls_stage.c) reads
+ * and writes through it instead of recv and send, one branch on a field
+ * the plain path loads anyway: the handler sees plaintext, the byte counts
+ * and buffer bounds are in plaintext, and a write TLS cannot finish waits
+ * in the output buffer as a plain one does (OpenSSL's "repeat the write"
+ * rule holds: the buffer starts with the bytes offered, and offers are
+ * capped to what the buffer can hold).  Plaintext TLS has decrypted but
+ * not yet handed over raises no readiness event, so settling reads it
+ * while the handler wants input.  A graceful close sends close_notify
+ * before our end of stream.
+ *
  * Reading is paused while output is backed up (the buffer is full, or input
  * was left unconsumed while output was pending), so a peer that sends but
  * does not read is throttled by TCP flow control, and no byte is lost or
@@ -27,6 +38,7 @@
  * It calls lib/server/worker.c, addr.c and log.c, never the files above it.
  */
 #include "server.h"
+#include "tls.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -181,12 +193,28 @@ static void conn_set_nodelay(sk_conn *c)
     setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+/* One TLS write of up to one output buffer's worth (a retried write must
+ * offer at least the bytes of the first try, and those are what the buffer
+ * then holds).  Returns as conn_send. */
+static ssize_t conn_tls_send(sk_conn *c, const void *buf, size_t len)
+{
+    ssize_t n = sk__tls_write(c->tls, buf, len < conn_limit(c) ? len : conn_limit(c));
+
+    if (n == SK_ETLS_WANT_WRITE || n == SK_ETLS_WANT_READ)
+        return 0;
+    if (n > 0)
+        conn_sent(c, (size_t)n);
+    return n;
+}
+
 /* One send(2).  Returns bytes sent, 0 when the socket is full, or -errno. */
 static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
 {
     ssize_t n;
     int flags = MSG_NOSIGNAL;
 
+    if (c->tls != NULL)
+        return conn_tls_send(c, buf, len);
     if (c->flags & SK__C_OPENING)
         flags |= MSG_MORE;
     else if (!(c->flags & SK__C_NODELAY) && c->bytes_out > 0)
@@ -260,6 +288,8 @@ static void conn_finish_close(sk_conn *c)
     if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
         return;
     assert((c->flags & (SK__C_CLOSING | SK__C_STAGE)) == SK__C_CLOSING && c->out_len == 0);
+    if (c->tls != NULL)
+        sk__tls_close_notify(c->tls);
     if ((c->flags & SK__C_RD_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
         sk__conn_close_now(c, SK__R_CLOSED);
         return;
@@ -362,20 +392,44 @@ static void conn_on_eof(sk_conn *c)
     }
 }
 
+/* One TLS read.  Returns as conn_recv: an end of stream without
+ * close_notify is an end of stream too (most clients close that way). */
+static ssize_t conn_tls_recv(sk_conn *c, void *buf, size_t len)
+{
+    ssize_t n = sk__tls_read(c->tls, buf, len, false);
+
+    if (n == SK_ETLS_WANT_READ || n == SK_ETLS_WANT_WRITE)
+        return -EAGAIN;
+    return n == SK_ETLS_EOF ? 0 : n;
+}
+
+/* One recv(2) (or TLS read).  Returns bytes read, 0 at the end of stream,
+ * -EAGAIN when nothing is waiting, or -errno (an SK_ETLS_* code). */
+static inline ssize_t conn_recv(sk_conn *c, void *buf, size_t len)
+{
+    ssize_t n;
+
+    if (c->tls != NULL)
+        return conn_tls_recv(c, buf, len);
+    do
+        n = conn_sys_recv(c->io.fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return (errno == EAGAIN || errno == EWOULDBLOCK) ? -EAGAIN : -errno;
+    return n;
+}
+
 static void conn_on_readable(sk_conn *c)
 {
     unsigned char *scratch = c->w->scratch;
 
     for (int r = 0; r < READS_PER_EVENT && conn_want_read(c); r++) {
         size_t room = conn_limit(c) - c->in_len;
-        ssize_t n;
+        ssize_t n = conn_recv(c, scratch, room);
 
-        do
-            n = conn_sys_recv(c->io.fd, scratch, room);
-        while (n < 0 && errno == EINTR);
         if (n < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                conn_fail(c, -errno);
+            if (n != -EAGAIN)
+                conn_fail(c, (int)n);
             return;
         }
         if (n == 0) {
@@ -444,6 +498,19 @@ static void conn_shutdown_step(sk_conn *c)
     sk__conn_close_graceful(c, SK__R_SHUTDOWN);
 }
 
+/* Hands over what TLS has decrypted and buffered while the handler wants
+ * input: no readiness event will say it is there.  Bounded: each round
+ * empties the buffer (at most a record) or fills the input bound. */
+static void conn_tls_pending(sk_conn *c)
+{
+    while (!(c->flags & SK__C_DEAD) && conn_want_read(c) && sk__tls_pending(c->tls) > 0) {
+        c->busy++;
+        conn_on_readable(c);
+        c->busy--;
+        conn_pump(c);
+    }
+}
+
 /* The end of every event the server delivers to a connection. */
 static void conn_settle(sk_conn *c)
 {
@@ -451,6 +518,8 @@ static void conn_settle(sk_conn *c)
     if (c->busy > 0 || (c->flags & SK__C_STAGE))
         return;
     conn_pump(c);
+    if (c->tls != NULL)
+        conn_tls_pending(c);
     if (c->w->stopping)
         conn_shutdown_step(c);
     conn_update_events(c);
@@ -616,4 +685,9 @@ void *sk_conn_arg(const sk_conn *c)
 sk_loop *sk_conn_loop(const sk_conn *c)
 {
     return c->w->loop;
+}
+
+const char *sk_conn_tls_version(const sk_conn *c)
+{
+    return c->tls != NULL ? sk__tls_version(c->tls) : NULL;
 }

@@ -6,7 +6,9 @@
  * anything else.  The header's client address replaces the peer (the
  * balancer becomes "via"), the per-source limit then applies to the client
  * (sets_peer), and the bytes that came after the header are the
- * connection's first input.  A peer outside the allow-list, an invalid
+ * connection's first input, unless a TLS handshake follows: then no byte
+ * past the header is read (the handshake reads the descriptor itself).
+ * A peer outside the allow-list, an invalid
  * header, a timeout or an early end of stream closes the connection before
  * on_open, so no service byte is ever sent; each is counted and logged
  * ("event=proxy result=R peer=A suppressed=N", rate-limited per worker,
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Why a header was refused (the "result" of the log line). */
 enum proxy_failure { PROXY_INVALID, PROXY_TIMEOUT, PROXY_TRUNCATED };
@@ -118,13 +121,67 @@ static void proxy_done(sk_conn *c, const sk_proxy_header *h, size_t hlen)
     sk__stage_done(c);
 }
 
+/*
+ * How many of the `n` bytes waiting at `next` (after the `have` bytes of
+ * `in` already read) may be read without passing the header's end: a v2
+ * header's length is in its first 16 bytes; a v1 line ends at its LF.
+ * Anything else is taken whole, to be refused by the parser.
+ */
+static size_t proxy_header_part(const unsigned char *in, size_t have,
+                                const unsigned char *next, size_t n)
+{
+    unsigned char fixed[16];
+    size_t need;
+
+    if ((have > 0 ? in[0] : next[0]) != '\r') {
+        const unsigned char *lf = memchr(next, '\n', n);
+
+        return lf != NULL ? (size_t)(lf - next) + 1 : n;
+    }
+    if (have + n < sizeof(fixed))
+        return n;
+    for (size_t i = 0; i < sizeof(fixed); i++)
+        fixed[i] = i < have ? in[i] : next[i - have];
+    need = sizeof(fixed) + ((size_t)fixed[14] << 8 | fixed[15]);
+    if (have >= sizeof(fixed) && have >= need)
+        return 0;
+    if (have < sizeof(fixed) && have + n <= need)
+        return n;
+    return need - have < n ? need - have : n;
+}
+
+/* How far the input may fill: to conn_buffer, or, when a later stage (a
+ * TLS handshake) reads the descriptor itself, to the header's end only:
+ * what waits is peeked at first, and only the header's part of it read. */
+static ssize_t proxy_recv(sk_conn *c)
+{
+    unsigned char *scratch = c->w->scratch;
+    size_t room, take;
+    ssize_t n;
+
+    if (!sk__stage_followed(c))
+        return sk__stage_recv(c, c->w->conn_buffer);
+    room = c->w->conn_buffer > c->in_len ? c->w->conn_buffer - c->in_len : 0;
+    if (room > SK_PROXY_V2_MAX)
+        room = SK_PROXY_V2_MAX;
+    if (room == 0)
+        return -ENOBUFS;
+    do
+        n = sk__sys_recv(c->io.fd, scratch, room, MSG_PEEK);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n == 0 ? 0 : errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    take = proxy_header_part(c->in, c->in_len, scratch, (size_t)n);
+    return take == 0 ? -EAGAIN : sk__stage_recv(c, c->in_len + take);
+}
+
 /* Reads what arrived and tries the header.  The input is bounded by
  * conn_buffer and a header by SK_PROXY_V2_MAX: a header that does not fit
  * is refused as invalid. */
 static void proxy_io(sk_conn *c, unsigned events)
 {
     size_t limit = c->w->conn_buffer < SK_PROXY_V2_MAX ? c->w->conn_buffer : SK_PROXY_V2_MAX;
-    ssize_t n = sk__stage_recv(c, c->w->conn_buffer);
+    ssize_t n = proxy_recv(c);
     sk_proxy_header h;
     int rc;
 

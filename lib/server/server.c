@@ -11,8 +11,8 @@
  * the pending notifications.
  *
  * It sits at the top of lib/server/: it calls tcp.c, udp.c, worker.c,
- * limits.c and log.c, and names the stages (proxy_stage.c) each connection
- * passes; only adopt.c calls it.
+ * limits.c and log.c, and names the stages (proxy_stage.c, tls_stage.c)
+ * each connection passes; only adopt.c calls it.
  *
  * A service's descriptors are bound here (sk_server_add_tcp/udp) or adopted
  * from whoever created them (lib/server/adopt.c checks them and calls
@@ -20,6 +20,7 @@
  * an adopted connection, worker 0 alone serves it.
  */
 #include "server.h"
+#include "tls.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -62,11 +63,14 @@ static int config_apply(sk_server_config *cfg, const sk_server_config *in)
         cfg->max_per_source < 0 || !(cfg->idle_timeout >= 0.0) || !(cfg->grace >= 0.0) ||
         cfg->idle_timeout > 1e9 || cfg->grace > 1e9 || cfg->conn_buffer > MAX_CONN_BUFFER ||
         !(cfg->proxy_timeout >= 0.0) || cfg->proxy_timeout > 1e6 ||
+        !(cfg->tls_handshake_timeout >= 0.0) || cfg->tls_handshake_timeout > 1e6 ||
         cfg->proxy_from_count > MAX_PROXY_FROM ||
         (cfg->proxy_from_count > 0 && cfg->proxy_from == NULL))
         return -EINVAL;
     if (cfg->proxy_timeout == 0.0)
         cfg->proxy_timeout = DEFAULT_PROXY_TIMEOUT;
+    if (cfg->tls_handshake_timeout == 0.0)
+        cfg->tls_handshake_timeout = SK_SERVER_TLS_HANDSHAKE_TIMEOUT;
     if (cfg->threads == 0)
         cfg->threads = online_cpus();
     if (cfg->conn_buffer == 0)
@@ -79,8 +83,9 @@ static int config_apply(sk_server_config *cfg, const sk_server_config *in)
 static void worker_wake_cb(sk_loop *loop, void *arg);
 
 /* The stages every connection passes before on_open, in order: the PROXY
- * header first (it names the client), then TLS.  The per-source limit
- * applies after the last stage that learns the client's address. */
+ * header first (it names the client), then TLS (added by the first
+ * sk_server_set_tls, see tls_stage_add).  The per-source limit applies
+ * after the last stage that learns the client's address. */
 static void stages_build(sk_server *srv)
 {
     if (srv->cfg.proxy_protocol)
@@ -96,7 +101,23 @@ static uint64_t stage_timeout_ms(const sk_server *srv, int i)
 {
     if (srv->stages[i] == &sk__stage_proxy)
         return (uint64_t)(srv->cfg.proxy_timeout * 1000.0);
+    if (srv->stages[i] == &sk__stage_tls)
+        return (uint64_t)(srv->cfg.tls_handshake_timeout * 1000.0);
     return 0;
+}
+
+/* Appends the TLS stage (last: after the PROXY header) once, with its
+ * timeout in every worker.  Before the server runs only. */
+static void tls_stage_add(sk_server *srv)
+{
+    int i = srv->nstages;
+
+    for (int k = 0; k < srv->nstages; k++)
+        if (srv->stages[k] == &sk__stage_tls)
+            return;
+    srv->stages[srv->nstages++] = &sk__stage_tls;
+    for (int k = 0; k < srv->nworkers; k++)
+        srv->workers[k].stage_ms[i] = stage_timeout_ms(srv, i);
 }
 
 /* Copies the PROXY allow-list (the default: loopback, IPv4 and IPv6) into
@@ -147,6 +168,9 @@ int sk_server_new(sk_server **out, const sk_server_config *cfg)
     err = -pthread_mutex_init(&srv->services_lock, NULL);
     if (err < 0)
         goto fail_sources;
+    err = -pthread_mutex_init(&srv->tls_lock, NULL);
+    if (err < 0)
+        goto fail_services;
     srv->workers = calloc((size_t)srv->nworkers, sizeof(*srv->workers));
     if (srv->workers == NULL) {
         err = -ENOMEM;
@@ -174,6 +198,8 @@ fail_loops:
         sk_loop_free(srv->workers[i].loop);
     free(srv->workers);
 fail_mutex:
+    pthread_mutex_destroy(&srv->tls_lock);
+fail_services:
     pthread_mutex_destroy(&srv->services_lock);
 fail_sources:
     pthread_mutex_destroy(&srv->sources_lock);
@@ -601,6 +627,48 @@ int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void
     return -EAGAIN;
 }
 
+/* ---- TLS ----------------------------------------------------------------------------- */
+
+/*
+ * Before the server runs, makes service `index` a TLS one (or, ctx NULL, a
+ * plain one again); while it runs, replaces the context of a TLS service
+ * for the handshakes that start from now on.  The swap is under tls_lock,
+ * the lock a handshake takes its context under; the old context goes with
+ * the last connection that holds it.
+ */
+int sk_server_set_tls(sk_server *srv, size_t index, sk_tls_ctx *ctx)
+{
+    bool running = atomic_load(&srv->state) != 0;
+    sk__service *svc = NULL;
+    sk_tls_ctx *old;
+
+    if (ctx != NULL && sk__tls_ctx_side(ctx) != SK_TLS_SERVER)
+        return -EINVAL;
+    pthread_mutex_lock(&srv->services_lock);
+    if (index < srv->nservices)
+        svc = srv->services[index];
+    pthread_mutex_unlock(&srv->services_lock);
+    if (svc == NULL)
+        return -ENOENT;
+    if (svc->type != SOCK_STREAM)
+        return -EINVAL;
+    if (running && (ctx == NULL || !svc->has_tls))
+        return -EBUSY;
+    if (ctx != NULL)
+        sk__tls_ctx_ref(ctx);
+    pthread_mutex_lock(&srv->tls_lock);
+    old = svc->tls;
+    svc->tls = ctx;
+    pthread_mutex_unlock(&srv->tls_lock);
+    sk_tls_ctx_free(old);
+    if (!running) {
+        svc->has_tls = ctx != NULL;
+        if (ctx != NULL)
+            tls_stage_add(srv);
+    }
+    return 0;
+}
+
 /* ---- counters and teardown ---------------------------------------------------------------- */
 
 /* Adds one counter row of SK_SERVER_STATS_MAP over the workers; gauges
@@ -608,6 +676,22 @@ int sk_server_notify(sk_server *srv, void (*cb)(sk_server *srv, void *arg), void
 #define SK__SUM_SK_STAT_COUNTER(field) out->field += sk__count_read(&ctr->field);
 #define SK__SUM_SK_STAT_GAUGE(field)
 #define SK__SUM_ROW(field, kind, proto, metric, label, help) SK__SUM_##kind(field)
+
+/* The tls_cert_not_after gauge: the earliest expiry of the certificates
+ * the services summed present (the context is read under tls_lock, as it
+ * may be replaced meanwhile). */
+static void tls_not_after_add(const sk_server *srv, const sk__service *svc,
+                              sk_server_stats *out)
+{
+    sk_server *m = (sk_server *)srv;
+    time_t t;
+
+    pthread_mutex_lock(&m->tls_lock);
+    t = svc->tls != NULL ? sk__tls_ctx_not_after(svc->tls) : 0;
+    pthread_mutex_unlock(&m->tls_lock);
+    if (t > 0 && (out->tls_cert_not_after == 0 || (uint64_t)t < out->tls_cert_not_after))
+        out->tls_cert_not_after = (uint64_t)t;
+}
 
 /* Adds service `svc`'s counters, over the workers, to *out.  `closed` is
  * read before `accepted` for each worker, and each worker counts a close
@@ -625,6 +709,8 @@ static void stats_add_service(const sk_server *srv, const sk__service *svc,
         SK_SERVER_STATS_MAP(SK__SUM_ROW)
     }
     out->active += accepted > closed ? accepted - closed : 0;
+    if (svc->has_tls)
+        tls_not_after_add(srv, svc, out);
 }
 
 /* The end of the last field of the 0.2 layout, which a caller's size 0
@@ -690,6 +776,7 @@ void sk_server_free(sk_server *srv)
     }
     for (size_t i = 0; i < srv->nservices; i++) {
         close_service_fds(srv, srv->services[i]);
+        sk_tls_ctx_free(srv->services[i]->tls);
         free(srv->services[i]->fds);
         free(srv->services[i]->ctr);
         free(srv->services[i]);
@@ -699,6 +786,7 @@ void sk_server_free(sk_server *srv)
     sk__limits_free(srv);
     pthread_mutex_destroy(&srv->sources_lock);
     pthread_mutex_destroy(&srv->services_lock);
+    pthread_mutex_destroy(&srv->tls_lock);
     free(srv->proxy_from);
     free(srv);
 }

@@ -13,6 +13,7 @@
  *   conn.c         an open connection: buffers, I/O, backpressure, graceful close
  *   stage.c        admission at accept and the stages before on_open
  *   proxy_stage.c  the PROXY header stage
+ *   tls_stage.c    the TLS handshake stage (services with a TLS context)
  *   tcp.c          accepting, the descriptor-exhaustion pause, adopted connections
  *   udp.c          datagram batches
  *   server.c       configuration, binding, threads, shutdown, notify, counters
@@ -75,6 +76,11 @@ typedef struct sk__service {
     bool conn;   /* fds[0] is one adopted connection, not a listener */
     sk_addr peer; /* the adopted connection's peer (conn only) */
     bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
+    /* The TLS context new connections' handshakes use (one reference
+     * held), or NULL for a plain service.  Read and replaced under
+     * srv->tls_lock: sk_server_set_tls may swap it while workers run. */
+    sk_tls_ctx *tls;
+    bool has_tls; /* tls != NULL; set before the server runs, then fixed */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -143,7 +149,7 @@ typedef struct sk__conn_addrs {
  * A TCP connection: one allocation, with its loop handle embedded.
  * Buffers are allocated when first needed, grow up to cfg.conn_buffer (at
  * most 64 MiB, hence 32-bit sizes) and are freed as soon as they are empty,
- * so an idle connection costs this struct (176 bytes on LP64) and the
+ * so an idle connection costs this struct (192 bytes on LP64) and the
  * handler's state.  Fields are ordered to leave no padding.
  */
 struct sk_conn {
@@ -164,6 +170,9 @@ struct sk_conn {
     uint8_t stage : 4;   /* with SK__C_STAGE: index in the server's stages */
     uint8_t reason;      /* enum sk__conn_reason: why it closed, for the log */
     sk__inet_addr peer;  /* AF_UNSPEC when the peer is in addrs only */
+    struct sk__tls *tls; /* TLS state from the handshake stage on, else NULL:
+                            then reads and writes go through it (plaintext
+                            for the handler) */
     max_align_t data[];  /* the handler's conn_size bytes */
 };
 
@@ -239,6 +248,10 @@ struct sk_server {
     const struct sk__stage *stages[SK__STAGE_MAX];
     int nstages;
     int source_stage; /* the per-source limit applies after stages[0..source_stage) */
+
+    /* Guards every service's `tls` pointer (a handshake takes its context
+     * under it; sk_server_set_tls swaps it). */
+    pthread_mutex_t tls_lock;
 
     sk__notify_slot notify[SK__NOTIFY_SLOTS];
 };
@@ -375,6 +388,9 @@ void sk__conn_shutdown(sk_conn *c);
 typedef struct sk__stage {
     const char *name;  /* for the log */
     bool sets_peer;    /* learns the client's address (the per-source limit waits) */
+    /* Optional: whether connections of `svc` take this stage (NULL: all
+     * do).  A stage a service skips costs its connections nothing. */
+    bool (*applies)(const sk__service *svc);
     /* Optional: asked at accept, before anything is allocated.  Returns 0
      * to admit, or -1 after counting and logging the refusal (the caller
      * closes the descriptor). */
@@ -397,6 +413,11 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer);
  * (after the per-source limit, if it waited for the stages) to on_open. */
 void sk__stage_done(sk_conn *c);
 
+/* Whether a stage after the current one applies to `c` and will read the
+ * descriptor itself: the current stage must then read no byte past its
+ * own (the PROXY header before a TLS handshake). */
+bool sk__stage_followed(const sk_conn *c);
+
 /* Reads what the descriptor has into the connection's input buffer, up to
  * `limit` bytes in all.  Returns bytes read, 0 at the peer's end of
  * stream, -EAGAIN when nothing is waiting, or -errno. */
@@ -406,6 +427,11 @@ ssize_t sk__stage_recv(sk_conn *c, size_t limit);
 
 /* The PROXY protocol header stage (cfg.proxy_protocol). */
 extern const sk__stage sk__stage_proxy;
+
+/* ---- tls_stage.c ---- */
+
+/* The TLS handshake stage: services with a TLS context (sk_server_set_tls). */
+extern const sk__stage sk__stage_tls;
 
 /* ---- tcp.c: accepting ---- */
 

@@ -11,6 +11,9 @@
  *            the stage's timeout; readiness goes to the stage's on_io
  *   done     after the last stage that learns the client's address, the
  *            per-source limit applies to it; after the last stage, on_open
+ * A stage may apply to some services only (the TLS handshake, to those
+ * with a TLS context): their connections go past it as if it were not
+ * there.
  *
  * It calls lib/server/conn.c, worker.c, limits.c, addr.c and log.c; the
  * stages it runs are reached through their hooks only.
@@ -52,6 +55,18 @@ static int admit_source(sk_conn *c)
     return 0;
 }
 
+/* The first stage from `from` on that applies to connections of `svc`, or
+ * srv->nstages when none does. */
+static int stage_next(const sk_server *srv, const sk__service *svc, int from)
+{
+    int i = from;
+
+    while (i < srv->nstages && srv->stages[i]->applies != NULL &&
+           !srv->stages[i]->applies(svc))
+        i++;
+    return i;
+}
+
 /* Runs the stage's on_enter hook, if it has one. */
 static void stage_enter(sk_conn *c)
 {
@@ -61,14 +76,19 @@ static void stage_enter(sk_conn *c)
         st->on_enter(c);
 }
 
+bool sk__stage_followed(const sk_conn *c)
+{
+    return stage_next(c->w->srv, c->svc, c->stage + 1) < c->w->srv->nstages;
+}
+
 void sk__stage_done(sk_conn *c)
 {
     sk_server *srv = c->w->srv;
-    int next = c->stage + 1;
+    int cur = c->stage, next = stage_next(srv, c->svc, cur + 1);
 
     assert((c->flags & (SK__C_STAGE | SK__C_DEAD)) == SK__C_STAGE);
     sk__worker_conn_restage(c, next < srv->nstages ? next : -1);
-    if (next == srv->source_stage && admit_source(c) < 0) {
+    if (cur < srv->source_stage && next >= srv->source_stage && admit_source(c) < 0) {
         sk__conn_close_now(c, SK__R_CLOSED);
         return;
     }
@@ -153,9 +173,12 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
 {
     sk__worker *w = l->w;
     sk_server *srv = w->srv;
+    int first = stage_next(srv, l->svc, 0);
     sk_conn *c;
     int err;
 
+    /* Stages that learn the client's address apply to every service. */
+    assert(first == 0 || first >= srv->source_stage);
     if (admit(l, fd, peer) < 0)
         return;
     c = calloc(1, sizeof(*c) + l->svc->tcp.conn_size);
@@ -171,13 +194,15 @@ void sk__conn_accept(sk__listener *l, int fd, const sk_addr *peer)
     set_options(c, fd, peer);
     if (srv->source_stage == 0)
         c->flags |= SK__C_SOURCE;
-    if (srv->nstages > 0)
-        c->flags |= SK__C_STAGE; /* c->stage is 0 */
+    if (first < srv->nstages) {
+        c->flags |= SK__C_STAGE;
+        c->stage = (uint8_t)first;
+    }
     err = sk__conn_io_start(c, fd);
     if (err < 0)
         goto fail_conn;
     sk__worker_conn_link(w, c);
-    if (srv->nstages > 0)
+    if (first < srv->nstages)
         stage_enter(c);
     else
         sk__conn_open(c);

@@ -16,6 +16,7 @@
  * when its time runs out it learns from the stage's hooks (sk__stage).
  */
 #include "server.h"
+#include "tls.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -186,6 +187,7 @@ static void conn_release(sk_conn *c)
         c->svc->tcp.on_close(c);
         c->busy--;
     }
+    sk__tls_free(c->tls);
     free(c->out);
     free(c->in);
     free(c->addrs);

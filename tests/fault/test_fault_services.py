@@ -16,6 +16,9 @@ Checked:
   discard    takes a megabyte and the server still answers afterwards.
   backpressure  an echo client that does not read does not grow the
              server's memory, and then gets every byte back.
+  TLS        the NAME-tls twins (--tls-cert, certificates from
+             tests/tlscerts.py): handshakes under faults, echo-tls of up
+             to 1 MB per connection and chargen-tls byte for byte.
   clients    the client subcommands, faulted as well, against that server.
   exhaustion  a second server whose accept fails with EMFILE ten times in a
              row: it must pause between tries (not spin), then serve.
@@ -42,6 +45,8 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sktest  # noqa: E402
+import ssl  # noqa: E402
+import tlscerts  # noqa: E402
 
 SEED = int(os.environ.get("SK_FAULT_TEST_SEED", "1"))
 RATE = os.environ.get("SK_FAULT_TEST_RATE", "20")
@@ -81,16 +86,21 @@ class FaultedServe(unittest.TestCase):
         os.close(fd)
         cls.base = sktest.free_port_base()
         cls.port = {name: cls.base + off for name, off in OFFSETS.items()}
+        cls.tls_base = sktest.free_port_base(tuple(OFFSETS.values()))
+        cls.certdir = tempfile.TemporaryDirectory()
+        cls.certs = tlscerts.make(cls.certdir.name)
+        tls = ["--tls-port-base", str(cls.tls_base), "--tls-cert", cls.certs.cert("server"),
+               "--tls-key", cls.certs.key("server")]
         env = dict(os.environ, LD_PRELOAD=SHIM, SK_FAULT_SEED=str(SEED),
                    SK_FAULT_RATE=RATE, SK_FAULT_STATS=cls.stats_path)
         cls.repro = ("LD_PRELOAD=%s SK_FAULT_SEED=%d SK_FAULT_RATE=%s %s serve --port-base %d "
-                     "--bind %s --threads 2 --udp-limit 0 --max-per-source 0"
-                     % (SHIM, SEED, RATE, sktest.SOCKIT, cls.base, HOST))
+                     "--bind %s --threads 2 --udp-limit 0 --max-per-source 0 %s"
+                     % (SHIM, SEED, RATE, sktest.SOCKIT, cls.base, HOST, " ".join(tls)))
         cls.proc = sktest.Proc([sktest.SOCKIT, "serve", "--port-base", cls.base, "--bind", HOST,
-                                "--threads", 2, "--udp-limit", 0, "--max-per-source", 0],
+                                "--threads", 2, "--udp-limit", 0, "--max-per-source", 0] + tls,
                                env=env)
         deadline = time.monotonic() + 15
-        while len([l for l in cls.proc.lines() if l.startswith("listening ")]) < 12:
+        while len([l for l in cls.proc.lines() if l.startswith("listening ")]) < 18:
             if time.monotonic() > deadline or cls.proc.p.poll() is not None:
                 out, err = cls.proc.lines(), cls.proc.errlines()
                 cls.proc.stop(signal.SIGKILL)
@@ -105,6 +115,8 @@ class FaultedServe(unittest.TestCase):
             cls.proc.stop(signal.SIGKILL)
         if getattr(cls, "stats_path", None):
             os.unlink(cls.stats_path)
+        if getattr(cls, "certdir", None) is not None:
+            cls.certdir.cleanup()
 
     def setUp(self):
         self.assertIsNone(self.proc.p.poll(), "sockit serve died: stderr=%r\nreproduce: %s"
@@ -194,6 +206,46 @@ class FaultedServe(unittest.TestCase):
                               rng.randrange(20000, 300000))) for _ in range(52)]
         rng.shuffle(sizes)
         self.assertEqual(self.echo_many(sizes, parallel=8), len(sizes))
+
+    # ---- the TLS twins ----------------------------------------------------------------
+
+    def tls_connect(self, name):
+        ctx = ssl.create_default_context(cafile=self.certs.ca)
+        raw = socket.create_connection((HOST, self.tls_base + OFFSETS[name]), timeout=30)
+        try:
+            return ctx.wrap_socket(raw, server_hostname="localhost")
+        except (ssl.SSLError, OSError) as e:
+            raw.close()
+            self.fail_repro("TLS handshake with %s-tls: %s" % (name, e))
+
+    def test_1b_echo_tls(self):
+        rng = self.rng
+        for size in [0, 1, 5000, 1 << 20] + [rng.randrange(1, 300000) for _ in range(8)]:
+            data = rng.randbytes(size)
+            with self.tls_connect("echo") as s:
+                got, sent = bytearray(), 0
+                while len(got) < size:
+                    if sent < size and sent - len(got) < 262144:
+                        sent += s.send(data[sent:sent + rng.choice((1, 700, 16384, 65536))])
+                        continue
+                    b = s.recv(rng.choice((1, 100, 65536)))
+                    if not b:
+                        self.fail_repro("echo-tls closed after %d of %d bytes" % (len(got), size))
+                    got += b
+                if bytes(got) != data:
+                    self.fail_repro("echo-tls: %d bytes differ from what was sent" % size)
+
+    def test_1c_chargen_tls(self):
+        with self.tls_connect("chargen") as s:
+            got = bytearray()
+            while len(got) < 1 << 20:
+                b = s.recv(65536)
+                if not b:
+                    self.fail_repro("chargen-tls closed after %d bytes" % len(got))
+                got += b
+        ref = sktest.chargen_ref(0, 1 << 20)
+        if bytes(got[:1 << 20]) != ref:
+            self.fail_repro("chargen-tls differs from the RFC 864 pattern")
 
     # ---- echo over UDP --------------------------------------------------------------
 

@@ -85,6 +85,12 @@ TABLE += [
     ("serve", SERVE + ["--udp-limit"], "--udp-limit", [], "rate", 0, 1e8, True),
     ("serve", SERVE + ["--udp-global-limit"], "--udp-global-limit", [], "rate", 0, 1e9,
      True),
+    ("serve", SERVE + ["--tls-port-base"], "--tls-port-base", [], "port", 1, 65535 - 37,
+     True),
+    ("serve", SERVE + ["--tls-handshake-timeout"], "--tls-handshake-timeout", [], "duration",
+     0, 3600, False),
+    ("serve", SERVE + ["--tls-ticket-rotate"], "--tls-ticket-rotate", [], "duration", 0, 1e7,
+     False),
 ]
 
 
