@@ -1457,6 +1457,18 @@ SK_API int sk_server_set_tls(sk_server *srv, size_t index, sk_tls_ctx *ctx);
  * of a plain service.  Valid from on_open to on_close. */
 SK_API const char *sk_conn_tls_version(const sk_conn *c);
 
+/* The ALPN protocol agreed with the client of `c`, or NULL (none, or a
+ * plain service).  Valid from on_open to on_close. */
+SK_API const char *sk_conn_tls_alpn(const sk_conn *c);
+
+/* Keying material exported from the session of `c`, as
+ * sk_tls_export_keying_material does for a socket (NTS's keys on the
+ * server side).  Returns 0, -EINVAL (a plain service), SK_ETLS_HANDSHAKE,
+ * SK_ETLS_UNAVAILABLE. */
+SK_API int sk_conn_tls_export_keying_material(const sk_conn *c, const char *label,
+                                              const void *context, size_t context_len,
+                                              void *out, size_t len);
+
 /* ---- Adopting descriptors: socket activation and inetd (issue 12) ---------- */
 
 /*

@@ -691,3 +691,19 @@ const char *sk_conn_tls_version(const sk_conn *c)
 {
     return c->tls != NULL ? sk__tls_version(c->tls) : NULL;
 }
+
+const char *sk_conn_tls_alpn(const sk_conn *c)
+{
+    return c->tls != NULL ? sk__tls_alpn(c->tls) : NULL;
+}
+
+int sk_conn_tls_export_keying_material(const sk_conn *c, const char *label,
+                                       const void *context, size_t context_len, void *out,
+                                       size_t len)
+{
+    if (!sk_tls_available())
+        return SK_ETLS_UNAVAILABLE;
+    if (c->tls == NULL || label == NULL)
+        return -EINVAL;
+    return sk__tls_export(c->tls, label, context, context_len, out, len);
+}
