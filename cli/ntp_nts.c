@@ -169,7 +169,8 @@ ntp_nts_step ntp_nts_ke(ntp_nts *n, const char *host, const char *port, int fami
     rc = ke_ctx(&ctx, cafile);
     if (rc < 0) {
         st = fail(NTP_NTS_TLS, why, whysize, "%s%s%s", cafile ? "--cafile " : "",
-                  cafile ? cafile : "", sk_strerror(rc));
+                  cafile ? cafile : "", cafile ? ": " : "");
+        snprintf(why + strlen(why), whysize - strlen(why), "%s", sk_strerror(rc));
         goto out;
     }
     rc = sk_tls_connect_ex(&s, host, port, family, ctx, servername, timeout);

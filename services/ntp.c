@@ -95,6 +95,12 @@ uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c)
     return svc_tally_sum(n->count, (size_t)c);
 }
 
+void svc_ntp_add(svc_ntp *n, svc_ntp_counter c, uint64_t v)
+{
+    if (n != NULL && (unsigned)c < SVC_NTP_NCOUNTERS)
+        svc_tally_add(n->count, (size_t)c, v);
+}
+
 static void ntp_count(svc_ntp *n, svc_ntp_counter c)
 {
     if (n != NULL)

@@ -52,6 +52,8 @@ typedef struct svc_env {
     svc_udpguard *guard;   /* NULL: no UDP safety rules (tests only) */
     svc_ntp *ntp;          /* NULL: NTP defaults, drops not counted */
     svc_ntskeys *ntskeys;  /* NULL: no NTS (plain NTP only) */
+    const char *nts_server; /* nts-ke: the Server record to send, or NULL */
+    int nts_port;          /* nts-ke: the Port record (0 or 123: none) */
 } svc_env;
 
 /* ---- the service table ------------------------------------------------- */
@@ -164,7 +166,12 @@ typedef enum svc_ntp_counter {
     SVC_NTP_NTS_NAK_COOKIE, /* NTS requests with a bad cookie: NTSN */
     SVC_NTP_NTS_NAK_AUTH, /* NTS requests whose authenticator failed: NTSN */
     SVC_NTP_NTS_MALFORMED, /* NTS requests dropped as malformed */
-    SVC_NTP_NTS_COOKIES,  /* fresh cookies sent in NTS replies */
+    SVC_NTP_NTS_COOKIES,  /* fresh cookies sent (NTS replies and key exchanges) */
+    SVC_NTP_KE_OK,        /* key exchanges answered with cookies */
+    SVC_NTP_KE_BAD,       /* answered with Error "bad request" */
+    SVC_NTP_KE_CRITICAL,  /* answered with Error "unrecognized critical record" */
+    SVC_NTP_KE_INTERNAL,  /* answered with Error "internal server error" */
+    SVC_NTP_KE_NO_ALPN,   /* closed: the client did not agree to ntske/1 */
     SVC_NTP_NCOUNTERS
 } svc_ntp_counter;
 
@@ -174,6 +181,9 @@ void svc_ntp_free(svc_ntp *n);
 
 /* Count of `c` so far (all threads). */
 uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c);
+
+/* Adds `v` to counter `c` (for the handlers beside ntp: nts-ke). */
+void svc_ntp_add(svc_ntp *n, svc_ntp_counter c, uint64_t v);
 
 /*
  * What the server would say about itself now (leap, stratum, precision,
@@ -265,6 +275,23 @@ size_t svc_nts_cookies(svc_ntskeys *k, svc_nts_req *r, size_t reqlen);
  */
 size_t svc_nts_reply(svc_ntskeys *k, svc_nts_req *r, const unsigned char header[NTP_HEADER_LEN],
                      bool nak, unsigned char *out, size_t cap);
+
+/* ---- the NTS key exchange (services/ntske.c) --------------------------------------- */
+
+#define SVC_NTSKE_COOKIES 8 /* cookies per exchange */
+
+/* The TCP handler of service nts-ke; its listener needs a TLS context with
+ * ALPN "ntske/1" and TLS 1.3 (sk_server_set_tls).  Its arg is the svc_env. */
+extern const sk_tcp_handler svc_ntske_tcp;
+
+/*
+ * The response to a parsed request on connection `c` (its TLS exporter
+ * gives the keys) into out[0..cap): cookies and the configured Server and
+ * Port records, or an Error record.  Counts the result.  Returns the
+ * length, 0 when out is too small.
+ */
+size_t svc_ntske_answer(sk_conn *c, const svc_env *env, const nts_ke_msg *m,
+                        unsigned char *out, size_t cap);
 
 /* ---- UDP guard ----------------------------------------------------------- */
 
