@@ -264,6 +264,12 @@ static void render_nts(textbuf *t, serve_metrics *m)
         {SVC_NTP_NTS_NAK_COOKIE, "ntsn_cookie"},
         {SVC_NTP_NTS_NAK_AUTH, "ntsn_authenticator"},
         {SVC_NTP_NTS_MALFORMED, "malformed"},
+    }, ke[] = {
+        {SVC_NTP_KE_OK, "ok"},
+        {SVC_NTP_KE_BAD, "bad_request"},
+        {SVC_NTP_KE_CRITICAL, "unrecognized_critical"},
+        {SVC_NTP_KE_INTERNAL, "internal_error"},
+        {SVC_NTP_KE_NO_ALPN, "no_alpn"},
     };
 
     if (m->nts == NULL)
@@ -274,9 +280,15 @@ static void render_nts(textbuf *t, serve_metrics *m)
         tb_printf(t, "sockit_nts_requests_total{result=\"%s\"} %llu\n", rows[i].result,
                   (unsigned long long)svc_ntp_count(m->nts, rows[i].c));
     tb_printf(t, "# HELP sockit_nts_cookies_issued_total Fresh NTS cookies sent in "
-              "authenticated replies.\n# TYPE sockit_nts_cookies_issued_total counter\n"
+              "authenticated replies and key exchanges.\n"
+              "# TYPE sockit_nts_cookies_issued_total counter\n"
               "sockit_nts_cookies_issued_total %llu\n",
               (unsigned long long)svc_ntp_count(m->nts, SVC_NTP_NTS_COOKIES));
+    tb_printf(t, "# HELP sockit_nts_key_exchanges_total NTS key exchanges, by result.\n"
+              "# TYPE sockit_nts_key_exchanges_total counter\n");
+    for (size_t i = 0; i < sizeof(ke) / sizeof(ke[0]); i++)
+        tb_printf(t, "sockit_nts_key_exchanges_total{result=\"%s\"} %llu\n", ke[i].result,
+                  (unsigned long long)svc_ntp_count(m->nts, ke[i].c));
 }
 
 int metrics_render(serve_metrics *m, char **out, size_t *len)

@@ -490,12 +490,18 @@ static void log_nts(const serve_opts *o, const svc_ntp *n)
     if (n == NULL || !o->nts || !serves_udp(o, svc_find("ntp")))
         return;
     serve_log("event=nts_stats authenticated=%llu nak_cookie=%llu nak_auth=%llu "
-              "malformed=%llu cookies_issued=%llu",
+              "malformed=%llu cookies_issued=%llu ke_ok=%llu ke_bad_request=%llu "
+              "ke_unrecognized_critical=%llu ke_internal=%llu ke_no_alpn=%llu",
               (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_OK),
               (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_NAK_COOKIE),
               (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_NAK_AUTH),
               (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_MALFORMED),
-              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_COOKIES));
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_NTS_COOKIES),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KE_OK),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KE_BAD),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KE_CRITICAL),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KE_INTERNAL),
+              (unsigned long long)svc_ntp_count(n, SVC_NTP_KE_NO_ALPN));
 }
 
 static void log_stop(sk_server *srv, svc_udpguard *g, bool proxy)
