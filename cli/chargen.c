@@ -22,7 +22,8 @@
 static const struct client_cmd chargen_cmd = {
     .name = "chargen",
     .default_port = 19,
-    .opts = CLIENT_OPT_BYTES | CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT,
+    .opts = CLIENT_OPT_BYTES | CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT |
+            CLIENT_OPT_TLS,
     .args = "HOST [PORT]",
     .summary = "Read from an RFC 864 character generator and check every byte\n"
                "against the pattern: lines of 72 characters from the 95 printable\n"

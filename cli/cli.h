@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
@@ -22,12 +23,14 @@
 int cmd_serve(int argc, char **argv);
 int cmd_time(int argc, char **argv);
 int cmd_ntp(int argc, char **argv);
+int cmd_stamp(int argc, char **argv);
 int cmd_daytime(int argc, char **argv);
 int cmd_qotd(int argc, char **argv);
 int cmd_echo(int argc, char **argv);
 int cmd_chargen(int argc, char **argv);
 int cmd_discard(int argc, char **argv);
 int cmd_resolve(int argc, char **argv);
+int cmd_tls(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
 /* Prints "sockit: what: why" (printf-style why) to stderr. */

@@ -7,7 +7,8 @@
  *                                 (cli/opt.h) over the options the command
  *                                 accepts
  *   client_error                  "sockit: <cmd> <where>: <why>"
- *   client_connect                TCP: sk_create_connection with the options
+ *   client_connect                TCP: sk_create_connection with the options,
+ *                                 then with --tls the handshake (one deadline)
  *   client_read_to_eof            TCP: read a whole reply under one deadline
  *   client_udp_*                  UDP: resolve, connect, request with retries
  *   client_ask, client_ask_text   the speak-unasked services' exchange
@@ -45,6 +46,8 @@ static void print_synopsis(const struct client_cmd *cmd, FILE *out)
         fprintf(out, " [--timeout SECONDS]");
     if (cmd->opts & CLIENT_OPT_JSON)
         fprintf(out, " [--json]");
+    if (cmd->opts & CLIENT_OPT_TLS)
+        fprintf(out, "\n       [--tls [--cafile FILE] [--servername NAME] [--insecure]]");
     fprintf(out, " %s\n", cmd->args);
 }
 
@@ -66,6 +69,13 @@ void client_usage(const struct client_cmd *cmd, FILE *out)
                 CLIENT_DEFAULT_TIMEOUT);
     if (cmd->opts & CLIENT_OPT_JSON)
         fprintf(out, "      --json             print one JSON object instead of text\n");
+    if (cmd->opts & CLIENT_OPT_TLS)
+        fprintf(out, "      --tls              speak TLS over TCP; the certificate must verify\n"
+                     "                         against the system CAs and name the server\n"
+                     "      --cafile FILE      also trust the CA certificates in FILE (PEM)\n"
+                     "      --servername NAME  the name sent in SNI and checked in the\n"
+                     "                         certificate (default HOST)\n"
+                     "      --insecure         do not verify the certificate (warns)\n");
     fprintf(out, "  -h, --help             show this help and exit\n\n");
     if (cmd->default_port > 0)
         fprintf(out, "PORT is a number or a service name; it defaults to %d.\n",
@@ -77,7 +87,7 @@ void client_usage(const struct client_cmd *cmd, FILE *out)
 
 /* ---- argument parsing ------------------------------------------------------ */
 
-enum { OPT_JSON = 0x100 };
+enum { OPT_JSON = 0x100, OPT_TLS, OPT_CAFILE, OPT_SERVERNAME, OPT_INSECURE };
 
 /* Builds the getopt tables for the options `cmd` accepts (the option layer
  * adds --help). */
@@ -105,6 +115,12 @@ static void build_options(const struct client_cmd *cmd, struct option *lo,
         memcpy(so + ns, "n:", 2);
         ns += 2;
         lo[nl++] = (struct option){"bytes", required_argument, NULL, 'n'};
+    }
+    if (cmd->opts & CLIENT_OPT_TLS) {
+        lo[nl++] = (struct option){"tls", no_argument, NULL, OPT_TLS};
+        lo[nl++] = (struct option){"cafile", required_argument, NULL, OPT_CAFILE};
+        lo[nl++] = (struct option){"servername", required_argument, NULL, OPT_SERVERNAME};
+        lo[nl++] = (struct option){"insecure", no_argument, NULL, OPT_INSECURE};
     }
     so[ns] = '\0';
     lo[nl] = (struct option){NULL, 0, NULL, 0};
@@ -137,8 +153,42 @@ static bool take_option(struct client *c, int opt, const char *arg)
     case 'n':
         c->bytes_given = true;
         return cli_parse_size(name, arg, 1, CLIENT_MAX_BYTES, &c->bytes) == 0;
+    case OPT_TLS:
+        c->tls = true;
+        return true;
+    case OPT_CAFILE:
+        c->cafile = arg;
+        return true;
+    case OPT_SERVERNAME:
+        if (arg[0] == '\0') {
+            cli_bad_value(name, "name", arg);
+            return false;
+        }
+        c->servername = arg;
+        return true;
+    case OPT_INSECURE:
+        c->insecure = true;
+        return true;
     }
     return false;
+}
+
+/* The TLS options need --tls, and --tls needs TCP.  Returns false after
+ * printing why. */
+static bool check_tls_options(const struct client *c)
+{
+    const char *name = c->cmd->name;
+
+    if (!c->tls && (c->cafile || c->servername || c->insecure)) {
+        cli_usage_error(name, "option '%s' needs --tls",
+                        c->cafile ? "--cafile" : c->servername ? "--servername" : "--insecure");
+        return false;
+    }
+    if (c->tls && c->udp) {
+        cli_usage_error(name, "--tls and --udp exclude each other");
+        return false;
+    }
+    return true;
 }
 
 /* "host:port", with brackets around an IPv6 literal. */
@@ -205,7 +255,7 @@ static void help(FILE *out, const void *cmd)
 bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
                   char **argv, int *status)
 {
-    struct option lo[8];
+    struct option lo[16];
     char so[16];
     const char *arg;
     cli_opts p;
@@ -226,7 +276,7 @@ bool client_parse(struct client *c, const struct client_cmd *cmd, int argc,
         *status = cli_opts_status(opt);
         return false;
     }
-    return take_operands(c, argc, argv, p.optind);
+    return check_tls_options(c) && take_operands(c, argc, argv, p.optind);
 }
 
 /* ---- errors ---------------------------------------------------- */
@@ -245,15 +295,72 @@ void client_error(const struct client *c, const char *fmt, ...)
 
 /* ---- TCP ------------------------------------------------------------------ */
 
-int client_connect(struct client *c, sk_sock **out)
+/* The client context --tls asks for: the system CAs and --cafile, or no
+ * verification with --insecure.  Returns 0, or -1 after printing. */
+static int tls_context(struct client *c, sk_tls_ctx **out)
+{
+    int rc = sk_tls_ctx_new(out, SK_TLS_CLIENT);
+
+    if (rc == 0 && c->cafile != NULL &&
+        (rc = sk_tls_ctx_load_verify_locations(*out, c->cafile, NULL)) < 0) {
+        cli_error(c->cmd->name, "--cafile %s: %s", c->cafile, sk_strerror(rc));
+        sk_tls_ctx_free(*out);
+        return -1;
+    }
+    if (rc == 0 && c->insecure) {
+        sk_tls_ctx_set_verify_mode(*out, SK_TLS_VERIFY_NONE);
+        sk_tls_ctx_set_check_hostname(*out, false);
+        cli_error(c->cmd->name, "warning: --insecure: the certificate of %s is not verified",
+                  c->where);
+    }
+    if (rc < 0) {
+        cli_error_code(c->cmd->name, rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Prints the failure of a TCP or TLS connect. */
+static void connect_error(struct client *c, int rc)
 {
     char what[sizeof(c->where) + 16];
+
+    if (sk_errkind_of(rc) == SK_ERRKIND_TLS) {
+        fprintf(stderr, "sockit: %s: %s: %s\n", c->cmd->name, c->where, sk_strerror(rc));
+        return;
+    }
+    snprintf(what, sizeof(what), "connect %s", c->where);
+    cli_error_code(what, rc);
+}
+
+/* sk_tls_connect_ex with the command line's settings. */
+static int tls_connect(struct client *c, sk_sock **out)
+{
+    sk_tls_ctx *ctx;
+
+    if (tls_context(c, &ctx) < 0)
+        return -1;
+
+    int rc = sk_tls_connect_ex(out, c->host, c->port, c->family, ctx,
+                               c->servername != NULL ? c->servername : c->host, c->timeout);
+
+    sk_tls_ctx_free(ctx);
+    if (rc < 0) {
+        connect_error(c, rc);
+        return -1;
+    }
+    return 0;
+}
+
+int client_connect(struct client *c, sk_sock **out)
+{
     int rc;
 
+    if (c->tls)
+        return tls_connect(c, out);
     rc = sk_create_connection(out, c->host, c->port, c->family, c->timeout, NULL);
     if (rc < 0) {
-        snprintf(what, sizeof(what), "connect %s", c->where);
-        cli_error_code(what, rc);
+        connect_error(c, rc);
         return -1;
     }
     return 0;

@@ -24,6 +24,7 @@
 #define CLIENT_OPT_TIMEOUT 0x04u /* -t, --timeout SECONDS */
 #define CLIENT_OPT_JSON    0x08u /* --json */
 #define CLIENT_OPT_BYTES   0x10u /* -n, --bytes N */
+#define CLIENT_OPT_TLS     0x20u /* --tls, --cafile F, --servername N, --insecure */
 
 #define CLIENT_DEFAULT_TIMEOUT 5.0
 #define CLIENT_MAX_TIMEOUT 86400.0
@@ -57,6 +58,10 @@ struct client {
     const char *port;      /* port text for the resolver; NULL only for a
                               command without a default (resolve) */
     char portbuf[16];      /* holds the default port's text */
+    bool tls;              /* --tls: TCP under TLS */
+    const char *cafile;    /* --cafile: more trusted CAs */
+    const char *servername; /* --servername: SNI and the name checked (NULL: host) */
+    bool insecure;         /* --insecure: no certificate verification */
     char **extra;          /* arguments after PORT (echo's messages) */
     int nextra;
     char where[300];       /* "host:port" or "[v6]:port" for messages */
@@ -82,8 +87,12 @@ void client_error(const struct client *c, const char *fmt, ...)
 /*
  * Connects over TCP to the host and port (all addresses, Happy Eyeballs,
  * one deadline of c->timeout), and gives the socket c->timeout for each
- * later call.  Returns 0 with the socket in *out, or -1 after printing
- * "sockit: connect <where>: <why>".
+ * later call.  With --tls the TLS handshake follows under the same
+ * deadline, the certificate checked against --servername or HOST (not at
+ * all with --insecure, which warns on stderr).  Returns 0 with the socket
+ * in *out, or -1 after printing "sockit: connect <where>: <why>", or for a
+ * TLS failure "sockit: <cmd>: <where>: <why>" (e.g. "certificate verify
+ * failed: hostname mismatch").
  */
 int client_connect(struct client *c, sk_sock **out);
 

@@ -15,7 +15,7 @@
 static const struct client_cmd daytime_cmd = {
     .name = "daytime",
     .default_port = 13,
-    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT,
+    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_TLS,
     .args = "HOST [PORT]",
     .summary = "Print the date line of an RFC 867 daytime server.",
     .details = NULL,

@@ -18,7 +18,7 @@
 static const struct client_cmd discard_cmd = {
     .name = "discard",
     .default_port = 9,
-    .opts = CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT,
+    .opts = CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_TLS,
     .args = "HOST [PORT]",
     .summary = "Send standard input to an RFC 863 discard server and report how many\n"
                "bytes were sent.",

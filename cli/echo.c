@@ -21,7 +21,7 @@
 static const struct client_cmd echo_cmd = {
     .name = "echo",
     .default_port = 7,
-    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT,
+    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_TLS,
     .messages = true,
     .args = "HOST [PORT] [MESSAGE...]",
     .summary = "Send each MESSAGE, or each line of standard input, to an RFC 862 echo\n"

@@ -17,12 +17,14 @@ static const struct {
     {"serve", cmd_serve, "run the services as one daemon (see 'sockit serve --list-services')"},
     {"time", cmd_time, "ask an RFC 868 time server and compare with the local clock"},
     {"ntp", cmd_ntp, "ask an NTP server for the time: offset, delay, stratum, leap"},
+    {"stamp", cmd_stamp, "measure delay, loss and TTL to a STAMP reflector (RFC 8762)"},
     {"daytime", cmd_daytime, "print an RFC 867 daytime server's date line"},
     {"qotd", cmd_qotd, "print an RFC 865 quote of the day"},
     {"echo", cmd_echo, "send lines to an RFC 862 echo server and check the replies"},
     {"chargen", cmd_chargen, "read and verify an RFC 864 character generator stream"},
     {"discard", cmd_discard, "send standard input to an RFC 863 discard server"},
     {"resolve", cmd_resolve, "show every getaddrinfo result for a host"},
+    {"tls", cmd_tls, "probe a TLS server: version, cipher, certificate, days left"},
     {"bench", cmd_bench, "load a server and measure throughput and latency"},
 };
 

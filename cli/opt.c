@@ -280,6 +280,18 @@ int cli_parse_address(const char *cmd, const char *text, sk_addr *out)
     return 0;
 }
 
+int cli_parse_endpoint(const char *cmd, const char *text, sk_addr *out)
+{
+    int rc = strchr(text, '/') != NULL ? sk_addr_from_unix(out, text)
+                                       : sk_addr_parse(out, text, -1);
+
+    if (rc < 0) {
+        cli_bad_value(cmd, "address", text);
+        return -1;
+    }
+    return 0;
+}
+
 int cli_parse_cidr(const char *cmd, const char *text, sk_cidr *out)
 {
     if (sk_cidr_parse(out, text) < 0) {
@@ -287,4 +299,21 @@ int cli_parse_cidr(const char *cmd, const char *text, sk_cidr *out)
         return -1;
     }
     return 0;
+}
+
+int cli_parse_key_file(const char *cmd, const char *path, stamp_key *out)
+{
+    char line[512];
+    size_t n = 0;
+    FILE *f = fopen(path, "re");
+    bool ok = false;
+
+    if (f != NULL) {
+        n = fread(line, 1, sizeof(line), f);
+        ok = !ferror(f) && n > 0 && stamp_key_parse(out, line, n) == 0;
+        fclose(f);
+    }
+    if (!ok)
+        cli_bad_value(cmd, "key file", path);
+    return ok ? 0 : -1;
 }

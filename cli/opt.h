@@ -36,6 +36,7 @@
 #define SOCKIT_CLI_OPT_H
 
 #include "sockit.h"
+#include "stamp.h"
 
 #include <getopt.h>
 #include <stdbool.h>
@@ -133,7 +134,16 @@ int cli_parse_rate(const char *cmd, const char *text, bool zero_ok,
 /* A numeric address ("127.0.0.1", "::1", "[::1]"), no port. */
 int cli_parse_address(const char *cmd, const char *text, sk_addr *out);
 
+/* Where to listen: "ADDR:PORT" ("127.0.0.1:9100", "[::1]:9100") or a Unix
+ * socket path (with a '/'). */
+int cli_parse_endpoint(const char *cmd, const char *text, sk_addr *out);
+
 /* A network: an address or ADDR/PREFIX. */
 int cli_parse_cidr(const char *cmd, const char *text, sk_cidr *out);
+
+/* A STAMP HMAC key file (KIND "key file", the path as VALUE): its first
+ * line in hex, 16 to 64 bytes (stamp_key_parse); a file that cannot be
+ * read is as bad as a line that is anything else. */
+int cli_parse_key_file(const char *cmd, const char *path, stamp_key *out);
 
 #endif /* SOCKIT_CLI_OPT_H */

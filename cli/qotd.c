@@ -15,7 +15,7 @@
 static const struct client_cmd qotd_cmd = {
     .name = "qotd",
     .default_port = 17,
-    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT,
+    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_TLS,
     .args = "HOST [PORT]",
     .summary = "Print the quote of an RFC 865 quote-of-the-day server.",
     .details = NULL,

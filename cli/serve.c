@@ -30,6 +30,7 @@
 #include "serve.h"
 
 #include "cli.h"
+#include "clock.h"
 #include "metrics.h"
 
 #include "services.h"
@@ -468,6 +469,23 @@ static void set_signals(bool on)
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* The stamp service's own counters, when it ran; open sessions as of now
+ * (the loops' monotonic clock). */
+static void log_stamp(const serve_opts *o, svc_stamp *s)
+{
+    char line[400];
+    size_t n = 0;
+
+    if (s == NULL || !serves_udp(o, svc_find("stamp")))
+        return;
+    for (int c = 0; c < SVC_STAMP_NCOUNTERS && n < sizeof(line); c++)
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " %s=%llu",
+                              svc_stamp_counter_name((svc_stamp_counter)c),
+                              (unsigned long long)svc_stamp_count(s, (svc_stamp_counter)c));
+    serve_log("event=stamp_stats%s sessions_open=%zu", line,
+              svc_stamp_sessions(s, cli_now_ns() / 1000000));
+}
+
 /* The ntp service's own counters, when it ran. */
 static void log_ntp(const serve_opts *o, const svc_ntp *n)
 {
@@ -675,6 +693,7 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     log_stop(srv, env->guard, o->cfg.proxy_protocol);
     log_ntp(o, env->ntp);
     log_nts(o, env->ntp);
+    log_stamp(o, env->stamp);
     status = CLI_EXIT_OK;
 
 out_signals:
@@ -756,6 +775,8 @@ int cmd_serve(int argc, char **argv)
     raise_nofile(&o);
     env.daytime_format = o.daytime;
     rc = svc_ntp_new(&env.ntp, &o.ntp);
+    if (rc == 0 && (rc = svc_stamp_new(&env.stamp, &o.stamp)) < 0)
+        svc_ntp_free(env.ntp);
     if (rc < 0) {
         cli_error_code("serve", rc);
         return CLI_EXIT_FAIL;
@@ -766,6 +787,7 @@ int cmd_serve(int argc, char **argv)
         snprintf(what, sizeof(what), "--qotd-file %s", o.qotd_file);
         cli_error(what, "%s", err);
         svc_ntp_free(env.ntp);
+        svc_stamp_free(env.stamp);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (o.nts && (rc = svc_ntskeys_new(&env.ntskeys, o.nts_key_file, o.nts_rotate, err,
@@ -775,6 +797,7 @@ int cmd_serve(int argc, char **argv)
         cli_error(o.nts_key_file != NULL ? what : "--nts", "%s", err);
         svc_qotd_free(env.qotd);
         svc_ntp_free(env.ntp);
+        svc_stamp_free(env.stamp);
         return CLI_EXIT_FAIL;
     }
     if (o.inetd_svc >= 0)
@@ -785,5 +808,6 @@ int cmd_serve(int argc, char **argv)
     svc_qotd_free(env.qotd);
     notify_close();
     svc_ntp_free(env.ntp);
+    svc_stamp_free(env.stamp);
     return status;
 }

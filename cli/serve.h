@@ -56,6 +56,7 @@ typedef struct serve_opts {
     /* TLS twins (--tls-cert and --tls-key both, or neither). */
     const char *tls_cert, *tls_key, *tls_client_ca;
     double tls_ticket_rotate;
+    svc_stamp_config stamp;
     sk_server_config cfg;
 } serve_opts;
 

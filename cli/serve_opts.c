@@ -18,7 +18,6 @@
 #include "serve.h"
 
 #include "cli.h"
-#include "metrics.h"
 #include "opt.h"
 #include "svclist.h"
 
@@ -39,6 +38,7 @@ static const char serve_usage[] =
     "                    [--tls-cert FILE --tls-key FILE [--tls-port-base N]\n"
     "                     [--tls-client-ca FILE] [--tls-handshake-timeout SECONDS]\n"
     "                     [--tls-ticket-rotate SECONDS]]\n"
+    "                    [--stamp-mode stateful|stateless] [--stamp-key FILE]\n"
     "                    [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n"
     "       sockit serve --list-services\n";
@@ -127,6 +127,13 @@ static const char serve_help[] =
     "                        complete in this time (default 10)\n"
     "  --tls-ticket-rotate SECONDS  make a new session-ticket key this often; tickets\n"
     "                        under the one before still resume (default 3600)\n"
+    "  --stamp-mode MODE     stamp: stateful (default: a reflector sequence number\n"
+    "                        per session of source address, port and SSID, so the\n"
+    "                        sender can split loss by direction) or stateless\n"
+    "                        (the sender's sequence number is copied)\n"
+    "  --stamp-key FILE      stamp: authenticated mode with the HMAC-SHA-256 key in\n"
+    "                        hex on FILE's first line (16 to 64 bytes); requests\n"
+    "                        whose HMAC does not verify are dropped\n"
     "  --user NAME           drop root privileges to NAME right after binding\n"
     "  -v, --verbose         log one line per connection\n"
     "  -h, --help            show this help\n"
@@ -134,7 +141,8 @@ static const char serve_help[] =
     "UDP safety: no reply to datagrams from ports below 1024 or from any service\n"
     "port, nor from broadcast, multicast or unspecified addresses; replies are\n"
     "rate-limited per client address and in total, and never larger than 512\n"
-    "bytes (echo and ntp: never larger than the request).  ntp answers only\n"
+    "bytes (echo, ntp and stamp: never larger than the request; a stamp reply\n"
+    "has exactly its request's length).  ntp answers only\n"
     "client (mode 3) requests, also from source port 123, and tells a client over\n"
     "its rate limit to slow down (RATE kiss-o'-death) at most every 4 seconds.\n"
     "\n"
@@ -170,6 +178,7 @@ enum {
     OPT_NTS_ROTATE, OPT_NTS_NTP_SERVER,
     OPT_TLS_CERT, OPT_TLS_KEY,
     OPT_TLS_PORT_BASE, OPT_TLS_CLIENT_CA, OPT_TLS_HANDSHAKE, OPT_TLS_ROTATE,
+    OPT_STAMP_MODE, OPT_STAMP_KEY,
 };
 
 static const struct option serve_longopts[] = {
@@ -200,6 +209,8 @@ static const struct option serve_longopts[] = {
     {"nts-key-file", required_argument, NULL, OPT_NTS_KEY_FILE},
     {"nts-rotate", required_argument, NULL, OPT_NTS_ROTATE},
     {"nts-ntp-server", required_argument, NULL, OPT_NTS_NTP_SERVER},
+    {"stamp-mode", required_argument, NULL, OPT_STAMP_MODE},
+    {"stamp-key", required_argument, NULL, OPT_STAMP_KEY},
     {"list-services", no_argument, NULL, OPT_LIST_SERVICES},
     {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
     {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -426,6 +437,21 @@ static int parse_tls_file(serve_opts *o, int opt, const char *arg)
     return 0;
 }
 
+/* "--bind ADDR": kept as text, resolved when binding (it may be a name). */
+static int add_bind(serve_opts *o, const char *arg)
+{
+    if (o->nbinds == SERVE_MAX_BINDS) {
+        cli_usage_error("serve", "--bind: at most %d addresses", SERVE_MAX_BINDS);
+        return -1;
+    }
+    if (arg[0] == '\0') {
+        cli_bad_value("serve", "address", arg);
+        return -1;
+    }
+    o->binds[o->nbinds++] = arg;
+    return 0;
+}
+
 /* Applies one option; returns 0, or -1 after printing why. */
 static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[],
                      bool *tls_named)
@@ -442,16 +468,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[],
     case OPT_PORT:
         return parse_port(o, arg, overridden);
     case OPT_BIND:
-        if (o->nbinds == SERVE_MAX_BINDS) {
-            cli_usage_error("serve", "--bind: at most %d addresses", SERVE_MAX_BINDS);
-            return -1;
-        }
-        if (arg[0] == '\0') {
-            cli_bad_value("serve", "address", arg);
-            return -1;
-        }
-        o->binds[o->nbinds++] = arg;
-        return 0;
+        return add_bind(o, arg);
     case OPT_SERVICES:
         return parse_services(o, arg, tls_named);
     case OPT_NO_TCP:
@@ -489,7 +506,7 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[],
         sk_addr check;
 
         o->metrics = arg;
-        return metrics_parse_addr(arg, &check);
+        return cli_parse_endpoint("serve", arg, &check);
     }
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;
@@ -512,6 +529,16 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[],
         return port[0] == '\0' ? 0
                : cli_parse_port("serve", port, "udp", CLI_ZERO_BAD, &o->nts_ntp_port);
     }
+    case OPT_STAMP_MODE:
+        if (strcmp(arg, "stateful") != 0 && strcmp(arg, "stateless") != 0) {
+            cli_bad_value("serve", "stamp mode", arg);
+            return -1;
+        }
+        o->stamp.stateless = strcmp(arg, "stateless") == 0;
+        return 0;
+    case OPT_STAMP_KEY:
+        o->stamp.auth = true;
+        return cli_parse_key_file("serve", arg, &o->stamp.key);
     case 'v':
         o->cfg.verbose = true;
         return 0;

@@ -19,7 +19,8 @@
 static const struct client_cmd time_cmd = {
     .name = "time",
     .default_port = 37,
-    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_JSON,
+    .opts = CLIENT_OPT_UDP | CLIENT_OPT_FAMILY | CLIENT_OPT_TIMEOUT | CLIENT_OPT_TLS |
+            CLIENT_OPT_JSON,
     .args = "HOST [PORT]",
     .summary = "Ask an RFC 868 time server for the time and compare it with the\n"
                "local clock.  Prints 'server time is DATE' (UTC) and 'local clock is\n"

@@ -266,7 +266,10 @@ SK_API ssize_t sk_sock_recvfrom(sk_sock *s, void *buf, size_t len, int flags,
 SK_API ssize_t sk_sock_sendto(sk_sock *s, const void *buf, size_t len, int flags,
                               const sk_addr *to);
 
-/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR. */
+/* shutdown(2): how is SHUT_RD, SHUT_WR or SHUT_RDWR.  On a socket under
+ * TLS, SHUT_WR and SHUT_RDWR first send close_notify (within the socket's
+ * timeout; TLS errors as for send): the peer sees a clean end, and under
+ * TLS 1.3 its data can still be read until its own close_notify (recv 0). */
 SK_API int sk_sock_shutdown(sk_sock *s, int how);
 
 /* getpeername(2) / getsockname(2) into *addr. */
@@ -1236,6 +1239,18 @@ SK_API void sk_dgram_drop(sk_dgram *d);
  */
 SK_API int sk_dgram_rxtime(const sk_dgram *d, struct timespec *out);
 
+/*
+ * The datagram's IP header as received, for a measurement reflector
+ * (STAMP reflects both): sk_dgram_ttl gives the IPv4 TTL or IPv6 hop limit
+ * (0..255), sk_dgram_tos the IPv4 TOS or IPv6 traffic class byte (DSCP in
+ * the upper six bits, ECN in the lower two), from IP_RECVTTL/IP_RECVTOS or
+ * IPV6_RECVHOPLIMIT/IPV6_RECVTCLASS control messages when the service was
+ * added with SK_SERVER_RXTTL.  Return -ENOENT when the service was added
+ * without it or the system gave none for this datagram.
+ */
+SK_API int sk_dgram_ttl(const sk_dgram *d);
+SK_API int sk_dgram_tos(const sk_dgram *d);
+
 /* Server-wide settings.  Zero-initialised means the defaults below. */
 typedef struct sk_server_config {
     size_t size;          /* sizeof(sk_server_config), or 0 for the 0.2
@@ -1421,8 +1436,12 @@ SK_API int sk_server_add_tcp(sk_server *srv, const sk_addr *addr, int flags,
 /* sk_server_add_udp only: record each datagram's receive time, for
  * sk_dgram_rxtime.  (A value apart from the sk_create_server flags.) */
 #define SK_SERVER_RXTIME 0x100
+/* sk_server_add_udp only: record each datagram's TTL or hop limit and TOS
+ * or traffic class, for sk_dgram_ttl and sk_dgram_tos. */
+#define SK_SERVER_RXTTL 0x200
 
-/* The same for a UDP service; `flags` may also hold SK_SERVER_RXTIME. */
+/* The same for a UDP service; `flags` may also hold SK_SERVER_RXTIME and
+ * SK_SERVER_RXTTL. */
 SK_API int sk_server_add_udp(sk_server *srv, const sk_addr *addr, int flags,
                              const sk_udp_handler *h, void *arg, sk_addr *bound);
 
@@ -1489,7 +1508,8 @@ SK_API int sk_server_adopt_tcp(sk_server *srv, int fd, const sk_tcp_handler *h, 
                                sk_addr *bound);
 
 /* The same for a UDP service on a bound datagram socket (-EPROTOTYPE unless
- * SOCK_DGRAM).  `flags` may hold SK_SERVER_RXTIME (as for sk_server_add_udp;
+ * SOCK_DGRAM).  `flags` may hold SK_SERVER_RXTIME and SK_SERVER_RXTTL (as for
+ * sk_server_add_udp;
  * any other flag is -EINVAL): the socket's family and options are otherwise
  * left as they are. */
 SK_API int sk_server_adopt_udp(sk_server *srv, int fd, int flags, const sk_udp_handler *h,

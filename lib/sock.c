@@ -363,6 +363,12 @@ int sk_sock_shutdown(sk_sock *s, int how)
 {
     if (s->fd < 0)
         return -EBADF;
+    if (s->tls != NULL && (how == SHUT_WR || how == SHUT_RDWR)) {
+        int r = sk__tls_sock_close_notify(s);
+
+        if (r < 0)
+            return r;
+    }
     if (shutdown(s->fd, how) < 0)
         return -errno;
     return 0;

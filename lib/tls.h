@@ -86,6 +86,11 @@ ssize_t sk__tls_write(sk__tls *t, const void *buf, size_t len);
  */
 int sk__tls_shutdown_step(sk__tls *t);
 
+/* One step of sending close_notify (the first half of
+ * sk__tls_shutdown_step): 0 once sent, SK_ETLS_WANT_WRITE, or an error;
+ * reading may go on afterwards (TLS 1.3 half-close). */
+int sk__tls_send_close_notify(sk__tls *t);
+
 /* Sends close_notify if the socket takes it at once, never waiting; for
  * closing.  No effect before the handshake completed or after a failure. */
 void sk__tls_close_notify(sk__tls *t);
@@ -114,6 +119,10 @@ ssize_t sk__tls_sock_recv_dl(sk_sock *s, void *buf, size_t len, int flags,
                              int64_t deadline);
 ssize_t sk__tls_sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
                              int64_t deadline);
+
+/* For sk_sock_shutdown: close_notify under the socket's timeout.  Returns
+ * 0, SK_ETIMEOUT, a want (non-blocking), or an error. */
+int sk__tls_sock_close_notify(sk_sock *s);
 
 /* Ends the TLS of a socket being closed (close_notify without waiting) or
  * detached (`notify` false: none), freeing the state. */

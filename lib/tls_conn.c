@@ -38,7 +38,7 @@ static int bio_write(BIO *b, const char *buf, size_t len, size_t *done)
     BIO_clear_retry_flags(b);
     do
         n = send(t->fd, buf, len, MSG_NOSIGNAL | (t->nowait ? MSG_DONTWAIT : 0));
-    while (n < 0 && errno == EINTR && !t->nowait);
+    while (n < 0 && errno == EINTR);
     if (n >= 0) {
         *done = (size_t)n;
         return 1;
@@ -51,7 +51,7 @@ static int bio_write(BIO *b, const char *buf, size_t len, size_t *done)
 static int bio_read(BIO *b, char *buf, size_t len, size_t *done)
 {
     sk__tls *t = BIO_get_data(b);
-    ssize_t n = recv(t->fd, buf, len, 0);
+    ssize_t n = recv(t->fd, buf, len, t->nowait ? MSG_DONTWAIT : 0);
 
     BIO_clear_retry_flags(b);
     if (n > 0) {
@@ -381,43 +381,48 @@ ssize_t sk__tls_write(sk__tls *t, const void *buf, size_t len)
     return r == 0 ? -EPIPE : r;
 }
 
+int sk__tls_send_close_notify(sk__tls *t)
+{
+    if (!t->established || t->failed)
+        return -EINVAL;
+    if (t->notify_sent)
+        return 0;
+    ERR_clear_error();
+    errno = 0;
+
+    int r = SSL_shutdown(t->ssl);
+
+    if (r >= 0) {
+        t->notify_sent = true;
+        return 0;
+    }
+    r = tls_error(t, r, errno);
+    return r == 0 ? -EPIPE : r;
+}
+
 int sk__tls_shutdown_step(sk__tls *t)
 {
     char sink[4096];
+    size_t n;
+    int r = sk__tls_send_close_notify(t);
 
-    if (!t->established || t->failed)
-        return -EINVAL;
-    for (;;) {
-        int state = SSL_get_shutdown(t->ssl);
-
-        if ((state & SSL_SENT_SHUTDOWN) && (state & SSL_RECEIVED_SHUTDOWN))
-            return 0;
+    if (r < 0)
+        return r;
+    while (!(SSL_get_shutdown(t->ssl) & SSL_RECEIVED_SHUTDOWN)) {
         ERR_clear_error();
         errno = 0;
-
-        int r;
-
-        if (!(state & SSL_SENT_SHUTDOWN)) {
-            r = SSL_shutdown(t->ssl);
-            if (r >= 0)
-                continue;
-        } else {
-            size_t n;
-
-            if (SSL_read_ex(t->ssl, sink, sizeof sink, &n) == 1)
-                continue;
-            r = 0;
-        }
-        int e = tls_error(t, r, errno);
-
-        if (e != 0)
-            return e;
+        if (SSL_read_ex(t->ssl, sink, sizeof sink, &n) == 1)
+            continue;
+        r = tls_error(t, 0, errno);
+        if (r != 0)
+            return r;
     }
+    return 0;
 }
 
 void sk__tls_close_notify(sk__tls *t)
 {
-    if (t == NULL || !t->established || t->failed)
+    if (t == NULL || !t->established || t->failed || t->notify_sent)
         return;
     t->nowait = true;
     ERR_clear_error();

@@ -65,6 +65,10 @@ struct sk__tls {
     bool established;
     bool failed;                /* a fatal error: no close_notify */
     bool nowait;                /* the BIO adds MSG_DONTWAIT (closing) */
+    bool notify_sent;           /* our close_notify is out (not merely queued:
+                                 * OpenSSL flags SENT_SHUTDOWN before the
+                                 * alert has left, and a second SSL_shutdown
+                                 * flushes it, or once it has, reads) */
     char alpn[256];
     char cache_key[SK__TLS_CACHE_KEY]; /* client with resumption: "" otherwise */
 };

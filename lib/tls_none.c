@@ -122,6 +122,11 @@ int sk__tls_shutdown_step(sk__tls *t)
     return SK_ETLS_UNAVAILABLE;
 }
 
+int sk__tls_send_close_notify(sk__tls *t)
+{
+    return SK_ETLS_UNAVAILABLE;
+}
+
 void sk__tls_close_notify(sk__tls *t)
 {
 }

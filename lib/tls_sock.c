@@ -187,6 +187,21 @@ ssize_t sk__tls_sock_send_dl(sk_sock *s, const void *buf, size_t len, int flags,
     }
 }
 
+int sk__tls_sock_close_notify(sk_sock *s)
+{
+    int64_t deadline = sk__sock_deadline(s);
+
+    for (;;) {
+        int r = sk__tls_send_close_notify(s->tls);
+
+        if (r == 0)
+            return 0;
+        r = tls_wait(s, r, deadline);
+        if (r < 0)
+            return r;
+    }
+}
+
 void sk__tls_sock_release(sk_sock *s, bool notify)
 {
     if (s->tls == NULL)

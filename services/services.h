@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * services/services.h - the six simple services (RFC 862-868) and NTP (RFC
- * 5905/4330, UDP only) as handlers on libsockit's server framework, and
- * what they share.  The protocol facts themselves (the chargen pattern,
+ * services/services.h - the six simple services (RFC 862-868), NTP (RFC
+ * 5905/4330, UDP only) and the STAMP reflector (RFC 8762/8972, UDP only)
+ * as handlers on libsockit's server framework, and what they share.  The protocol facts themselves (the chargen pattern,
  * the RFC 868 value, the daytime line, the quote file format, the NTP
  * header) are in proto/.
  *
@@ -16,6 +16,7 @@
  *   ntp                the NTP server's settings and drop counters
  *   ntskeys            the NTS cookie master keys (current and previous,
  *                      rotated, optionally shared through a key file)
+ *   stamp              the STAMP reflector's settings, sessions, counters
  *   udpguard           the reflection/amplification rules every UDP
  *                      handler applies before it replies
  *   oneshot            "send one message, then close" for TCP
@@ -32,6 +33,7 @@
 #include "nts.h"
 #include "qotd.h"
 #include "rfc868.h"
+#include "stamp.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -44,6 +46,7 @@ typedef struct svc_qotd svc_qotd;
 typedef struct svc_udpguard svc_udpguard;
 typedef struct svc_ntp svc_ntp;
 typedef struct svc_ntskeys svc_ntskeys;
+typedef struct svc_stamp svc_stamp;
 
 /* What the handlers read through their `arg`.  Read-only while serving. */
 typedef struct svc_env {
@@ -54,22 +57,24 @@ typedef struct svc_env {
     svc_ntskeys *ntskeys;  /* NULL: no NTS (plain NTP only) */
     const char *nts_server; /* nts-ke: the Server record to send, or NULL */
     int nts_port;          /* nts-ke: the Port record (0 or 123: none) */
+    svc_stamp *stamp;      /* NULL: a stateless unauthenticated reflector */
 } svc_env;
 
 /* ---- the service table ------------------------------------------------- */
 
 typedef struct svc_service {
     const char *name;          /* "echo", ... */
-    int std_port;              /* 7, 9, 19, 17, 13, 37, 123 */
-    const sk_tcp_handler *tcp; /* NULL: UDP only (ntp) */
+    int std_port;              /* 7, 9, 19, 17, 13, 37, 123, 862 */
+    const sk_tcp_handler *tcp; /* NULL: UDP only (ntp, stamp) */
     const sk_udp_handler *udp;
-    int udp_flags;             /* extra sk_server_add_udp flags (SK_SERVER_RXTIME) */
+    int udp_flags;             /* extra sk_server_add_udp flags (SK_SERVER_RXTIME,
+                                  SK_SERVER_RXTTL) */
 } svc_service;
 
-#define SVC_COUNT 7
+#define SVC_COUNT 8
 
-/* The seven services in the order echo, discard, daytime, qotd, chargen,
- * time, ntp (ascending standard port). */
+/* The eight services in the order echo, discard, daytime, qotd, chargen,
+ * time, ntp, stamp (ascending standard port). */
 extern const svc_service svc_table[SVC_COUNT];
 
 /* Returns the index in svc_table of `name`, or -1. */
@@ -78,7 +83,7 @@ int svc_find(const char *name);
 extern const sk_tcp_handler svc_echo_tcp, svc_discard_tcp, svc_chargen_tcp,
     svc_qotd_tcp, svc_daytime_tcp, svc_time_tcp;
 extern const sk_udp_handler svc_echo_udp, svc_discard_udp, svc_chargen_udp,
-    svc_qotd_udp, svc_daytime_udp, svc_time_udp, svc_ntp_udp;
+    svc_qotd_udp, svc_daytime_udp, svc_time_udp, svc_ntp_udp, svc_stamp_udp;
 
 /* The reply bound of the UDP services but echo (RFC 864 and 865 say 512). */
 #define SVC_UDP_MAX 512
@@ -292,6 +297,54 @@ extern const sk_tcp_handler svc_ntske_tcp;
  */
 size_t svc_ntske_answer(sk_conn *c, const svc_env *env, const nts_ke_msg *m,
                         unsigned char *out, size_t cap);
+/* ---- stamp (RFC 8762 Session-Reflector, RFC 8972 extensions) ------------ */
+
+/*
+ * The reflector's settings.  Stateless, it copies each request's sequence
+ * number into its own; stateful, it keeps a sequence number per session
+ * (source address, source port, SSID), so that the sender can tell
+ * forward from backward loss.  With a key it runs in authenticated mode:
+ * requests of the 112-byte base format whose HMAC verifies, replies
+ * signed with the same key.
+ */
+typedef struct svc_stamp_config {
+    bool stateless;
+    bool auth;     /* authenticated mode, with `key` */
+    stamp_key key;
+    size_t table_size; /* sessions per worker thread; 0: SVC_STAMP_SESSIONS */
+    uint64_t idle_ms;  /* a session unheard of this long is closed; 0: default */
+} svc_stamp_config;
+
+#define SVC_STAMP_SESSIONS 4096          /* per worker thread */
+#define SVC_STAMP_SESSION_IDLE_MS 60000  /* RFC 8762 leaves it open */
+
+typedef enum svc_stamp_counter {
+    SVC_STAMP_REFLECTED = 0,
+    SVC_STAMP_DROP_SHORT,     /* shorter than the mode's base packet */
+    SVC_STAMP_DROP_LONG,      /* longer than any reply can be (65507 bytes) */
+    SVC_STAMP_DROP_HMAC,      /* authenticated mode: the HMAC did not verify */
+    SVC_STAMP_DROP_GUARD,     /* refused by the UDP guard (also counted there) */
+    SVC_STAMP_TLV_UNKNOWN,    /* TLVs sent back with the U flag */
+    SVC_STAMP_TLV_MALFORMED,  /* TLVs sent back with the M flag */
+    SVC_STAMP_TLV_INTEGRITY,  /* requests whose HMAC TLV did not verify */
+    SVC_STAMP_SESSIONS_EVICTED, /* live sessions pushed out by a full table */
+    SVC_STAMP_NCOUNTERS
+} svc_stamp_counter;
+
+/* Creates the reflector's settings.  Errors: -EINVAL (a key outside
+ * 16..64 bytes with auth), -ENOMEM. */
+int svc_stamp_new(svc_stamp **out, const svc_stamp_config *cfg);
+void svc_stamp_free(svc_stamp *s);
+
+/* Count of `c` so far (all threads). */
+uint64_t svc_stamp_count(const svc_stamp *s, svc_stamp_counter c);
+
+/* "reflected", "short", "hmac", ... */
+const char *svc_stamp_counter_name(svc_stamp_counter c);
+
+/* Sessions heard from within the idle time before `now_ms` (the loop's
+ * monotonic clock), over all threads.  O(table size x threads). */
+size_t svc_stamp_sessions(svc_stamp *s, uint64_t now_ms);
 
 /* ---- UDP guard ----------------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * services/table.c - the seven services by name and standard port, for the
- * daemon to choose from.  ntp is UDP only and wants receive timestamps.
+ * services/table.c - the eight services by name and standard port, for the
+ * daemon to choose from.  ntp and stamp are UDP only and want receive
+ * timestamps; stamp also wants each datagram's TTL and TOS.
  */
 #include "services.h"
 
@@ -15,6 +16,7 @@ const svc_service svc_table[SVC_COUNT] = {
     {"chargen", 19, &svc_chargen_tcp, &svc_chargen_udp, 0},
     {"time", 37, &svc_time_tcp, &svc_time_udp, 0},
     {"ntp", 123, NULL, &svc_ntp_udp, SK_SERVER_RXTIME},
+    {"stamp", 862, NULL, &svc_stamp_udp, SK_SERVER_RXTIME | SK_SERVER_RXTTL},
 };
 
 int svc_find(const char *name)

@@ -2,7 +2,7 @@
 /*
  * cli/bench/bench.c - `sockit bench`: a load generator that verifies every byte.
  *
- *   sockit bench echo|stream|connect|udp|ntp HOST PORT [options]
+ *   sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [options]
  *   sockit bench merge|plot FILE.json...   (cli/bench/merge.c, cli/bench/plot.c)
  *
  * This file parses the options (with the option layer, cli/opt.h), resolves the target once, lays out the
@@ -32,10 +32,12 @@
 #define GIVE_UP_NS UINT64_C(5000000000)
 
 static const char usage_text[] =
-    "usage: sockit bench echo|stream|connect|udp|ntp HOST PORT [--conns N] [--size BYTES]\n"
-    "                    [--duration SECONDS] [--warmup SECONDS] [--timeout SECONDS]\n"
-    "                    [--threads N] [--expect BYTES] [--rate N] [--interval SECONDS]\n"
-    "                    [--histogram FILE] [--plot OUT.svg] [--hdr-log FILE] [-4|-6] [--json]\n"
+    "usage: sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT [--conns N]\n"
+    "                    [--size BYTES] [--duration SECONDS] [--warmup SECONDS]\n"
+    "                    [--timeout SECONDS] [--threads N] [--expect BYTES] [--rate N]\n"
+    "                    [--interval SECONDS] [--histogram FILE] [--plot OUT.svg]\n"
+    "                    [--hdr-log FILE] [-4|-6] [--json]\n"
+    "                    [--tls [--cafile FILE] [--insecure] [--tls-resume]]\n"
     "       sockit bench merge FILE.json... [--json]\n"
     "       sockit bench plot FILE.json... -o OUT.svg [--title TITLE]\n"
     "\n"
@@ -51,19 +53,24 @@ static const char usage_text[] =
     "  ntp      N NTP client requests in flight, counted like udp; a reply must be\n"
     "           mode 4, name its request in its origin, have a transmit timestamp\n"
     "           and a valid stratum (a kiss-o'-death is an error: lift the limit)\n"
+    "  stamp    N STAMP test packets (RFC 8762) of SIZE bytes in flight, counted like\n"
+    "           udp; a reply must be as long, reflect its packet's sequence number\n"
+    "           and timestamp and carry the reflector's timestamps\n"
     "\n"
     "options:\n"
-    "  --conns N         connections (udp, ntp: datagrams in flight)  [16]\n"
-    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384]\n"
+    "  --conns N         connections (udp, ntp, stamp: datagrams in flight)  [16]\n"
+    "  --size BYTES      message, write or datagram size   [echo, udp 64; stream 16384;\n"
+    "                    stamp 44, at least 44]\n"
     "  --duration S      length of the measurement in seconds          [10]\n"
     "  --warmup S        seconds of load before measuring starts       [0]\n"
-    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp 1]\n"
+    "  --timeout S       per operation; then a TCP operation fails  [5; udp, ntp, stamp 1]\n"
     "  --threads N       threads, each with its own event loop         [CPUs]\n"
     "  --expect BYTES    connect: every reply must be exactly this long\n"
     "                    (0: connect only, close once established)\n"
     "  --rate N          open loop: N operations per second in total on a fixed\n"
-    "                    schedule (echo, connect, udp); latency counts from each\n"
-    "                    operation's scheduled time; late sends are reported\n"
+    "                    schedule (echo, connect, udp, ntp, stamp); latency counts\n"
+    "                    from each operation's scheduled time; late sends are\n"
+    "                    reported\n"
     "  --interval S      also report ops, MB/s and p99 every S seconds\n"
     "  --histogram FILE  write the latency distribution as CSV (microseconds)\n"
     "  --plot OUT.svg    draw latency by percentile (and p50, p99 per --interval)\n"
@@ -71,6 +78,12 @@ static const char usage_text[] =
     "                    histogram per --interval, or one for the whole run\n"
     "  -4, -6            use IPv4 or IPv6 only\n"
     "  --json            print one JSON object instead of the table\n"
+    "  --tls             echo, stream, connect over TLS; connect's latency is the\n"
+    "                    TCP connect and the handshake, counted as full handshakes\n"
+    "  --cafile FILE     with --tls: also trust the CA certificates in FILE\n"
+    "  --insecure        with --tls: do not verify the certificate (warns)\n"
+    "  --tls-resume      with --tls: resume the last session instead of full\n"
+    "                    handshakes\n"
     "  -h, --help        show this text\n"
     "\n"
     "\n"
@@ -96,29 +109,6 @@ static void print_help(FILE *out, const void *arg)
     fputs(usage_text, out);
 }
 
-int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical)
-{
-    static const struct {
-        const char *name;
-        bench_mode_id id;
-    } modes[] = {
-        {"echo", BENCH_ECHO},
-        {"stream", BENCH_STREAM},
-        {"connect", BENCH_CONNECT},
-        {"udp", BENCH_UDP},
-        {"ntp", BENCH_NTP},
-    };
-
-    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-        if (strcmp(name, modes[i].name) == 0) {
-            *id = modes[i].id;
-            *canonical = modes[i].name;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 enum {
     OPT_CONNS = 256,
     OPT_SIZE,
@@ -132,7 +122,11 @@ enum {
     OPT_HISTOGRAM,
     OPT_PLOT,
     OPT_HDR_LOG,
-    OPT_JSON
+    OPT_JSON,
+    OPT_TLS,
+    OPT_CAFILE,
+    OPT_INSECURE,
+    OPT_TLS_RESUME
 };
 
 static const struct option long_options[] = {
@@ -149,6 +143,10 @@ static const struct option long_options[] = {
     {"plot", required_argument, NULL, OPT_PLOT},
     {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
     {"json", no_argument, NULL, OPT_JSON},
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
     {NULL, 0, NULL, 0},
 };
 
@@ -210,6 +208,18 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
     case OPT_JSON:
         cfg->json = true;
         return 0;
+    case OPT_TLS:
+        cfg->tls_on = true;
+        return 0;
+    case OPT_CAFILE:
+        cfg->cafile = arg;
+        return 0;
+    case OPT_INSECURE:
+        cfg->insecure = true;
+        return 0;
+    case OPT_TLS_RESUME:
+        cfg->tls_resume = true;
+        return 0;
     case '4':
         cfg->family = AF_INET;
         return 0;
@@ -246,7 +256,10 @@ static int finish_config(bench_config *cfg, bool size_given)
         return cli_usage_error("bench", "--size does not apply to the %s mode",
                                cfg->mode_name);
     if (!size_given)
-        cfg->size = cfg->mode == BENCH_STREAM ? 16384 : cfg->mode == BENCH_NTP ? BENCH_NTP_SIZE : 64;
+        cfg->size = cfg->mode == BENCH_STREAM  ? 16384
+                    : cfg->mode == BENCH_NTP   ? BENCH_NTP_SIZE
+                    : cfg->mode == BENCH_STAMP ? BENCH_STAMP_MIN
+                                               : 64;
     if (cfg->rate > 0 && cfg->mode == BENCH_STREAM)
         return cli_usage_error("bench", "--rate does not apply to the stream mode");
     if (cfg->interval > 0 && cfg->duration / cfg->interval > 1e6)
@@ -259,7 +272,15 @@ static int finish_config(bench_config *cfg, bool size_given)
         return cli_usage_error("bench", "--hdr-log: the stream mode measures no latencies");
     if (cfg->interval < 0)
         cfg->interval = 0;
+    if (!cfg->tls_on && (cfg->cafile || cfg->insecure || cfg->tls_resume))
+        return cli_usage_error("bench", "%s needs --tls",
+                               cfg->cafile ? "--cafile" : cfg->insecure ? "--insecure"
+                                                                        : "--tls-resume");
+    if (cfg->tls_on && BENCH_IS_DGRAM(cfg->mode))
+        return cli_usage_error("bench", "--tls applies to echo, stream and connect");
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
+        return bad_datagram_size(cfg->size);
+    if (cfg->mode == BENCH_STAMP && (cfg->size < BENCH_STAMP_MIN || cfg->size > 65507))
         return bad_datagram_size(cfg->size);
     if (cfg->threads <= 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -296,7 +317,7 @@ static int parse_args(bench_config *cfg, int argc, char **argv)
         return cli_usage_error("bench", argc - p.optind < 3 ? "expected a mode, a host and a port"
                                                             : "too many arguments");
     if (bench_mode_parse(argv[p.optind], &cfg->mode, &cfg->mode_name) < 0)
-        return cli_usage_error("bench", "unknown mode '%s' (echo, stream, connect, udp or ntp)",
+        return cli_usage_error("bench", "unknown mode '%s' (echo, stream, connect, udp, ntp or stamp)",
                                argv[p.optind]);
     cfg->host = argv[p.optind + 1];
     cfg->port = argv[p.optind + 2];
@@ -367,6 +388,7 @@ static const bench_driver *driver_of(bench_mode_id mode)
         return &bench_driver_connect;
     case BENCH_UDP:
     case BENCH_NTP:
+    case BENCH_STAMP:
         return &bench_driver_udp;
     default:
         return &bench_driver_tcp;
@@ -559,7 +581,7 @@ int cmd_bench(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = CLI_EXIT_FAIL;
-    if (resolve_target(cfg) < 0)
+    if (resolve_target(cfg) < 0 || bench_tls_init(cfg) < 0)
         goto out;
     raise_fd_limit(cfg->conns);
     /* The first ^C ends the measurement early and still reports; a second
@@ -571,6 +593,7 @@ int cmd_bench(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     status = run(cfg);
 out:
+    bench_tls_free(cfg);
     free(cfg);
     return status;
 }

@@ -12,6 +12,7 @@
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver (udp and ntp modes)
  *   ntp.c      the ntp mode's requests and reply checks
+ *   stamp.c    the stamp mode's test packets and reply checks
  *   report.c   the human table and the JSON object (schema sockit-bench/3)
  *   result.c   reads a JSON object back (for merge and plot)
  *   merge.c    `sockit bench merge`: runs as one run with all their samples
@@ -135,14 +136,16 @@ typedef enum bench_mode_id {
     BENCH_STREAM,
     BENCH_CONNECT,
     BENCH_UDP,
-    BENCH_NTP     /* the udp driver with NTP client requests */
+    BENCH_NTP,    /* the udp driver with NTP client requests */
+    BENCH_STAMP   /* the udp driver with STAMP test packets */
 } bench_mode_id;
 
 /* The mode named `name`, and its name as a static string.  0 or -1. */
 int bench_mode_parse(const char *name, bench_mode_id *id, const char **canonical);
 
-/* True for the modes that send datagrams (udp, ntp). */
-#define BENCH_IS_DGRAM(mode) ((mode) == BENCH_UDP || (mode) == BENCH_NTP)
+/* True for the modes that send datagrams (udp, ntp, stamp). */
+#define BENCH_IS_DGRAM(mode) \
+    ((mode) == BENCH_UDP || (mode) == BENCH_NTP || (mode) == BENCH_STAMP)
 
 typedef struct bench_config {
     bench_mode_id mode;
@@ -165,6 +168,12 @@ typedef struct bench_config {
     const char *plot;      /* --plot: SVG file of the percentile curve */
     const char *hdr_log;   /* --hdr-log: HdrHistogram interval log */
     bool json;
+    /* --tls (cli/bench/tls.c): echo, stream and connect over TLS. */
+    bool tls_on;
+    bool tls_resume;       /* --tls-resume: offer the last session */
+    bool insecure;         /* --insecure: no certificate verification */
+    const char *cafile;    /* --cafile */
+    sk_tls_ctx *tls;       /* the run's client context */
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
     uint64_t t_measure;  /* end of warm-up */
@@ -200,6 +209,9 @@ typedef struct bench_stats {
     uint64_t received;     /* distinct datagrams answered */
     uint64_t duplicates;   /* replies to a datagram already answered */
     uint64_t reordered;    /* first replies after a higher sequence's reply */
+    /* --tls: handshakes completed (whole run), full and resumed. */
+    uint64_t tls_full;
+    uint64_t tls_resumed;
     /* The first error this thread saw: when, and what. */
     bool has_first;
     uint64_t first_ns;
@@ -367,6 +379,30 @@ void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_S
 const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
                             uint32_t *seq32);
 
+/* ---- STAMP test packets (cli/bench/stamp.c) -------------------------------- */
+
+/* The smallest STAMP test packet (the unauthenticated base), the default. */
+#define BENCH_STAMP_MIN 44
+
+/*
+ * Writes test packet `seq` of a slot tagged `tag` into buf[size] (size >=
+ * 44): an unauthenticated Session-Sender packet whose sequence number is
+ * seq's low 32 bits and whose timestamp carries the tag's high 32 bits and
+ * the same low 32 bits, so the reflected copy names the request; zero
+ * padding (RFC 8762) fills the rest.
+ */
+void bench_stamp_request(uint64_t tag, uint64_t seq, size_t size, unsigned char *buf);
+
+/*
+ * Checks a reply to a slot tagged `tag` whose requests are `size` bytes:
+ * exactly that long (a reflector never changes the length), the sender's
+ * timestamp carrying the tag and the sender's sequence number, and a
+ * non-zero receive and transmit timestamp.  Returns NULL and the request's
+ * low 32 bits in *seq32, or what is wrong.
+ */
+const char *bench_stamp_reply(uint64_t tag, const unsigned char *buf, size_t n, size_t size,
+                              uint32_t *seq32);
+
 /* ---- Reports (cli/bench/report.c) ------------------------------------------ */
 
 /* The version of the --json layout: a change that removes or redefines a
@@ -462,5 +498,26 @@ int bench_hdrlog_close(bench_config *cfg);
 /* The V2 compressed encoding of a histogram, base64: writes a NUL-ended
  * text into out[0..cap) and returns its length, or -ENOSPC / -ENOMEM. */
 long bench_hdr_encode(const bench_hist *h, char *out, size_t cap);
+
+/* ---- TLS (--tls) ----------------------------------------------------------- */
+
+/* Makes cfg->tls from --cafile, --insecure and --tls-resume (nothing
+ * without --tls).  Returns 0, or an error after printing it. */
+int bench_tls_init(bench_config *cfg);
+void bench_tls_free(bench_config *cfg);
+
+/*
+ * One step of a connection's handshake on its non-blocking socket: `first`
+ * wraps it (SNI and the name checked: the HOST argument), later steps go
+ * on.  Returns 0 when complete (counted in t->stats as full or resumed),
+ * SK_ETLS_WANT_READ / SK_ETLS_WANT_WRITE (watch bench_tls_events(want)),
+ * or the failure.
+ */
+int bench_tls_step(bench_thread *t, sk_sock *s, bool first);
+unsigned bench_tls_events(int want);
+
+/* True for the results that mean "not now" on a non-blocking socket, with
+ * or without TLS: -EAGAIN and the TLS wants. */
+bool bench_would_block(ssize_t n);
 
 #endif /* SOCKIT_CLI_BENCH_H */

@@ -43,6 +43,8 @@ typedef struct churn_slot {
     bool pending;       /* --rate: idle until cycle k's time */
     bool established;   /* the first event came: the handshake is done */
     bool timed;         /* this cycle's connect latency is recorded */
+    bool tcp_up;        /* --tls: connected, the handshake under way */
+    bool ticket_wait;   /* --tls-resume, connect only: reading the tickets */
     uint64_t est_at;    /* when the first event came */
 } churn_slot;
 
@@ -130,13 +132,75 @@ static void note_connected(churn_slot *s)
     bench_count_connect(s->t, s->est_at, s->est_at - s->sched);
 }
 
+/* A connect-only cycle is complete. */
+static void slot_connect_only_done(churn_slot *s, uint64_t now)
+{
+    s->t->stats.connects++;
+    bench_count_op(s->t, now, now - s->sched, 0);
+    slot_close(s);
+    if (!s->t->draining)
+        slot_next(s, now);
+}
+
+/*
+ * --tls: the first events of a cycle, the TCP connect and then the
+ * handshake a step at a time.  Its end is the connect latency sample (TCP
+ * and TLS together).  A connect-only cycle ends there, except with
+ * --tls-resume under TLS 1.3, where it first reads the session tickets the
+ * server sends after the handshake (the next cycle resumes with them).
+ * Returns true when the cycle goes on to read the reply.
+ */
+static bool slot_tls(churn_slot *s, uint64_t now)
+{
+    const bench_config *cfg = s->t->cfg;
+    int rc = s->tcp_up ? 0 : bench_sock_connected(s->sock);
+
+    if (rc == 0)
+        rc = bench_tls_step(s->t, s->sock, !s->tcp_up);
+    s->tcp_up = true;
+    if (rc == SK_ETLS_WANT_READ || rc == SK_ETLS_WANT_WRITE) {
+        sk_io_set_events(s->io, bench_tls_events(rc));
+        return false;
+    }
+    if (rc < 0) {
+        slot_fail(s, BENCH_ERR_CONN, "TLS handshake", rc);
+        return false;
+    }
+    s->established = true;
+    s->est_at = now;
+    s->timed = true;
+    bench_count_connect(s->t, now, now - s->sched);
+    sk_io_set_events(s->io, SK_READABLE);
+    if (cfg->expect != 0)
+        return true;
+    const char *v = sk_tls_version(s->sock);
+
+    if (cfg->tls_resume && v != NULL && v[6] == '3')
+        s->ticket_wait = true;
+    else
+        slot_connect_only_done(s, now);
+    return false;
+}
+
 static void on_io(sk_io *io, int fd, unsigned events, void *arg)
 {
     churn_slot *s = arg;
     churn_state *st = s->t->state;
 
     (void)fd;
-    if (!s->established) {
+    if (s->ticket_wait) {
+        ssize_t n = sk_sock_recv(s->sock, st->buf, sizeof(st->buf), 0);
+
+        if (n < 0 && !bench_would_block(n))
+            slot_fail(s, BENCH_ERR_CONN, "recv", (int)n);
+        else
+            slot_connect_only_done(s, cli_now_ns());
+        return;
+    }
+    if (!s->established && s->t->cfg->tls != NULL) {
+        if (!slot_tls(s, cli_now_ns()))
+            return;
+    } else if (!s->established) {
         uint64_t now = cli_now_ns();
         s->established = true;
         s->est_at = now;
@@ -152,9 +216,9 @@ static void on_io(sk_io *io, int fd, unsigned events, void *arg)
     }
     for (;;) {
         ssize_t n = sk_sock_recv(s->sock, st->buf, sizeof(st->buf), 0);
-        if (n >= 0 || n == -EAGAIN)
+        if (n >= 0 || bench_would_block(n))
             note_connected(s);
-        if (n == -EAGAIN) {
+        if (bench_would_block(n)) {
             sk_io_set_events(io, SK_READABLE);
             return;
         }
@@ -184,6 +248,8 @@ static void slot_begin(churn_slot *s, uint64_t now, uint64_t sched)
     s->pending = false;
     s->established = false;
     s->timed = false;
+    s->tcp_up = false;
+    s->ticket_wait = false;
     s->got = 0;
     s->started = now;
     s->sched = sched;

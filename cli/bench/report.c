@@ -25,6 +25,8 @@ void bench_stats_add(bench_stats *into, const bench_stats *from)
     into->ops += from->ops;
     into->bytes += from->bytes;
     into->connects += from->connects;
+    into->tls_full += from->tls_full;
+    into->tls_resumed += from->tls_resumed;
     into->conn_errors += from->conn_errors;
     into->data_errors += from->data_errors;
     into->timeouts += from->timeouts;
@@ -165,6 +167,9 @@ static void print_table(const bench_config *cfg, const summary *sm)
                (unsigned long long)s->reply_max);
     printf("  %-14s %llu opened\n", BENCH_IS_DGRAM(cfg->mode) ? "sockets" : "connections",
            (unsigned long long)s->connects);
+    if (cfg->tls != NULL)
+        printf("  %-14s %llu full, %llu resumed (warm-up included)\n", "handshakes",
+               (unsigned long long)s->tls_full, (unsigned long long)s->tls_resumed);
     if (BENCH_IS_DGRAM(cfg->mode))
         printf("  %-14s %llu sent, %llu answered, %llu lost, %llu duplicate, %llu reordered, "
                "%llu late (not errors)\n",
@@ -330,6 +335,9 @@ static void print_json(const bench_config *cfg, const summary *sm)
         json_string(cfg->histogram);
     else
         printf("null");
+    if (cfg->tls != NULL)
+        printf(",\"tls\":{\"full_handshakes\":%llu,\"resumed_handshakes\":%llu}",
+               (unsigned long long)s->tls_full, (unsigned long long)s->tls_resumed);
     printf(",\"connects\":%llu,\"errors\":%llu,\"conn_errors\":%llu,\"data_errors\":%llu,"
            "\"timeouts\":%llu,\"lost\":%llu,\"late\":%llu,",
            (unsigned long long)s->connects, (unsigned long long)sm->errors,

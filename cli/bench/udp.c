@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/bench/udp.c - the datagram driver of `sockit bench`, for the udp and
- * ntp modes.
+ * cli/bench/udp.c - the datagram driver of `sockit bench`, for the udp, ntp
+ * and stamp modes.
  *
  * Each of the thread's slots owns a connected UDP socket: one flow.  In
  * udp mode a datagram is an 8-byte big-endian sequence number (1, 2, ...
@@ -10,7 +10,9 @@
  * or byte, or a sequence never sent, is an error.  In ntp mode it is an
  * NTP client request whose transmit timestamp holds the slot's tag and the
  * sequence number (cli/bench/ntp.c), and the reply's origin must give them
- * back.  A mode is three functions (dgram_proto): make a datagram, read
+ * back.  In stamp mode it is a STAMP test packet that carries them in its
+ * sequence number and timestamp (cli/bench/stamp.c), and the reflected copy
+ * must give them back.  A mode is three functions (dgram_proto): make a datagram, read
  * which one a reply answers, check the reply.
  *
  * Closed loop (no --rate): one datagram in flight per slot; a datagram
@@ -243,6 +245,33 @@ static bool ntp_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_
 
 static const dgram_proto ntp_proto = {ntp_make, ntp_seq_of, ntp_check};
 
+/* ---- stamp mode: test packets --------------------------------------------------- */
+
+static size_t stamp_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    size_t size = (size_t)s->t->cfg->size;
+
+    bench_stamp_request(s->seed, seq, size, buf);
+    return size;
+}
+
+/* Like ntp_seq_of: the packet carries the low 32 bits. */
+static bool stamp_seq_of(udp_slot *s, const unsigned char *buf, size_t n, uint64_t *seq)
+{
+    uint32_t low;
+    const char *why = bench_stamp_reply(s->seed, buf, n, (size_t)s->t->cfg->size, &low);
+
+    if (why != NULL) {
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: %s", s->id, why);
+        return false;
+    }
+    *seq = s->seq - (uint32_t)((uint32_t)s->seq - low);
+    return true;
+}
+
+/* bench_stamp_reply (in stamp_seq_of) has checked everything. */
+static const dgram_proto stamp_proto = {stamp_make, stamp_seq_of, ntp_check};
+
 /* ---- replies ----------------------------------------------------------------------- */
 
 static bool measured(const udp_slot *s, uint64_t seq)
@@ -376,7 +405,9 @@ static int udp_start(bench_thread *t)
     if (st == NULL)
         return -ENOMEM;
     t->state = st;
-    st->proto = t->cfg->mode == BENCH_NTP ? &ntp_proto : &payload_proto;
+    st->proto = t->cfg->mode == BENCH_NTP     ? &ntp_proto
+                : t->cfg->mode == BENCH_STAMP ? &stamp_proto
+                                              : &payload_proto;
     st->window = window_size(t->cfg);
     st->slots = calloc((size_t)t->nconns, sizeof(*st->slots));
     st->buf = malloc(RECV_SIZE);

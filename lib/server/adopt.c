@@ -72,7 +72,7 @@ static int adopt(sk_server *srv, int fd, int type, int flags, enum sk__adopt how
     int err;
 
     if (srv == NULL || (th == NULL && uh == NULL) ||
-        (flags & ~(type == SOCK_DGRAM ? SK_SERVER_RXTIME : 0)))
+        (flags & ~(type == SOCK_DGRAM ? SK_SERVER_RXTIME | SK_SERVER_RXTTL : 0)))
         return -EINVAL;
     err = adopt_check(fd, type, how == SK__ADOPT_LISTENER, &local);
     if (err == 0 && how == SK__ADOPT_CONN) {

@@ -369,7 +369,7 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, in
     int err = 0;
 
     int allowed = SK_SERVER_DUALSTACK | SK_SERVER_V6ONLY |
-                  (type == SOCK_DGRAM ? SK_SERVER_RXTIME : 0);
+                  (type == SOCK_DGRAM ? SK_SERVER_RXTIME | SK_SERVER_RXTTL : 0);
 
     if ((addr == NULL) == (local == NULL) || (th == NULL && uh == NULL) ||
         (flags & ~allowed))
@@ -396,8 +396,9 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, in
     if (err < 0)
         goto fail_fds;
     svc->rxtime = (flags & SK_SERVER_RXTIME) != 0;
+    svc->rxttl = (flags & SK_SERVER_RXTTL) != 0;
     if (addr != NULL)
-        err = bind_service(srv, svc, addr, flags & ~SK_SERVER_RXTIME);
+        err = bind_service(srv, svc, addr, flags & ~(SK_SERVER_RXTIME | SK_SERVER_RXTTL));
     else
         adopt_fds(srv, svc, fd, how, local, peer);
     if (err < 0)
@@ -405,6 +406,9 @@ static int add_service(sk_server *srv, int type, const sk_addr *addr, int fd, in
     for (int i = 0; svc->rxtime && i < srv->nworkers; i++)
         if (i == 0 || !svc->shared)
             sk__udp_enable_rxtime(svc->fds[i]);
+    for (int i = 0; svc->rxttl && i < srv->nworkers; i++)
+        if (i == 0 || !svc->shared)
+            sk__udp_enable_rxttl(svc->fds[i]);
     err = services_push(srv, svc);
     if (err < 0)
         goto fail_bound;

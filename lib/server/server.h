@@ -81,6 +81,7 @@ typedef struct sk__service {
      * srv->tls_lock: sk_server_set_tls may swap it while workers run. */
     sk_tls_ctx *tls;
     bool has_tls; /* tls != NULL; set before the server runs, then fixed */
+    bool rxttl;  /* SK_SERVER_RXTTL: and their TTL / hop limit and TOS */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -456,6 +457,10 @@ void sk__udp_worker_free(sk__worker *w);
  * the system has it; elsewhere nothing, and udp.c reads the clock after
  * each batch instead). */
 void sk__udp_enable_rxtime(int fd);
+
+/* Asks the kernel for each datagram's TTL or hop limit and TOS or traffic
+ * class (both families' options; elsewhere nothing). */
+void sk__udp_enable_rxttl(int fd);
 
 /* ---- server.c ---- */
 

@@ -19,6 +19,11 @@
  * sk_dgram_rxtime.  A datagram without one (no kernel support) gets the
  * clock read right after the batch arrived.  Other services pass no
  * control buffers and pay nothing.
+ *
+ * A service added with SK_SERVER_RXTTL gets each datagram's TTL or hop
+ * limit and TOS or traffic class the same way (IP_RECVTTL, IP_RECVTOS,
+ * IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS; a dual-stack socket takes both
+ * families' options), for sk_dgram_ttl and sk_dgram_tos.
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg */
 #include "server.h"
@@ -27,6 +32,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -35,7 +41,7 @@
 #define UDP_ROUNDS 4          /* batches per readiness event, for fairness */
 #define UDP_MAX_PAYLOAD SK_SERVER_UDP_MAX /* the largest IPv4 UDP payload */
 _Static_assert(UDP_MAX_PAYLOAD <= UDP_SLOT, "a reply must fit its slot");
-#define UDP_CTRL 64           /* control bytes per slot: one timespec message */
+#define UDP_CTRL 128          /* control bytes per slot: a timespec, TTL and TOS */
 
 #if defined(__linux__)
 #define SK__HAVE_MMSG 1
@@ -46,6 +52,7 @@ struct sk_dgram {
     sk__service *svc;
     const sk_addr *from;
     const struct timespec *rxtime; /* NULL: the service did not ask */
+    int ttl, tos; /* -ENOENT: not asked for, or none came */
     bool replied; /* or dropped on purpose (sk_dgram_drop) */
 };
 
@@ -57,6 +64,7 @@ typedef struct sk__udp_batch {
     size_t rlen[UDP_BATCH];
     size_t wlen[UDP_BATCH];
     struct timespec rxtime[UDP_BATCH]; /* filled when the service asked */
+    short ttl[UDP_BATCH], tos[UDP_BATCH]; /* -1: none (SK_SERVER_RXTTL) */
     int nreply;
 #ifdef SK__HAVE_MMSG
     struct mmsghdr rmsg[UDP_BATCH], wmsg[UDP_BATCH];
@@ -69,21 +77,43 @@ typedef struct sk__udp_batch {
 
 #ifdef SK__HAVE_MMSG
 
-/* Copies slot i's kernel receive timestamp, if it has one, to rxtime[i]. */
-static void slot_rxtime(sk__udp_batch *b, int i)
+/* An int control message's value, or the one byte IPv4 TOS comes as. */
+static short cmsg_byte(const struct cmsghdr *c)
+{
+    int v;
+
+    if (c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        memcpy(&v, CMSG_DATA(c), sizeof(v));
+        return (short)(v & 0xff);
+    }
+    return c->cmsg_len >= CMSG_LEN(1) ? *CMSG_DATA(c) : -1;
+}
+
+/* Copies slot i's kernel receive timestamp, TTL and TOS, those it has, to
+ * rxtime[i], ttl[i] and tos[i]. */
+static void slot_cmsgs(sk__udp_batch *b, int i)
 {
     struct msghdr *h = &b->rmsg[i].msg_hdr;
 
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c))
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c != NULL; c = CMSG_NXTHDR(h, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
             c->cmsg_len >= CMSG_LEN(sizeof(struct timespec)))
             memcpy(&b->rxtime[i], CMSG_DATA(c), sizeof(struct timespec));
+        else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT))
+            b->ttl[i] = cmsg_byte(c);
+        else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS) ||
+                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_TCLASS))
+            b->tos[i] = cmsg_byte(c);
+    }
 }
 
 /* Returns the number of datagrams received (> 0), or -errno (-EAGAIN when
- * none is waiting).  With `rxtime`, each slot's receive time is stored. */
-static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
+ * none is waiting).  With `rxtime`, each slot's receive time is stored;
+ * with `rxttl` its TTL and TOS. */
+static int batch_recv(int fd, sk__udp_batch *b, bool rxtime, bool rxttl)
 {
+    bool ctrl = rxtime || rxttl;
     struct timespec now;
     int n;
 
@@ -93,8 +123,8 @@ static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
         struct msghdr *h = &b->rmsg[i].msg_hdr;
 
         h->msg_namelen = sizeof(b->from[i].u);
-        h->msg_control = rxtime ? b->ctrl[i] : NULL;
-        h->msg_controllen = rxtime ? UDP_CTRL : 0;
+        h->msg_control = ctrl ? b->ctrl[i] : NULL;
+        h->msg_controllen = ctrl ? UDP_CTRL : 0;
     }
     do
         n = recvmmsg(fd, b->rmsg, UDP_BATCH, MSG_DONTWAIT, NULL);
@@ -106,10 +136,11 @@ static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
     for (int i = 0; i < n; i++) {
         b->from[i].len = b->rmsg[i].msg_hdr.msg_namelen;
         b->rlen[i] = b->rmsg[i].msg_len;
-        if (rxtime) {
+        if (rxtime)
             b->rxtime[i] = now;
-            slot_rxtime(b, i);
-        }
+        b->ttl[i] = b->tos[i] = -1;
+        if (ctrl)
+            slot_cmsgs(b, i);
     }
     return n;
 }
@@ -137,6 +168,18 @@ void sk__udp_enable_rxtime(int fd)
     (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 }
 
+void sk__udp_enable_rxttl(int fd)
+{
+    int on = 1;
+
+    /* Each family's options; the one the socket's family lacks fails and
+     * is ignored (a dual-stack IPv6 socket takes both). */
+    (void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &on, sizeof(on));
+    (void)setsockopt(fd, IPPROTO_IP, IP_RECVTOS, &on, sizeof(on));
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof(on));
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_RECVTCLASS, &on, sizeof(on));
+}
+
 /* Sends replies [first, nreply).  Returns how many went out (the first of
  * the rest failed or would block), or -errno if the first one failed. */
 static int batch_send(int fd, sk__udp_batch *b, int first)
@@ -156,9 +199,11 @@ static int batch_send(int fd, sk__udp_batch *b, int first)
 #else /* !SK__HAVE_MMSG */
 
 /* Without recvmmsg there is no control data either: a datagram's receive
- * time is the clock read right after recvfrom returned it. */
-static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
+ * time is the clock read right after recvfrom returned it, and it has no
+ * TTL or TOS. */
+static int batch_recv(int fd, sk__udp_batch *b, bool rxtime, bool rxttl)
 {
+    (void)rxttl;
     int n = 0;
 
     while (n < UDP_BATCH) {
@@ -174,6 +219,7 @@ static int batch_recv(int fd, sk__udp_batch *b, bool rxtime)
         }
         if (rxtime)
             clock_gettime(CLOCK_REALTIME, &b->rxtime[n]);
+        b->ttl[n] = b->tos[n] = -1;
         b->rlen[n++] = (size_t)r;
     }
     return n;
@@ -185,6 +231,11 @@ static void batch_init(sk__udp_batch *b)
 }
 
 void sk__udp_enable_rxtime(int fd)
+{
+    (void)fd;
+}
+
+void sk__udp_enable_rxttl(int fd)
 {
     (void)fd;
 }
@@ -244,7 +295,7 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
     sk__udp_batch *b = w->udp;
 
     for (int round = 0; round < UDP_ROUNDS && !w->stopping; round++) {
-        int n = batch_recv(fd, b, l->svc->rxtime);
+        int n = batch_recv(fd, b, l->svc->rxtime, l->svc->rxttl);
 
         if (n < 0) {
             if (n != -EAGAIN && n != -EWOULDBLOCK)
@@ -255,7 +306,9 @@ static void udp_cb(sk_io *io, int fd, unsigned events, void *arg)
         b->nreply = 0;
         for (int i = 0; i < n && l->svc->udp.on_datagram != NULL; i++) {
             sk_dgram d = { w, l->svc, &b->from[i],
-                           l->svc->rxtime ? &b->rxtime[i] : NULL, false };
+                           l->svc->rxtime ? &b->rxtime[i] : NULL,
+                           b->ttl[i] >= 0 && l->svc->rxttl ? b->ttl[i] : -ENOENT,
+                           b->tos[i] >= 0 && l->svc->rxttl ? b->tos[i] : -ENOENT, false };
 
             l->svc->udp.on_datagram(&d, b->rbuf + (size_t)i * UDP_SLOT, b->rlen[i],
                                     &b->from[i]);
@@ -338,4 +391,14 @@ int sk_dgram_rxtime(const sk_dgram *d, struct timespec *out)
         return -ENOENT;
     *out = *d->rxtime;
     return 0;
+}
+
+int sk_dgram_ttl(const sk_dgram *d)
+{
+    return d->ttl;
+}
+
+int sk_dgram_tos(const sk_dgram *d)
+{
+    return d->tos;
 }

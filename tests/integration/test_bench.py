@@ -349,6 +349,30 @@ class CleanRuns(BenchCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("does not apply to the ntp mode", r.stderr)
 
+    def test_stamp(self):
+        port = sktest.free_port(socket.SOCK_DGRAM)
+        p = sktest.Proc([sktest.SOCKIT, "serve", "--services", "stamp", "--port",
+                         "stamp=%d" % port, "--bind", "127.0.0.1", "--threads", 1,
+                         "--udp-limit", 0])
+        self.addCleanup(p.stop)
+        p.wait_line("listening service=stamp")
+        for size in (44, 300):
+            rep = self.run_json("stamp", "127.0.0.1", port, "--conns", 4, "--size", size,
+                                *LIGHT)
+            self.check_clean(rep)
+            self.assertEqual(rep["size"], size)
+            self.assertEqual(rep["bytes"], rep["ops"] * size)
+
+    def test_stamp_against_an_echo_is_an_error(self):
+        srv = UDPEcho()
+        try:
+            rep = self.run_json("stamp", "127.0.0.1", srv.port, "--conns", 2, *LIGHT,
+                                expect_rc=1)
+        finally:
+            srv.close()
+        self.assertGreater(rep["data_errors"], 0, rep)
+        self.assertIn("reflects none of our test packets", rep["first_error"])
+
     def test_human_table(self):
         srv = serve_tcp(EchoHandler)
         try:
@@ -821,7 +845,7 @@ class Usage(unittest.TestCase):
     def test_help(self):
         r = bench("--help")
         self.assertEqual(r.returncode, 0)
-        self.assertIn("usage: sockit bench echo|stream|connect|udp|ntp HOST PORT", r.stdout)
+        self.assertIn("usage: sockit bench echo|stream|connect|udp|ntp|stamp HOST PORT", r.stdout)
         for opt in ("--conns", "--size", "--duration", "--threads", "--json", "--warmup",
                     "--timeout", "--expect", "--rate", "--interval", "--histogram"):
             self.assertIn(opt, r.stdout)

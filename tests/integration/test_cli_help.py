@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 MAN = os.path.join(sktest.SOURCE, "docs", "sockit.1")
-COMMANDS = ("serve", "time", "ntp", "daytime", "qotd", "echo", "chargen", "discard",
+COMMANDS = ("serve", "time", "ntp", "stamp", "daytime", "qotd", "echo", "chargen", "discard",
+            "tls",
             "resolve", "bench")
 # An option: --long-name or -x, not inside a longer word ("IPv4", "2036-02-07").
 OPTION = re.compile(r"(?<![\w-])(--[a-z0-9][a-z0-9-]*|-[a-zA-Z0-9])(?![\w-])")
@@ -110,6 +111,9 @@ class HelpMatchesManTests(unittest.TestCase):
     def test_ntp(self):
         self.check("ntp")
 
+    def test_stamp(self):
+        self.check("stamp")
+
     def test_daytime(self):
         self.check("daytime")
 
@@ -124,6 +128,9 @@ class HelpMatchesManTests(unittest.TestCase):
 
     def test_discard(self):
         self.check("discard")
+
+    def test_tls(self):
+        self.check("tls")
 
     def test_resolve(self):
         self.check("resolve")

@@ -47,10 +47,20 @@ TABLE += [
     ("chargen", ["--bytes"], "--bytes", [HOST, PORT], "size", 1, 2**40, False),
     ("resolve", ["--timeout"], "--timeout", [HOST], "duration", 0, 86400, False),
     ("resolve", [HOST], None, [], "service", 0, 65535, True),
+    ("tls", [HOST], None, [], "port", 1, 65535, False),
+    ("tls", ["--timeout"], "--timeout", [HOST, PORT], "duration", 0, 86400, False),
+    ("tls", ["--min-days"], "--min-days", [HOST, PORT], "count", 1, 100000, True),
     ("ntp", [HOST], None, [], "port", 1, 65535, False),
     ("ntp", ["--count"], "--count", [HOST, PORT], "count", 1, 10000, False),
     ("ntp", ["--interval"], "--interval", [HOST, PORT], "duration", 0.1, 3600, False),
     ("ntp", ["--timeout"], "--timeout", [HOST, PORT], "duration", 0, 86400, False),
+    ("stamp", [HOST], None, [], "port", 1, 65535, False),
+    ("stamp", ["--count"], "--count", [HOST, PORT], "count", 1, 1000000, False),
+    ("stamp", ["--interval"], "--interval", [HOST, PORT], "duration", 0.001, 3600, False),
+    ("stamp", ["--timeout"], "--timeout", [HOST, PORT], "duration", 0, 86400, False),
+    ("stamp", ["--size"], "--size", [HOST, PORT], "size", 44, 65507, False),
+    ("stamp", ["--ssid"], "--ssid", [HOST, PORT], "count", 1, 65535, False),
+    ("bench", ["stamp", HOST, PORT, "--size"], "--size", [], "size", 44, 65507, False),
     ("bench", ["echo", HOST], None, [], "port", 1, 65535, False),
     ("bench", ["udp", HOST], None, [], "port", 1, 65535, False),
     ("bench", ["echo", HOST, PORT, "--conns"], "--conns", [], "count", 1, 100000, False),
@@ -174,6 +184,19 @@ class BadValueTests(unittest.TestCase):
         r = sktest.run([sktest.SOCKIT, "--help"], timeout=10)
         listed = set(re.findall(r"(?m)^  (\w+)\s", r.stdout))
         self.assertEqual(listed, {row[0] for row in TABLE})
+
+    def test_bad_addresses(self):
+        for cmd, argv, value in (
+                ("serve", ["--bind", ""], ""),
+                ("serve", ["--metrics", "nohost"], "nohost"),
+                ("serve", ["--metrics", "127.0.0.1:99999"], "127.0.0.1:99999"),
+                ("serve", ["--proxy-protocol", "--proxy-from", "10.0.0.0/40"], "10.0.0.0/40"),
+                ("serve", ["--proxy-protocol", "--proxy-from", "abc"], "abc"),
+                ("time", [""], ""),
+                ("ntp", ["", "123"], ""),
+                ("bench", ["echo", "", "7"], "")):
+            with self.subTest(cmd=cmd, argv=argv):
+                self.check(cmd, argv, value, "address")
 
     def test_ntp_port_out_of_range_is_refused_at_once(self):
         # The cases the issue was filed for: a port 0 or above 65535 used to

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 SCRIPT = os.path.join(sktest.SOURCE, "bench", "compare")
-SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "idle"]
+SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "stamp", "idle"]
 BASES = ("server core cost", "server core cost per MB", "rate", "p99")
 IDLE_COUNT = 300
 
@@ -118,7 +118,7 @@ class CompareHarness(unittest.TestCase):
         self.assertEqual([sc["name"] for sc in self.report["scenarios"]], SCENARIOS)
 
     def test_every_peer_measured(self):
-        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp", "ntp"):
+        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "stamp"):
             sc = self.scenario(name)
             for peer, samples in sc["samples"].items():
                 self.assertEqual(len(samples), 1, (name, peer))

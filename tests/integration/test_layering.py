@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Files inside a folder depend on each other one way only.
 
-For lib/server/ and cli/bench/, the object files the build made are read
+For lib/server/, cli/bench/, and cli/ together with cli/bench/ (which adds
+the calls between the two folders), the object files the build made are read
 with nm: file A depends on file B when A uses (nm: undefined) a symbol that
 B defines.  Those dependencies must form no cycle, of two files calling
 each other or of more, so every file of the folder sits above the ones it
@@ -22,16 +23,23 @@ import unittest
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
-FOLDERS = ["lib/server", "cli/bench"]
+def sources(folders):
+    """The .c files of `folders`, named relative to the first one."""
+    top = os.path.join(sktest.SOURCE, folders[0])
+    return {os.path.relpath(p, top) for f in folders
+            for p in glob.glob(os.path.join(sktest.SOURCE, f, "*.c"))}
 
 
-def object_sets(folder):
-    """{target directory: {source file name: object path}} for `folder`."""
+def object_sets(folders):
+    """{target directory: {source file name: object path}} for `folders`
+    (names relative to the first folder, as sources() gives them)."""
     sets = {}
-    pattern = os.path.join(sktest.BUILD, "CMakeFiles", "*.dir", folder, "*.c.o")
-    for path in glob.glob(pattern):
-        target = path.split(os.sep + "CMakeFiles" + os.sep, 1)[1].split(os.sep, 1)[0]
-        sets.setdefault(target, {})[os.path.basename(path)[:-2]] = path
+    for folder in folders:
+        pattern = os.path.join(sktest.BUILD, "CMakeFiles", "*.dir", folder, "*.c.o")
+        for path in glob.glob(pattern):
+            target, rest = path.split(os.sep + "CMakeFiles" + os.sep, 1)[1].split(os.sep, 1)
+            name = os.path.relpath(rest[:-2], folders[0])
+            sets.setdefault(target, {})[name] = path
     return sets
 
 
@@ -146,27 +154,41 @@ class Layering(unittest.TestCase):
     def setUp(self):
         sktest.require_program("nm")
 
-    def check_folder(self, folder):
-        sources = {os.path.basename(p) for p in
-                   glob.glob(os.path.join(sktest.SOURCE, folder, "*.c"))}
-        sets = object_sets(folder)
-        complete = {t: objs for t, objs in sets.items() if set(objs) == sources}
+    def check_folders(self, *folders, apart=()):
+        """Checks `folders` as one set of files, but for the files `apart`
+        (built into another target); returns the dependencies of the first
+        target that compiled them all."""
+        want = sources(folders) - set(apart)
+        sets = object_sets(folders)
+        complete = {t: objs for t, objs in sets.items() if set(objs) == want}
         self.assertTrue(complete, "no target in %s compiled every file of %s (%s)"
-                        % (sktest.BUILD, folder, sorted(sources)))
+                        % (sktest.BUILD, folders, sorted(want)))
         for target, objects in sorted(complete.items()):
             deps = dependencies(objects)
             found = cycles(deps)
             self.assertEqual(found, [], "%s (%s): files that call each other:\n%s"
-                             % (folder, target,
+                             % (folders, target,
                                 "\n".join(describe(deps, c) for c in found)))
             if os.environ.get("SOCKIT_LAYERING_VERBOSE"):
-                print("%s: %s" % (folder, " < ".join(layer_order(deps))))
+                print("%s: %s" % (folders, " < ".join(layer_order(deps))))
+        return dependencies(complete[sorted(complete)[0]])
 
     def test_lib_server(self):
-        self.check_folder("lib/server")
+        self.check_folders("lib/server")
 
     def test_cli_bench(self):
-        self.check_folder("cli/bench")
+        deps = self.check_folders("cli/bench")
+        # The bench clock is cli/clock.c's; pace.c no longer calls thread.c.
+        self.assertNotIn("thread.c", deps["pace.c"])
+
+    def test_cli_with_bench(self):
+        # main.c is the executable's own (it only dispatches; the rest is
+        # the internal library sockit_cli).
+        deps = self.check_folders("cli", "cli/bench", apart=("main.c",))
+        # Real edges are seen, or an empty graph would pass.
+        self.assertIn("opt.c", deps["client.c"])
+        self.assertIn("clock.c", deps["bench/pace.c"])
+        self.assertIn("bench/pace.c", deps["bench/thread.c"])
 
 
 if __name__ == "__main__":

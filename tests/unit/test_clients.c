@@ -372,6 +372,37 @@ SK_TEST(usage_error_names_the_option)
                       "option '--json' takes no value");
 }
 
+/* A bad value is one exact line naming its kind and the value. */
+SK_TEST(bad_value_is_one_line_naming_kind_and_value)
+{
+    check_usage_error((const char *const[]){"time", "--timeout", "1e3", "h", NULL},
+                      "sockit: time: bad duration '1e3' (try 'sockit time --help')\n");
+    check_usage_error((const char *const[]){"time", "--timeout", "0", "h", NULL},
+                      "sockit: time: bad duration '0' (try 'sockit time --help')\n");
+    check_usage_error((const char *const[]){"time", "h", "99999", NULL},
+                      "sockit: time: bad port '99999' (try 'sockit time --help')\n");
+    check_usage_error((const char *const[]){"time", "h", "0", NULL},
+                      "sockit: time: bad port '0' (try 'sockit time --help')\n");
+    check_usage_error((const char *const[]){"time", "", NULL},
+                      "sockit: time: bad address '' (try 'sockit time --help')\n");
+}
+
+/* The option layer resets getopt on each start: a parse that stopped in
+ * the middle of a word ("-ux") leaves nothing behind for the next one. */
+SK_TEST(option_loop_starts_afresh)
+{
+    char *argv[] = {"time", "-u", "h", "8037", NULL};
+    struct client c;
+    int status = -1;
+
+    check_usage_error((const char *const[]){"time", "-ux", "h", NULL},
+                      "unknown option '-x'");
+    CHECK(client_parse(&c, &every_opt_cmd, 4, argv, &status));
+    CHECK(c.udp);
+    CHECK_STR(c.host, "h");
+    CHECK_STR(c.port, "8037");
+}
+
 /* ---- UDP exchange ---------------------------------------------------------- */
 
 /*

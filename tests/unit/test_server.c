@@ -1494,6 +1494,84 @@ SK_TEST(udp_rxtime_opt_in)
     server_stop(&r);
 }
 
+/* Replies with what sk_dgram_ttl and sk_dgram_tos say. */
+static void rxttl_datagram(sk_dgram *d, const void *data, size_t len, const sk_addr *from)
+{
+    int out[2] = {sk_dgram_ttl(d), sk_dgram_tos(d)};
+
+    (void)data, (void)len, (void)from;
+    CHECK_OK(sk_dgram_reply(d, out, sizeof(out)));
+}
+
+static const sk_udp_handler rxttl_udp = { .on_datagram = rxttl_datagram };
+
+/* Sends one datagram with TTL/hop limit `ttl` and TOS/traffic class `tos`
+ * to `to` and returns the two numbers of the reply. */
+static void rxttl_ask(const sk_addr *to, int ttl, int tos, int out[2])
+{
+    struct timeval tv = { 0, 500000 };
+    bool v6 = to->u.sa.sa_family == AF_INET6;
+    int fd = socket(to->u.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    ssize_t n = -1;
+
+    CHECK_EQ(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+    CHECK_EQ(setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP,
+                        v6 ? IPV6_UNICAST_HOPS : IP_TTL, &ttl, sizeof(ttl)), 0);
+    CHECK_EQ(setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TCLASS : IP_TOS,
+                        &tos, sizeof(tos)), 0);
+    for (int i = 0; i < 10 && n != 2 * (ssize_t)sizeof(int); i++) {
+        CHECK_EQ(sendto(fd, "t", 1, 0, &to->u.sa, to->len), 1);
+        n = recv(fd, out, 2 * sizeof(int), 0);
+    }
+    CHECK_EQ(n, 2 * sizeof(int));
+    close(fd);
+}
+
+/* Both families through one dual-stack socket, IPv4 alone, and a service
+ * without the flag. */
+SK_TEST(udp_rxttl_opt_in)
+{
+    sk_server_config cfg = { .threads = 2 };
+    sk_server *srv;
+    sk_addr any, any6, with, with6, without, to;
+    struct running r;
+    int got[2];
+    bool v6 = sk_has_dualstack_ipv6();
+
+    loopback(&any);
+    CHECK_OK(sk_server_new(&srv, &cfg));
+    CHECK_ERR(sk_server_add_tcp(srv, &any, SK_SERVER_RXTTL, &accessor_handler, NULL, NULL),
+              -EINVAL);
+    CHECK_OK(sk_server_add_udp(srv, &any, SK_SERVER_RXTTL, &rxttl_udp, NULL, &with));
+    CHECK_OK(sk_server_add_udp(srv, &any, 0, &rxttl_udp, NULL, &without));
+    if (v6) {
+        CHECK_OK(sk_addr_from_ip(&any6, "::", 0, AF_INET6));
+        CHECK_OK(sk_server_add_udp(srv, &any6, SK_SERVER_RXTTL | SK_SERVER_DUALSTACK,
+                                   &rxttl_udp, NULL, &with6));
+    }
+    memset(&r, 0, sizeof(r));
+    r.srv = srv;
+    CHECK_EQ(pthread_create(&r.thread, NULL, run_thread, &r), 0);
+
+    rxttl_ask(&with, 42, 0xb8, got);
+    CHECK_EQ(got[0], 42);
+    CHECK_EQ(got[1], 0xb8);
+    rxttl_ask(&without, 42, 0xb8, got);
+    CHECK_EQ(got[0], -ENOENT);
+    CHECK_EQ(got[1], -ENOENT);
+    if (v6) {
+        CHECK_OK(sk_addr_from_ip(&to, "::1", sk_addr_port(&with6), AF_INET6));
+        rxttl_ask(&to, 17, 0x29, got);
+        CHECK_EQ(got[0], 17);
+        CHECK_EQ(got[1], 0x29);
+        CHECK_OK(sk_addr_from_ip(&to, "127.0.0.1", sk_addr_port(&with6), AF_INET));
+        rxttl_ask(&to, 9, 0x10, got);
+        CHECK_EQ(got[0], 9);
+        CHECK_EQ(got[1], 0x10);
+    }
+    server_stop(&r);
+}
+
 /* The time is the datagram's arrival, not when the loop got to it: while
  * the loop is held for 300 ms by one datagram, a second one arrives; its
  * receive time is within 0.15 s of its send, though it was read 0.25 s

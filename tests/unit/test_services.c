@@ -610,18 +610,22 @@ SK_TEST(udpguard_log_is_rate_limited)
 SK_TEST(service_table)
 {
     static const char *const names[] = {"echo", "discard", "daytime", "qotd", "chargen",
-                                        "time", "ntp"};
-    static const int ports[] = {7, 9, 13, 17, 19, 37, 123};
+                                        "time", "ntp", "stamp"};
+    static const int ports[] = {7, 9, 13, 17, 19, 37, 123, 862};
 
+    CHECK_EQ(SVC_COUNT, 8);
     for (int i = 0; i < SVC_COUNT; i++) {
-        bool ntp = strcmp(names[i], "ntp") == 0;
+        bool ntp = strcmp(names[i], "ntp") == 0, stamp = strcmp(names[i], "stamp") == 0;
 
         CHECK_STR(svc_table[i].name, names[i]);
         CHECK_EQ(svc_table[i].std_port, ports[i]);
         CHECK_EQ(svc_find(names[i]), i);
-        /* ntp is UDP only and the one service that wants receive times. */
-        CHECK((svc_table[i].tcp != NULL) == !ntp && svc_table[i].udp != NULL);
-        CHECK_EQ(svc_table[i].udp_flags, ntp ? SK_SERVER_RXTIME : 0);
+        /* ntp and stamp are UDP only and want receive times; stamp also
+         * the TTL and TOS. */
+        CHECK((svc_table[i].tcp != NULL) == !(ntp || stamp) && svc_table[i].udp != NULL);
+        CHECK_EQ(svc_table[i].udp_flags, ntp     ? SK_SERVER_RXTIME
+                                         : stamp ? SK_SERVER_RXTIME | SK_SERVER_RXTTL
+                                                 : 0);
         CHECK(svc_table[i].udp->on_datagram != NULL);
     }
     CHECK_EQ(svc_find("ECHO"), -1);
