@@ -8,7 +8,8 @@
  *              service, summed per (service, protocol), one sample per row
  *              of the counter table (SK_SERVER_STATS_MAP in sockit.h) and
  *              service of the row's protocol, plus the UDP guard's drops,
- *              the build version and the process start time
+ *              the stamp service's own counters (when it runs), the build
+ *              version and the process start time
  *   request    the request head: "GET /metrics HTTP/1.x" gets 200, any other
  *              well-formed request 404, anything else 400
  *   endpoint   a thread of its own with its own sk_loop, so a scrape (or an
@@ -26,11 +27,13 @@
 #include "metrics.h"
 
 #include "cli.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -62,6 +65,7 @@ struct serve_metrics {
     sk_server *srv;
     svc_udpguard *guard;
     const svc_ntp *nts;  /* NULL: NTS off */
+    svc_stamp *_Atomic stamp; /* NULL: not served; set while the thread runs */
     metrics_service *svcs;
     size_t nsvcs;
     double start_time;   /* Unix time, for process_start_time_seconds */
@@ -291,6 +295,49 @@ static void render_nts(textbuf *t, serve_metrics *m)
                   (unsigned long long)svc_ntp_count(m->nts, ke[i].c));
 }
 
+/* The stamp service's reflections, drops by reason, flagged TLVs and
+ * sessions (svc_stamp_count, svc_stamp_sessions). */
+static void render_stamp(textbuf *t, serve_metrics *m)
+{
+    static const struct {
+        svc_stamp_counter c;
+        const char *label;
+    } drops[] = {{SVC_STAMP_DROP_SHORT, "short"}, {SVC_STAMP_DROP_LONG, "long"},
+                 {SVC_STAMP_DROP_HMAC, "hmac"}, {SVC_STAMP_DROP_GUARD, "guard"}},
+      tlvs[] = {{SVC_STAMP_TLV_UNKNOWN, "unknown"}, {SVC_STAMP_TLV_MALFORMED, "malformed"},
+                {SVC_STAMP_TLV_INTEGRITY, "integrity"}};
+
+    svc_stamp *s = atomic_load(&m->stamp);
+
+    if (s == NULL)
+        return;
+    tb_printf(t, "# HELP sockit_stamp_reflected_total STAMP test packets reflected.\n"
+              "# TYPE sockit_stamp_reflected_total counter\n"
+              "sockit_stamp_reflected_total %llu\n",
+              (unsigned long long)svc_stamp_count(s, SVC_STAMP_REFLECTED));
+    tb_printf(t, "# HELP sockit_stamp_dropped_total STAMP packets left unanswered, by reason "
+              "(guard: also in sockit_udp_guard_dropped_total).\n"
+              "# TYPE sockit_stamp_dropped_total counter\n");
+    for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+        tb_printf(t, "sockit_stamp_dropped_total{reason=\"%s\"} %llu\n", drops[i].label,
+                  (unsigned long long)svc_stamp_count(s, drops[i].c));
+    tb_printf(t, "# HELP sockit_stamp_tlvs_flagged_total TLVs reflected with the U or M flag, "
+              "and requests whose HMAC TLV failed (I).\n"
+              "# TYPE sockit_stamp_tlvs_flagged_total counter\n");
+    for (size_t i = 0; i < sizeof(tlvs) / sizeof(tlvs[0]); i++)
+        tb_printf(t, "sockit_stamp_tlvs_flagged_total{flag=\"%s\"} %llu\n", tlvs[i].label,
+                  (unsigned long long)svc_stamp_count(s, tlvs[i].c));
+    tb_printf(t, "# HELP sockit_stamp_sessions_evicted_total Live STAMP sessions pushed out "
+              "of a full session table.\n"
+              "# TYPE sockit_stamp_sessions_evicted_total counter\n"
+              "sockit_stamp_sessions_evicted_total %llu\n"
+              "# HELP sockit_stamp_sessions_open STAMP sessions heard from within the idle "
+              "time.\n# TYPE sockit_stamp_sessions_open gauge\n"
+              "sockit_stamp_sessions_open %zu\n",
+              (unsigned long long)svc_stamp_count(s, SVC_STAMP_SESSIONS_EVICTED),
+              svc_stamp_sessions(s, cli_now_ns() / 1000000));
+}
+
 int metrics_render(serve_metrics *m, char **out, size_t *len)
 {
     group_stats *g = calloc(m->nsvcs ? m->nsvcs : 1, sizeof(*g));
@@ -303,6 +350,7 @@ int metrics_render(serve_metrics *m, char **out, size_t *len)
     render_rows(&t, m, g, n);
     render_guard(&t, m);
     render_nts(&t, m);
+    render_stamp(&t, m);
     tb_printf(&t, "# HELP sockit_build_info The running sockit's version.\n"
               "# TYPE sockit_build_info gauge\n"
               "sockit_build_info{version=\"%s\"} 1\n", SK_VERSION_STRING);
@@ -657,6 +705,12 @@ nomem:
 fail:
     metrics_stop(m);
     return -1;
+}
+
+void metrics_set_stamp(serve_metrics *m, svc_stamp *s)
+{
+    if (m != NULL)
+        atomic_store(&m->stamp, s);
 }
 
 void metrics_stop(serve_metrics *m)

@@ -39,6 +39,10 @@ int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
                   const metrics_service *svcs, size_t n, svc_udpguard *guard,
                   const svc_ntp *nts);
 
+/* Adds the stamp service's counters to the scrapes (sockit_stamp_*); call
+ * before sk_server_run.  `s` must outlive metrics_stop; NULL: none. */
+void metrics_set_stamp(serve_metrics *m, svc_stamp *s);
+
 /* Stops the thread, closes every socket (and removes a Unix socket file it
  * created).  NULL is allowed. */
 void metrics_stop(serve_metrics *m);

@@ -675,6 +675,9 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
     if (serve_metrics_start(o, srv, ls, nl, env, &metrics) < 0 ||
         (pw != NULL && drop_privileges(pw) < 0))
         goto out;
+    for (int i = 0; i < nl; i++) /* stamp's counters when it runs */
+        if (ls[i].svc == svc_find("stamp"))
+            metrics_set_stamp(metrics, env->stamp);
     serve_reload_for_signal.env = env;
     serve_reload_for_signal.tls = tls;
     serve_srv = srv;

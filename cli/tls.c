@@ -224,6 +224,30 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* The SAN list ("DNS:a, IP:b") as a JSON array of its entries. */
+static void json_sans(const char *sans)
+{
+    char one[sizeof ((sk_tls_cert_info *)0)->sans];
+
+    if (sans == NULL) {
+        fputs("null", stdout);
+        return;
+    }
+    putchar('[');
+    for (const char *p = sans; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+
+        snprintf(one, sizeof one, "%.*s", (int)n, p);
+        if (p != sans)
+            putchar(',');
+        json_str(one);
+        p += n;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    putchar(']');
+}
+
 static const char *verify_text(int v)
 {
     return v == 0 ? "ok" : v == -ENODATA ? "no certificate" : sk_strerror(v);
@@ -250,7 +274,7 @@ static void print_json(const struct probe *p, const struct result *r)
     printf(",\"subject\":");
     json_str(r->have_cert ? r->cert.subject : NULL);
     printf(",\"sans\":");
-    json_str(r->have_cert ? r->cert.sans : NULL);
+    json_sans(r->have_cert ? r->cert.sans : NULL);
     printf(",\"issuer\":");
     json_str(r->have_cert ? r->cert.issuer : NULL);
     printf(",\"serial\":");

@@ -734,7 +734,11 @@ SK_API bool sk_has_dualstack_ipv6(void);
                                  (code) >= SK_ETLS_VERIFY_OTHER)
 
 /* A TLS context.  Opaque; reference-counted inside the library, so a
- * context may be freed while sockets (or a server) still use it. */
+ * context may be freed while sockets (or a server) still use it.  Its
+ * settings are made before it is shared between threads; only
+ * sk_tls_ctx_add_sni_cert and sk_tls_ctx_rotate_ticket_keys may be called
+ * while other threads make handshakes with it (to change anything else,
+ * make a new context and hand that out). */
 typedef struct sk_tls_ctx sk_tls_ctx;
 
 /* The sides a context is made for. */

@@ -336,7 +336,7 @@ typedef enum svc_stamp_counter {
 int svc_stamp_new(svc_stamp **out, const svc_stamp_config *cfg);
 void svc_stamp_free(svc_stamp *s);
 
-/* Count of `c` so far (all threads). */
+/* Count of `c` so far (all threads; a svc_tally, as ntp's). */
 uint64_t svc_stamp_count(const svc_stamp *s, svc_stamp_counter c);
 
 /* "reflected", "short", "hmac", ... */

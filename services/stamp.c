@@ -71,7 +71,7 @@ struct svc_stamp {
     pthread_key_t key;
     pthread_mutex_t lock; /* guards `threads` */
     stamp_thread *threads;
-    _Atomic uint64_t count[SVC_STAMP_NCOUNTERS];
+    svc_tally *count; /* SVC_STAMP_NCOUNTERS counters */
 };
 
 static const char *const counter_names[SVC_STAMP_NCOUNTERS] = {
@@ -110,13 +110,19 @@ int svc_stamp_new(svc_stamp **out, const svc_stamp_config *cfg)
         s->cfg.idle_ms = SVC_STAMP_SESSION_IDLE_MS;
     if (getrandom(&s->seed, sizeof(s->seed), GRND_NONBLOCK) != (ssize_t)sizeof(s->seed))
         s->seed = (uint64_t)time(NULL) * UINT64_C(0x9e3779b97f4a7c15) ^ (uintptr_t)s;
-    if (pthread_key_create(&s->key, NULL) != 0) {
-        free(s);
-        return -ENOMEM;
-    }
+    if (svc_tally_new(&s->count, SVC_STAMP_NCOUNTERS) < 0)
+        goto fail;
+    if (pthread_key_create(&s->key, NULL) != 0)
+        goto fail_tally;
     pthread_mutex_init(&s->lock, NULL);
     *out = s;
     return 0;
+
+fail_tally:
+    svc_tally_free(s->count);
+fail:
+    free(s);
+    return -ENOMEM;
 }
 
 void svc_stamp_free(svc_stamp *s)
@@ -130,6 +136,7 @@ void svc_stamp_free(svc_stamp *s)
     }
     pthread_key_delete(s->key);
     pthread_mutex_destroy(&s->lock);
+    svc_tally_free(s->count);
     free(s);
 }
 
@@ -137,13 +144,13 @@ uint64_t svc_stamp_count(const svc_stamp *s, svc_stamp_counter c)
 {
     if (s == NULL || (unsigned)c >= SVC_STAMP_NCOUNTERS)
         return 0;
-    return atomic_load_explicit(&s->count[c], memory_order_relaxed);
+    return svc_tally_sum(s->count, (size_t)c);
 }
 
 static void stamp_count(svc_stamp *s, svc_stamp_counter c, uint64_t n)
 {
     if (s != NULL && n > 0)
-        atomic_fetch_add_explicit(&s->count[c], n, memory_order_relaxed);
+        svc_tally_add(s->count, (size_t)c, n);
 }
 
 size_t svc_stamp_sessions(svc_stamp *s, uint64_t now_ms)

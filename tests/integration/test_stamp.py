@@ -21,10 +21,13 @@ python3-scapy (scapy.contrib.stamp) as the independent codec, loopback only.
   Hostile          short packets, a flood from one source (limited, while
                    another source is still answered), sources on a service
                    port (the loop guard)
+  Metrics          the sockit_stamp_* families at GET /metrics (promtool
+                   checks the text when installed)
   ClientSplit      `sockit stamp` against a reflector written with scapy
                    that drops chosen packets on the way there or back: the
-                   loss split is exact; against a stateless one, round trip
-                   only; against `sockit serve` in both modes
+                   loss split is exact; duplicated and held-back replies are
+                   counted; against a stateless one, round trip only;
+                   against `sockit serve` in both modes
 
 scapy is Debian's: this file runs under /usr/bin/python3 when the python3
 on PATH cannot import it, and skips (77) when neither can.  Debian's scapy
@@ -45,10 +48,13 @@ import os
 import socket
 import struct
 import sys
+import shutil
+import subprocess
 import tempfile
 import threading
 import time
 import unittest
+import urllib.request
 
 DIST = "/usr/lib/python3/dist-packages"
 try:
@@ -450,6 +456,7 @@ class Hostile(unittest.TestCase):
     def test_service_port_sources_refused(self):
         # Its own port (on another address) and echo's (8007 at the default
         # base): a reflector answering a reflector would loop.
+        tried = 0
         for port in (self.port, 8007):
             try:
                 s = Sources.socket(port=port)
@@ -457,6 +464,41 @@ class Hostile(unittest.TestCase):
                 continue
             s.settimeout(0.5)
             self.assertIsNone(ask(s, request(), self.port, tries=2), port)
+            tried += 1
+        self.assertGreater(tried, 0, "no service port could be bound as a source")
+
+
+class Metrics(unittest.TestCase):
+    def test_stamp_families(self):
+        mport = sktest.free_port()
+        proc, port = serve("--metrics", "127.0.0.1:%d" % mport, v6=False)
+        try:
+            s = Sources.socket()
+            for seq in range(3):
+                self.assertIsNotNone(ask(s, request(seq=seq, tlvs=[
+                    STAMPTestTLV(type=99, len=1, value=b"?")]), port))
+            s.settimeout(0.3)
+            self.assertIsNone(ask(s, b"short", port, tries=1))
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport,
+                                        timeout=10) as r:
+                text = r.read().decode()
+        finally:
+            stop_stats(proc)
+        got = {}
+        for line in text.splitlines():
+            if line.startswith("sockit_stamp_"):
+                name, value = line.rsplit(" ", 1)
+                got[name] = float(value)
+        self.assertEqual(got["sockit_stamp_reflected_total"], 3)
+        self.assertEqual(got['sockit_stamp_dropped_total{reason="short"}'], 1)
+        self.assertEqual(got['sockit_stamp_dropped_total{reason="hmac"}'], 0)
+        self.assertEqual(got['sockit_stamp_tlvs_flagged_total{flag="unknown"}'], 3)
+        self.assertEqual(got["sockit_stamp_sessions_open"], 1)
+        promtool = shutil.which("promtool")
+        if promtool:
+            r = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                               capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
 
 class ScapyReflector:
@@ -468,11 +510,14 @@ class ScapyReflector:
     to those in drop_back are built, counted and not sent (lost on the way
     back)."""
 
-    def __init__(self, stateful=True, drop_there=(), drop_back=()):
+    def __init__(self, stateful=True, drop_there=(), drop_back=(), dup=(), hold=()):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.stateful, self.drop_there, self.drop_back = stateful, drop_there, drop_back
+        # Replies to packets in `dup` are sent twice; those in `hold` are
+        # sent after the next reply (reordered).
+        self.dup, self.hold, self.held = dup, hold, None
         self.rx = self.tx = 0
         self.log = []
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -509,8 +554,16 @@ class ScapyReflector:
             out, seq = self.reply(data)
             self.log.append(seq)
             self.tx += 1
-            if seq not in self.drop_back:
+            if seq in self.drop_back:
+                continue
+            if seq in self.hold:
+                self.held = out
+                continue
+            for _ in range(2 if seq in self.dup else 1):
                 self.sock.sendto(out, peer)
+            if self.held is not None:
+                self.sock.sendto(self.held, peer)
+                self.held = None
 
     def close(self):
         self.sock.close()
@@ -553,6 +606,17 @@ class ClientSplit(unittest.TestCase):
 
     def test_forward_only(self):
         self.check_split(there={0, 10}, back=set(), want_fwd=2, want_bwd=0)
+
+    def test_duplicates_and_reordering(self):
+        ref = ScapyReflector(dup={2, 8}, hold={5})
+        try:
+            r, rep = sockit_stamp(ref.port, "--count", 10)
+        finally:
+            ref.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((rep["sent"], rep["received"], rep["lost"]), (10, 10, 0), rep)
+        self.assertEqual((rep["duplicates"], rep["reordered"]), (2, 1), rep)
+        self.assertEqual((rep["lost_forward"], rep["lost_backward"]), (0, 0), rep)
 
     def test_stateless_round_trip_only(self):
         ref = ScapyReflector(stateful=False, drop_there={1}, drop_back={4})

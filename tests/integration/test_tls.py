@@ -42,6 +42,13 @@ def sockit(*args, input=None, timeout=30):
     return sktest.run([SOCKIT] + list(args), input=input, timeout=timeout)
 
 
+def require_tls():
+    """Skips when sockit was built with -DSK_TLS=OFF."""
+    p = sockit("tls", "--timeout", "1", "127.0.0.1", "9")
+    if "built without TLS" in p.stderr:
+        raise unittest.SkipTest("sockit was built without TLS (-DSK_TLS=OFF)")
+
+
 class Peer:
     """A TLS server program on a free loopback port, stopped on exit."""
 
@@ -82,10 +89,13 @@ class PyServer:
     to each client (None: echoes what it gets until the client's
     close_notify), then closes with close_notify (or, `ragged`, without)."""
 
-    def __init__(self, certs, payload, ragged=False):
+    def __init__(self, certs, payload, ragged=False, record=None, stall=False):
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(*certs.path("server"))
         self.payload, self.ragged = payload, ragged
+        self.record = record    # send the payload in records of this many bytes
+        self.stall = stall      # after the handshake, never read (until closed)
+        self.stop = threading.Event()
         self.lsock = socket.create_server(("127.0.0.1", 0))
         self.port = self.lsock.getsockname()[1]
         self.errors = []
@@ -104,7 +114,14 @@ class PyServer:
         try:
             raw.settimeout(10)
             s = self.ctx.wrap_socket(raw, server_side=True)
-            if self.payload is None:
+            if self.stall:
+                self.stop.wait(30)
+                s.close()
+                return
+            if self.record:
+                for i in range(0, len(self.payload), self.record):
+                    s.sendall(self.payload[i:i + self.record])
+            elif self.payload is None:
                 while True:
                     b = s.recv(65536)
                     if not b:
@@ -125,6 +142,7 @@ class PyServer:
         return self
 
     def __exit__(self, *exc):
+        self.stop.set()
         self.lsock.close()
 
 
@@ -132,6 +150,7 @@ class TlsClients(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         sktest.require_program("openssl")
+        require_tls()
         cls.tmp = tempfile.mkdtemp(prefix="sockit-tls-")
         cls.certs = tlscerts.make(cls.tmp)
         cls.ca = cls.certs.ca
@@ -177,6 +196,7 @@ class TlsClients(unittest.TestCase):
             self.assertEqual(doc["version"], "TLSv1.3")
             self.assertTrue(doc["verified"])
             self.assertEqual(doc["days_left"], 29)
+            self.assertEqual(doc["sans"], ["IP:127.0.0.1", "IP:::1", "DNS:localhost"])
             self.assertIsNone(doc["verify_error"])
             p = sockit("tls", "--cafile", self.ca, "--min-days", "45", "127.0.0.1",
                        str(srv.port))
@@ -269,6 +289,17 @@ class TlsClients(unittest.TestCase):
             self.assertEqual(p.stdout, "Sent: hello\nReceived: hello\nSent: world\n"
                              "Received: world\n")
 
+    def test_echo_ipv6_literal_gnutls(self):
+        # The name checked is the IP address ::1, against the IP SANs.
+        sktest.require_program("gnutls-serv")
+        if not sktest.have_ipv6():
+            self.skipTest("no IPv6 loopback")
+        with gnutls_serv(self.certs, "server", "--echo") as srv:
+            p = sockit("echo", "-6", "--tls", "--cafile", self.ca, "::1", str(srv.port),
+                       "six")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertEqual(p.stdout, "Sent: six\nReceived: six\n")
+
     def test_echo_long_line_python(self):
         line = "x" * 100000 + "\n"
         with PyServer(self.certs, None) as srv:
@@ -308,6 +339,26 @@ class TlsClients(unittest.TestCase):
                        "127.0.0.1", str(srv.port))
             self.assertEqual(p.returncode, 0, p.stderr)
 
+    def test_chargen_across_one_byte_records(self):
+        # Python's ssl sends each sendall as its own record: 3000 records of
+        # one byte, read back byte for byte against the pattern.
+        with PyServer(self.certs, sktest.chargen_ref(0, 3000), record=1) as srv:
+            p = sockit("chargen", "--tls", "--cafile", self.ca, "--bytes", "3000",
+                       "127.0.0.1", str(srv.port))
+            self.assertEqual(p.returncode, 0, p.stderr)
+
+    def test_send_to_a_reader_that_stops_reports_bytes_sent(self):
+        # 64 MiB to a TLS peer that never reads: the send that cannot finish
+        # times out, and the error says how many bytes went out before it.
+        with PyServer(self.certs, None, stall=True) as srv:
+            p = sockit("discard", "--tls", "--cafile", self.ca, "--timeout", "1",
+                       "127.0.0.1", str(srv.port), input=b"x" * (64 << 20), timeout=60)
+            self.assertEqual(p.returncode, 1)
+            m = re.search(r"send after (\d+) bytes: timed out", p.stderr.decode())
+            self.assertIsNotNone(m, p.stderr)
+            self.assertGreater(int(m.group(1)), 0)
+            self.assertLess(int(m.group(1)), 64 << 20)
+
     def test_ragged_eof_is_reported(self):
         with PyServer(self.certs, b"Mon Dec  7 03:10:00 2026\r\n", ragged=True) as srv:
             p = sockit("daytime", "--tls", "--cafile", self.ca, "127.0.0.1", str(srv.port))
@@ -322,6 +373,7 @@ class TlsBench(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         sktest.require_program("openssl")
+        require_tls()
         cls.tmp = tempfile.mkdtemp(prefix="sockit-tls-bench-")
         cls.certs = tlscerts.make(cls.tmp)
         cls.srv = PyServer(cls.certs, None)
