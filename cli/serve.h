@@ -53,10 +53,10 @@ typedef struct serve_opts {
     const char *nts_ntp_server; /* --nts-ntp-server HOST[:PORT], or NULL */
     char nts_ntp_host[256];     /* its HOST */
     int nts_ntp_port;           /* its PORT, 0 when not given */
+    svc_stamp_config stamp;
     /* TLS twins (--tls-cert and --tls-key both, or neither). */
     const char *tls_cert, *tls_key, *tls_client_ca;
     double tls_ticket_rotate;
-    svc_stamp_config stamp;
     sk_server_config cfg;
 } serve_opts;
 

@@ -35,10 +35,10 @@ static const char serve_usage[] =
     "                    [--daytime-format rfc3339|ctime] [--grace SECONDS]\n"
     "                    [--proxy-protocol [--proxy-from CIDR]... [--proxy-timeout SECONDS]]\n"
     "                    [--metrics ADDR:PORT|PATH] [--ntp-stratum N] [--ntp-unsynced]\n"
+    "                    [--stamp-mode stateful|stateless] [--stamp-key FILE]\n"
     "                    [--tls-cert FILE --tls-key FILE [--tls-port-base N]\n"
     "                     [--tls-client-ca FILE] [--tls-handshake-timeout SECONDS]\n"
     "                     [--tls-ticket-rotate SECONDS]]\n"
-    "                    [--stamp-mode stateful|stateless] [--stamp-key FILE]\n"
     "                    [--user NAME] [-v]\n"
     "       sockit serve --inetd SERVICE|auto [options]\n"
     "       sockit serve --list-services\n";
@@ -174,11 +174,10 @@ enum {
     OPT_THREADS, OPT_MAX_CONNS, OPT_MAX_PER_SOURCE, OPT_IDLE, OPT_UDP_LIMIT,
     OPT_UDP_GLOBAL, OPT_QOTD_FILE, OPT_USER, OPT_DAYTIME, OPT_GRACE, OPT_INETD,
     OPT_PROXY, OPT_PROXY_FROM, OPT_PROXY_TIMEOUT, OPT_METRICS,
-    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES, OPT_NTS, OPT_NTS_KEY_FILE,
-    OPT_NTS_ROTATE, OPT_NTS_NTP_SERVER,
-    OPT_TLS_CERT, OPT_TLS_KEY,
-    OPT_TLS_PORT_BASE, OPT_TLS_CLIENT_CA, OPT_TLS_HANDSHAKE, OPT_TLS_ROTATE,
-    OPT_STAMP_MODE, OPT_STAMP_KEY,
+    OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES, OPT_STAMP_MODE, OPT_STAMP_KEY,
+    OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_PORT_BASE, OPT_TLS_CLIENT_CA, OPT_TLS_HANDSHAKE,
+    OPT_TLS_ROTATE,
+    OPT_NTS, OPT_NTS_KEY_FILE, OPT_NTS_ROTATE, OPT_NTS_NTP_SERVER,
 };
 
 static const struct option serve_longopts[] = {

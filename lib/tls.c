@@ -286,6 +286,12 @@ static int ctx_setup(sk_tls_ctx *ctx)
     }
     SSL_CTX_set_options(c, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_verify(c, SSL_VERIFY_NONE, NULL);
+    /* A server that verifies client certificates refuses to resume a
+     * session without a session id context (OpenSSL's "session id context
+     * uninitialized": an internal-error alert to the client); one for
+     * every server context, so mutual TLS resumes too. */
+    if (SSL_CTX_set_session_id_context(c, (const unsigned char *)"sockit", 6) != 1)
+        return -ENOMEM;
     SSL_CTX_set_cert_cb(c, choose_cert, ctx);
     SSL_CTX_set_alpn_select_cb(c, choose_alpn, ctx);
     if (SSL_CTX_set_tlsext_ticket_key_evp_cb(c, ticket_key) != 1)

@@ -92,16 +92,19 @@ const char *sk__conn_via_text(const sk_conn *c, char *buf, size_t size)
 
 /* Made on first use: most connections never ask.  Without memory for it,
  * both calls answer "no address" (len 0) rather than fail. */
+sk__conn_addrs *sk__conn_addrs_get(sk_conn *c)
+{
+    if (c->addrs == NULL) {
+        c->addrs = calloc(1, sizeof(*c->addrs));
+        if (c->addrs != NULL)
+            sk__conn_peer_addr(c, &c->addrs->peer);
+    }
+    return c->addrs;
+}
+
 static sk__conn_addrs *conn_addrs(const sk_conn *c)
 {
-    sk_conn *m = (sk_conn *)c;
-
-    if (m->addrs == NULL) {
-        m->addrs = calloc(1, sizeof(*m->addrs));
-        if (m->addrs != NULL)
-            sk__conn_peer_addr(m, &m->addrs->peer);
-    }
-    return m->addrs;
+    return sk__conn_addrs_get((sk_conn *)c);
 }
 
 const sk_addr *sk_conn_peer(const sk_conn *c)

@@ -19,10 +19,11 @@
  * While the connection is in a stage (SK__C_STAGE) the event goes to the
  * stage's on_io hook instead.
  *
- * A connection with TLS state (c->tls, from lib/server/tls_stage.c) reads
- * and writes through it instead of recv and send, one branch on a field
- * the plain path loads anyway: the handler sees plaintext, the byte counts
- * and buffer bounds are in plaintext, and a write TLS cannot finish waits
+ * A connection with TLS state (c->tls_on set by lib/server/tls_stage.c, the
+ * state in its side block) reads and writes through it instead of recv and
+ * send, one branch on a bit the plain path's cache line holds anyway: the
+ * handler sees plaintext, the byte counts and buffer bounds are in
+ * plaintext, and a write TLS cannot finish waits
  * in the output buffer as a plain one does (OpenSSL's "repeat the write"
  * rule holds: the buffer starts with the bytes offered, and offers are
  * capped to what the buffer can hold).  Plaintext TLS has decrypted but
@@ -196,7 +197,7 @@ static void conn_set_nodelay(sk_conn *c)
  * then holds).  Returns as conn_send. */
 static ssize_t conn_tls_send(sk_conn *c, const void *buf, size_t len)
 {
-    ssize_t n = sk__tls_write(c->tls, buf, len < conn_limit(c) ? len : conn_limit(c));
+    ssize_t n = sk__tls_write(sk__conn_tls(c), buf, len < conn_limit(c) ? len : conn_limit(c));
 
     if (n == SK_ETLS_WANT_WRITE || n == SK_ETLS_WANT_READ)
         return 0;
@@ -211,7 +212,7 @@ static ssize_t conn_send(sk_conn *c, const void *buf, size_t len)
     ssize_t n;
     int flags = MSG_NOSIGNAL;
 
-    if (c->tls != NULL)
+    if (c->tls_on)
         return conn_tls_send(c, buf, len);
     if (c->flags & SK__C_OPENING)
         flags |= MSG_MORE;
@@ -286,8 +287,8 @@ static void conn_finish_close(sk_conn *c)
     if (c->flags & (SK__C_DEAD | SK__C_WR_SHUT))
         return;
     assert((c->flags & (SK__C_CLOSING | SK__C_STAGE)) == SK__C_CLOSING && c->out_len == 0);
-    if (c->tls != NULL)
-        sk__tls_close_notify(c->tls);
+    if (c->tls_on)
+        sk__tls_close_notify(sk__conn_tls(c));
     if ((c->flags & SK__C_RD_EOF) || shutdown(c->io.fd, SHUT_WR) < 0) {
         sk__conn_close_now(c, SK__R_CLOSED);
         return;
@@ -394,7 +395,7 @@ static void conn_on_eof(sk_conn *c)
  * close_notify is an end of stream too (most clients close that way). */
 static ssize_t conn_tls_recv(sk_conn *c, void *buf, size_t len)
 {
-    ssize_t n = sk__tls_read(c->tls, buf, len, false);
+    ssize_t n = sk__tls_read(sk__conn_tls(c), buf, len, false);
 
     if (n == SK_ETLS_WANT_READ || n == SK_ETLS_WANT_WRITE)
         return -EAGAIN;
@@ -407,7 +408,7 @@ static inline ssize_t conn_recv(sk_conn *c, void *buf, size_t len)
 {
     ssize_t n;
 
-    if (c->tls != NULL)
+    if (c->tls_on)
         return conn_tls_recv(c, buf, len);
     do
         n = conn_sys_recv(c->io.fd, buf, len);
@@ -501,7 +502,7 @@ static void conn_shutdown_step(sk_conn *c)
  * empties the buffer (at most a record) or fills the input bound. */
 static void conn_tls_pending(sk_conn *c)
 {
-    while (!(c->flags & SK__C_DEAD) && conn_want_read(c) && sk__tls_pending(c->tls) > 0) {
+    while (!(c->flags & SK__C_DEAD) && conn_want_read(c) && sk__tls_pending(sk__conn_tls(c)) > 0) {
         c->busy++;
         conn_on_readable(c);
         c->busy--;
@@ -516,7 +517,7 @@ static void conn_settle(sk_conn *c)
     if (c->busy > 0 || (c->flags & SK__C_STAGE))
         return;
     conn_pump(c);
-    if (c->tls != NULL)
+    if (c->tls_on)
         conn_tls_pending(c);
     if (c->w->stopping)
         conn_shutdown_step(c);
@@ -687,12 +688,12 @@ sk_loop *sk_conn_loop(const sk_conn *c)
 
 const char *sk_conn_tls_version(const sk_conn *c)
 {
-    return c->tls != NULL ? sk__tls_version(c->tls) : NULL;
+    return c->tls_on ? sk__tls_version(sk__conn_tls(c)) : NULL;
 }
 
 const char *sk_conn_tls_alpn(const sk_conn *c)
 {
-    return c->tls != NULL ? sk__tls_alpn(c->tls) : NULL;
+    return c->tls_on ? sk__tls_alpn(sk__conn_tls(c)) : NULL;
 }
 
 int sk_conn_tls_export_keying_material(const sk_conn *c, const char *label,
@@ -701,7 +702,7 @@ int sk_conn_tls_export_keying_material(const sk_conn *c, const char *label,
 {
     if (!sk_tls_available())
         return SK_ETLS_UNAVAILABLE;
-    if (c->tls == NULL || label == NULL)
+    if (!c->tls_on || label == NULL)
         return -EINVAL;
-    return sk__tls_export(c->tls, label, context, context_len, out, len);
+    return sk__tls_export(sk__conn_tls(c), label, context, context_len, out, len);
 }

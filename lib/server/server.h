@@ -76,12 +76,12 @@ typedef struct sk__service {
     bool conn;   /* fds[0] is one adopted connection, not a listener */
     sk_addr peer; /* the adopted connection's peer (conn only) */
     bool rxtime; /* SK_SERVER_RXTIME: datagrams carry their receive time */
+    bool rxttl;  /* SK_SERVER_RXTTL: and their TTL / hop limit and TOS */
     /* The TLS context new connections' handshakes use (one reference
      * held), or NULL for a plain service.  Read and replaced under
      * srv->tls_lock: sk_server_set_tls may swap it while workers run. */
     sk_tls_ctx *tls;
     bool has_tls; /* tls != NULL; set before the server runs, then fixed */
-    bool rxttl;  /* SK_SERVER_RXTTL: and their TTL / hop limit and TOS */
 } sk__service;
 
 /* A worker's view of one service: its socket and handle. */
@@ -144,13 +144,17 @@ typedef struct sk__conn_addrs {
     sk_addr peer;
     sk_addr local;
     sk_addr via; /* the proxy's address, when SK__C_VIA is set */
+    /* A TLS connection's state (sk_conn.tls_on set): kept in this side block,
+     * which every TLS connection has, so that a plain connection pays no
+     * byte for it. */
+    struct sk__tls *tls;
 } sk__conn_addrs;
 
 /*
  * A TCP connection: one allocation, with its loop handle embedded.
  * Buffers are allocated when first needed, grow up to cfg.conn_buffer (at
  * most 64 MiB, hence 32-bit sizes) and are freed as soon as they are empty,
- * so an idle connection costs this struct (192 bytes on LP64) and the
+ * so an idle connection costs this struct (176 bytes on LP64) and the
  * handler's state.  Fields are ordered to leave no padding.
  */
 struct sk_conn {
@@ -169,11 +173,11 @@ struct sk_conn {
     uint16_t flags;
     uint8_t busy : 4;    /* connection callbacks running (nesting depth, < 8) */
     uint8_t stage : 4;   /* with SK__C_STAGE: index in the server's stages */
-    uint8_t reason;      /* enum sk__conn_reason: why it closed, for the log */
+    uint8_t reason : 4;  /* enum sk__conn_reason: why it closed, for the log */
+    uint8_t tls_on : 1;  /* addrs->tls holds TLS state (the handshake stage on):
+                            reads and writes go through it, the handler sees
+                            plaintext */
     sk__inet_addr peer;  /* AF_UNSPEC when the peer is in addrs only */
-    struct sk__tls *tls; /* TLS state from the handshake stage on, else NULL:
-                            then reads and writes go through it (plaintext
-                            for the handler) */
     max_align_t data[];  /* the handler's conn_size bytes */
 };
 
@@ -296,6 +300,16 @@ void sk__conn_peer_addr(const sk_conn *c, sk_addr *out);
  * that came through a proxy; its old peer becomes "via".  Returns 0 or
  * -ENOMEM. */
 int sk__conn_set_client(sk_conn *c, const sk_addr *client, const sk_addr *local);
+
+/* The side block, made (with the peer filled in) on first use.  NULL when
+ * out of memory. */
+sk__conn_addrs *sk__conn_addrs_get(sk_conn *c);
+
+/* The connection's TLS state (c->tls_on must be set). */
+static inline struct sk__tls *sk__conn_tls(const sk_conn *c)
+{
+    return c->addrs->tls;
+}
 
 /* " via=A" for a connection that came through a proxy, else "" (in buf). */
 const char *sk__conn_via_text(const sk_conn *c, char *buf, size_t size);

@@ -6,11 +6,13 @@
  *
  *   enter    takes the service's current context (under srv->tls_lock: it
  *            may be replaced meanwhile; the connection's state holds its
- *            own reference) and creates the connection's TLS state
+ *            own reference) and creates the connection's TLS state, kept
+ *            in its side block (sk__conn_addrs: a plain connection pays
+ *            nothing for it)
  *   io       one handshake step per readiness event, watching what the
  *            step wants next (SK_ETLS_WANT_READ / SK_ETLS_WANT_WRITE)
  *   done     counts the handshake (full or resumed) and the version, and
- *            ends the stage: conn.c reads and writes through c->tls from
+ *            ends the stage: conn.c reads and writes through it from
  *            then on, so handlers see plaintext
  *   failure  a peer that is not speaking TLS, a refused certificate, no
  *            common version, an early end of stream, an error or the
@@ -123,9 +125,9 @@ static void tls_fail(sk_conn *c, enum tls_failure why, int err)
 static void tls_done(sk_conn *c)
 {
     sk__counters *ctr = sk__ctr(c->svc, c->w);
-    const char *v = sk__tls_version(c->tls);
+    const char *v = sk__tls_version(sk__conn_tls(c));
 
-    if (sk__tls_reused(c->tls))
+    if (sk__tls_reused(sk__conn_tls(c)))
         SK__COUNT(ctr, tls_resumed, 1);
     else
         SK__COUNT(ctr, tls_full, 1);
@@ -145,19 +147,25 @@ static void tls_done(sk_conn *c)
 static void tls_enter(sk_conn *c)
 {
     sk_server *srv = c->w->srv;
+    sk__conn_addrs *a = sk__conn_addrs_get(c);
     sk_tls_ctx *ctx;
     int one = 1, err;
 
+    if (a == NULL) {
+        tls_fail(c, TLS_F_ERROR, -ENOMEM);
+        return;
+    }
     pthread_mutex_lock(&srv->tls_lock);
     ctx = c->svc->tls;
     sk__tls_ctx_ref(ctx);
     pthread_mutex_unlock(&srv->tls_lock);
-    err = sk__tls_new(&c->tls, ctx, c->io.fd, NULL);
+    err = sk__tls_new(&a->tls, ctx, c->io.fd, NULL);
     sk_tls_ctx_free(ctx); /* the state holds its own reference */
     if (err < 0) {
         tls_fail(c, TLS_F_ERROR, err);
         return;
     }
+    c->tls_on = 1;
     if (!(c->flags & SK__C_NODELAY)) {
         c->flags |= SK__C_NODELAY;
         setsockopt(c->io.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -166,7 +174,7 @@ static void tls_enter(sk_conn *c)
 
 static void tls_io(sk_conn *c, unsigned events)
 {
-    int r = sk__tls_handshake_step(c->tls);
+    int r = sk__tls_handshake_step(sk__conn_tls(c));
     unsigned want;
 
     (void)events;

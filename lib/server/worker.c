@@ -187,7 +187,8 @@ static void conn_release(sk_conn *c)
         c->svc->tcp.on_close(c);
         c->busy--;
     }
-    sk__tls_free(c->tls);
+    if (c->tls_on)
+        sk__tls_free(sk__conn_tls(c));
     free(c->out);
     free(c->in);
     free(c->addrs);

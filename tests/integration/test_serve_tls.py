@@ -84,7 +84,13 @@ class Server:
             sktest.SOCKIT, "serve", "--port-base", self.base, "--tls-port-base", self.tls_base,
             "--bind", "127.0.0.1", "--no-udp", "--threads", "2", "--tls-cert", cert_path,
             "--tls-key", key_path, "--metrics", "127.0.0.1:%d" % self.mport] + list(extra))
-        self.proc.wait_line("event=start ", stream="err", timeout=20)
+        start = self.proc.wait_line("event=start ", stream="err", timeout=20)
+        # Every ready line (stdout is read by its own thread).
+        n = int(re.search(r"listeners=(\d+)", start).group(1))
+        deadline = time.monotonic() + 20
+        while len([l for l in self.proc.lines() if l.startswith("listening ")]) < n:
+            assert time.monotonic() < deadline, self.proc.lines()
+            time.sleep(0.02)
 
     def port(self, name):
         if name.endswith("-tls"):
@@ -272,6 +278,7 @@ class Refusals(TlsBase):
                 self.assertNotIn(payload[:5], got)
                 self.assertTrue(got == b"" or got[0] == 21, got)
         srv.wait_metric("sockit_tls_handshakes_failed_total", 3, service="echo-tls")
+        srv.proc.wait_line("event=tls ", stream="err")  # counted just before it is logged
         lines = [l for l in srv.proc.errlines() if l.startswith("event=tls ")]
         # Three in a row: one line, the others suppressed (one a second).
         self.assertGreaterEqual(len(lines), 1)
@@ -299,9 +306,16 @@ class Refusals(TlsBase):
                     s.sendall(b"hi")
                     if s.recv(2) == b"":
                         raise ssl.SSLEOFError("closed")
-        with srv.tls("echo-tls", client_ctx(self.certs, cert="client")) as s:
+        mine = client_ctx(self.certs, cert="client")
+        with srv.tls("echo-tls", mine) as s:
             s.sendall(b"hi")
             self.assertEqual(s.recv(2), b"hi")
+            sess = s.session
+        # The session resumes (its client certificate was verified once).
+        with srv.tls("echo-tls", mine, session=sess) as s:
+            s.sendall(b"again")
+            self.assertEqual(s.recv(5), b"again")
+            self.assertTrue(s.session_reused)
         self.assertGreaterEqual(srv.metric("sockit_tls_handshakes_failed_total",
                                            service="echo-tls"), 2)
 
@@ -325,10 +339,60 @@ class Refusals(TlsBase):
         names = {re.search(r"service=(\S+)", l).group(1) for l in srv.proc.lines()
                  if l.startswith("listening ")}
         self.assertEqual(names, {"echo", "time-tls"})
+        port = sktest.free_port()
+        srv3 = self.server("--services", "echo-tls", "--port", "echo-tls=%d" % port)
+        self.assertIn("listening service=echo-tls proto=tcp addr=127.0.0.1:%d" % port,
+                      srv3.proc.lines())
         srv2 = self.server("--services", "echo")
         names = {re.search(r"service=(\S+)", l).group(1) for l in srv2.proc.lines()
                  if l.startswith("listening ")}
         self.assertEqual(names, {"echo", "echo-tls"})
+
+
+class Activation(TlsBase):
+    def activate(self, listens, names, args):
+        sa = sktest.require_program("systemd-socket-activate")
+        argv = [sa]
+        for port in listens:
+            argv += ["-l", "127.0.0.1:%d" % port]
+        argv += ["--fdname=" + ":".join(names), sktest.SOCKIT, "serve"] + args
+        p = sktest.Proc(argv)
+        self.addCleanup(p.stop)
+        for i in range(len(listens)):
+            p.wait_line("as %d." % (3 + i), stream="err")
+        return p
+
+    def test_twins_by_name_and_by_port(self):
+        by_name, by_port = sktest.free_port(), sktest.free_port()
+        cert, key = self.certs.path("server")
+        # The second descriptor has no name of a service: its port, the
+        # --port given to echo-tls, places it.
+        p = self.activate([by_name, by_port], ["echo-tls-v4", "x"],
+                          ["--tls-cert", cert, "--tls-key", key,
+                           "--port", "echo-tls=%d" % by_port])
+        for port in (by_name, by_port):
+            # The first connection starts the daemon (systemd-socket-activate
+            # execs it on the first one).
+            with client_ctx(self.certs).wrap_socket(
+                    socket.create_connection(("127.0.0.1", port), timeout=30),
+                    server_hostname="localhost") as s:
+                s.sendall(b"act")
+                self.assertEqual(s.recv(3), b"act")
+        for port in (by_name, by_port):
+            p.wait_line("listening service=echo-tls proto=tcp addr=127.0.0.1:%d" % port)
+        self.assertTrue(any("by=name" in l for l in p.errlines()), p.errlines())
+        self.assertTrue(any("by=port" in l for l in p.errlines()), p.errlines())
+
+    def test_twin_without_a_certificate_is_refused(self):
+        port = sktest.free_port()
+        p = self.activate([port], ["echo-tls"], [])
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        except OSError:
+            pass
+        self.assertEqual(p.wait(10), 1)
+        self.assertIn("sockit: LISTEN_FDS: descriptor 3: echo-tls needs --tls-cert and "
+                      "--tls-key", p.errlines())
 
 
 class Reload(TlsBase):
@@ -468,7 +532,11 @@ class Load(TlsBase):
                     time.sleep(0.05)
                 self.assertLess(sent, 512 * MIB, "the server never stopped reading")
             grown = rss() - before
-            self.assertLess(grown, 8 * MIB, "grew %d bytes while %d were sent" % (grown, sent))
+            # (Under a sanitizer the resident size says nothing: the read
+            # pause and the bytes coming back are still checked.)
+            if sktest.memory_is_measurable():
+                self.assertLess(grown, 8 * MIB, "grew %d bytes while %d were sent"
+                                % (grown, sent))
             srv.wait_metric("sockit_read_pauses_total", lambda v: v >= 1, service="echo-tls")
             # Everything sent comes back once the client reads.
             s.setblocking(True)
