@@ -64,6 +64,7 @@ typedef struct mconn {
 struct serve_metrics {
     sk_server *srv;
     svc_udpguard *guard;
+    const svc_ntp *nts;  /* NULL: NTS off */
     svc_stamp *_Atomic stamp; /* NULL: not served; set while the thread runs */
     metrics_service *svcs;
     size_t nsvcs;
@@ -256,6 +257,44 @@ static void render_guard(textbuf *t, serve_metrics *m)
                   (unsigned long long)svc_udpguard_dropped(m->guard, (svc_udp_reason)v));
 }
 
+/* The ntp service's NTS requests by result, and the cookies it sent. */
+static void render_nts(textbuf *t, serve_metrics *m)
+{
+    static const struct {
+        svc_ntp_counter c;
+        const char *result;
+    } rows[] = {
+        {SVC_NTP_NTS_OK, "authenticated"},
+        {SVC_NTP_NTS_NAK_COOKIE, "ntsn_cookie"},
+        {SVC_NTP_NTS_NAK_AUTH, "ntsn_authenticator"},
+        {SVC_NTP_NTS_MALFORMED, "malformed"},
+    }, ke[] = {
+        {SVC_NTP_KE_OK, "ok"},
+        {SVC_NTP_KE_BAD, "bad_request"},
+        {SVC_NTP_KE_CRITICAL, "unrecognized_critical"},
+        {SVC_NTP_KE_INTERNAL, "internal_error"},
+        {SVC_NTP_KE_NO_ALPN, "no_alpn"},
+    };
+
+    if (m->nts == NULL)
+        return;
+    tb_printf(t, "# HELP sockit_nts_requests_total NTS requests to the ntp service, by "
+              "result.\n# TYPE sockit_nts_requests_total counter\n");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        tb_printf(t, "sockit_nts_requests_total{result=\"%s\"} %llu\n", rows[i].result,
+                  (unsigned long long)svc_ntp_count(m->nts, rows[i].c));
+    tb_printf(t, "# HELP sockit_nts_cookies_issued_total Fresh NTS cookies sent in "
+              "authenticated replies and key exchanges.\n"
+              "# TYPE sockit_nts_cookies_issued_total counter\n"
+              "sockit_nts_cookies_issued_total %llu\n",
+              (unsigned long long)svc_ntp_count(m->nts, SVC_NTP_NTS_COOKIES));
+    tb_printf(t, "# HELP sockit_nts_key_exchanges_total NTS key exchanges, by result.\n"
+              "# TYPE sockit_nts_key_exchanges_total counter\n");
+    for (size_t i = 0; i < sizeof(ke) / sizeof(ke[0]); i++)
+        tb_printf(t, "sockit_nts_key_exchanges_total{result=\"%s\"} %llu\n", ke[i].result,
+                  (unsigned long long)svc_ntp_count(m->nts, ke[i].c));
+}
+
 /* The stamp service's reflections, drops by reason, flagged TLVs and
  * sessions (svc_stamp_count, svc_stamp_sessions). */
 static void render_stamp(textbuf *t, serve_metrics *m)
@@ -310,6 +349,7 @@ int metrics_render(serve_metrics *m, char **out, size_t *len)
     n = collect(m, g);
     render_rows(&t, m, g, n);
     render_guard(&t, m);
+    render_nts(&t, m);
     render_stamp(&t, m);
     tb_printf(&t, "# HELP sockit_build_info The running sockit's version.\n"
               "# TYPE sockit_build_info gauge\n"
@@ -628,7 +668,8 @@ static int metrics_thread_start(serve_metrics *m)
 }
 
 int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
-                  const metrics_service *svcs, size_t n, svc_udpguard *guard)
+                  const metrics_service *svcs, size_t n, svc_udpguard *guard,
+                  const svc_ntp *nts)
 {
     serve_metrics *m = calloc(1, sizeof(*m));
     struct timespec now;
@@ -640,6 +681,7 @@ int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
         m->conns[i].fd = -1;
     m->srv = srv;
     m->guard = guard;
+    m->nts = nts;
     m->nsvcs = n;
     m->svcs = malloc((n ? n : 1) * sizeof(*svcs));
     if (m->svcs == NULL)

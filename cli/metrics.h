@@ -31,12 +31,13 @@ int metrics_parse_addr(const char *where, sk_addr *out);
 /*
  * Binds `where` ("ADDR:PORT", "[V6]:PORT", or a Unix socket path: one
  * containing '/') and starts serving the counters of `srv` (and the UDP
- * guard's drops, `guard` may be NULL) from a thread of its own.  `svcs` is
- * copied.  Call it before sk_server_run; the server must outlive
+ * guard's drops, `guard` may be NULL, and the ntp service's NTS counts,
+ * `nts` may be NULL) from a thread of its own.  `svcs` is copied.  Call it before sk_server_run; the server must outlive
  * metrics_stop.  Returns 0, or -1 after printing "sockit: --metrics: why".
  */
 int metrics_start(serve_metrics **out, const char *where, sk_server *srv,
-                  const metrics_service *svcs, size_t n, svc_udpguard *guard);
+                  const metrics_service *svcs, size_t n, svc_udpguard *guard,
+                  const svc_ntp *nts);
 
 /* Adds the stamp service's counters to the scrapes (sockit_stamp_*); call
  * before sk_server_run.  `s` must outlive metrics_stop; NULL: none. */

@@ -457,6 +457,19 @@ bool sk__tls_reused(const sk__tls *t)
     return t->established && SSL_session_reused(t->ssl);
 }
 
+int sk__tls_export(const sk__tls *t, const char *label, const void *context,
+                   size_t context_len, void *out, size_t len)
+{
+    if (!t->established)
+        return -EINVAL;
+    if (SSL_export_keying_material(t->ssl, out, len, label, strlen(label), context,
+                                   context_len, context != NULL) != 1) {
+        ERR_clear_error();
+        return SK_ETLS_HANDSHAKE;
+    }
+    return 0;
+}
+
 int sk__tls_verify_result(const sk__tls *t)
 {
     X509 *peer = SSL_get0_peer_certificate(t->ssl);

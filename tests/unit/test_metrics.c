@@ -73,7 +73,7 @@ SK_TEST(render_names_every_service)
     CHECK_OK(sk_server_new(&srv, &cfg));
     CHECK_OK(sk_server_add_tcp(srv, &a, 0, &nothing, NULL, &bound));
     CHECK_OK(sk_server_add_udp(srv, &a, 0, &udp_nothing, NULL, NULL));
-    CHECK_EQ(metrics_start(&m, "127.0.0.1:0", srv, svcs, 2, NULL), 0);
+    CHECK_EQ(metrics_start(&m, "127.0.0.1:0", srv, svcs, 2, NULL, NULL), 0);
     CHECK_EQ(pthread_create(&t, NULL, run_thread, srv), 0);
     CHECK_OK(metrics_render(m, &text, &len));
     CHECK_EQ(strlen(text), len);
