@@ -19,10 +19,16 @@
  * receive; the offset is server - local (positive: the local clock is
  * behind).  The socket is not connected, so a reply from any other address
  * or port is seen, reported and refused rather than silently filtered.
+ *
+ * With --nts (cli/ntp_nts.c) the run starts with the NTS key exchange;
+ * each request then carries a cookie (used once) and an authenticator,
+ * and only an authenticated reply echoing our unique identifier counts.
+ * An NTSN kiss-o'-death ends the run.  Every failure names its step.
  */
 #include "cli.h"
 #include "clock.h"
 #include "ntp.h"
+#include "ntp_nts.h"
 #include "opt.h"
 
 #include "sockit.h"
@@ -45,7 +51,8 @@
 
 static const char ntp_usage[] =
     "usage: sockit ntp [-4|-6] [--count N] [--interval SECONDS] [--timeout SECONDS]\n"
-    "                  [--json] [--allow-unsynced] HOST [PORT]\n";
+    "                  [--json] [--allow-unsynced] [--nts [--nts-port N] [--cafile F]\n"
+    "                  [--servername N] [--nts-ke-only]] HOST [PORT]\n";
 
 static const char ntp_help[] =
     "\n"
@@ -62,6 +69,17 @@ static const char ntp_help[] =
     "      --json             print one JSON object with every sample\n"
     "      --allow-unsynced   accept a server whose leap indicator says its clock is\n"
     "                         unsynchronised (3); without it that fails the run\n"
+    "      --nts              Network Time Security (RFC 8915): a key exchange over\n"
+    "                         TLS 1.3 with HOST first, then authenticated NTP with\n"
+    "                         its cookies (each used once) at the server and port it\n"
+    "                         names (else HOST and PORT)\n"
+    "      --nts-port N       the key exchange's port (default 4460)\n"
+    "      --cafile F         verify the key-exchange server's certificate against\n"
+    "                         the CAs in F (default: the system's)\n"
+    "      --servername N     the name to send (SNI) and check the certificate for\n"
+    "                         (default HOST)\n"
+    "      --nts-ke-only      run the key exchange alone and print what the server\n"
+    "                         offered: AEAD, cookies and their length, NTP server, port\n"
     "  -h, --help             show this help and exit\n"
     "\n"
     "PORT is a number or a service name; it defaults to 123.  A reply counts only\n"
@@ -70,8 +88,12 @@ static const char ntp_help[] =
     "(16 only with leap 3); anything else is reported and ignored.  A RATE\n"
     "kiss-o'-death doubles the interval; DENY or RSTR stops with exit status 1.\n"
     "\n"
+    "With --nts a failure names its step: TLS (or the certificate), key exchange\n"
+    "error record, key exchange, no cookies, NTSN, reply authentication failed,\n"
+    "unique identifier mismatch.\n"
+    "\n"
     "Exit status: 0 success, 1 failure (no usable reply, access denied,\n"
-    "unsynchronised server), 2 usage error.  See sockit(1).\n";
+    "unsynchronised server, an NTS step), 2 usage error.  See sockit(1).\n";
 
 /* ---- options ----------------------------------------------------------------- */
 
@@ -83,9 +105,14 @@ typedef struct ntp_opts {
     const char *host, *port;
     char portbuf[8];
     char where[300]; /* "host:port" for messages */
+    bool nts, nts_ke_only, nts_opt;  /* nts_opt: an NTS option was given */
+    const char *nts_port, *cafile, *servername;
+    char nts_portbuf[8];
+    ntp_nts *state;                  /* the association, with --nts */
 } ntp_opts;
 
-enum { OPT_JSON = 256, OPT_ALLOW_UNSYNCED };
+enum { OPT_JSON = 256, OPT_ALLOW_UNSYNCED, OPT_NTS, OPT_NTS_PORT, OPT_CAFILE, OPT_SERVERNAME,
+       OPT_NTS_KE_ONLY };
 
 static const struct option ntp_longopts[] = {
     {"count", required_argument, NULL, 'c'},
@@ -93,6 +120,11 @@ static const struct option ntp_longopts[] = {
     {"timeout", required_argument, NULL, 't'},
     {"json", no_argument, NULL, OPT_JSON},
     {"allow-unsynced", no_argument, NULL, OPT_ALLOW_UNSYNCED},
+    {"nts", no_argument, NULL, OPT_NTS},
+    {"nts-port", required_argument, NULL, OPT_NTS_PORT},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"servername", required_argument, NULL, OPT_SERVERNAME},
+    {"nts-ke-only", no_argument, NULL, OPT_NTS_KE_ONLY},
     {NULL, 0, NULL, 0},
 };
 
@@ -101,6 +133,35 @@ static void ntp_print_help(FILE *out, const void *arg)
     (void)arg;
     fputs(ntp_usage, out);
     fputs(ntp_help, out);
+}
+
+/* The NTS options; returns 0, or -1 after printing why. */
+static int ntp_nts_option(ntp_opts *o, int opt, const char *arg)
+{
+    int port;
+
+    o->nts_opt = true;
+    switch (opt) {
+    case OPT_NTS:
+        o->nts = true;
+        return 0;
+    case OPT_NTS_KE_ONLY:
+        o->nts = o->nts_ke_only = true;
+        return 0;
+    case OPT_NTS_PORT:
+        if (cli_parse_port("ntp", arg, "tcp", CLI_ZERO_BAD, &port) < 0)
+            return -1;
+        snprintf(o->nts_portbuf, sizeof(o->nts_portbuf), "%d", port);
+        o->nts_port = o->nts_portbuf;
+        return 0;
+    case OPT_CAFILE:
+        o->cafile = arg;
+        return 0;
+    case OPT_SERVERNAME:
+        o->servername = arg;
+        return 0;
+    }
+    return -1;
 }
 
 /* Applies one option; returns 0, or -1 after printing why. */
@@ -130,7 +191,7 @@ static int ntp_option(ntp_opts *o, int opt, const char *arg)
         o->allow_unsynced = true;
         return 0;
     }
-    return -1;
+    return ntp_nts_option(o, opt, arg);
 }
 
 /* Parses argv; returns -1 to go on, or the exit status to return. */
@@ -156,6 +217,10 @@ static int ntp_parse(ntp_opts *o, int argc, char **argv)
         return cli_usage_error("ntp", "missing HOST");
     if (n > 2)
         return cli_usage_error("ntp", "unexpected argument '%s'", argv[p.optind + 2]);
+    if (o->nts_opt && !o->nts)
+        return cli_usage_error("ntp", "--nts-port, --cafile and --servername need --nts");
+    if (o->nts_port == NULL)
+        o->nts_port = "4460";
     o->host = argv[p.optind];
     if (o->host[0] == '\0') {
         cli_bad_value("ntp", "address", o->host);
@@ -282,7 +347,8 @@ static uint64_t random_nonce(void)
 /* Sends one request to `to` and waits up to o->timeout for its reply. */
 static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, ntp_result *r)
 {
-    unsigned char req[NTP_HEADER_LEN], buf[NTP_RECV_MAX];
+    unsigned char hdr[NTP_HEADER_LEN], req[NTP_RECV_MAX], buf[NTP_RECV_MAX];
+    size_t len;
     ntp_packet q = {0};
     struct timespec t1, t4;
     double deadline = cli_now() + o->timeout;
@@ -295,9 +361,16 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
     q.version = NTP_VERSION;
     q.mode = NTP_MODE_CLIENT;
     q.transmit = nonce;
-    ntp_encode(&q, req);
+    ntp_encode(&q, hdr);
+    len = o->state != NULL ? ntp_nts_request(o->state, hdr, req, sizeof(req)) : sizeof(hdr);
+    if (len == 0) {
+        ntp_error(o, "no cookies: all were used and none came back");
+        return NTP_FAILED;
+    }
+    if (o->state == NULL)
+        memcpy(req, hdr, sizeof(hdr));
     realtime_now(&t1);
-    sent = sk_sock_sendto(s, req, sizeof(req), 0, to);
+    sent = sk_sock_sendto(s, req, len, 0, to);
     if (sent < 0) {
         ntp_error(o, "send: %s", sk_strerror((int)sent));
         return NTP_FAILED;
@@ -331,6 +404,18 @@ static ntp_outcome exchange(const ntp_opts *o, sk_sock *s, const sk_addr *to, nt
         if (why != NULL) {
             ntp_error(o, "ignoring a reply: %s", why);
             continue;
+        }
+        if (o->state != NULL) {
+            ntp_nts_step st = ntp_nts_reply(o->state, buf, (size_t)n,
+                                            r->p.stratum == NTP_STRATUM_KOD);
+            if (st == NTP_NTS_NTSN) {
+                ntp_error(o, "NTSN: the server refused our cookie (kiss-o'-death NTSN)");
+                return NTP_KOD_STOP;
+            }
+            if (st != NTP_NTS_OK) {
+                ntp_error(o, "ignoring a reply: %s", ntp_nts_step_name(st));
+                continue;
+            }
         }
         if (r->p.stratum == NTP_STRATUM_KOD)
             return kiss(o, &r->p);
@@ -368,6 +453,11 @@ static void format_time(int64_t sec, uint32_t ns, char *buf, size_t size, bool i
         snprintf(buf, size, "%s.%03u %d UTC", base, ns / 1000000u, tm.tm_year + 1900);
 }
 
+static const char *aead_name(uint16_t id)
+{
+    return id == NTS_AEAD_AES_SIV_CMAC_256 ? "AEAD_AES_SIV_CMAC_256" : "unknown";
+}
+
 static void print_sample_text(int i, const ntp_result *r)
 {
     char refid[NTP_REFID_TEXT];
@@ -390,6 +480,9 @@ static void print_summary_text(const ntp_opts *o, const char *addr, const ntp_re
     printf("server time is %s\n", when);
     printf("offset %+.3f ms, delay %.3f ms (lowest-delay sample, %d of %d)\n",
            best->s.offset * 1e3, best->s.delay * 1e3, ibest + 1, n);
+    if (o->state != NULL)
+        printf("nts: yes, %s, %zu cookies left\n", aead_name(o->state->aead),
+               o->state->ncookies);
 }
 
 /* The fields one sample and the summary share, as JSON members. */
@@ -418,7 +511,81 @@ static void print_json(const ntp_opts *o, const char *addr, const ntp_result *rs
     }
     printf("], \"chosen\": %d, ", ibest + 1);
     json_fields(&rs[ibest]);
-    printf(", \"synchronised\": %s}\n", synced ? "true" : "false");
+    printf(", \"synchronised\": %s", synced ? "true" : "false");
+    if (o->state != NULL)
+        printf(", \"nts\": true, \"aead\": \"%s\", \"cookies_left\": %zu",
+               aead_name(o->state->aead), o->state->ncookies);
+    printf("}\n");
+}
+
+/* ---- NTS ------------------------------------------------------------------------- */
+
+/* A string from the key exchange (printable ASCII) as a JSON string. */
+static void json_string(const char *v)
+{
+    putchar('"');
+    for (; *v; v++) {
+        if (*v == '"' || *v == '\\')
+            putchar('\\');
+        putchar(*v);
+    }
+    putchar('"');
+}
+
+/* --nts-ke-only: what the server offered. */
+static void print_ke(const ntp_opts *o, const char *ke_where, const ntp_nts *n)
+{
+    const char *server = n->server[0] ? n->server : o->host;
+    int port = n->port >= 0 ? n->port : NTP_PORT;
+
+    if (o->json) {
+        printf("{\"nts_ke\": ");
+        json_string(ke_where);
+        printf(", \"tls\": \"%s\", \"alpn\": \"%s\", \"aead\": \"%s\", \"aead_id\": %u, "
+               "\"cookies\": %zu, \"cookie_length\": %zu, \"ntp_server\": ",
+               n->tls_version, NTS_KE_ALPN, aead_name(n->aead), n->aead, n->cookies_received,
+               n->cookie_len);
+        json_string(server);
+        printf(", \"ntp_port\": %d, \"server_record\": %s, \"port_record\": %s}\n", port,
+               n->server[0] ? "true" : "false", n->port >= 0 ? "true" : "false");
+        return;
+    }
+    printf("nts-ke %s: %s, ALPN %s\n", ke_where, n->tls_version, NTS_KE_ALPN);
+    printf("aead %s (%u)\n", aead_name(n->aead), n->aead);
+    printf("cookies %zu, %zu bytes each\n", n->cookies_received, n->cookie_len);
+    printf("ntp server %s%s, port %d%s\n", server, n->server[0] ? "" : " (no Server record)",
+           port, n->port >= 0 ? "" : " (no Port record)");
+}
+
+/*
+ * --nts: the key exchange with HOST:--nts-port; then NTP goes to the server
+ * and port it named (else HOST, PORT).  Returns 0, or -1 after printing the
+ * step that failed.
+ */
+static int ntp_key_exchange(ntp_opts *o, ntp_nts *n, char *ke_where, size_t size)
+{
+    static char port[12];
+    char why[256];
+    ntp_nts_step st;
+
+    snprintf(ke_where, size, strchr(o->host, ':') ? "[%s]:%s" : "%s:%s", o->host,
+             o->nts_port);
+    st = ntp_nts_ke(n, o->host, o->nts_port, o->family, o->cafile, o->servername, o->timeout,
+                    why, sizeof(why));
+    if (st != NTP_NTS_OK) {
+        fprintf(stderr, "sockit: ntp --nts %s: %s: %s\n", ke_where, ntp_nts_step_name(st), why);
+        return -1;
+    }
+    if (n->server[0])
+        o->host = n->server;
+    if (n->port >= 0) {
+        snprintf(port, sizeof(port), "%d", n->port);
+        o->port = port;
+    }
+    snprintf(o->where, sizeof(o->where), strchr(o->host, ':') ? "[%s]:%s" : "%s:%s",
+             o->host, o->port);
+    o->state = n;
+    return 0;
 }
 
 /* ---- the command ---------------------------------------------------------------- */
@@ -489,6 +656,8 @@ static int ntp_collect(const ntp_opts *o, sk_sock *s, const sk_addr *to, ntp_res
 int cmd_ntp(int argc, char **argv)
 {
     static ntp_result rs[NTP_MAX_COUNT];
+    static ntp_nts nts;
+    char ke_where[300];
     ntp_opts o;
     sk_sock *s;
     sk_addr to;
@@ -498,12 +667,25 @@ int cmd_ntp(int argc, char **argv)
 
     if (status >= 0)
         return status;
-    if (ntp_open(&o, &s, &to) < 0)
+    if (o.nts && ntp_key_exchange(&o, &nts, ke_where, sizeof(ke_where)) < 0) {
+        ntp_nts_free(&nts);
         return CLI_EXIT_FAIL;
+    }
+    if (o.nts_ke_only) {
+        print_ke(&o, ke_where, &nts);
+        ntp_nts_free(&nts);
+        return fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    }
+    if (ntp_open(&o, &s, &to) < 0) {
+        ntp_nts_free(&nts);
+        return CLI_EXIT_FAIL;
+    }
     if (sk_addr_format_ip(&to, addr, sizeof(addr)) < 0)
         snprintf(addr, sizeof(addr), "?");
     n = ntp_collect(&o, s, &to, rs);
     sk_sock_free(s);
+    if (o.nts)
+        ntp_nts_free(&nts); /* the counts the report prints stay */
     if (n <= 0) {
         if (n == 0)
             ntp_error(&o, "no usable reply to %ld request%s", o.count, o.count == 1 ? "" : "s");

@@ -200,6 +200,17 @@ static void guard_log(void *arg, const char *line)
     serve_log("%s", line);
 }
 
+/* The slot number of the NTS key exchange's listeners: nts-ke is not in
+ * svc_table (it exists only with --nts and a certificate), so it takes the
+ * number after the last slot. */
+#define SERVE_NTSKE SVCLIST_SLOTS
+#define SERVE_NTSKE_STD_PORT NTS_KE_PORT
+
+static const char *listener_name(int slot)
+{
+    return slot == SERVE_NTSKE ? "nts-ke" : svclist_name(slot);
+}
+
 /* A listening socket, remembered to announce it once everything is bound;
  * the i-th is the server's service i. */
 typedef struct serve_listener {
@@ -215,7 +226,7 @@ typedef struct serve_listener {
  */
 static svc_udpguard *serve_guard(const serve_opts *o, const serve_listener *ls, int nl)
 {
-    int ports[SVCLIST_SLOTS + SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
+    int ports[SVCLIST_SLOTS + SERVE_MAX_BINDS * (SVCLIST_SLOTS * 2 + 1)];
     svc_udpguard_config gc = {0};
     svc_udpguard *g;
     size_t n = 0;
@@ -334,7 +345,7 @@ static int announce(const serve_listener *ls, int n)
     for (int i = 0; i < n; i++) {
         if (sk_addr_format(&ls[i].bound, text, sizeof(text)) < 0)
             snprintf(text, sizeof(text), "?");
-        printf("listening service=%s proto=%s addr=%s\n", svclist_name(ls[i].svc),
+        printf("listening service=%s proto=%s addr=%s\n", listener_name(ls[i].svc),
                ls[i].tcp ? "tcp" : "udp", text);
     }
     return fflush(stdout) == 0 ? 0 : -1;
@@ -486,6 +497,9 @@ static size_t serve_stats_of(const serve_opts *o, svc_env *env,
 
     if (env->ntp != NULL && serves_udp(o, svc_find("ntp")))
         out[n++] = (serve_stats){&svc_ntp_stats, env->ntp};
+    /* NTS: also for the key exchange alone (--nts-ntp-server elsewhere). */
+    if (env->ntp != NULL && o->nts)
+        out[n++] = (serve_stats){&svc_nts_stats, env->ntp};
     if (env->stamp != NULL && serves_udp(o, svc_find("stamp")))
         out[n++] = (serve_stats){&svc_stamp_stats, env->stamp};
     return n;
@@ -534,25 +548,85 @@ static int serve_tls_listeners(const serve_opts *o, sk_server *srv, const serve_
     size_t n = 0;
 
     for (int i = 0; i < nl; i++)
-        if (svclist_is_tls(ls[i].svc))
+        if (svclist_is_tls(ls[i].svc) && ls[i].svc != SERVE_NTSKE)
             indexes[n++] = (size_t)i;
     return serve_tls_start(out, o, srv, indexes, n);
 }
 
+/*
+ * --nts with a certificate: the key exchange on every address at the port
+ * base + 4460, each listener behind a TLS context of its own (TLS 1.3,
+ * ALPN ntske/1).  Appends the listeners to ls[]; returns the new count, or
+ * -1 after printing why.  Its certificate is not reloaded on SIGHUP.
+ */
+static int bind_ntske(sk_server *srv, const serve_opts *o, const serve_bind *b, int nb,
+                      svc_env *env, serve_listener *ls, int nl)
+{
+    static const char *const alpn[] = {NTS_KE_ALPN};
+    int port = o->port_base + SERVE_NTSKE_STD_PORT, first = nl, rc;
+    sk_tls_ctx *ctx = NULL;
+
+    if (!o->nts || !serves_tls(o) || !o->tcp)
+        return nl;
+    if (port > 65535) {
+        cli_error("serve", "nts-ke: port base %d + 4460 is past 65535", o->port_base);
+        return -1;
+    }
+    for (int a = 0; a < nb; a++, nl++) {
+        sk_addr addr = b[a].addr;
+
+        sk_addr_set_port(&addr, port);
+        rc = sk_server_add_tcp(srv, &addr, b[a].flags, &svc_ntske_tcp, env, &ls[nl].bound);
+        if (rc < 0) {
+            cli_error_code("bind nts-ke", rc);
+            return -1;
+        }
+        ls[nl].svc = SERVE_NTSKE;
+        ls[nl].tcp = true;
+    }
+    rc = sk_tls_ctx_new(&ctx, SK_TLS_SERVER);
+    if (rc == 0)
+        rc = sk_tls_ctx_load_cert_chain(ctx, o->tls_cert, o->tls_key);
+    if (rc == 0)
+        rc = sk_tls_ctx_set_minimum_version(ctx, SK_TLS_VERSION_1_3);
+    if (rc == 0)
+        rc = sk_tls_ctx_set_alpn_protocols(ctx, alpn, 1);
+    for (int i = first; rc == 0 && i < nl; i++)
+        rc = sk_server_set_tls(srv, (size_t)i, ctx);
+    sk_tls_ctx_free(ctx); /* the listeners hold their own references */
+    if (rc < 0) {
+        cli_error_code("nts-ke", rc);
+        return -1;
+    }
+    return nl;
+}
+
+/* What nts-ke says about where NTP is: --nts-ntp-server, else our own ntp
+ * port when it is not 123. */
+static void ntske_where(const serve_opts *o, svc_env *env)
+{
+    int ntp = svc_find("ntp");
+
+    env->nts_server = o->nts_ntp_server != NULL ? o->nts_ntp_host : NULL;
+    env->nts_port = o->nts_ntp_server != NULL ? o->nts_ntp_port
+                    : serves_udp(o, ntp)        ? o->ports[ntp]
+                                                : 0;
+}
+
 /* Starts the --metrics endpoint, naming each listener's service. */
 static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_listener *ls,
-                               int nl, svc_udpguard *g, serve_metrics **out)
+                               int nl, const svc_env *env, serve_metrics **out)
 {
-    static metrics_service svcs[SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
+    static metrics_service svcs[SERVE_MAX_BINDS * (SVCLIST_SLOTS * 2 + 1)];
 
     *out = NULL;
     if (o->metrics == NULL)
         return 0;
     for (int i = 0; i < nl; i++) {
-        svcs[i].name = svclist_name(ls[i].svc);
+        svcs[i].name = listener_name(ls[i].svc);
         svcs[i].tcp = ls[i].tcp;
     }
-    return metrics_start(out, o->metrics, srv, svcs, (size_t)nl, g);
+    return metrics_start(out, o->metrics, srv, svcs, (size_t)nl, env->guard);
 }
 
 /* Binds, drops root, announces, serves until a signal.  Returns the exit
@@ -560,7 +634,7 @@ static int serve_metrics_start(const serve_opts *o, sk_server *srv, const serve_
 static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
 {
     static serve_bind binds[SERVE_MAX_BINDS];
-    static serve_listener ls[SERVE_MAX_BINDS * SVCLIST_SLOTS * 2];
+    static serve_listener ls[SERVE_MAX_BINDS * (SVCLIST_SLOTS * 2 + 1)];
     sk_server *srv = NULL;
     serve_metrics *metrics = NULL;
     serve_tls *tls = NULL;
@@ -575,16 +649,20 @@ static int serve_run(const serve_opts *o, svc_env *env, const struct passwd *pw)
         return CLI_EXIT_FAIL;
     }
     nl = adopt_all(srv, o, env, ls);
-    if (nl == 0)
+    if (nl == 0) {
         nl = bind_all(srv, o, binds, nb, env, ls);
+        if (nl >= 0)
+            nl = bind_ntske(srv, o, binds, nb, env, ls, nl);
+    }
     if (nl < 0)
         goto out;
+    ntske_where(o, env);
     /* The handlers read env->guard only once the server runs. */
     env->guard = serve_guard(o, ls, nl);
     if (env->guard == NULL || serve_tls_listeners(o, srv, ls, nl, &tls) < 0)
         goto out;
     /* Bound before root is dropped, like the services. */
-    if (serve_metrics_start(o, srv, ls, nl, env->guard, &metrics) < 0 ||
+    if (serve_metrics_start(o, srv, ls, nl, env, &metrics) < 0 ||
         (pw != NULL && drop_privileges(pw) < 0))
         goto out;
     {
@@ -707,10 +785,21 @@ int cmd_serve(int argc, char **argv)
         svc_stamp_free(env.stamp);
         return rc == -EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
+    if (o.nts && (rc = svc_ntskeys_new(&env.ntskeys, o.nts_key_file, o.nts_rotate, err,
+                                       sizeof(err))) < 0) {
+        char what[PATH_MAX + 16];
+        snprintf(what, sizeof(what), "--nts-key-file %s", o.nts_key_file);
+        cli_error(o.nts_key_file != NULL ? what : "--nts", "%s", err);
+        svc_qotd_free(env.qotd);
+        svc_ntp_free(env.ntp);
+        svc_stamp_free(env.stamp);
+        return CLI_EXIT_FAIL;
+    }
     if (o.inetd_svc >= 0)
         status = serve_inetd(&o, &in, &env, o.user != NULL ? &pwbuf : NULL);
     else
         status = serve_run(&o, &env, o.user != NULL ? &pwbuf : NULL);
+    svc_ntskeys_free(env.ntskeys);
     svc_qotd_free(env.qotd);
     notify_close();
     svc_ntp_free(env.ntp);

@@ -46,6 +46,13 @@ typedef struct serve_opts {
     bool proxy_timeout_set;
     const char *metrics;
     svc_ntp_config ntp;
+    bool nts;
+    const char *nts_key_file;
+    long nts_rotate;
+    int port_base;              /* --port-base: nts-ke listens at it + 4460 */
+    const char *nts_ntp_server; /* --nts-ntp-server HOST[:PORT], or NULL */
+    char nts_ntp_host[256];     /* its HOST */
+    int nts_ntp_port;           /* its PORT, 0 when not given */
     svc_stamp_config stamp;
     /* TLS twins (--tls-cert and --tls-key both, or neither). */
     const char *tls_cert, *tls_key, *tls_client_ca;

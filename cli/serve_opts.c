@@ -99,6 +99,21 @@ static const char serve_help[] =
     "                        stratum 16 while the kernel says its clock is\n"
     "                        unsynchronised, else stratum 3, refid KERN\n"
     "  --ntp-unsynced        ntp: always answer leap 3, stratum 16 (for tests)\n"
+    "  --nts                 ntp: also answer NTS (RFC 8915) requests: check the\n"
+    "                        cookie and authenticator, reply authenticated with\n"
+    "                        fresh cookies, NTSN kiss-o'-death for a bad cookie or\n"
+    "                        authenticator; plain NTP keeps working\n"
+    "  --nts-key-file FILE   keep the cookie master keys in FILE (created mode 0600\n"
+    "                        when missing): cookies stay valid across restarts and\n"
+    "                        every instance sharing FILE accepts the others' cookies\n"
+    "  --nts-rotate SECONDS  make a new master key this often, keeping the previous\n"
+    "                        one (default 86400; 0: never)\n"
+    "                        With --tls-cert and --tls-key, --nts also serves the\n"
+    "                        NTS key exchange, nts-ke, on TCP at the port base +\n"
+    "                        4460 (12460): TLS 1.3, ALPN ntske/1, 8 cookies\n"
+    "  --nts-ntp-server HOST[:PORT]  nts-ke: send Server and Port records naming\n"
+    "                        this NTP server (one key exchange for a pool sharing\n"
+    "                        --nts-key-file); by default none, or our ntp port\n"
     "  --tls-cert FILE       also serve each TCP service over TLS as NAME-tls, with\n"
     "                        this certificate chain (PEM, leaf first); needs\n"
     "                        --tls-key; SIGHUP reloads both (a file that fails to\n"
@@ -162,6 +177,7 @@ enum {
     OPT_NTP_STRATUM, OPT_NTP_UNSYNCED, OPT_LIST_SERVICES, OPT_STAMP_MODE, OPT_STAMP_KEY,
     OPT_TLS_CERT, OPT_TLS_KEY, OPT_TLS_PORT_BASE, OPT_TLS_CLIENT_CA, OPT_TLS_HANDSHAKE,
     OPT_TLS_ROTATE,
+    OPT_NTS, OPT_NTS_KEY_FILE, OPT_NTS_ROTATE, OPT_NTS_NTP_SERVER,
 };
 
 static const struct option serve_longopts[] = {
@@ -188,6 +204,10 @@ static const struct option serve_longopts[] = {
     {"metrics", required_argument, NULL, OPT_METRICS},
     {"ntp-stratum", required_argument, NULL, OPT_NTP_STRATUM},
     {"ntp-unsynced", no_argument, NULL, OPT_NTP_UNSYNCED},
+    {"nts", no_argument, NULL, OPT_NTS},
+    {"nts-key-file", required_argument, NULL, OPT_NTS_KEY_FILE},
+    {"nts-rotate", required_argument, NULL, OPT_NTS_ROTATE},
+    {"nts-ntp-server", required_argument, NULL, OPT_NTS_NTP_SERVER},
     {"stamp-mode", required_argument, NULL, OPT_STAMP_MODE},
     {"stamp-key", required_argument, NULL, OPT_STAMP_KEY},
     {"list-services", no_argument, NULL, OPT_LIST_SERVICES},
@@ -218,6 +238,8 @@ static void serve_defaults(serve_opts *o)
     o->cfg.max_per_source = SERVE_DEFAULT_MAX_PER_SOURCE;
     o->cfg.idle_timeout = SERVE_DEFAULT_IDLE;
     o->inetd_svc = -1;
+    o->nts_rotate = SVC_NTS_ROTATE_DEFAULT;
+    o->port_base = SERVE_DEFAULT_BASE;
 }
 
 /* "sockit: serve: OPTION: unknown service 'NAME' (known: ...)". */
@@ -340,6 +362,11 @@ static int parse_number_opt(serve_opts *o, int opt, const char *arg)
             return -1;
         o->ntp.stratum = (int)v;
         return 0;
+    case OPT_NTS_ROTATE:
+        if (cli_parse_duration("serve", arg, CLI_ZERO_OK, 100.0 * 365 * 86400, &s) < 0)
+            return -1;
+        o->nts_rotate = (long)s;
+        return 0;
     case OPT_TLS_HANDSHAKE:
         return cli_parse_duration("serve", arg, CLI_ZERO_BAD, 3600,
                                   &o->cfg.tls_handshake_timeout);
@@ -390,6 +417,8 @@ static int parse_base(serve_opts *o, const char *arg, bool tls, const bool overr
     for (int i = 0; i < SVCLIST_SLOTS; i++)
         if (!overridden[i] && svclist_is_tls(i) == tls)
             o->ports[i] = v + svc_table[svclist_base(i)].std_port;
+    if (!tls)
+        o->port_base = v;
     return 0;
 }
 
@@ -481,6 +510,24 @@ static int parse_opt(serve_opts *o, int opt, const char *arg, bool overridden[],
     case OPT_NTP_UNSYNCED:
         o->ntp.unsynced = true;
         return 0;
+    case OPT_NTS:
+        o->nts = true;
+        return 0;
+    case OPT_NTS_KEY_FILE:
+        o->nts_key_file = arg;
+        return 0;
+    case OPT_NTS_NTP_SERVER: {
+        char port[16];
+
+        o->nts_ntp_server = arg;
+        if (sk_hostport_split(arg, o->nts_ntp_host, sizeof(o->nts_ntp_host), port,
+                              sizeof(port)) < 0 || o->nts_ntp_host[0] == '\0') {
+            cli_bad_value("serve", "address", arg);
+            return -1;
+        }
+        return port[0] == '\0' ? 0
+               : cli_parse_port("serve", port, "udp", CLI_ZERO_BAD, &o->nts_ntp_port);
+    }
     case OPT_STAMP_MODE:
         if (strcmp(arg, "stateful") != 0 && strcmp(arg, "stateless") != 0) {
             cli_bad_value("serve", "stamp mode", arg);
@@ -596,6 +643,10 @@ int serve_parse(serve_opts *o, int argc, char **argv)
         return CLI_EXIT_USAGE;
     if (!o->cfg.proxy_protocol && (o->nproxy_from > 0 || o->proxy_timeout_set))
         return cli_usage_error("serve", "--proxy-from and --proxy-timeout need --proxy-protocol");
+    if (!o->nts && (o->nts_key_file != NULL || o->nts_rotate != SVC_NTS_ROTATE_DEFAULT ||
+                    o->nts_ntp_server != NULL))
+        return cli_usage_error("serve", "--nts-key-file, --nts-rotate and --nts-ntp-server "
+                                        "need --nts");
     o->cfg.proxy_from = o->nproxy_from > 0 ? o->proxy_from : NULL;
     o->cfg.proxy_from_count = (size_t)o->nproxy_from;
     return -1;

@@ -93,7 +93,7 @@ foreach(src ${SK_FUZZ_SOURCES})
                              ${PROJECT_SOURCE_DIR}/cli ${PROJECT_SOURCE_DIR}/cli/bench)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer ${SK_FUZZ_SANITIZE})
-  target_link_libraries(${name} PRIVATE Threads::Threads ZLIB::ZLIB m ${SK_TLS_LIBS})
+  target_link_libraries(${name} PRIVATE Threads::Threads ZLIB::ZLIB m ${SK_TLS_LIBS} PkgConfig::SK_LIBCRYPTO)
   set_target_properties(${name} PROPERTIES
                         RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/fuzz)
   add_test(NAME fuzz.${short}.libfuzzer

@@ -65,3 +65,11 @@ set_tests_properties(shared.addrinfo PROPERTIES TIMEOUT 30
 if(TEST interop.package)
   set_tests_properties(interop.package PROPERTIES TIMEOUT 900)
 endif()
+
+# test_siv checks proto/siv.c against nettle's SIV-CMAC, an independent
+# implementation, when nettle-dev is installed.
+pkg_check_modules(SK_NETTLE IMPORTED_TARGET nettle)
+if(SK_NETTLE_FOUND AND TARGET test_siv)
+  target_link_libraries(test_siv PRIVATE PkgConfig::SK_NETTLE)
+  target_compile_definitions(test_siv PRIVATE SK_HAVE_NETTLE)
+endif()

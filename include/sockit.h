@@ -908,6 +908,19 @@ SK_API const char *sk_tls_alpn(const sk_sock *s);
 SK_API bool sk_tls_session_reused(const sk_sock *s);
 
 /*
+ * Keying material exported from the session (RFC 5705; RFC 8446 section
+ * 7.5 for TLS 1.3), as NTS (RFC 8915 section 5.1) derives its keys: `len`
+ * bytes into `out` for `label` and `context` (context_len bytes; NULL and
+ * 0 is "no context", which differs from an empty one in TLS 1.2).  Both
+ * ends compute the same bytes.  Returns 0, -EINVAL (s not wrapped or its
+ * handshake not complete), SK_ETLS_HANDSHAKE (OpenSSL refused),
+ * SK_ETLS_UNAVAILABLE.
+ */
+SK_API int sk_tls_export_keying_material(const sk_sock *s, const char *label,
+                                         const void *context, size_t context_len,
+                                         void *out, size_t len);
+
+/*
  * What verifying the peer's certificate found: 0 when it verified (chain
  * and, when checked, name), else an SK_ETLS_VERIFY_* code; -ENODATA when
  * the peer sent none, -EINVAL when s is not wrapped.  Meaningful with any
@@ -1466,6 +1479,18 @@ SK_API int sk_server_set_tls(sk_server *srv, size_t index, sk_tls_ctx *ctx);
 /* The TLS version of connection `c` ("TLSv1.3"), or NULL for a connection
  * of a plain service.  Valid from on_open to on_close. */
 SK_API const char *sk_conn_tls_version(const sk_conn *c);
+
+/* The ALPN protocol agreed with the client of `c`, or NULL (none, or a
+ * plain service).  Valid from on_open to on_close. */
+SK_API const char *sk_conn_tls_alpn(const sk_conn *c);
+
+/* Keying material exported from the session of `c`, as
+ * sk_tls_export_keying_material does for a socket (NTS's keys on the
+ * server side).  Returns 0, -EINVAL (a plain service), SK_ETLS_HANDSHAKE,
+ * SK_ETLS_UNAVAILABLE. */
+SK_API int sk_conn_tls_export_keying_material(const sk_conn *c, const char *label,
+                                              const void *context, size_t context_len,
+                                              void *out, size_t len);
 
 /* ---- Adopting descriptors: socket activation and inetd (issue 12) ---------- */
 

@@ -101,6 +101,8 @@ const char *sk__tls_version(const sk__tls *t);
 const char *sk__tls_cipher(const sk__tls *t);
 const char *sk__tls_alpn(const sk__tls *t);
 bool sk__tls_reused(const sk__tls *t);
+int sk__tls_export(const sk__tls *t, const char *label, const void *context,
+                   size_t context_len, void *out, size_t len);
 int sk__tls_verify_result(const sk__tls *t);
 size_t sk__tls_pending(const sk__tls *t);
 int sk__tls_peer_cert(const sk__tls *t, sk_tls_cert_info *out);

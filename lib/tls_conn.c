@@ -392,10 +392,15 @@ int sk__tls_send_close_notify(sk__tls *t)
 
     int r = SSL_shutdown(t->ssl);
 
-    if (r >= 0) {
+    /* 0 is "sent, the peer's not yet seen" -- or, when the alert went out
+     * only in part (a short write, then EAGAIN), "not sent yet", which only
+     * the want tells apart. */
+    if (r == 1 || (r == 0 && SSL_get_error(t->ssl, r) != SSL_ERROR_WANT_WRITE)) {
         t->notify_sent = true;
         return 0;
     }
+    if (r == 0)
+        return SK_ETLS_WANT_WRITE;
     r = tls_error(t, r, errno);
     return r == 0 ? -EPIPE : r;
 }
@@ -450,6 +455,19 @@ const char *sk__tls_alpn(const sk__tls *t)
 bool sk__tls_reused(const sk__tls *t)
 {
     return t->established && SSL_session_reused(t->ssl);
+}
+
+int sk__tls_export(const sk__tls *t, const char *label, const void *context,
+                   size_t context_len, void *out, size_t len)
+{
+    if (!t->established)
+        return -EINVAL;
+    if (SSL_export_keying_material(t->ssl, out, len, label, strlen(label), context,
+                                   context_len, context != NULL) != 1) {
+        ERR_clear_error();
+        return SK_ETLS_HANDSHAKE;
+    }
+    return 0;
 }
 
 int sk__tls_verify_result(const sk__tls *t)

@@ -146,6 +146,12 @@ const char *sk__tls_alpn(const sk__tls *t)
     return NULL;
 }
 
+int sk__tls_export(const sk__tls *t, const char *label, const void *context,
+                   size_t context_len, void *out, size_t len)
+{
+    return SK_ETLS_UNAVAILABLE;
+}
+
 bool sk__tls_reused(const sk__tls *t)
 {
     return false;

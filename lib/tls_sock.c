@@ -234,6 +234,16 @@ bool sk_tls_session_reused(const sk_sock *s)
     return s != NULL && s->tls != NULL && sk__tls_reused(s->tls);
 }
 
+int sk_tls_export_keying_material(const sk_sock *s, const char *label, const void *context,
+                                  size_t context_len, void *out, size_t len)
+{
+    if (!sk_tls_available())
+        return SK_ETLS_UNAVAILABLE;
+    if (s == NULL || s->tls == NULL || label == NULL || (out == NULL && len > 0))
+        return -EINVAL;
+    return sk__tls_export(s->tls, label, context, context_len, out, len);
+}
+
 int sk_tls_verify_result(const sk_sock *s)
 {
     if (s == NULL || s->tls == NULL)

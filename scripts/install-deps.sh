@@ -16,7 +16,7 @@ set -u
 what=${1:-test}
 case "$what" in
   build) pkgs="build-essential cmake python3 pkg-config libssl-dev zlib1g-dev" ;;
-  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony openssl gnutls-bin stunnel4 python3-scapy libhdrhistogram-java default-jre-headless librsvg2-bin" ;;
+  test)  pkgs="python3 rdate socat xinetd netcat-openbsd libuv1-dev iperf3 strace clang libclang-rt-14-dev lintian debhelper dpkg-dev haproxy prometheus chrony openssl gnutls-bin stunnel4 python3-scapy libhdrhistogram-java default-jre-headless librsvg2-bin nettle-dev" ;;
   *) echo "usage: $0 build|test" >&2; exit 2 ;;
 esac
 

@@ -18,8 +18,15 @@
  *      out with the rest of their batch (sendmmsg), so T3 precedes the send
  *      by the batch's remaining handler time, microseconds.
  *
- * A reply is 48 bytes and never longer than its request (extension fields
- * and MACs after the header are not echoed): no amplification.
+ * A plain reply is 48 bytes and never longer than its request (extension
+ * fields and MACs after the header are not echoed): no amplification.
+ *
+ * With NTS (env->ntskeys), a request carrying NTS extension fields goes to
+ * services/ntsntp.c after step 2: authenticated, it gets the same header
+ * plus the Unique Identifier and an authenticator holding fresh cookies,
+ * made before T3 is read; with a bad cookie or authenticator, an NTSN
+ * kiss-o'-death; malformed, nothing.  That reply too is never longer than
+ * the request.
  */
 #define _GNU_SOURCE /* adjtimex */
 #include "services.h"
@@ -94,6 +101,13 @@ static uint64_t ntp_stat(void *n, int id, uint64_t now_ms)
 }
 
 SVC_STATS_DEFINE(svc_ntp_stats, SVC_NTP_STATS, "ntp_stats", ntp_stat);
+SVC_STATS_DEFINE(svc_nts_stats, SVC_NTS_STATS, "nts_stats", ntp_stat);
+
+void svc_ntp_add(svc_ntp *n, svc_ntp_counter c, uint64_t v)
+{
+    if (n != NULL && (unsigned)c < SVC_NTP_NCOUNTERS)
+        svc_tally_add(n->count, (size_t)c, v);
+}
 
 static void ntp_count(svc_ntp *n, svc_ntp_counter c)
 {
@@ -192,6 +206,57 @@ static const svc_udp_policy ntp_policy = {
     .kiss_interval_ms = SVC_NTP_KISS_INTERVAL_MS,
 };
 
+/* Sends `out` and counts it as `c`. */
+static void ntp_send(sk_dgram *d, svc_ntp *n, const sk_addr *from, const void *out,
+                     size_t outlen, size_t len, svc_ntp_counter c)
+{
+    if (outlen > 0 && svc_udp_send(d, from, out, outlen, len))
+        ntp_count(n, c);
+}
+
+/*
+ * The NTS path for a request of `len` bytes that passed the guard.
+ * Returns false when it carries no NTS fields (answer it as plain NTP).
+ */
+static bool ntp_nts(sk_dgram *d, const svc_env *env, const ntp_packet *req, const void *data,
+                    size_t len, const sk_addr *from, uint64_t now_ms, const struct timespec *t2)
+{
+    static const svc_ntp_counter nak[] = {[SVC_NTS_NAK_COOKIE] = SVC_NTP_NTS_NAK_COOKIE,
+                                          [SVC_NTS_NAK_AUTH] = SVC_NTP_NTS_NAK_AUTH};
+    svc_ntp *n = env->ntp;
+    unsigned char header[NTP_HEADER_LEN], out[SVC_NTS_PLAIN_MAX + 256];
+    svc_nts_req r;
+    svc_nts_result v = svc_nts_check(env->ntskeys, data, len, &r);
+    struct timespec t3;
+    ntp_packet rep;
+    size_t cookies;
+
+    if (v == SVC_NTS_PLAIN)
+        return false;
+    if (v == SVC_NTS_MALFORMED) {
+        ntp_count(n, SVC_NTP_NTS_MALFORMED);
+        return true;
+    }
+    if (v != SVC_NTS_OK) {
+        ntp_kod_make(&rep, req, NTS_KOD_NTSN);
+        ntp_encode(&rep, header);
+        ntp_send(d, n, from, out, svc_nts_reply(env->ntskeys, &r, header, true, out, sizeof(out)),
+                 len, nak[v]);
+        return true;
+    }
+    cookies = svc_nts_cookies(env->ntskeys, &r, len);
+    ntp_reply_make(&rep, req, self_cached(n, now_ms, t2),
+                   ntp_ts_from_unix((int64_t)t2->tv_sec, (uint32_t)t2->tv_nsec), 0);
+    clock_gettime(CLOCK_REALTIME, &t3);
+    rep.transmit = ntp_ts_from_unix((int64_t)t3.tv_sec, (uint32_t)t3.tv_nsec);
+    ntp_encode(&rep, header);
+    ntp_send(d, n, from, out, svc_nts_reply(env->ntskeys, &r, header, false, out, sizeof(out)),
+             len, SVC_NTP_NTS_OK);
+    if (n != NULL)
+        svc_tally_add(n->count, SVC_NTP_NTS_COOKIES, cookies);
+    return true;
+}
+
 static void ntp_on_datagram(sk_dgram *d, const void *data, size_t len, const sk_addr *from)
 {
     svc_env *env = sk_dgram_arg(d);
@@ -220,6 +285,9 @@ static void ntp_on_datagram(sk_dgram *d, const void *data, size_t len, const sk_
     }
     if (sk_dgram_rxtime(d, &t2) < 0)
         clock_gettime(CLOCK_REALTIME, &t2);
+    if (len > NTP_HEADER_LEN && env != NULL && env->ntskeys != NULL &&
+        ntp_nts(d, env, &req, data, len, from, now_ms, &t2))
+        return;
     ntp_reply_make(&rep, &req, self_cached(n, now_ms, &t2),
                    ntp_ts_from_unix((int64_t)t2.tv_sec, (uint32_t)t2.tv_nsec), 0);
     clock_gettime(CLOCK_REALTIME, &t3);

@@ -14,6 +14,8 @@
  *   qotd               the quote store (built-in or a fortune file,
  *                      reloadable while the server runs)
  *   ntp                the NTP server's settings and drop counters
+ *   ntskeys            the NTS cookie master keys (current and previous,
+ *                      rotated, optionally shared through a key file)
  *   stamp              the STAMP reflector's settings, sessions, counters
  *   udpguard           the reflection/amplification rules every UDP
  *                      handler applies before it replies
@@ -30,6 +32,7 @@
 #include "chargen.h"
 #include "daytime.h"
 #include "ntp.h"
+#include "nts.h"
 #include "qotd.h"
 #include "rfc868.h"
 #include "stamp.h"
@@ -44,6 +47,7 @@
 typedef struct svc_qotd svc_qotd;
 typedef struct svc_udpguard svc_udpguard;
 typedef struct svc_ntp svc_ntp;
+typedef struct svc_ntskeys svc_ntskeys;
 typedef struct svc_stamp svc_stamp;
 
 /* What the handlers read through their `arg`.  Read-only while serving. */
@@ -52,6 +56,9 @@ typedef struct svc_env {
     svc_qotd *qotd;        /* NULL: the built-in quotes */
     svc_udpguard *guard;   /* NULL: no UDP safety rules (tests only) */
     svc_ntp *ntp;          /* NULL: NTP defaults, drops not counted */
+    svc_ntskeys *ntskeys;  /* NULL: no NTS (plain NTP only) */
+    const char *nts_server; /* nts-ke: the Server record to send, or NULL */
+    int nts_port;          /* nts-ke: the Port record (0 or 123: none) */
     svc_stamp *stamp;      /* NULL: a stateless unauthenticated reflector */
 } svc_env;
 
@@ -230,10 +237,37 @@ typedef struct svc_ntp_config {
     X(SVC_NTP_DROP_MODE, SK_STAT_COUNTER, "ntp_dropped", "reason", "mode", "dropped_mode", \
       "not a client request (mode 3).")
 
-typedef enum svc_ntp_counter { SVC_NTP_STATS(SVC_STAT_ENUM) SVC_NTP_NCOUNTERS } svc_ntp_counter;
+/* The ntp service's NTS counters, in the same tally (svc_nts_stats; only
+ * with --nts).  Stop line: event=nts_stats. */
+#define SVC_NTS_STATS(X)                                                                  \
+    X(SVC_NTP_NTS_OK, SK_STAT_COUNTER, "nts_requests", "result", "authenticated",         \
+      "authenticated", "NTS requests to the ntp service authenticated and answered.")     \
+    X(SVC_NTP_NTS_NAK_COOKIE, SK_STAT_COUNTER, "nts_requests", "result", "ntsn_cookie",   \
+      "nak_cookie", "a cookie that cannot be opened, answered NTSN.")                     \
+    X(SVC_NTP_NTS_NAK_AUTH, SK_STAT_COUNTER, "nts_requests", "result",                    \
+      "ntsn_authenticator", "nak_auth", "the authenticator failed, answered NTSN.")       \
+    X(SVC_NTP_NTS_MALFORMED, SK_STAT_COUNTER, "nts_requests", "result", "malformed",      \
+      "malformed", "dropped as malformed.")                                               \
+    X(SVC_NTP_NTS_COOKIES, SK_STAT_COUNTER, "nts_cookies_issued", "", "", "cookies_issued", \
+      "Fresh NTS cookies sent in authenticated replies and key exchanges.")               \
+    X(SVC_NTP_KE_OK, SK_STAT_COUNTER, "nts_key_exchanges", "result", "ok", "ke_ok",       \
+      "NTS key exchanges answered with cookies.")                                         \
+    X(SVC_NTP_KE_BAD, SK_STAT_COUNTER, "nts_key_exchanges", "result", "bad_request",      \
+      "ke_bad_request", "answered with Error \"bad request\".")                          \
+    X(SVC_NTP_KE_CRITICAL, SK_STAT_COUNTER, "nts_key_exchanges", "result",                \
+      "unrecognized_critical", "ke_unrecognized_critical",                                \
+      "answered with Error \"unrecognized critical record\".")                           \
+    X(SVC_NTP_KE_INTERNAL, SK_STAT_COUNTER, "nts_key_exchanges", "result",                \
+      "internal_error", "ke_internal", "answered with Error \"internal server error\".")  \
+    X(SVC_NTP_KE_NO_ALPN, SK_STAT_COUNTER, "nts_key_exchanges", "result", "no_alpn",      \
+      "ke_no_alpn", "closed: the client did not agree to ntske/1.")
 
-/* The table above; `value` takes a svc_ntp. */
-extern const svc_stats svc_ntp_stats;
+typedef enum svc_ntp_counter {
+    SVC_NTP_STATS(SVC_STAT_ENUM) SVC_NTS_STATS(SVC_STAT_ENUM) SVC_NTP_NCOUNTERS
+} svc_ntp_counter;
+
+/* The tables above; `value` takes a svc_ntp. */
+extern const svc_stats svc_ntp_stats, svc_nts_stats;
 
 /* Creates the NTP settings.  Errors: -EINVAL (stratum out of 0..15), -ENOMEM. */
 int svc_ntp_new(svc_ntp **out, const svc_ntp_config *cfg);
@@ -242,6 +276,9 @@ void svc_ntp_free(svc_ntp *n);
 /* Count of `c` so far (all threads). */
 uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c);
 
+/* Adds `v` to counter `c` (for the handlers beside ntp: nts-ke). */
+void svc_ntp_add(svc_ntp *n, svc_ntp_counter c, uint64_t v);
+
 /*
  * What the server would say about itself now (leap, stratum, precision,
  * root delay and dispersion, refid, reference timestamp), per the rules
@@ -249,6 +286,106 @@ uint64_t svc_ntp_count(const svc_ntp *n, svc_ntp_counter c);
  */
 void svc_ntp_self(const svc_ntp *n, const struct timespec *now, ntp_packet *self);
 
+/* ---- NTS cookie keys (RFC 8915 section 6) ---------------------------------------- */
+
+/*
+ * The master keys that seal and open cookies (proto/nts.h's format): the
+ * current key seals, the current and the previous one open.  With a key
+ * file, keys survive a restart and every instance sharing the file accepts
+ * the others' cookies: the file is created mode 0600 when missing, holds
+ * the two keys newest first ("ID CREATED HEXKEY" lines), and whichever
+ * instance first finds the current key `rotate` seconds old writes a new
+ * one in front of it (under flock, so exactly one does); the others
+ * reread the file within a second of its change, or at once when a cookie
+ * names a key they do not have.  Without a file the keys live in memory.
+ */
+#define SVC_NTS_ROTATE_DEFAULT 86400
+
+/* Creates the store from `path` (NULL: in memory), rotating every `rotate`
+ * seconds (0: never).  On failure writes a reason into err[errsize] and
+ * returns -errno or -EINVAL (a malformed file). */
+int svc_ntskeys_new(svc_ntskeys **out, const char *path, int64_t rotate, char *err,
+                    size_t errsize);
+void svc_ntskeys_free(svc_ntskeys *k);
+
+/*
+ * Rotates when due and rereads the file when it changed, at most once a
+ * second (unless `force`) whoever calls; `now` is wall-clock Unix seconds.
+ * Thread-safe.  Returns 0 or the error of a failed reread or write (the
+ * keys held stay in use).
+ */
+int svc_ntskeys_refresh(svc_ntskeys *k, int64_t now, bool force);
+
+/* The current key's id. */
+uint32_t svc_ntskeys_current_id(svc_ntskeys *k);
+
+/* Seals `keys` into a fresh cookie under the current key.  Thread-safe, no
+ * lock on the way.  Returns 0, -ENOMEM, -EIO. */
+int svc_ntskeys_seal(svc_ntskeys *k, const nts_keys *keys, unsigned char out[NTS_COOKIE_LEN]);
+
+/* Opens a cookie made with the current or previous key (of this or a
+ * sharing instance).  Returns 0, -EBADMSG (not ours, or tampered), -ENOKEY
+ * (a key id we do not hold), -ENOMEM. */
+int svc_ntskeys_open(svc_ntskeys *k, const void *cookie, size_t len, nts_keys *keys);
+
+/* The calling thread's spare AES-SIV context (for C2S and S2C keys), freed
+ * with the store; NULL when out of memory. */
+siv *svc_ntskeys_scratch(svc_ntskeys *k);
+
+/* ---- NTS requests to the ntp service (services/ntsntp.c) ------------------------- */
+
+typedef enum svc_nts_result {
+    SVC_NTS_PLAIN = 0,   /* no NTS fields: answer as plain NTP */
+    SVC_NTS_OK,          /* authenticated: answer with svc_nts_cookies/reply */
+    SVC_NTS_NAK_COOKIE,  /* a cookie we cannot open: NTSN */
+    SVC_NTS_NAK_AUTH,    /* the authenticator fails: NTSN */
+    SVC_NTS_MALFORMED,   /* bad fields, a short or missing Unique Identifier,
+                          * no cookie or authenticator: dropped */
+} svc_nts_result;
+
+#define SVC_NTS_PLAIN_MAX 2048 /* encrypted fields of a request, at most */
+
+/* One request's NTS state, from svc_nts_check to svc_nts_reply. */
+typedef struct svc_nts_req {
+    nts_ntp_fields f;   /* points into the request */
+    nts_keys keys;      /* from its cookie */
+    size_t wanted;      /* cookies asked for: 1 + placeholders */
+    size_t plain_len;
+    unsigned char plain[NTS_COOKIES_MAX * (NTS_EF_HEADER + NTS_COOKIE_LEN)];
+} svc_nts_req;
+
+/* Judges a request (len > 48 bytes) as the file map of ntsntp.c says. */
+svc_nts_result svc_nts_check(svc_ntskeys *k, const void *req, size_t len, svc_nts_req *r);
+
+/* Makes the fresh cookies for an SVC_NTS_OK request of `reqlen` bytes:
+ * one per cookie and placeholder, as many as keep the reply no longer than
+ * the request.  Returns how many. */
+size_t svc_nts_cookies(svc_ntskeys *k, svc_nts_req *r, size_t reqlen);
+
+/*
+ * Writes the reply into out[0..cap): `header` (48 bytes, already final),
+ * the Unique Identifier, and unless `nak` the authenticator with the
+ * cookies sealed by the S2C key.  Returns its length, 0 on failure.
+ */
+size_t svc_nts_reply(svc_ntskeys *k, svc_nts_req *r, const unsigned char header[NTP_HEADER_LEN],
+                     bool nak, unsigned char *out, size_t cap);
+
+/* ---- the NTS key exchange (services/ntske.c) --------------------------------------- */
+
+#define SVC_NTSKE_COOKIES 8 /* cookies per exchange */
+
+/* The TCP handler of service nts-ke; its listener needs a TLS context with
+ * ALPN "ntske/1" and TLS 1.3 (sk_server_set_tls).  Its arg is the svc_env. */
+extern const sk_tcp_handler svc_ntske_tcp;
+
+/*
+ * The response to a parsed request on connection `c` (its TLS exporter
+ * gives the keys) into out[0..cap): cookies and the configured Server and
+ * Port records, or an Error record.  Counts the result.  Returns the
+ * length, 0 when out is too small.
+ */
+size_t svc_ntske_answer(sk_conn *c, const svc_env *env, const nts_ke_msg *m,
+                        unsigned char *out, size_t cap);
 /* ---- stamp (RFC 8762 Session-Reflector, RFC 8972 extensions) ------------ */
 
 /*

@@ -690,3 +690,19 @@ const char *sk_conn_tls_version(const sk_conn *c)
 {
     return c->tls_on ? sk__tls_version(sk__conn_tls(c)) : NULL;
 }
+
+const char *sk_conn_tls_alpn(const sk_conn *c)
+{
+    return c->tls_on ? sk__tls_alpn(sk__conn_tls(c)) : NULL;
+}
+
+int sk_conn_tls_export_keying_material(const sk_conn *c, const char *label,
+                                       const void *context, size_t context_len, void *out,
+                                       size_t len)
+{
+    if (!sk_tls_available())
+        return SK_ETLS_UNAVAILABLE;
+    if (!c->tls_on || label == NULL)
+        return -EINVAL;
+    return sk__tls_export(sk__conn_tls(c), label, context, context_len, out, len);
+}

@@ -27,8 +27,10 @@ from the header, must be in the Prometheus text and under its key in its
 stop line (event=stop for the guard, event=ntp_stats, event=stamp_stats;
 rows sharing a key summed), and must have a value in SERVICE_EXPECT's run.
 One server: echo, ntp and stamp, 1 UDP reply per second per source (bursts
-of 2); ntp gets one good request, one short, one of version 0, one of mode
-4, and four quick ones from one source (two answered, one RATE kiss, one
+of 2), ntp with --nts; ntp gets one good request, one short, one of
+version 0, one of mode 4, one NTS request without an authenticator (the
+NTS table's; authenticated requests and key exchanges are counted in
+test_nts_ntp.py and test_nts_ke.py), and four quick ones from one source (two answered, one RATE kiss, one
 dropped); stamp reflects three requests from three sources (one with an
 unknown TLV, one with a TLV that runs past the packet), drops a short one
 and, from a service port, one the guard refuses; echo gets one datagram
@@ -46,6 +48,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -106,6 +109,12 @@ def service_tables():
 def ntp_request(first=0x23, length=48):
     """An NTP packet: LI 0, version 4, mode 3 by default."""
     return bytes([first]) + bytes(length - 1)
+
+
+def nts_field(kind, body):
+    """An NTP extension field (RFC 7822), padded to 4 bytes, 16 at least."""
+    size = max(16, (4 + len(body) + 3) // 4 * 4)
+    return struct.pack("!HH", kind, size) + body + bytes(size - 4 - len(body))
 
 
 def stamp_request(seq=0, tail=b""):
@@ -365,10 +374,13 @@ class ServiceCounters(unittest.TestCase):
         return m.get((family, tuple(sorted(labels.items()))))
 
     def test_service_rows(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
         base = sktest.free_port_base()
         maddr = ("127.0.0.1", sktest.free_port())
         argv = [sktest.SOCKIT, "serve", "--port-base", base, "--bind", "127.0.0.1",
                 "--services", "echo,ntp,stamp", "--threads", "1", "--udp-limit", "1",
+                "--nts", "--nts-key-file", os.path.join(self.tmp.name, "nts.keys"),
                 "--metrics", "%s:%d" % maddr]
         echo, ntp, stamp = (("127.0.0.1", base + p) for p in (7, 123, 862))
         with sktest.Proc(argv) as srv:
@@ -381,6 +393,12 @@ class ServiceCounters(unittest.TestCase):
                 for bad in (ntp_request(length=47), ntp_request(first=0x03),
                             ntp_request(first=0x24)):
                     u.sendto(bad, ntp)
+                self.assertEqual(replies(u, 0.5), [])
+            # NTS (RFC 8915): a request with a Unique Identifier and a
+            # cookie but no authenticator is malformed, dropped (no token).
+            with udp_from("127.0.0.11") as u:
+                u.sendto(ntp_request() + nts_field(0x0104, bytes(range(32))) +
+                         nts_field(0x0204, bytes(104)), ntp)
                 self.assertEqual(replies(u, 0.5), [])
             # Four at once from one source: the burst of 2 answered, then a
             # RATE kiss (once per 4 s), then nothing.
@@ -430,6 +448,13 @@ class ServiceCounters(unittest.TestCase):
                     "SVC_NTP_REPLIED": 1 + answered, "SVC_NTP_KOD_RATE": kods,
                     "SVC_NTP_DROP_SHORT": 1, "SVC_NTP_DROP_VERSION": 1,
                     "SVC_NTP_DROP_MODE": 1,
+                },
+                "SVC_NTS_STATS": {
+                    "SVC_NTP_NTS_OK": 0, "SVC_NTP_NTS_NAK_COOKIE": 0,
+                    "SVC_NTP_NTS_NAK_AUTH": 0, "SVC_NTP_NTS_MALFORMED": 1,
+                    "SVC_NTP_NTS_COOKIES": 0, "SVC_NTP_KE_OK": 0, "SVC_NTP_KE_BAD": 0,
+                    "SVC_NTP_KE_CRITICAL": 0, "SVC_NTP_KE_INTERNAL": 0,
+                    "SVC_NTP_KE_NO_ALPN": 0,
                 },
                 "SVC_STAMP_STATS": {
                     "SVC_STAMP_REFLECTED": 3, "SVC_STAMP_DROP_SHORT": 1,

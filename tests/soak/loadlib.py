@@ -16,6 +16,7 @@ Everything stays on loopback; python3 standard library only.
 
 import os
 import random
+import re
 import resource
 import socket
 import sys
@@ -118,6 +119,11 @@ def raise_nofile(need):
     return soft == resource.RLIM_INFINITY or soft >= need
 
 
+# An `error="..."` field; not a counter whose key ends in "error"
+# (the stop line's tls_failed_error=0).
+ERROR_KEY = re.compile(r"(^|\s)error=")
+
+
 def error_lines(lines):
     """The log lines that report a failure of the server itself.  sockit
     serve logs key=value lines; its errors are `event=error ...` (accept or
@@ -130,7 +136,7 @@ def error_lines(lines):
         low = l.lower()
         if low.startswith("event=close "):
             continue
-        if "event=error" in low or "level=error" in low or "error=" in low \
+        if "event=error" in low or "level=error" in low or ERROR_KEY.search(low) \
                 or "fatal" in low or "panic" in low or low.startswith("sockit:"):
             bad.append(l)
     return bad

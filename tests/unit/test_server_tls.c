@@ -78,12 +78,18 @@ static sk_tls_ctx *client_ctx(void)
 
 /* ---- the handler: greets in on_open, then echoes -------------------------------- */
 
-static char opened_version[32], opened_peer[SK_ADDRSTRLEN];
+static char opened_version[32], opened_peer[SK_ADDRSTRLEN], opened_alpn[16];
+static unsigned char opened_key[32];
+static int opened_export_rc = 1;
 static atomic_int opens;
 
 static void greet_open(sk_conn *c)
 {
-    const char *v = sk_conn_tls_version(c);
+    const char *v = sk_conn_tls_version(c), *alpn = sk_conn_tls_alpn(c);
+
+    snprintf(opened_alpn, sizeof opened_alpn, "%s", alpn != NULL ? alpn : "none");
+    opened_export_rc = sk_conn_tls_export_keying_material(c, "EXPORTER-sockit-test", "ab", 2,
+                                                          opened_key, sizeof opened_key);
 
     snprintf(opened_version, sizeof opened_version, "%s", v != NULL ? v : "none");
     sk_addr_format(sk_conn_peer(c), opened_peer, sizeof(opened_peer));
@@ -475,4 +481,35 @@ SK_TEST(set_tls_before_run)
     sk_tls_ctx_free(sc);
     cfg.tls_handshake_timeout = -1.0;
     CHECK_ERR(sk_server_new(&srv, &cfg), -EINVAL);
+}
+
+/* A handler sees the ALPN agreed and exports the same keying material as
+ * the client (what the NTS key exchange needs); a plain service has none. */
+SK_TEST(alpn_and_exporter_in_the_handler)
+{
+    static const char *const alpn[] = {"ntske/1"};
+    sk_server_config cfg = {0};
+    sk_tls_ctx *sc = server_ctx("server"), *cc = client_ctx();
+    unsigned char mine[32];
+    struct running r;
+    sk_sock *s;
+    int fd;
+
+    CHECK_OK(sk_tls_ctx_set_alpn_protocols(sc, alpn, 1));
+    CHECK_OK(sk_tls_ctx_set_alpn_protocols(cc, alpn, 1));
+    server_start(&r, &cfg, sc);
+    s = tls_client(&r, cc);
+    CHECK_STR(opened_alpn, "ntske/1");
+    CHECK_EQ(opened_export_rc, 0);
+    CHECK_OK(sk_tls_export_keying_material(s, "EXPORTER-sockit-test", "ab", 2, mine,
+                                           sizeof mine));
+    CHECK_MEM(mine, opened_key, sizeof mine);
+    sk_sock_free(s);
+    fd = raw_connect(&r.plain);
+    CHECK_EQ(recv(fd, mine, 2, MSG_WAITALL), 2);
+    CHECK_STR(opened_alpn, "none");
+    CHECK_EQ(opened_export_rc, -EINVAL);
+    close(fd);
+    server_stop(&r);
+    sk_tls_ctx_free(cc);
 }

@@ -810,11 +810,12 @@ SK_TEST(service_counter_tables)
 
     check_table(&svc_udpguard_stats, SVC_UDP_NREASONS);
     check_table(&svc_ntp_stats, SVC_NTP_NCOUNTERS);
+    check_table(&svc_nts_stats, SVC_NTP_NCOUNTERS);
     check_table(&svc_stamp_stats, SVC_STAMP_NCOUNTERS);
     /* Every counter of the enums has its row (the guard's PASS is no
      * counter). */
     CHECK_EQ(svc_udpguard_stats.nrows, SVC_UDP_NREASONS - 1);
-    CHECK_EQ(svc_ntp_stats.nrows, SVC_NTP_NCOUNTERS);
+    CHECK_EQ(svc_ntp_stats.nrows + svc_nts_stats.nrows, SVC_NTP_NCOUNTERS);
     CHECK_EQ(svc_stamp_stats.nrows, SVC_STAMP_NCOUNTERS);
     /* The guard's reason names are its label values. */
     CHECK_STR(svc_udp_reason_name(SVC_UDP_PASS), "pass");

@@ -83,6 +83,7 @@ enum behaviour {
     STALL,     /* never read */
     ONE_BYTE,  /* send 1000 bytes as 1000 records */
     STARTTLS,  /* echo until close_notify, unwrap, then one plain exchange */
+    EXPORT,    /* send 32 bytes of exported keying material, then echo */
 };
 
 struct peer {
@@ -143,6 +144,15 @@ static void serve_one(struct peer *p, sk_sock *c)
         }
         serve_echo(c);
         break;
+    case EXPORT: {
+        unsigned char key[32];
+
+        if (sk_tls_export_keying_material(c, "EXPORTER-sockit-test", "\0\0\0\x0f\0", 5,
+                                          key, sizeof key) == 0)
+            sk_sock_sendall(c, key, sizeof key, NULL);
+        serve_echo(c);
+        break;
+    }
     case STARTTLS: {
         char buf[16];
 
@@ -724,6 +734,29 @@ SK_TEST(not_tls_peer)
     sk_sock_free(s);
     sk_sock_free(c);
     sk_sock_free(l);
+    sk_tls_ctx_free(cc);
+}
+
+/* Both ends export the same keying material (what NTS's keys are). */
+SK_TEST(export_keying_material_agrees)
+{
+    struct peer p;
+    sk_tls_ctx *cc = client_ctx();
+    unsigned char mine[32], theirs[32], other[32];
+    sk_sock *s;
+
+    peer_start(&p, server_ctx("server"), EXPORT, 1);
+    CHECK_OK(sk_tls_connect(&s, "127.0.0.1", p.port, cc, 10.0));
+    CHECK_OK(sk_tls_export_keying_material(s, "EXPORTER-sockit-test", "\0\0\0\x0f\0", 5,
+                                           mine, sizeof mine));
+    CHECK_EQ(sk_frame_recv_exact(s, theirs, sizeof theirs), (ssize_t)sizeof theirs);
+    CHECK_MEM(mine, theirs, sizeof mine);
+    CHECK_OK(sk_tls_export_keying_material(s, "EXPORTER-sockit-test", "\0\0\0\x0f\1", 5,
+                                           other, sizeof other));
+    CHECK(memcmp(mine, other, sizeof mine) != 0);
+    CHECK_ERR(sk_tls_export_keying_material(NULL, "x", NULL, 0, mine, 1), -EINVAL);
+    sk_sock_free(s);
+    peer_stop(&p);
     sk_tls_ctx_free(cc);
 }
 
