@@ -174,6 +174,16 @@ typedef struct bench_config {
     bool insecure;         /* --insecure: no certificate verification */
     const char *cafile;    /* --cafile */
     sk_tls_ctx *tls;       /* the run's client context */
+    /* ntp --nts (cli/bench/ntp.c): the key exchanges, done before the
+     * timeline starts; slot j of a thread uses association
+     * nts_first[thread] + j / NTS_COOKIES_MAX, owned by that thread. */
+    bool nts;
+    const char *nts_port;   /* --nts-port, default 4460 */
+    char nts_portbuf[8];
+    const char *servername; /* --servername */
+    struct ntp_nts *nts_assoc;
+    long nts_count;
+    long *nts_first;        /* per thread */
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
     uint64_t t_measure;  /* end of warm-up */
@@ -368,6 +378,15 @@ void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
  * sequence number's low 32 bits, so the reply's origin names the request.
  */
 void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_SIZE]);
+
+/*
+ * --nts: runs one key exchange for each group of up to NTS_COOKIES_MAX
+ * datagrams in flight on a thread (a key exchange gives that many cookies,
+ * and each request spends one).  0, or -1 after printing the failed step
+ * in one line.  bench_nts_free releases them.
+ */
+int bench_nts_init(bench_config *cfg);
+void bench_nts_free(bench_config *cfg);
 
 /*
  * Checks a reply to a slot tagged `tag`: at least 48 bytes, mode 4, origin

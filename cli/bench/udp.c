@@ -15,6 +15,15 @@
  * must give them back.  A mode is three functions (dgram_proto): make a datagram, read
  * which one a reply answers, check the reply.
  *
+ * In ntp mode with --nts each request also carries a unique identifier, a
+ * cookie and an authenticator (cli/ntp_nts.c); a reply must echo the
+ * identifier and authenticate, else it is an error.  The slots of a thread
+ * share an association by groups of up to 8 (cli/bench/ntp.c): each
+ * request spends one of its cookies and its reply brings a fresh one, and
+ * a request asks for more (placeholders) when lost replies took cookies
+ * away.  A slot that finds none left says so (an error) and retries at the
+ * tick; a cookie is never sent twice.
+ *
  * Closed loop (no --rate): one datagram in flight per slot; a datagram
  * unanswered within the timeout is given up on and the slot moves on to
  * the next sequence.  A reply that comes after that is "late": it is not
@@ -36,6 +45,7 @@
  */
 #include "bench.h"
 #include "clock.h"
+#include "ntp_nts.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -66,6 +76,11 @@ typedef struct udp_slot {
     uint64_t k;          /* --rate: the next datagram's place on the schedule */
     bool outstanding;    /* closed loop: datagram `seq` awaits its reply */
     bool retry;          /* closed loop: sending failed or timed out */
+    /* --nts */
+    ntp_nts *assoc;      /* shared with the other slots of its group */
+    struct udp_slot *group; /* the group's first slot */
+    long group_size;
+    unsigned char uid[NTS_UID_LEN]; /* of request `seq` */
 } udp_slot;
 
 /* What a mode sends and accepts. */
@@ -144,6 +159,12 @@ static bool slot_send_next(udp_slot *s, uint64_t due)
     s->seq++;
     bit_put(s, s->seq, false);
     size = st->proto->make(s, s->seq, st->buf);
+    if (size == 0) { /* --nts: no cookie left; make said so */
+        s->seq--;
+        s->retry = s->t->cfg->rate <= 0;
+        s->outstanding = false;
+        return false;
+    }
     s->sent_at = cli_now_ns();
     n = sk_sock_send(s->sock, st->buf, size, 0);
     s->retry = n < 0;
@@ -244,6 +265,56 @@ static bool ntp_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_
 }
 
 static const dgram_proto ntp_proto = {ntp_make, ntp_seq_of, ntp_check};
+
+/* ---- ntp --nts: authenticated requests ------------------------------------------ */
+
+/* The cookies the group needs back beyond the one this request replaces:
+ * one for each slot with neither a cookie waiting nor a request out. */
+static size_t nts_placeholders(const udp_slot *s)
+{
+    long have = (long)s->assoc->ncookies + 1; /* this request's comes back */
+
+    for (long i = 0; i < s->group_size; i++)
+        if (&s->group[i] != s && s->group[i].outstanding)
+            have++;
+    return have < s->group_size ? (size_t)(s->group_size - have) : 0;
+}
+
+static size_t nts_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    unsigned char hdr[BENCH_NTP_SIZE];
+    size_t n;
+
+    bench_ntp_request(s->seed, seq, hdr);
+    if (s->assoc->ncookies == 0) {
+        bench_error(s->t, BENCH_ERR_DATA,
+                    "socket %ld: out of NTS cookies (lost replies took them; a cookie "
+                    "is never sent twice)", s->id);
+        return 0;
+    }
+    n = ntp_nts_request_uid(s->assoc, hdr, s->uid, nts_placeholders(s), buf, RECV_SIZE);
+    if (n == 0)
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: cannot build an NTS request", s->id);
+    return n;
+}
+
+/* Only the reply to the request in flight can be authenticated (its
+ * identifier is the one kept); an older one is late and counts no more. */
+static bool nts_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n)
+{
+    ntp_nts_step st;
+
+    if (seq != s->seq || !s->outstanding)
+        return true;
+    st = ntp_nts_reply_uid(s->assoc, s->uid, buf, n, false);
+    if (st == NTP_NTS_OK)
+        return true;
+    bench_error(s->t, BENCH_ERR_DATA, "socket %ld: datagram %llu: %s", s->id,
+                (unsigned long long)seq, ntp_nts_step_name(st));
+    return false;
+}
+
+static const dgram_proto nts_proto = {nts_make, ntp_seq_of, nts_check};
 
 /* ---- stamp mode: test packets --------------------------------------------------- */
 
@@ -405,7 +476,8 @@ static int udp_start(bench_thread *t)
     if (st == NULL)
         return -ENOMEM;
     t->state = st;
-    st->proto = t->cfg->mode == BENCH_NTP     ? &ntp_proto
+    st->proto = t->cfg->nts                   ? &nts_proto
+                : t->cfg->mode == BENCH_NTP   ? &ntp_proto
                 : t->cfg->mode == BENCH_STAMP ? &stamp_proto
                                               : &payload_proto;
     st->window = window_size(t->cfg);
@@ -418,6 +490,13 @@ static int udp_start(bench_thread *t)
         s->t = t;
         s->id = t->first_conn + i;
         s->seed = bench_payload_seed((uint64_t)s->id, t->cfg->t_start);
+        if (t->cfg->nts) {
+            long g = i / NTS_COOKIES_MAX;
+            s->assoc = &t->cfg->nts_assoc[t->cfg->nts_first[t->index] + g];
+            s->group = &st->slots[g * NTS_COOKIES_MAX];
+            s->group_size = t->nconns - g * NTS_COOKIES_MAX < NTS_COOKIES_MAX
+                                ? t->nconns - g * NTS_COOKIES_MAX : NTS_COOKIES_MAX;
+        }
         rc = slot_open(s);
         if (rc < 0)
             return rc;
