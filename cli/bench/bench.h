@@ -176,7 +176,7 @@ typedef struct bench_config {
     sk_tls_ctx *tls;       /* the run's client context */
     /* ntp --nts (cli/bench/ntp.c): the key exchanges, done before the
      * timeline starts; slot j of a thread uses association
-     * nts_first[thread] + j / NTS_COOKIES_MAX, owned by that thread. */
+     * nts_first[thread] + j / BENCH_NTS_GROUP, owned by that thread. */
     bool nts;
     const char *nts_port;   /* --nts-port, default 4460 */
     char nts_portbuf[8];
@@ -380,11 +380,13 @@ void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
 void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_SIZE]);
 
 /*
- * --nts: runs one key exchange for each group of up to NTS_COOKIES_MAX
- * datagrams in flight on a thread (a key exchange gives that many cookies,
- * and each request spends one).  0, or -1 after printing the failed step
- * in one line.  bench_nts_free releases them.
+ * --nts: runs one key exchange for each group of up to BENCH_NTS_GROUP
+ * datagrams in flight on a thread.  A key exchange gives NTS_COOKIES_MAX
+ * (8) cookies and each request spends one, so a group of 4 keeps 4 spare
+ * for the requests whose replies are lost.  0, or -1 after printing the
+ * failed step in one line.  bench_nts_free releases them.
  */
+#define BENCH_NTS_GROUP 4
 int bench_nts_init(bench_config *cfg);
 void bench_nts_free(bench_config *cfg);
 

@@ -7,7 +7,7 @@
  *
  * With --nts the cookies and keys come from NTS key exchanges made here
  * before the run (cli/ntp_nts.c, shared with `sockit ntp --nts`): one per
- * group of up to NTS_COOKIES_MAX slots of a thread, since each request in
+ * group of up to BENCH_NTS_GROUP slots of a thread, since each request in
  * flight spends a cookie and its reply brings the fresh one back.
  */
 #include "bench.h"
@@ -73,7 +73,7 @@ static long nts_groups(const bench_config *cfg, long i)
     long first = cfg->conns * i / cfg->threads;
     long n = cfg->conns * (i + 1) / cfg->threads - first;
 
-    return (n + NTS_COOKIES_MAX - 1) / NTS_COOKIES_MAX;
+    return (n + BENCH_NTS_GROUP - 1) / BENCH_NTS_GROUP;
 }
 
 int bench_nts_init(bench_config *cfg)

@@ -18,11 +18,13 @@
  * In ntp mode with --nts each request also carries a unique identifier, a
  * cookie and an authenticator (cli/ntp_nts.c); a reply must echo the
  * identifier and authenticate, else it is an error.  The slots of a thread
- * share an association by groups of up to 8 (cli/bench/ntp.c): each
- * request spends one of its cookies and its reply brings a fresh one, and
- * a request asks for more (placeholders) when lost replies took cookies
- * away.  A slot that finds none left says so (an error) and retries at the
- * tick; a cookie is never sent twice.
+ * share an association by groups of up to 4 (cli/bench/ntp.c), whose 8
+ * cookies leave 4 spare: each request spends one and its reply brings a
+ * fresh one, and a request asks for more (placeholders) when lost replies
+ * took cookies away.  A slot that finds none left waits for the next reply
+ * of its group (retrying at the tick); when none is due, the group makes a
+ * new key exchange (not reported; the server counts its key exchanges),
+ * whose failure is an error.  A cookie is never sent twice.
  *
  * Closed loop (no --rate): one datagram in flight per slot; a datagram
  * unanswered within the timeout is given up on and the slot moves on to
@@ -269,15 +271,41 @@ static const dgram_proto ntp_proto = {ntp_make, ntp_seq_of, ntp_check};
 /* ---- ntp --nts: authenticated requests ------------------------------------------ */
 
 /* The cookies the group needs back beyond the one this request replaces:
- * one for each slot with neither a cookie waiting nor a request out. */
+ * enough to hold NTS_COOKIES_MAX again, counting those waiting and those
+ * the requests out will bring (a group of BENCH_NTS_GROUP keeps the rest
+ * spare for lost replies). */
 static size_t nts_placeholders(const udp_slot *s)
 {
-    long have = (long)s->assoc->ncookies + 1; /* this request's comes back */
+    long have = (long)s->assoc->ncookies; /* less the one spent, which comes back */
 
     for (long i = 0; i < s->group_size; i++)
         if (&s->group[i] != s && s->group[i].outstanding)
             have++;
-    return have < s->group_size ? (size_t)(s->group_size - have) : 0;
+    return have < NTS_COOKIES_MAX ? (size_t)(NTS_COOKIES_MAX - have) : 0;
+}
+
+/* The group has no cookie and no request out: lost replies took them all.
+ * A key exchange (blocking, within the timeout) gives it keys and cookies
+ * afresh; none of its requests is under the old keys any more.  false
+ * after counting why it failed. */
+static bool nts_rekey(udp_slot *s)
+{
+    const bench_config *cfg = s->t->cfg;
+    ntp_nts fresh;
+    char why[256];
+    ntp_nts_step st = ntp_nts_ke(&fresh, cfg->host, cfg->nts_port, cfg->family, cfg->cafile,
+                                 cfg->servername, cfg->timeout, why, sizeof(why));
+
+    if (st != NTP_NTS_OK) {
+        ntp_nts_free(&fresh);
+        bench_error(s->t, BENCH_ERR_CONN,
+                    "socket %ld: out of NTS cookies, and a new key exchange failed: %s: %s",
+                    s->id, ntp_nts_step_name(st), why);
+        return false;
+    }
+    ntp_nts_free(s->assoc);
+    *s->assoc = fresh;
+    return true;
 }
 
 static size_t nts_make(udp_slot *s, uint64_t seq, unsigned char *buf)
@@ -287,10 +315,14 @@ static size_t nts_make(udp_slot *s, uint64_t seq, unsigned char *buf)
 
     bench_ntp_request(s->seed, seq, hdr);
     if (s->assoc->ncookies == 0) {
-        bench_error(s->t, BENCH_ERR_DATA,
-                    "socket %ld: out of NTS cookies (lost replies took them; a cookie "
-                    "is never sent twice)", s->id);
-        return 0;
+        /* A reply still due asks for the cookie this slot lacks (its
+         * request counts the slots with none): wait for it, retrying at
+         * the tick.  With none due, a new key exchange. */
+        for (long i = 0; i < s->group_size; i++)
+            if (s->group[i].outstanding)
+                return 0;
+        if (!nts_rekey(s))
+            return 0;
     }
     n = ntp_nts_request_uid(s->assoc, hdr, s->uid, nts_placeholders(s), buf, RECV_SIZE);
     if (n == 0)
@@ -491,11 +523,11 @@ static int udp_start(bench_thread *t)
         s->id = t->first_conn + i;
         s->seed = bench_payload_seed((uint64_t)s->id, t->cfg->t_start);
         if (t->cfg->nts) {
-            long g = i / NTS_COOKIES_MAX;
+            long g = i / BENCH_NTS_GROUP;
             s->assoc = &t->cfg->nts_assoc[t->cfg->nts_first[t->index] + g];
-            s->group = &st->slots[g * NTS_COOKIES_MAX];
-            s->group_size = t->nconns - g * NTS_COOKIES_MAX < NTS_COOKIES_MAX
-                                ? t->nconns - g * NTS_COOKIES_MAX : NTS_COOKIES_MAX;
+            s->group = &st->slots[g * BENCH_NTS_GROUP];
+            s->group_size = t->nconns - g * BENCH_NTS_GROUP < BENCH_NTS_GROUP
+                                ? t->nconns - g * BENCH_NTS_GROUP : BENCH_NTS_GROUP;
         }
         rc = slot_open(s);
         if (rc < 0)

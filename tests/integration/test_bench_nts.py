@@ -8,8 +8,15 @@
     the server's stop line counts at least as many authenticated requests
     as the run counted operations, and none refused (no cookie sent twice,
     none forged); with more requests in flight than one key exchange gives
-    cookies as well (20 on 2 threads: groups of 8 and 2 on each, one key
-    exchange per group);
+    cookies as well (20 on 2 threads: groups of 4, 4 and 2 on each, one key
+    exchange per group, so each keeps spare cookies);
+  - through a UDP relay that drops every 10th reply, 8 in flight: the lost
+    replies took their cookies, later requests ask for them back
+    (placeholders: the server issues more cookies than it authenticates
+    requests beyond the key exchanges'), and the run still has no error (a
+    cookie is never sent twice: no NTSN); when replies are dropped until
+    a group has neither a cookie nor a request out, it makes a new key
+    exchange and goes on;
   - against a plain `sockit serve` (no --nts) on the NTP port and a real
     key-exchange server: every reply fails authentication, an error (exit 1);
   - a --cafile that is no certificate, and a CA that did not sign the
@@ -23,6 +30,7 @@ import os
 import socket
 import sys
 import tempfile
+import threading
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -92,7 +100,79 @@ class BenchNts(unittest.TestCase):
 
     def test_more_in_flight_than_one_exchange_gives(self):
         rep, st = self.run_clean("--conns", 20, *LIGHT)
-        self.assertEqual(st["ke_ok"], 4, st)  # 10 per thread: groups of 8 and 2
+        self.assertEqual(st["ke_ok"], 6, st)  # 10 per thread: groups of 4, 4 and 2
+
+    def through_relay(self, drop):
+        """bench ntp --nts, 8 in flight on one thread, through a UDP relay
+        to `sockit serve --nts` that drops reply n (from 1) when drop(n);
+        returns (report, replies dropped, the server's stop-line counts)."""
+        import select
+        proc, port, ke = self.serve()
+        relay = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        relay.bind(("127.0.0.1", 0))
+        up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        up.connect(("127.0.0.1", port))
+        stop = threading.Event()
+        dropped = [0]
+
+        def run():
+            n, peer = 0, {}
+            while not stop.is_set():
+                ready, _, _ = select.select([relay, up], [], [], 0.1)
+                for s in ready:
+                    if s is relay:
+                        data, addr = relay.recvfrom(65536)
+                        peer[data[40:48]] = addr  # the transmit timestamp names it
+                        up.send(data)
+                        continue
+                    data = up.recv(65536)
+                    addr = peer.pop(data[24:32], None)  # the origin
+                    n += 1
+                    if addr is None or drop(n):
+                        dropped[0] += 1
+                    else:
+                        relay.sendto(data, addr)
+
+        t = threading.Thread(target=run, daemon=True)
+        t.start()
+        try:
+            r = bench("ntp", "127.0.0.1", relay.getsockname()[1], "--nts", "--nts-port", ke,
+                      "--cafile", self.certs.ca, "--json", "--conns", 8, "--threads", 1,
+                      "--duration", 2, "--timeout", "0.2")
+        finally:
+            stop.set()
+            t.join()
+            relay.close()
+            up.close()
+            self.assertEqual(proc.stop(), 0, proc.errlines())
+        rep = json.loads(r.stdout)
+        st = stats_of(proc)
+        self.assertEqual(r.returncode, 0, (rep["first_error"], rep["udp"], st))
+        self.assertGreater(rep["ops"], 0, rep)
+        self.assertEqual(rep["errors"], 0, rep)
+        self.assertGreater(dropped[0], 0)
+        self.assertGreater(rep["udp"]["lost"], 0, rep)
+        self.assertEqual(st["nak_cookie"] + st["nak_auth"] + st["malformed"], 0, st)
+        return rep, dropped[0], st
+
+    def test_lost_replies_get_their_cookies_back(self):
+        rep, dropped, st = self.through_relay(lambda n: n % 10 == 0)
+        print("bench ntp --nts, every 10th reply dropped: %d ops, %d dropped, server %s"
+              % (rep["ops"], dropped, st))
+        self.assertEqual(st["ke_ok"], 2, st)  # 2 groups of 4, their spares enough
+        # Placeholders: more cookies issued than the exchanges' and one per
+        # authenticated request.
+        self.assertGreater(st["cookies_issued"], st["authenticated"] + 8 * st["ke_ok"], st)
+
+    def test_all_cookies_lost_then_a_new_key_exchange(self):
+        # Replies 50 to 89 dropped: every request and spare cookie of both
+        # groups goes; with none left and none due, each group makes a new
+        # key exchange and the run goes on.
+        rep, dropped, st = self.through_relay(lambda n: 50 <= n < 90)
+        print("bench ntp --nts, replies 50..89 dropped: %d ops, %d dropped, server %s"
+              % (rep["ops"], dropped, st))
+        self.assertGreater(st["ke_ok"], 2, st)
+        self.assertGreater(rep["ops"], 100, rep)
 
     def test_plain_ntp_server_fails_authentication(self):
         nts, _, ke = self.serve()
