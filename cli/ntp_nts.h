@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/ntp_nts.h - the client side of NTS (RFC 8915) for `sockit ntp --nts`:
- * the key exchange over TLS 1.3, then NTP requests carrying a cookie and an
- * authenticator, and the checks on their replies.
+ * cli/ntp_nts.h - the client side of NTS (RFC 8915) for `sockit ntp --nts`
+ * and `sockit bench ntp --nts` (cli/bench/ntp.c, udp.c): the key exchange
+ * over TLS 1.3, then NTP requests carrying a cookie and an authenticator,
+ * and the checks on their replies.
  *
  *   ntp_nts_ke       key exchange: TLS (verified), ALPN ntske/1, the
  *                    request records, the response, keys from the exporter

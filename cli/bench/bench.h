@@ -11,7 +11,8 @@
  *   tcp.c      the echo and stream drivers
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver (udp and ntp modes)
- *   ntp.c      the ntp mode's requests and reply checks
+ *   ntp.c      the ntp mode's requests and reply checks; --nts's key exchanges
+ *              (cli/ntp_nts.c builds and judges the NTS fields)
  *   stamp.c    the stamp mode's test packets and reply checks
  *   report.c   the human table and the JSON object (schema sockit-bench/3)
  *   result.c   reads a JSON object back (for merge and plot)
