@@ -199,7 +199,7 @@ static int ntp_parse(ntp_opts *o, int argc, char **argv)
 {
     const char *arg;
     cli_opts p;
-    int opt, port = NTP_PORT, n;
+    int opt, port;
 
     memset(o, 0, sizeof(*o));
     o->family = AF_UNSPEC;
@@ -212,22 +212,12 @@ static int ntp_parse(ntp_opts *o, int argc, char **argv)
             return CLI_EXIT_USAGE;
     if (opt != CLI_OPTS_END)
         return cli_opts_status(opt);
-    n = argc - p.optind;
-    if (n < 1)
-        return cli_usage_error("ntp", "missing HOST");
-    if (n > 2)
-        return cli_usage_error("ntp", "unexpected argument '%s'", argv[p.optind + 2]);
+    if (cli_opts_host_port(&p, "udp", NTP_PORT, false, &o->host, &port) != 0)
+        return CLI_EXIT_USAGE;
     if (o->nts_opt && !o->nts)
         return cli_usage_error("ntp", "--nts-port, --cafile and --servername need --nts");
     if (o->nts_port == NULL)
         o->nts_port = "4460";
-    o->host = argv[p.optind];
-    if (o->host[0] == '\0') {
-        cli_bad_value("ntp", "address", o->host);
-        return CLI_EXIT_USAGE;
-    }
-    if (n == 2 && cli_parse_port("ntp", argv[p.optind + 1], "udp", CLI_ZERO_BAD, &port) < 0)
-        return CLI_EXIT_USAGE;
     snprintf(o->portbuf, sizeof(o->portbuf), "%d", port);
     o->port = o->portbuf;
     snprintf(o->where, sizeof(o->where), strchr(o->host, ':') ? "[%s]:%s" : "%s:%s",

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -157,7 +158,7 @@ ntp_nts_step ntp_nts_ke(ntp_nts *n, const char *host, const char *port, int fami
                         const char *cafile, const char *servername, double timeout,
                         char *why, size_t whysize)
 {
-    static unsigned char buf[NTS_KE_MESSAGE_MAX];
+    unsigned char *buf = malloc(NTS_KE_MESSAGE_MAX); /* no static: threads may call */
     sk_tls_ctx *ctx = NULL;
     sk_sock *s = NULL;
     nts_ke_msg m;
@@ -166,6 +167,8 @@ ntp_nts_step ntp_nts_ke(ntp_nts *n, const char *host, const char *port, int fami
     int rc;
 
     memset(n, 0, sizeof(*n));
+    if (buf == NULL)
+        return fail(NTP_NTS_TLS, why, whysize, "out of memory");
     rc = ke_ctx(&ctx, cafile);
     if (rc < 0) {
         st = fail(NTP_NTS_TLS, why, whysize, "%s%s%s", cafile ? "--cafile " : "",
@@ -196,6 +199,7 @@ ntp_nts_step ntp_nts_ke(ntp_nts *n, const char *host, const char *port, int fami
 out:
     sk_sock_free(s); /* close_notify */
     sk_tls_ctx_free(ctx);
+    free(buf);
     return st;
 }
 
@@ -209,8 +213,9 @@ void ntp_nts_free(ntp_nts *n)
 
 /* ---- NTP with cookies -------------------------------------------------------------- */
 
-size_t ntp_nts_request(ntp_nts *n, const unsigned char header[NTP_HEADER_LEN],
-                       unsigned char *out, size_t cap)
+size_t ntp_nts_request_uid(ntp_nts *n, const unsigned char header[NTP_HEADER_LEN],
+                           unsigned char uid[NTS_UID_LEN], size_t placeholders,
+                           unsigned char *out, size_t cap)
 {
     nts_buf b = {out, cap, NTP_HEADER_LEN, false};
     unsigned char nonce[NTS_NONCE_LEN];
@@ -218,18 +223,27 @@ size_t ntp_nts_request(ntp_nts *n, const unsigned char header[NTP_HEADER_LEN],
 
     if (n->ncookies == 0 || cap < NTP_HEADER_LEN)
         return 0;
-    if (!random_fill(n->uid, sizeof(n->uid)) || !random_fill(nonce, sizeof(nonce)))
+    if (!random_fill(uid, NTS_UID_LEN) || !random_fill(nonce, sizeof(nonce)))
         return 0;
     i = --n->ncookies; /* each cookie is sent once */
     memcpy(out, header, NTP_HEADER_LEN);
-    nts_ef_put(&b, NTS_EF_UNIQUE_ID, n->uid, sizeof(n->uid));
+    nts_ef_put(&b, NTS_EF_UNIQUE_ID, uid, NTS_UID_LEN);
     nts_ef_put(&b, NTS_EF_COOKIE, n->cookie[i], n->cookie_size[i]);
-    /* Ask for enough cookies to hold NTS_COOKIES_MAX again. */
-    for (size_t k = n->ncookies + 1; k < NTS_COOKIES_MAX; k++)
+    for (size_t k = 0; k < placeholders; k++)
         nts_ef_put(&b, NTS_EF_COOKIE_PLACEHOLDER, NULL, n->cookie_size[i]);
     if (nts_auth_put(&b, n->c2s, nonce, sizeof(nonce), NULL, 0, 0) < 0)
         return 0;
     return b.len;
+}
+
+size_t ntp_nts_request(ntp_nts *n, const unsigned char header[NTP_HEADER_LEN],
+                       unsigned char *out, size_t cap)
+{
+    /* Ask for enough cookies to hold NTS_COOKIES_MAX again. */
+    size_t want = n->ncookies > 0 && n->ncookies < NTS_COOKIES_MAX
+                      ? NTS_COOKIES_MAX - n->ncookies : 0;
+
+    return ntp_nts_request_uid(n, header, n->uid, want, out, cap);
 }
 
 /* Keeps the cookies among the decrypted fields. */
@@ -250,7 +264,8 @@ static void keep_cookies(ntp_nts *n, const unsigned char *pt, size_t len)
     }
 }
 
-ntp_nts_step ntp_nts_reply(ntp_nts *n, const void *reply, size_t len, bool kod)
+ntp_nts_step ntp_nts_reply_uid(ntp_nts *n, const unsigned char uid[NTS_UID_LEN],
+                               const void *reply, size_t len, bool kod)
 {
     unsigned char pt[2048];
     nts_ntp_fields f;
@@ -258,7 +273,7 @@ ntp_nts_step ntp_nts_reply(ntp_nts *n, const void *reply, size_t len, bool kod)
 
     if (nts_ntp_parse(&f, reply, len) < 0 || f.uid.body == NULL)
         return NTP_NTS_AUTH; /* nothing that could be authenticated */
-    if (f.uid.len != sizeof(n->uid) || memcmp(f.uid.body, n->uid, sizeof(n->uid)) != 0)
+    if (f.uid.len != NTS_UID_LEN || memcmp(f.uid.body, uid, NTS_UID_LEN) != 0)
         return NTP_NTS_UID;
     if (kod && memcmp((const unsigned char *)reply + 12, NTS_KOD_NTSN, 4) == 0)
         return NTP_NTS_NTSN;
@@ -266,4 +281,9 @@ ntp_nts_step ntp_nts_reply(ntp_nts *n, const void *reply, size_t len, bool kod)
         return NTP_NTS_AUTH;
     keep_cookies(n, pt, ptlen);
     return NTP_NTS_OK;
+}
+
+ntp_nts_step ntp_nts_reply(ntp_nts *n, const void *reply, size_t len, bool kod)
+{
+    return ntp_nts_reply_uid(n, n->uid, reply, len, kod);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli/ntp_nts.h - the client side of NTS (RFC 8915) for `sockit ntp --nts`:
- * the key exchange over TLS 1.3, then NTP requests carrying a cookie and an
- * authenticator, and the checks on their replies.
+ * cli/ntp_nts.h - the client side of NTS (RFC 8915) for `sockit ntp --nts`
+ * and `sockit bench ntp --nts` (cli/bench/ntp.c, udp.c): the key exchange
+ * over TLS 1.3, then NTP requests carrying a cookie and an authenticator,
+ * and the checks on their replies.
  *
  *   ntp_nts_ke       key exchange: TLS (verified), ALPN ntske/1, the
  *                    request records, the response, keys from the exporter
@@ -80,5 +81,18 @@ size_t ntp_nts_request(ntp_nts *n, const unsigned char header[NTP_HEADER_LEN],
  * NTP_NTS_AUTH.
  */
 ntp_nts_step ntp_nts_reply(ntp_nts *n, const void *reply, size_t len, bool kod);
+
+/*
+ * The same two for many requests in flight on one association (`sockit
+ * bench ntp --nts`): the caller keeps each request's unique identifier in
+ * uid[NTS_UID_LEN] (filled by ntp_nts_request_uid) and says how many cookie
+ * placeholders to add (the cookies the reply should bring beyond the one
+ * it replaces).
+ */
+size_t ntp_nts_request_uid(ntp_nts *n, const unsigned char header[NTP_HEADER_LEN],
+                           unsigned char uid[NTS_UID_LEN], size_t placeholders,
+                           unsigned char *out, size_t cap);
+ntp_nts_step ntp_nts_reply_uid(ntp_nts *n, const unsigned char uid[NTS_UID_LEN],
+                               const void *reply, size_t len, bool kod);
 
 #endif /* SOCKIT_CLI_NTP_NTS_H */

@@ -212,6 +212,26 @@ int cli_parse_port(const char *cmd, const char *text, const char *proto,
     return 0;
 }
 
+int cli_opts_host_port(const cli_opts *p, const char *proto, int default_port,
+                       bool port_required, const char **host, int *port)
+{
+    int n = p->argc - p->optind;
+
+    if (n < (port_required ? 2 : 1))
+        return cli_usage_error(p->cmd, port_required ? "missing HOST or PORT" : "missing HOST");
+    if (n > 2)
+        return cli_usage_error(p->cmd, "unexpected argument '%s'", p->argv[p->optind + 2]);
+    *host = p->argv[p->optind];
+    if ((*host)[0] == '\0') {
+        cli_bad_value(p->cmd, "address", *host);
+        return CLI_EXIT_USAGE;
+    }
+    *port = default_port;
+    if (n == 2 && cli_parse_port(p->cmd, p->argv[p->optind + 1], proto, CLI_ZERO_BAD, port) < 0)
+        return CLI_EXIT_USAGE;
+    return 0;
+}
+
 int cli_parse_count(const char *cmd, const char *text, long min, long max,
                     long *out)
 {

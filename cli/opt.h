@@ -96,6 +96,16 @@ void cli_bad_value(const char *cmd, const char *kind, const char *value);
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * The operands HOST [PORT] after the options (HOST PORT with
+ * `port_required`): *host is HOST (an empty one is a bad address) and
+ * *port the PORT as cli_parse_port reads it for `proto` (zero is bad), or
+ * `default_port` when it is absent.  Returns 0, or CLI_EXIT_USAGE after one
+ * line (a missing HOST or PORT, an extra operand, a bad value).
+ */
+int cli_opts_host_port(const cli_opts *p, const char *proto, int default_port,
+                       bool port_required, const char **host, int *port);
+
 /* ---- one parser per kind of value ---------------------------------------
  *
  * Each returns 0 with the value in *out, or -1 after cli_bad_value (the

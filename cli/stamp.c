@@ -194,7 +194,7 @@ static int stamp_parse(stamp_opts *o, int argc, char **argv)
 {
     const char *arg;
     cli_opts p;
-    int opt, port = STAMP_PORT, n;
+    int opt, port;
 
     memset(o, 0, sizeof(*o));
     o->family = AF_UNSPEC;
@@ -208,17 +208,7 @@ static int stamp_parse(stamp_opts *o, int argc, char **argv)
             return CLI_EXIT_USAGE;
     if (opt != CLI_OPTS_END)
         return cli_opts_status(opt);
-    n = argc - p.optind;
-    if (n < 1)
-        return cli_usage_error("stamp", "missing HOST");
-    if (n > 2)
-        return cli_usage_error("stamp", "unexpected argument '%s'", argv[p.optind + 2]);
-    o->host = argv[p.optind];
-    if (o->host[0] == '\0') {
-        cli_bad_value("stamp", "address", o->host);
-        return CLI_EXIT_USAGE;
-    }
-    if (n == 2 && cli_parse_port("stamp", argv[p.optind + 1], "udp", CLI_ZERO_BAD, &port) < 0)
+    if (cli_opts_host_port(&p, "udp", STAMP_PORT, false, &o->host, &port) != 0)
         return CLI_EXIT_USAGE;
     snprintf(o->portbuf, sizeof(o->portbuf), "%d", port);
     o->port = o->portbuf;

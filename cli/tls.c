@@ -136,18 +136,9 @@ static int parse(struct probe *p, int argc, char **argv)
             return CLI_EXIT_USAGE;
     if (opt != CLI_OPTS_END)
         return cli_opts_status(opt);
-    if (argc - o.optind < 2)
-        return cli_usage_error("tls", "missing HOST or PORT");
-    if (argc - o.optind > 2)
-        return cli_usage_error("tls", "unexpected argument '%s'", argv[o.optind + 2]);
-    p->host = argv[o.optind];
+    if (cli_opts_host_port(&o, "tcp", 0, true, &p->host, &port) != 0)
+        return CLI_EXIT_USAGE;
     p->port = argv[o.optind + 1];
-    if (p->host[0] == '\0') {
-        cli_bad_value("tls", "address", p->host);
-        return CLI_EXIT_USAGE;
-    }
-    if (cli_parse_port("tls", p->port, "tcp", CLI_ZERO_BAD, &port) < 0)
-        return CLI_EXIT_USAGE;
     snprintf(p->where, sizeof p->where, strchr(p->host, ':') ? "[%s]:%s" : "%s:%s", p->host,
              p->port);
     return -1;

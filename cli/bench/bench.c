@@ -38,6 +38,7 @@ static const char usage_text[] =
     "                    [--interval SECONDS] [--histogram FILE] [--plot OUT.svg]\n"
     "                    [--hdr-log FILE] [-4|-6] [--json]\n"
     "                    [--tls [--cafile FILE] [--insecure] [--tls-resume]]\n"
+    "                    [--nts [--nts-port N] [--cafile FILE] [--servername N]]\n"
     "       sockit bench merge FILE.json... [--json]\n"
     "       sockit bench plot FILE.json... -o OUT.svg [--title TITLE]\n"
     "\n"
@@ -80,10 +81,21 @@ static const char usage_text[] =
     "  --json            print one JSON object instead of the table\n"
     "  --tls             echo, stream, connect over TLS; connect's latency is the\n"
     "                    TCP connect and the handshake, counted as full handshakes\n"
-    "  --cafile FILE     with --tls: also trust the CA certificates in FILE\n"
+    "  --cafile FILE     with --tls or --nts: also trust the CA certificates in FILE\n"
     "  --insecure        with --tls: do not verify the certificate (warns)\n"
     "  --tls-resume      with --tls: resume the last session instead of full\n"
     "                    handshakes\n"
+    "  --nts             ntp: Network Time Security; cookies and keys from key\n"
+    "                    exchanges before the run (one per 4 requests in flight\n"
+    "                    on a thread: 8 cookies, 4 spare), every request\n"
+    "                    authenticated with a cookie used once; a reply must\n"
+    "                    echo its unique identifier and authenticate (else an\n"
+    "                    error); a group whose cookies all went with lost\n"
+    "                    replies makes a new key exchange; a failed key\n"
+    "                    exchange before the run ends it (exit 1)\n"
+    "  --nts-port N      with --nts: the key exchange's TCP port  [4460]\n"
+    "  --servername N    with --nts: the name to send (SNI) and check the\n"
+    "                    certificate for  [HOST]\n"
     "  -h, --help        show this text\n"
     "\n"
     "\n"
@@ -126,7 +138,10 @@ enum {
     OPT_TLS,
     OPT_CAFILE,
     OPT_INSECURE,
-    OPT_TLS_RESUME
+    OPT_TLS_RESUME,
+    OPT_NTS,
+    OPT_NTS_PORT,
+    OPT_SERVERNAME
 };
 
 static const struct option long_options[] = {
@@ -147,6 +162,9 @@ static const struct option long_options[] = {
     {"cafile", required_argument, NULL, OPT_CAFILE},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"tls-resume", no_argument, NULL, OPT_TLS_RESUME},
+    {"nts", no_argument, NULL, OPT_NTS},
+    {"nts-port", required_argument, NULL, OPT_NTS_PORT},
+    {"servername", required_argument, NULL, OPT_SERVERNAME},
     {NULL, 0, NULL, 0},
 };
 
@@ -220,6 +238,24 @@ static int apply_option(bench_config *cfg, int opt, const char *arg)
     case OPT_TLS_RESUME:
         cfg->tls_resume = true;
         return 0;
+    case OPT_NTS:
+        cfg->nts = true;
+        return 0;
+    case OPT_NTS_PORT: {
+        int port;
+        if (cli_parse_port("bench", arg, "tcp", CLI_ZERO_BAD, &port) < 0)
+            return -1;
+        snprintf(cfg->nts_portbuf, sizeof(cfg->nts_portbuf), "%d", port);
+        cfg->nts_port = cfg->nts_portbuf;
+        return 0;
+    }
+    case OPT_SERVERNAME:
+        if (*arg == '\0') {
+            cli_bad_value("bench", "server name", arg);
+            return -1;
+        }
+        cfg->servername = arg;
+        return 0;
     case '4':
         cfg->family = AF_INET;
         return 0;
@@ -272,10 +308,22 @@ static int finish_config(bench_config *cfg, bool size_given)
         return cli_usage_error("bench", "--hdr-log: the stream mode measures no latencies");
     if (cfg->interval < 0)
         cfg->interval = 0;
-    if (!cfg->tls_on && (cfg->cafile || cfg->insecure || cfg->tls_resume))
+    if (cfg->nts && cfg->mode != BENCH_NTP)
+        return cli_usage_error("bench", "--nts applies to the ntp mode");
+    if (!cfg->nts && (cfg->nts_port || cfg->servername))
+        return cli_usage_error("bench", "%s needs --nts",
+                               cfg->nts_port ? "--nts-port" : "--servername");
+    if (cfg->nts && cfg->rate > 0)
+        return cli_usage_error("bench", "--rate does not apply with --nts");
+    if (cfg->nts && cfg->nts_port == NULL)
+        cfg->nts_port = "4460";
+    if (!cfg->tls_on && !cfg->nts && (cfg->cafile || cfg->insecure || cfg->tls_resume))
         return cli_usage_error("bench", "%s needs --tls",
                                cfg->cafile ? "--cafile" : cfg->insecure ? "--insecure"
                                                                         : "--tls-resume");
+    if (cfg->nts && (cfg->insecure || cfg->tls_resume))
+        return cli_usage_error("bench", "%s needs --tls (--nts always verifies)",
+                               cfg->insecure ? "--insecure" : "--tls-resume");
     if (cfg->tls_on && BENCH_IS_DGRAM(cfg->mode))
         return cli_usage_error("bench", "--tls applies to echo, stream and connect");
     if (cfg->mode == BENCH_UDP && (cfg->size < 8 || cfg->size > 65507))
@@ -581,7 +629,7 @@ int cmd_bench(int argc, char **argv)
     if (status >= 0)
         goto out;
     status = CLI_EXIT_FAIL;
-    if (resolve_target(cfg) < 0 || bench_tls_init(cfg) < 0)
+    if (resolve_target(cfg) < 0 || bench_tls_init(cfg) < 0 || bench_nts_init(cfg) < 0)
         goto out;
     raise_fd_limit(cfg->conns);
     /* The first ^C ends the measurement early and still reports; a second
@@ -594,6 +642,7 @@ int cmd_bench(int argc, char **argv)
     status = run(cfg);
 out:
     bench_tls_free(cfg);
+    bench_nts_free(cfg);
     free(cfg);
     return status;
 }

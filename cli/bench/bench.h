@@ -11,7 +11,8 @@
  *   tcp.c      the echo and stream drivers
  *   connect.c  the connect-churn driver
  *   udp.c      the datagram ping-pong driver (udp and ntp modes)
- *   ntp.c      the ntp mode's requests and reply checks
+ *   ntp.c      the ntp mode's requests and reply checks; --nts's key exchanges
+ *              (cli/ntp_nts.c builds and judges the NTS fields)
  *   stamp.c    the stamp mode's test packets and reply checks
  *   report.c   the human table and the JSON object (schema sockit-bench/3)
  *   result.c   reads a JSON object back (for merge and plot)
@@ -174,6 +175,16 @@ typedef struct bench_config {
     bool insecure;         /* --insecure: no certificate verification */
     const char *cafile;    /* --cafile */
     sk_tls_ctx *tls;       /* the run's client context */
+    /* ntp --nts (cli/bench/ntp.c): the key exchanges, done before the
+     * timeline starts; slot j of a thread uses association
+     * nts_first[thread] + j / BENCH_NTS_GROUP, owned by that thread. */
+    bool nts;
+    const char *nts_port;   /* --nts-port, default 4460 */
+    char nts_portbuf[8];
+    const char *servername; /* --servername */
+    struct ntp_nts *nts_assoc;
+    long nts_count;
+    long *nts_first;        /* per thread */
     /* The timeline, in monotonic nanoseconds. */
     uint64_t t_start;
     uint64_t t_measure;  /* end of warm-up */
@@ -368,6 +379,17 @@ void bench_error(bench_thread *t, bench_err_kind kind, const char *fmt, ...)
  * sequence number's low 32 bits, so the reply's origin names the request.
  */
 void bench_ntp_request(uint64_t tag, uint64_t seq, unsigned char buf[BENCH_NTP_SIZE]);
+
+/*
+ * --nts: runs one key exchange for each group of up to BENCH_NTS_GROUP
+ * datagrams in flight on a thread.  A key exchange gives NTS_COOKIES_MAX
+ * (8) cookies and each request spends one, so a group of 4 keeps 4 spare
+ * for the requests whose replies are lost.  0, or -1 after printing the
+ * failed step in one line.  bench_nts_free releases them.
+ */
+#define BENCH_NTS_GROUP 4
+int bench_nts_init(bench_config *cfg);
+void bench_nts_free(bench_config *cfg);
 
 /*
  * Checks a reply to a slot tagged `tag`: at least 48 bytes, mode 4, origin

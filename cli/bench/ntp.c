@@ -4,12 +4,21 @@
  * requests that name themselves in their transmit timestamp, and the checks
  * a server's reply must pass (proto/ntp.c decodes).  The udp driver
  * (cli/bench/udp.c) keeps the requests in flight and counts loss.
+ *
+ * With --nts the cookies and keys come from NTS key exchanges made here
+ * before the run (cli/ntp_nts.c, shared with `sockit ntp --nts`): one per
+ * group of up to BENCH_NTS_GROUP slots of a thread, since each request in
+ * flight spends a cookie and its reply brings the fresh one back.
  */
 #include "bench.h"
 
+#include "cli.h"
 #include "ntp.h"
+#include "ntp_nts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 _Static_assert(BENCH_NTP_SIZE == NTP_HEADER_LEN, "an NTP request is one header");
 
@@ -41,8 +50,10 @@ const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
         return "reply whose origin is none of our requests";
     if (p.stratum == NTP_STRATUM_KOD) {
         char code[NTP_REFID_TEXT];
-        snprintf(why, sizeof(why), "kiss-o'-death %s (rate limiting on? --udp-limit 0)",
-                 ntp_refid_format(p.refid, 0, code));
+        ntp_refid_format(p.refid, 0, code);
+        snprintf(why, sizeof(why), "kiss-o'-death %s (%s)", code,
+                 strcmp(code, NTS_KOD_NTSN) == 0 ? "the server refused our NTS cookie"
+                                                 : "rate limiting on? --udp-limit 0");
         return why;
     }
     if (p.transmit == 0)
@@ -54,4 +65,58 @@ const char *bench_ntp_reply(uint64_t tag, const unsigned char *buf, size_t n,
     }
     *seq32 = (uint32_t)p.origin;
     return NULL;
+}
+
+/* The groups of thread i (the split start_threads makes). */
+static long nts_groups(const bench_config *cfg, long i)
+{
+    long first = cfg->conns * i / cfg->threads;
+    long n = cfg->conns * (i + 1) / cfg->threads - first;
+
+    return (n + BENCH_NTS_GROUP - 1) / BENCH_NTS_GROUP;
+}
+
+int bench_nts_init(bench_config *cfg)
+{
+    char why[256];
+    long total = 0;
+
+    if (!cfg->nts)
+        return 0;
+    cfg->nts_first = calloc((size_t)cfg->threads, sizeof(long));
+    if (cfg->nts_first == NULL)
+        goto nomem;
+    for (long i = 0; i < cfg->threads; i++) {
+        cfg->nts_first[i] = total;
+        total += nts_groups(cfg, i);
+    }
+    cfg->nts_assoc = calloc((size_t)total, sizeof(ntp_nts));
+    if (cfg->nts_assoc == NULL)
+        goto nomem;
+    for (; cfg->nts_count < total; cfg->nts_count++) {
+        ntp_nts_step st = ntp_nts_ke(&cfg->nts_assoc[cfg->nts_count], cfg->host,
+                                     cfg->nts_port, cfg->family, cfg->cafile,
+                                     cfg->servername, cfg->timeout, why, sizeof(why));
+        if (st != NTP_NTS_OK) {
+            ntp_nts_free(&cfg->nts_assoc[cfg->nts_count]);
+            fprintf(stderr, "sockit: bench ntp --nts %s port %s: %s: %s\n", cfg->host,
+                    cfg->nts_port, ntp_nts_step_name(st), why);
+            return -1;
+        }
+    }
+    return 0;
+nomem:
+    cli_error("bench", "out of memory");
+    return -1;
+}
+
+void bench_nts_free(bench_config *cfg)
+{
+    for (long i = 0; i < cfg->nts_count; i++)
+        ntp_nts_free(&cfg->nts_assoc[i]);
+    free(cfg->nts_assoc);
+    free(cfg->nts_first);
+    cfg->nts_assoc = NULL;
+    cfg->nts_first = NULL;
+    cfg->nts_count = 0;
 }

@@ -15,6 +15,17 @@
  * must give them back.  A mode is three functions (dgram_proto): make a datagram, read
  * which one a reply answers, check the reply.
  *
+ * In ntp mode with --nts each request also carries a unique identifier, a
+ * cookie and an authenticator (cli/ntp_nts.c); a reply must echo the
+ * identifier and authenticate, else it is an error.  The slots of a thread
+ * share an association by groups of up to 4 (cli/bench/ntp.c), whose 8
+ * cookies leave 4 spare: each request spends one and its reply brings a
+ * fresh one, and a request asks for more (placeholders) when lost replies
+ * took cookies away.  A slot that finds none left waits for the next reply
+ * of its group (retrying at the tick); when none is due, the group makes a
+ * new key exchange (not reported; the server counts its key exchanges),
+ * whose failure is an error.  A cookie is never sent twice.
+ *
  * Closed loop (no --rate): one datagram in flight per slot; a datagram
  * unanswered within the timeout is given up on and the slot moves on to
  * the next sequence.  A reply that comes after that is "late": it is not
@@ -36,6 +47,7 @@
  */
 #include "bench.h"
 #include "clock.h"
+#include "ntp_nts.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -66,6 +78,11 @@ typedef struct udp_slot {
     uint64_t k;          /* --rate: the next datagram's place on the schedule */
     bool outstanding;    /* closed loop: datagram `seq` awaits its reply */
     bool retry;          /* closed loop: sending failed or timed out */
+    /* --nts */
+    ntp_nts *assoc;      /* shared with the other slots of its group */
+    struct udp_slot *group; /* the group's first slot */
+    long group_size;
+    unsigned char uid[NTS_UID_LEN]; /* of request `seq` */
 } udp_slot;
 
 /* What a mode sends and accepts. */
@@ -144,6 +161,12 @@ static bool slot_send_next(udp_slot *s, uint64_t due)
     s->seq++;
     bit_put(s, s->seq, false);
     size = st->proto->make(s, s->seq, st->buf);
+    if (size == 0) { /* --nts: no cookie left; make said so */
+        s->seq--;
+        s->retry = s->t->cfg->rate <= 0;
+        s->outstanding = false;
+        return false;
+    }
     s->sent_at = cli_now_ns();
     n = sk_sock_send(s->sock, st->buf, size, 0);
     s->retry = n < 0;
@@ -244,6 +267,86 @@ static bool ntp_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_
 }
 
 static const dgram_proto ntp_proto = {ntp_make, ntp_seq_of, ntp_check};
+
+/* ---- ntp --nts: authenticated requests ------------------------------------------ */
+
+/* The cookies the group needs back beyond the one this request replaces:
+ * enough to hold NTS_COOKIES_MAX again, counting those waiting and those
+ * the requests out will bring (a group of BENCH_NTS_GROUP keeps the rest
+ * spare for lost replies). */
+static size_t nts_placeholders(const udp_slot *s)
+{
+    long have = (long)s->assoc->ncookies; /* less the one spent, which comes back */
+
+    for (long i = 0; i < s->group_size; i++)
+        if (&s->group[i] != s && s->group[i].outstanding)
+            have++;
+    return have < NTS_COOKIES_MAX ? (size_t)(NTS_COOKIES_MAX - have) : 0;
+}
+
+/* The group has no cookie and no request out: lost replies took them all.
+ * A key exchange (blocking, within the timeout) gives it keys and cookies
+ * afresh; none of its requests is under the old keys any more.  false
+ * after counting why it failed. */
+static bool nts_rekey(udp_slot *s)
+{
+    const bench_config *cfg = s->t->cfg;
+    ntp_nts fresh;
+    char why[256];
+    ntp_nts_step st = ntp_nts_ke(&fresh, cfg->host, cfg->nts_port, cfg->family, cfg->cafile,
+                                 cfg->servername, cfg->timeout, why, sizeof(why));
+
+    if (st != NTP_NTS_OK) {
+        ntp_nts_free(&fresh);
+        bench_error(s->t, BENCH_ERR_CONN,
+                    "socket %ld: out of NTS cookies, and a new key exchange failed: %s: %s",
+                    s->id, ntp_nts_step_name(st), why);
+        return false;
+    }
+    ntp_nts_free(s->assoc);
+    *s->assoc = fresh;
+    return true;
+}
+
+static size_t nts_make(udp_slot *s, uint64_t seq, unsigned char *buf)
+{
+    unsigned char hdr[BENCH_NTP_SIZE];
+    size_t n;
+
+    bench_ntp_request(s->seed, seq, hdr);
+    if (s->assoc->ncookies == 0) {
+        /* A reply still due asks for the cookie this slot lacks (its
+         * request counts the slots with none): wait for it, retrying at
+         * the tick.  With none due, a new key exchange. */
+        for (long i = 0; i < s->group_size; i++)
+            if (s->group[i].outstanding)
+                return 0;
+        if (!nts_rekey(s))
+            return 0;
+    }
+    n = ntp_nts_request_uid(s->assoc, hdr, s->uid, nts_placeholders(s), buf, RECV_SIZE);
+    if (n == 0)
+        bench_error(s->t, BENCH_ERR_DATA, "socket %ld: cannot build an NTS request", s->id);
+    return n;
+}
+
+/* Only the reply to the request in flight can be authenticated (its
+ * identifier is the one kept); an older one is late and counts no more. */
+static bool nts_check(udp_slot *s, uint64_t seq, const unsigned char *buf, size_t n)
+{
+    ntp_nts_step st;
+
+    if (seq != s->seq || !s->outstanding)
+        return true;
+    st = ntp_nts_reply_uid(s->assoc, s->uid, buf, n, false);
+    if (st == NTP_NTS_OK)
+        return true;
+    bench_error(s->t, BENCH_ERR_DATA, "socket %ld: datagram %llu: %s", s->id,
+                (unsigned long long)seq, ntp_nts_step_name(st));
+    return false;
+}
+
+static const dgram_proto nts_proto = {nts_make, ntp_seq_of, nts_check};
 
 /* ---- stamp mode: test packets --------------------------------------------------- */
 
@@ -405,7 +508,8 @@ static int udp_start(bench_thread *t)
     if (st == NULL)
         return -ENOMEM;
     t->state = st;
-    st->proto = t->cfg->mode == BENCH_NTP     ? &ntp_proto
+    st->proto = t->cfg->nts                   ? &nts_proto
+                : t->cfg->mode == BENCH_NTP   ? &ntp_proto
                 : t->cfg->mode == BENCH_STAMP ? &stamp_proto
                                               : &payload_proto;
     st->window = window_size(t->cfg);
@@ -418,6 +522,13 @@ static int udp_start(bench_thread *t)
         s->t = t;
         s->id = t->first_conn + i;
         s->seed = bench_payload_seed((uint64_t)s->id, t->cfg->t_start);
+        if (t->cfg->nts) {
+            long g = i / BENCH_NTS_GROUP;
+            s->assoc = &t->cfg->nts_assoc[t->cfg->nts_first[t->index] + g];
+            s->group = &st->slots[g * BENCH_NTS_GROUP];
+            s->group_size = t->nconns - g * BENCH_NTS_GROUP < BENCH_NTS_GROUP
+                                ? t->nconns - g * BENCH_NTS_GROUP : BENCH_NTS_GROUP;
+        }
         rc = slot_open(s);
         if (rc < 0)
             return rc;

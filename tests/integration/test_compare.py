@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import sktest  # noqa: E402
 
 SCRIPT = os.path.join(sktest.SOURCE, "bench", "compare")
-SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "stamp", "idle"]
+SCENARIOS = ["echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "ntp-nts",
+             "stamp", "idle"]
 BASES = ("server core cost", "server core cost per MB", "rate", "p99")
 IDLE_COUNT = 300
 
@@ -43,8 +44,11 @@ def missing_peers():
             why.append(program)
     if shutil.which("xinetd") is None and not os.path.exists("/usr/sbin/xinetd"):
         why.append("xinetd")
-    if shutil.which("chronyd") is None and not os.path.exists("/usr/sbin/chronyd"):
+    chronyd = shutil.which("chronyd") or "/usr/sbin/chronyd"
+    if not os.path.exists(chronyd):
         why.append("chrony")
+    elif "+NTS" not in subprocess.run([chronyd, "-v"], capture_output=True, text=True).stdout:
+        why.append("chrony with NTS")
     if not os.path.exists("/usr/include/uv.h"):
         why.append("libuv1-dev")
     return why
@@ -69,7 +73,8 @@ class CompareHelp(unittest.TestCase):
                      "core/MB the server core's busy time per MB the server moved",
                      "in runs without late sends",
                      "udp cost vs plain >= 1.30x; rate vs plain >= 1.00x; "
-                     "rate vs xinetd >= 20.00x (rate: ops/s)"):
+                     "rate vs xinetd >= 20.00x (rate: ops/s)",
+                     "ntp-nts cost vs chronyd_nts >= 1.50x (rate: ops/s)"):
             self.assertIn(line, text)
         for name in SCENARIOS + ["syscalls"]:
             self.assertRegex(r.stdout, r"(?m)^  %s +\S" % name)
@@ -118,7 +123,8 @@ class CompareHarness(unittest.TestCase):
         self.assertEqual([sc["name"] for sc in self.report["scenarios"]], SCENARIOS)
 
     def test_every_peer_measured(self):
-        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp", "ntp", "stamp"):
+        for name in ("echo50", "openloop", "latency", "stream", "churn", "udp", "ntp",
+                     "ntp-nts", "stamp"):
             sc = self.scenario(name)
             for peer, samples in sc["samples"].items():
                 self.assertEqual(len(samples), 1, (name, peer))
@@ -168,7 +174,8 @@ class CompareHarness(unittest.TestCase):
         for want in (("echo50", "raw", "cost"), ("echo50", "libuv", "cost"),
                      ("echo50", "xinetd", "cost"), ("udp", "plain", "cost"),
                      ("udp", "plain", "rate"), ("churn", "xinetd", "cost"),
-                     ("openloop", "raw", "p99"), ("stream", "iperf3", "mbcost")):
+                     ("openloop", "raw", "p99"), ("stream", "iperf3", "mbcost"),
+                     ("ntp-nts", "chronyd_nts", "cost")):
             self.assertIn(want, kinds)
         self.assertIn("plain", self.scenario("udp")["samples"])
         ol = self.scenario("openloop")

