@@ -19,6 +19,7 @@ add_library(sk_test_harness STATIC ${PROJECT_SOURCE_DIR}/tests/unit/harness.c)
 target_include_directories(sk_test_harness PUBLIC ${PROJECT_SOURCE_DIR}/tests/unit
                            ${PROJECT_SOURCE_DIR}/include)
 target_link_libraries(sk_test_harness PUBLIC sockit_static)
+target_compile_definitions(sk_test_harness PRIVATE SK_TEST_SOURCE="${PROJECT_SOURCE_DIR}")
 
 foreach(src ${SK_UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)

@@ -5,10 +5,14 @@
 #define _GNU_SOURCE /* unshare */
 #include "sk_test.h"
 
+#include "sockit.h"
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,6 +61,43 @@ void sk_test_isolate_network(void)
     if (unshare(CLONE_NEWNET) != 0)
         sk_test_skip("cannot create a network namespace (needs root): the "
                      "unknown-host check would send a real DNS query");
+}
+
+/* ---- test certificates -------------------------------------------------- */
+
+static char cert_dir[64];
+
+static void certs_remove(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cert_dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", cert_dir);
+}
+
+const char *sk_test_cert(const char *name, const char *ext)
+{
+    static char bufs[8][160];
+    static unsigned next;
+
+    if (!sk_tls_available())
+        SK_SKIP("libsockit built without TLS");
+    if (cert_dir[0] == '\0') {
+        char cmd[512];
+
+        snprintf(cert_dir, sizeof cert_dir, "/tmp/sk-tls-XXXXXX");
+        CHECK(mkdtemp(cert_dir) != NULL);
+        atexit(certs_remove);
+        snprintf(cmd, sizeof cmd, "python3 '%s/tests/tlscerts.py' '%s' >/dev/null",
+                 SK_TEST_SOURCE, cert_dir);
+        if (system(cmd) != 0)
+            SK_SKIP("cannot make test certificates (openssl or python3 missing)");
+    }
+    char *b = bufs[next++ % 8];
+
+    snprintf(b, sizeof bufs[0], "%s/%s%s", cert_dir, name, ext);
+    return b;
 }
 
 double sk_test_now(void)

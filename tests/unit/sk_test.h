@@ -35,6 +35,14 @@ void sk_test_skip(const char *reason) __attribute__((noreturn));
  */
 void sk_test_isolate_network(void);
 
+/*
+ * The path of test certificate `name` + `ext` ("server", ".pem"), from a
+ * ring of 8 static buffers.  The certificates are made once per process by
+ * tests/tlscerts.py in a temporary directory that is removed at exit; the
+ * test skips in a build without TLS or where they cannot be made.
+ */
+const char *sk_test_cert(const char *name, const char *ext);
+
 /* Monotonic seconds, for checking how long a call took. */
 double sk_test_now(void);
 

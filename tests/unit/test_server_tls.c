@@ -21,49 +21,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* ---- certificates (tests/tlscerts.py, made once per process) --------------- */
-
-static char cert_dir[64];
-
-static void certs_remove(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cert_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", cert_dir);
-}
-
-static const char *cert(const char *name, const char *ext)
-{
-    static char bufs[8][160];
-    static unsigned next;
-
-    if (!sk_tls_available())
-        SK_SKIP("libsockit built without TLS");
-    if (cert_dir[0] == '\0') {
-        char cmd[512];
-
-        snprintf(cert_dir, sizeof cert_dir, "/tmp/sk-stls-XXXXXX");
-        CHECK(mkdtemp(cert_dir) != NULL);
-        atexit(certs_remove);
-        snprintf(cmd, sizeof cmd, "python3 '%s/tests/tlscerts.py' '%s' >/dev/null",
-                 SK_TEST_SOURCE, cert_dir);
-        if (system(cmd) != 0)
-            SK_SKIP("cannot make test certificates (openssl or python3 missing)");
-    }
-    char *b = bufs[next++ % 8];
-
-    snprintf(b, sizeof bufs[0], "%s/%s%s", cert_dir, name, ext);
-    return b;
-}
+/* ---- certificates (sk_test_cert: tests/tlscerts.py, once per process) ---- */
 
 static sk_tls_ctx *server_ctx(const char *name)
 {
     sk_tls_ctx *ctx;
 
     CHECK_OK(sk_tls_ctx_new(&ctx, SK_TLS_SERVER));
-    CHECK_OK(sk_tls_ctx_load_cert_chain(ctx, cert(name, ".pem"), cert(name, ".key")));
+    CHECK_OK(sk_tls_ctx_load_cert_chain(ctx, sk_test_cert(name, ".pem"), sk_test_cert(name, ".key")));
     return ctx;
 }
 
@@ -72,7 +37,7 @@ static sk_tls_ctx *client_ctx(void)
     sk_tls_ctx *ctx;
 
     CHECK_OK(sk_tls_ctx_new(&ctx, SK_TLS_CLIENT));
-    CHECK_OK(sk_tls_ctx_load_verify_locations(ctx, cert("ca", ".pem"), NULL));
+    CHECK_OK(sk_tls_ctx_load_verify_locations(ctx, sk_test_cert("ca", ".pem"), NULL));
     return ctx;
 }
 
@@ -431,9 +396,9 @@ SK_TEST(mutual_tls)
     char buf[2];
     int err;
 
-    CHECK_OK(sk_tls_ctx_load_verify_locations(sc, cert("ca", ".pem"), NULL));
+    CHECK_OK(sk_tls_ctx_load_verify_locations(sc, sk_test_cert("ca", ".pem"), NULL));
     CHECK_OK(sk_tls_ctx_set_verify_mode(sc, SK_TLS_VERIFY_REQUIRED));
-    CHECK_OK(sk_tls_ctx_load_cert_chain(mine, cert("client", ".pem"), cert("client", ".key")));
+    CHECK_OK(sk_tls_ctx_load_cert_chain(mine, sk_test_cert("client", ".pem"), sk_test_cert("client", ".key")));
     server_start(&r, &cfg, sc);
     /* Without a certificate: TLS 1.3 refuses after the client's Finished,
      * so the refusal shows on the first read. */

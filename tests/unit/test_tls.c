@@ -15,52 +15,15 @@
 #include <sys/select.h>
 #include <unistd.h>
 
-/* ---- certificates --------------------------------------------------------- */
-
-static char cert_dir[64];
-
-static void certs_remove(void)
-{
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cert_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", cert_dir);
-}
-
-/* Makes the test certificates (once per process) and returns the path of
- * `name` + `ext` ("server", ".pem") in a static ring of buffers. */
-static const char *cert(const char *name, const char *ext)
-{
-    static char bufs[8][160];
-    static unsigned next;
-
-    if (!sk_tls_available())
-        SK_SKIP("libsockit built without TLS");
-    if (cert_dir[0] == '\0') {
-        char cmd[512];
-
-        snprintf(cert_dir, sizeof cert_dir, "/tmp/sk-tls-XXXXXX");
-        CHECK(mkdtemp(cert_dir) != NULL);
-        atexit(certs_remove);
-        snprintf(cmd, sizeof cmd, "python3 '%s/tests/tlscerts.py' '%s' >/dev/null",
-                 SK_TEST_SOURCE, cert_dir);
-        if (system(cmd) != 0)
-            SK_SKIP("cannot make test certificates (openssl or python3 missing)");
-    }
-    char *b = bufs[next++ % 8];
-
-    snprintf(b, sizeof bufs[0], "%s/%s%s", cert_dir, name, ext);
-    return b;
-}
+/* ---- certificates (sk_test_cert: tests/tlscerts.py, once per process) ---- */
 
 static sk_tls_ctx *server_ctx(const char *name)
 {
     sk_tls_ctx *ctx;
 
-    cert("ca", ".pem"); /* skips in a build without TLS */
+    sk_test_cert("ca", ".pem"); /* skips in a build without TLS */
     CHECK_OK(sk_tls_ctx_new(&ctx, SK_TLS_SERVER));
-    CHECK_OK(sk_tls_ctx_load_cert_chain(ctx, cert(name, ".pem"), cert(name, ".key")));
+    CHECK_OK(sk_tls_ctx_load_cert_chain(ctx, sk_test_cert(name, ".pem"), sk_test_cert(name, ".key")));
     return ctx;
 }
 
@@ -68,9 +31,9 @@ static sk_tls_ctx *client_ctx(void)
 {
     sk_tls_ctx *ctx;
 
-    cert("ca", ".pem");
+    sk_test_cert("ca", ".pem");
     CHECK_OK(sk_tls_ctx_new(&ctx, SK_TLS_CLIENT));
-    CHECK_OK(sk_tls_ctx_load_verify_locations(ctx, cert("ca", ".pem"), NULL));
+    CHECK_OK(sk_tls_ctx_load_verify_locations(ctx, sk_test_cert("ca", ".pem"), NULL));
     return ctx;
 }
 
@@ -236,7 +199,7 @@ SK_TEST(ctx_new_and_settings)
     const char *alpn[] = {"h2", "http/1.1"};
     const char *bad[] = {""};
 
-    cert("ca", ".pem");
+    sk_test_cert("ca", ".pem");
     CHECK(sk_tls_available());
     CHECK_ERR(sk_tls_ctx_new(&c, 3), -EINVAL);
     CHECK_OK(sk_tls_ctx_new(&c, SK_TLS_CLIENT));
@@ -253,11 +216,11 @@ SK_TEST(ctx_new_and_settings)
     CHECK_OK(sk_tls_ctx_set_resumption(c, false));
     CHECK_ERR(sk_tls_ctx_rotate_ticket_keys(c), -EINVAL);
     CHECK_OK(sk_tls_ctx_rotate_ticket_keys(s));
-    CHECK_ERR(sk_tls_ctx_add_sni_cert(c, "x", cert("other", ".pem"), NULL), -EINVAL);
+    CHECK_ERR(sk_tls_ctx_add_sni_cert(c, "x", sk_test_cert("other", ".pem"), NULL), -EINVAL);
     CHECK_ERR(sk_tls_ctx_load_cert_chain(s, "/nonexistent/cert.pem", NULL), -ENOENT);
-    CHECK_ERR(sk_tls_ctx_load_cert_chain(s, cert("ca", ".srl"), NULL), SK_ETLS_CERT);
+    CHECK_ERR(sk_tls_ctx_load_cert_chain(s, sk_test_cert("ca", ".srl"), NULL), SK_ETLS_CERT);
     /* A key that is not the certificate's. */
-    CHECK_ERR(sk_tls_ctx_load_cert_chain(s, cert("server", ".pem"), cert("other", ".key")),
+    CHECK_ERR(sk_tls_ctx_load_cert_chain(s, sk_test_cert("server", ".pem"), sk_test_cert("other", ".key")),
               SK_ETLS_CERT);
     CHECK_ERR(sk_tls_ctx_load_verify_locations(c, NULL, NULL), -EINVAL);
     CHECK_ERR(sk_tls_ctx_load_verify_locations(c, "/nonexistent/ca.pem", NULL), -ENOENT);
@@ -409,7 +372,7 @@ SK_TEST(refuse_unknown_issuer)
     sk_tls_ctx *cc;
     sk_sock *s;
 
-    cert("ca", ".pem");
+    sk_test_cert("ca", ".pem");
     CHECK_OK(sk_tls_ctx_new(&cc, SK_TLS_CLIENT)); /* the system store only */
     peer_start(&p, server_ctx("server"), ECHO, 1);
     CHECK_ERR(connect_to(&p, cc, "localhost", &s), SK_ETLS_VERIFY_UNKNOWN_ISSUER);
@@ -483,7 +446,7 @@ SK_TEST(mutual_tls)
     sk_sock *s;
     char buf[8];
 
-    CHECK_OK(sk_tls_ctx_load_verify_locations(sc, cert("ca", ".pem"), NULL));
+    CHECK_OK(sk_tls_ctx_load_verify_locations(sc, sk_test_cert("ca", ".pem"), NULL));
     CHECK_OK(sk_tls_ctx_set_verify_mode(sc, SK_TLS_VERIFY_REQUIRED));
     peer_start(&p, sc, ECHO, 2);
     /* Without a certificate: TLS 1.3 finishes the client's handshake first,
@@ -498,7 +461,7 @@ SK_TEST(mutual_tls)
     CHECK(r < 0);
     CHECK_EQ(sk_errkind_of(r), SK_ERRKIND_TLS);
     WAIT_FOR(p.last_error != 0, 10);
-    CHECK_OK(sk_tls_ctx_load_cert_chain(cc, cert("client", ".pem"), cert("client", ".key")));
+    CHECK_OK(sk_tls_ctx_load_cert_chain(cc, sk_test_cert("client", ".pem"), sk_test_cert("client", ".key")));
     CHECK_OK(connect_to(&p, cc, "localhost", &s));
     CHECK_OK(sk_sock_sendall(s, "mtls", 4, NULL));
     CHECK_EQ(sk_frame_recv_exact(s, buf, 4), 4);
@@ -514,8 +477,8 @@ SK_TEST(sni_chooses_certificate)
     sk_tls_cert_info info = {.size = sizeof info};
     sk_sock *s;
 
-    CHECK_OK(sk_tls_ctx_add_sni_cert(sc, "OTHER.test", cert("other", ".pem"),
-                                     cert("other", ".key")));
+    CHECK_OK(sk_tls_ctx_add_sni_cert(sc, "OTHER.test", sk_test_cert("other", ".pem"),
+                                     sk_test_cert("other", ".key")));
     peer_start(&p, sc, ECHO, 2);
     CHECK_OK(connect_to(&p, cc, "other.test", &s));
     CHECK_OK(sk_tls_peer_cert(s, &info));
@@ -807,7 +770,7 @@ SK_TEST(server_against_openssl_s_client)
     int status;
 
     require("openssl");
-    CHECK_OK(sk_tls_ctx_load_verify_locations(sc, cert("ca", ".pem"), NULL));
+    CHECK_OK(sk_tls_ctx_load_verify_locations(sc, sk_test_cert("ca", ".pem"), NULL));
     CHECK_OK(sk_tls_ctx_set_verify_mode(sc, SK_TLS_VERIFY_REQUIRED));
     peer_start(&p, sc, CLEAN, 1);
     /* Mutual TLS: s_client presents the test client certificate. */
@@ -815,7 +778,7 @@ SK_TEST(server_against_openssl_s_client)
              "openssl s_client -connect 127.0.0.1:%s -servername localhost -CAfile %s "
              "-verify_return_error -verify_hostname localhost -cert %s -key %s -ign_eof "
              "-quiet </dev/null 2>/dev/null",
-             p.port, cert("ca", ".pem"), cert("client", ".pem"), cert("client", ".key"));
+             p.port, sk_test_cert("ca", ".pem"), sk_test_cert("client", ".pem"), sk_test_cert("client", ".key"));
     run_capture(cmd, out, sizeof out, &status);
     CHECK_STR(out, "bye");
     CHECK_EQ(status, 0);
@@ -835,7 +798,7 @@ SK_TEST(server_against_gnutls_cli)
      * ticket).  Standard input stays open until the server has closed. */
     snprintf(cmd, sizeof cmd,
              "sleep 5 | gnutls-cli --resume --x509cafile %s -p %s localhost 2>&1",
-             cert("ca", ".pem"), p.port);
+             sk_test_cert("ca", ".pem"), p.port);
     run_capture(cmd, out, sizeof out, &status);
     CHECK(strstr(out, "Handshake was completed") != NULL);
     CHECK(strstr(out, "This is a resumed session") != NULL);
@@ -864,7 +827,7 @@ SK_TEST(server_against_python_ssl)
              "while len(got) < 100000: got += s.recv(65536)\n"
              "print(s.version(), len(got), got == b'x' * 100000)\n"
              "s.unwrap().close()\"",
-             cert("ca", ".pem"), p.port);
+             sk_test_cert("ca", ".pem"), p.port);
     run_capture(cmd, out, sizeof out, &status);
     CHECK_STR(out, "TLSv1.3 100000 True\n");
     CHECK_EQ(status, 0);
